@@ -1,0 +1,113 @@
+/**
+ * Typed configuration from environment variables. Each service declares what it reads with
+ * the helpers below; `readConfig` collects every problem and throws one ConfigError that
+ * names them all, so a bad start-up says everything that is wrong at once.
+ */
+export type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Reader<T> = (env: Env, name: string) => T;
+
+/** Reads one variable with `reader`, turning its failures into config problems. */
+export class ConfigReader {
+  private readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  string(name: string, fallback?: string): string {
+    return this.read(name, (env) => {
+      const value = env[name]?.trim();
+      if (value) return value;
+      if (fallback !== undefined) return fallback;
+      throw new Error('is required');
+    });
+  }
+
+  optionalString(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value ? value : undefined;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    return this.read(name, (env) => {
+      const raw = env[name]?.trim();
+      if (!raw) return fallback;
+      if (!/^-?\d+$/.test(raw)) throw new Error(`must be an integer, got "${raw}"`);
+      const value = Number(raw);
+      if (value < min || value > max) throw new Error(`must be between ${min} and ${max}, got ${value}`);
+      return value;
+    });
+  }
+
+  port(name: string, fallback: number): number {
+    return this.int(name, fallback, 0, 65535);
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    return this.read(name, (env) => {
+      const raw = env[name]?.trim();
+      if (!raw) return fallback;
+      if (!(allowed as readonly string[]).includes(raw)) throw new Error(`must be one of ${allowed.join(', ')}, got "${raw}"`);
+      return raw as T;
+    });
+  }
+
+  url(name: string, protocols: string[], fallback?: string): string | undefined {
+    return this.read(name, (env) => {
+      const raw = env[name]?.trim() || fallback;
+      if (!raw) return undefined;
+      let parsed: URL;
+      try {
+        parsed = new URL(raw);
+      } catch {
+        throw new Error(`must be a URL, got "${raw}"`);
+      }
+      if (!protocols.includes(parsed.protocol)) throw new Error(`must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+      return raw;
+    });
+  }
+
+  /** Records a problem found by a cross-field check. */
+  problem(message: string): void {
+    this.problems.push(message);
+  }
+
+  /** Throws a ConfigError naming every problem seen so far. */
+  done(): void {
+    if (this.problems.length) throw new ConfigError(this.problems);
+  }
+
+  private read<T>(name: string, reader: Reader<T>): T {
+    try {
+      return reader(this.env, name);
+    } catch (err) {
+      this.problems.push(`${name} ${(err as Error).message}`);
+      return undefined as T;
+    }
+  }
+}
+
+/** Settings every service shares. */
+export interface CommonConfig {
+  logLevel: string;
+  databaseUrl: string;
+  shutdownTimeoutMs: number;
+}
+
+export function readCommon(r: ConfigReader, databaseUrl?: string): CommonConfig {
+  return {
+    logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    databaseUrl: r.url('DATABASE_URL', ['postgres:', 'postgresql:'], databaseUrl) ?? required(r, 'DATABASE_URL'),
+    shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+  };
+}
+
+function required(r: ConfigReader, name: string): string {
+  r.problem(`${name} is required`);
+  return '';
+}

@@ -1,0 +1,67 @@
+import knex, { type Knex } from 'knex';
+import pg from 'pg';
+
+export type { Knex };
+
+// int8 (bigint) columns hold micro-units and counters; they stay far below 2^53, so parse
+// them as numbers. A value that is not a safe integer is a bug worth failing loudly on.
+pg.types.setTypeParser(pg.types.builtins.INT8, (text) => {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) throw new RangeError(`int8 out of safe range: ${text}`);
+  return value;
+});
+
+/** One forward-only migration of a service's schema. */
+export interface Migration {
+  name: string;
+  up(db: Knex): Promise<void>;
+}
+
+export interface DbOptions {
+  url: string;
+  /** The service's own schema: every table lives there, and so does the migration log. */
+  schema: string;
+  migrations: Migration[];
+  poolMax?: number;
+}
+
+/**
+ * Connects knex to the service's schema and migrates it. Migrations are a list of modules
+ * (not a folder scan), so they run the same from TypeScript sources and from dist/.
+ * Concurrent replicas are safe: knex takes its migration lock before running anything.
+ */
+export async function openDb(options: DbOptions): Promise<Knex> {
+  const db = knex({
+    client: 'pg',
+    connection: { connectionString: options.url, application_name: `aitbc-${options.schema}` },
+    searchPath: [options.schema, 'public'],
+    pool: { min: 0, max: options.poolMax ?? 10 },
+    acquireConnectionTimeout: 10_000,
+  });
+  try {
+    await createSchema(db, options.schema);
+    await db.migrate.latest({
+      schemaName: options.schema,
+      tableName: 'knex_migrations',
+      migrationSource: {
+        getMigrations: async () => options.migrations,
+        getMigrationName: (m: Migration) => m.name,
+        getMigration: async (m: Migration) => ({ up: m.up, down: async () => { throw new Error('migrations are forward-only'); } }),
+      },
+    });
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return db;
+}
+
+async function createSchema(db: Knex, schema: string): Promise<void> {
+  try {
+    await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
+  } catch (err) {
+    // Two replicas starting at once can both pass IF NOT EXISTS; the loser sees a duplicate.
+    const code = (err as { code?: string }).code;
+    if (code !== '23505' && code !== '42P06') throw err;
+  }
+}

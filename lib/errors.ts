@@ -1,0 +1,101 @@
+import { status as GrpcStatus, Metadata, type ServiceError } from '@grpc/grpc-js';
+
+/** Error codes the domain speaks; each maps to one gRPC status (and, at the gateway, one HTTP status). */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'UNAUTHENTICATED'
+  | 'PERMISSION_DENIED'
+  | 'NOT_FOUND'
+  | 'ALREADY_EXISTS'
+  | 'FAILED_PRECONDITION'
+  | 'ABORTED'
+  | 'RESOURCE_EXHAUSTED'
+  | 'UNAVAILABLE'
+  | 'DEADLINE_EXCEEDED'
+  | 'INTERNAL';
+
+/**
+ * The one error type the domain throws. `field` names the offending input (for 400s);
+ * `details` carries machine-readable extras (for example a current quote on a conflict).
+ */
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly field?: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export const invalid = (field: string, message: string): DomainError =>
+  new DomainError('INVALID_ARGUMENT', `${field}: ${message}`, field);
+export const notFound = (what: string): DomainError => new DomainError('NOT_FOUND', `${what} not found`);
+
+const GRPC_CODE: Record<ErrorCode, GrpcStatus> = {
+  INVALID_ARGUMENT: GrpcStatus.INVALID_ARGUMENT,
+  UNAUTHENTICATED: GrpcStatus.UNAUTHENTICATED,
+  PERMISSION_DENIED: GrpcStatus.PERMISSION_DENIED,
+  NOT_FOUND: GrpcStatus.NOT_FOUND,
+  ALREADY_EXISTS: GrpcStatus.ALREADY_EXISTS,
+  FAILED_PRECONDITION: GrpcStatus.FAILED_PRECONDITION,
+  ABORTED: GrpcStatus.ABORTED,
+  RESOURCE_EXHAUSTED: GrpcStatus.RESOURCE_EXHAUSTED,
+  UNAVAILABLE: GrpcStatus.UNAVAILABLE,
+  DEADLINE_EXCEEDED: GrpcStatus.DEADLINE_EXCEEDED,
+  INTERNAL: GrpcStatus.INTERNAL,
+};
+
+/** Metadata keys that carry a DomainError's field and details across a gRPC hop. */
+const FIELD_KEY = 'x-error-field';
+const DETAILS_KEY = 'x-error-details-bin';
+
+/** Turns any thrown value into a gRPC status object; unknown errors never leak their text. */
+export function toGrpcError(err: unknown): Partial<ServiceError> & { code: GrpcStatus } {
+  if (err instanceof DomainError) {
+    const metadata = new Metadata();
+    if (err.field) metadata.set(FIELD_KEY, err.field);
+    if (err.details) metadata.set(DETAILS_KEY, Buffer.from(JSON.stringify(err.details)));
+    return { code: GRPC_CODE[err.code], details: err.message, metadata };
+  }
+  return { code: GrpcStatus.INTERNAL, details: 'internal error' };
+}
+
+const CODE_BY_GRPC = new Map<number, ErrorCode>(
+  Object.entries(GRPC_CODE).map(([code, grpc]) => [grpc, code as ErrorCode]),
+);
+
+/** Rebuilds a DomainError from a gRPC ServiceError received by a client. */
+export function fromGrpcError(err: ServiceError): DomainError {
+  const code = CODE_BY_GRPC.get(err.code) ?? 'INTERNAL';
+  const field = err.metadata?.get(FIELD_KEY)[0];
+  const raw = err.metadata?.get(DETAILS_KEY)[0];
+  let details: Record<string, unknown> | undefined;
+  if (Buffer.isBuffer(raw)) {
+    try {
+      details = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      details = undefined;
+    }
+  }
+  // A connection failure has code UNAVAILABLE and a transport message not meant for users.
+  const message = code === 'UNAVAILABLE' ? 'a backing service is unavailable' : err.details || code;
+  return new DomainError(code, message, typeof field === 'string' ? field : undefined, details);
+}
+
+/** gRPC status → HTTP status, as ARCHITECTURE.md lays it down. */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  INVALID_ARGUMENT: 400,
+  UNAUTHENTICATED: 401,
+  PERMISSION_DENIED: 403,
+  NOT_FOUND: 404,
+  ALREADY_EXISTS: 409,
+  FAILED_PRECONDITION: 409,
+  ABORTED: 409,
+  RESOURCE_EXHAUSTED: 429,
+  UNAVAILABLE: 503,
+  DEADLINE_EXCEEDED: 504,
+  INTERNAL: 500,
+};

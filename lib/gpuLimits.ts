@@ -1,0 +1,25 @@
+/**
+ * Bounds on what an owner may state about a GPU. The registry enforces them (it is the
+ * authority, whoever calls it); the gateway's JSON schemas reuse them so REST callers get
+ * the same limits in the OpenAPI document and a 400 before any RPC.
+ */
+export const GPU_LIMITS = {
+  modelMaxLength: 100,
+  memoryGbMin: 1,
+  memoryGbMax: 4096,
+  cudaCoresMax: 1_000_000,
+  /** AITBC per hour. */
+  priceMax: 1_000_000,
+  descriptionMaxLength: 2000,
+  capabilitiesMax: 32,
+  capabilityMaxLength: 64,
+  uuidPattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$',
+  minerIdPattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+  regionPattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+  computeCapabilityPattern: '^\\d{1,2}\\.\\d{1,2}$',
+  cudaVersionPattern: '^\\d{1,2}\\.\\d{1,2}(\\.\\d{1,3})?$',
+  /** The most GPUs one miner may report at once. */
+  gpusPerMinerMax: 64,
+  listLimitMax: 500,
+  listLimitDefault: 20,
+} as const;

@@ -1,0 +1,39 @@
+import { invalid } from './errors';
+
+/** Money is integer micro-units inside: 1 AITBC = 1,000,000 micro. */
+export const MICRO_PER_UNIT = 1_000_000;
+
+const DECIMAL = /^(0|[1-9]\d{0,11})(?:\.(\d{1,6}))?$/;
+
+/**
+ * Parses an amount in AITBC (a JSON number or a decimal string) into exact micro-units.
+ * Goes through the decimal text, never through float arithmetic, so 0.1 is exactly 100000.
+ * Refuses negatives, more than 6 decimals, exponents and amounts of a trillion or more.
+ */
+export function parseMoney(value: unknown, field: string): number {
+  const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : undefined;
+  if (text === undefined) throw invalid(field, 'must be a number of AITBC');
+  const match = DECIMAL.exec(text);
+  if (!match) {
+    if (/^-/.test(text)) throw invalid(field, 'must not be negative');
+    throw invalid(field, 'must be a non-negative amount with at most 6 decimals and below 1,000,000,000,000');
+  }
+  const whole = Number(match[1]);
+  const fraction = Number((match[2] ?? '').padEnd(6, '0'));
+  return whole * MICRO_PER_UNIT + fraction;
+}
+
+/** Micro-units → a JSON number in AITBC. Exact for every value below 2^53 micro. */
+export function toUnits(micro: number): number {
+  return Number(formatMoney(micro));
+}
+
+/** Micro-units → a decimal string with up to 6 decimals, trailing zeros dropped. */
+export function formatMoney(micro: number): string {
+  if (!Number.isSafeInteger(micro)) throw new RangeError(`not an exact micro amount: ${micro}`);
+  const sign = micro < 0 ? '-' : '';
+  const abs = Math.abs(micro);
+  const whole = Math.floor(abs / MICRO_PER_UNIT);
+  const fraction = String(abs % MICRO_PER_UNIT).padStart(6, '0').replace(/0+$/, '');
+  return fraction ? `${sign}${whole}.${fraction}` : `${sign}${whole}`;
+}

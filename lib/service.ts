@@ -1,0 +1,68 @@
+import { openDb, type Knex, type Migration } from './db';
+import { createGrpcServer, markServing, type ServiceBinding } from './grpcServer';
+import { createLifecycle, stopOnSignals } from './lifecycle';
+import type { Logger } from './logger';
+
+/** Something a service runs beside its RPCs (a sweeper, a relay, a consumer). */
+export interface Worker {
+  name: string;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  name: string;
+  logger: Logger;
+  host: string;
+  port: number;
+  databaseUrl: string;
+  shutdownTimeoutMs: number;
+  schema: string;
+  migrations: Migration[];
+  protoFiles: string[];
+  /** Builds the service's handlers and workers once its database is migrated. */
+  build(db: Knex): { bindings: ServiceBinding<any>[]; workers?: Worker[] };
+}
+
+export interface RunningService {
+  name: string;
+  port: number;
+  address: string;
+  db: Knex;
+  /** Ordered shutdown: health off → drain gRPC → stop workers → close the database. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The start-up every service shares: migrate, build, bind, start workers, then flip health
+ * to SERVING. Nothing reports SERVING before its database is ready.
+ */
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const { logger } = options;
+  const lifecycle = createLifecycle(logger);
+  const db = await openDb({ url: options.databaseUrl, schema: options.schema, migrations: options.migrations });
+  try {
+    const { bindings, workers = [] } = options.build(db);
+    const grpcServer = createGrpcServer({ logger, protoFiles: options.protoFiles }, bindings);
+    const port = await grpcServer.listen(options.host, options.port);
+    lifecycle.onStop('grpc', () => grpcServer.stop(options.shutdownTimeoutMs));
+    for (const worker of workers) {
+      worker.start();
+      lifecycle.onStop(worker.name, () => worker.stop());
+    }
+    lifecycle.onStop('database', () => db.destroy());
+    markServing(grpcServer, bindings);
+    const address = `${options.host === '0.0.0.0' ? '127.0.0.1' : options.host}:${port}`;
+    logger.info({ address }, `${options.name} serving`);
+    return { name: options.name, port, address, db, stop: () => lifecycle.stop() };
+  } catch (err) {
+    await lifecycle.stop();
+    await db.destroy();
+    throw err;
+  }
+}
+
+/** For a service's own entry point: stop on SIGTERM/SIGINT. */
+export function stopServiceOnSignals(service: RunningService, logger: Logger): void {
+  stopOnSignals({ onStop: () => undefined, stop: () => service.stop() }, logger);
+}

@@ -1,0 +1,5 @@
+import type { Migration } from '../../../lib/db';
+import { migration001Gpus } from './001_gpus';
+
+/** The registry schema's migrations, oldest first. Append only. */
+export const registryMigrations: Migration[] = [migration001Gpus];

@@ -1,0 +1,127 @@
+import { invalid } from '../../../../lib/errors';
+import { GPU_LIMITS as L } from '../../../../lib/gpuLimits';
+import { GpuSort, GpuStatus, type ListGpusRequest } from '../../../../lib/gen/aitbc/marketplace/v1/registry';
+import { modelKey } from './gpuSpec';
+
+/** Columns a list can be ordered by; each order ends with `id` so keyset pages are total. */
+export type SortColumn = 'created_at' | 'price_micro' | 'average_rating' | 'memory_gb';
+
+export interface SortSpec {
+  key: string;
+  column: SortColumn;
+  descending: boolean;
+}
+
+const SORTS: Record<GpuSort, SortSpec> = {
+  [GpuSort.GPU_SORT_UNSPECIFIED]: { key: 'newest', column: 'created_at', descending: true },
+  [GpuSort.GPU_SORT_NEWEST]: { key: 'newest', column: 'created_at', descending: true },
+  [GpuSort.GPU_SORT_PRICE_ASC]: { key: 'price', column: 'price_micro', descending: false },
+  [GpuSort.GPU_SORT_PRICE_DESC]: { key: '-price', column: 'price_micro', descending: true },
+  [GpuSort.GPU_SORT_RATING_ASC]: { key: 'rating', column: 'average_rating', descending: false },
+  [GpuSort.GPU_SORT_RATING_DESC]: { key: '-rating', column: 'average_rating', descending: true },
+  [GpuSort.GPU_SORT_MEMORY_ASC]: { key: 'memory', column: 'memory_gb', descending: false },
+  [GpuSort.GPU_SORT_MEMORY_DESC]: { key: '-memory', column: 'memory_gb', descending: true },
+  [GpuSort.UNRECOGNIZED]: { key: 'newest', column: 'created_at', descending: true },
+};
+
+/** The position after the last row of a page: its sort value and id. */
+export interface Cursor {
+  sort: string;
+  value: string | number;
+  id: string;
+}
+
+/** A validated list request, ready for the store. */
+export interface ListPlan {
+  status?: 'available' | 'booked' | 'offline';
+  /** ILIKE pattern over the model name, and LIKE pattern over its normalised key. */
+  model?: { namePattern: string; keyPattern: string };
+  memoryMin?: number;
+  priceMin?: number;
+  priceMax?: number;
+  region?: string;
+  minerId?: string;
+  ownerId?: string;
+  minRating?: number;
+  sort: SortSpec;
+  limit: number;
+  after?: Cursor;
+}
+
+const STATUS: Partial<Record<GpuStatus, ListPlan['status']>> = {
+  [GpuStatus.GPU_STATUS_AVAILABLE]: 'available',
+  [GpuStatus.GPU_STATUS_BOOKED]: 'booked',
+  [GpuStatus.GPU_STATUS_OFFLINE]: 'offline',
+};
+
+/** Validates filters, sort, limit and cursor; every problem names its field. */
+export function planList(req: ListGpusRequest): ListPlan {
+  const sort = SORTS[req.sort] ?? SORTS[GpuSort.GPU_SORT_UNSPECIFIED];
+  const limit = req.limit === 0 ? L.listLimitDefault : req.limit;
+  if (limit < 1 || limit > L.listLimitMax) throw invalid('limit', `must be from 1 to ${L.listLimitMax}`);
+  let status = STATUS[req.status];
+  if (req.available !== undefined) {
+    const wanted = req.available ? 'available' : undefined;
+    if (status && req.available && status !== 'available') throw invalid('available', `contradicts status=${status}`);
+    status = wanted ?? status;
+  }
+  if (req.priceMinMicro !== undefined && req.priceMaxMicro !== undefined && req.priceMinMicro > req.priceMaxMicro) {
+    throw invalid('price_min', 'must not exceed price_max');
+  }
+  if (req.minRating !== undefined && !(req.minRating >= 0 && req.minRating <= 5)) throw invalid('min_rating', 'must be from 0 to 5');
+  const model = req.model.trim();
+  if (model.length > L.modelMaxLength) throw invalid('model', `must be at most ${L.modelMaxLength} characters`);
+  return {
+    status,
+    model: model ? modelPatterns(model) : undefined,
+    memoryMin: req.memoryMin,
+    priceMin: req.priceMinMicro,
+    priceMax: req.priceMaxMicro,
+    region: req.region.trim() || undefined,
+    minerId: req.minerId.trim() || undefined,
+    ownerId: req.ownerId.trim() || undefined,
+    minRating: req.minRating,
+    sort,
+    limit,
+    after: req.cursor ? decodeCursor(req.cursor, sort) : undefined,
+  };
+}
+
+/**
+ * Turns a user's model filter into LIKE patterns: a case-insensitive substring match where
+ * `*` matches any run and `?` one character. LIKE's own metacharacters are escaped.
+ * The key pattern applies the same wildcards to the normalised model key, so "rtx4090"
+ * finds "RTX 4090".
+ */
+export function modelPatterns(filter: string): { namePattern: string; keyPattern: string } {
+  const toLike = (text: string) =>
+    text.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, '%').replace(/\?/g, '_');
+  const parts = filter.split(/([*?])/);
+  const key = parts.map((p) => (p === '*' || p === '?' ? p : modelKey(p))).join('');
+  return { namePattern: `%${toLike(filter)}%`, keyPattern: `%${toLike(key)}%` };
+}
+
+/** Encodes the position after `row` as an opaque, URL-safe cursor. */
+export function encodeCursor(sort: SortSpec, value: string | number, id: string): string {
+  return Buffer.from(JSON.stringify([sort.key, value, id])).toString('base64url');
+}
+
+export function decodeCursor(text: string, sort: SortSpec): Cursor {
+  const bad = () => invalid('cursor', 'is not a cursor from a previous page of this list; start again without it');
+  let parsed: unknown;
+  try {
+    if (text.length > 200 || !/^[A-Za-z0-9_-]+$/.test(text)) throw bad();
+    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw bad();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 3) throw bad();
+  const [key, value, id] = parsed as unknown[];
+  if (key !== sort.key) throw invalid('cursor', `belongs to sort=${String(key)}; repeat that sort or start again without a cursor`);
+  if (typeof id !== 'string' || !id) throw bad();
+  const valueOk = sort.column === 'created_at'
+    ? typeof value === 'string' && !Number.isNaN(Date.parse(value))
+    : typeof value === 'number' && Number.isFinite(value);
+  if (!valueOk) throw bad();
+  return { sort: key, value: value as string | number, id };
+}

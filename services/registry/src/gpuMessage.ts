@@ -1,0 +1,32 @@
+import type { Gpu } from '../../../lib/gen/aitbc/marketplace/v1/registry';
+import { gpuStatus } from './domain/gpuStatus';
+import type { GpuRow } from './store';
+
+/** A stored GPU as the Gpu message every caller sees. */
+export function gpuMessage(row: GpuRow, now: Date): Gpu {
+  const booked = row.booking_expires !== null && row.booking_expires > now;
+  return {
+    id: row.id,
+    uuid: row.uuid ?? '',
+    ownerId: row.owner_id,
+    minerId: row.miner_id,
+    model: row.model,
+    memoryGb: row.memory_gb,
+    cudaCores: row.cuda_cores,
+    computeCapability: row.compute_capability,
+    cudaVersion: row.cuda_version,
+    region: row.region,
+    pricePerHourMicro: row.price_micro,
+    description: row.description,
+    capabilities: row.capabilities,
+    status: gpuStatus(row, now),
+    lastHeartbeatAt: row.last_heartbeat_at,
+    bookingExpires: booked ? (row.booking_expires ?? undefined) : undefined,
+    currentBookingId: booked ? (row.current_booking_id ?? '') : '',
+    totalBookings: row.total_bookings,
+    averageRating: Number(row.average_rating),
+    totalReviews: row.total_reviews,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}

@@ -1,0 +1,76 @@
+import { ConfigReader, readCommon, type Env } from '../../../lib/config';
+import { runMain } from '../../../lib/lifecycle';
+import { createLogger, type Logger } from '../../../lib/logger';
+import { parseMoney } from '../../../lib/money';
+import { startService, stopServiceOnSignals, type RunningService } from '../../../lib/service';
+import { registryMigrations } from '../migrations';
+import { createOfflineSweeper } from './offlineSweeper';
+import { createRegistryHandlers } from './rpc';
+import { registryStore } from './store';
+
+export interface RegistryConfig {
+  host: string;
+  port: number;
+  databaseUrl: string;
+  logLevel: string;
+  shutdownTimeoutMs: number;
+  heartbeatTtlSeconds: number;
+  heartbeatIntervalSeconds: number;
+  defaultPriceMicro: number;
+}
+
+/** Reads the registry's settings; `defaults` lets the mesh supply a database URL. */
+export function readRegistryConfig(env: Env, defaults: { databaseUrl?: string } = {}): RegistryConfig {
+  const r = new ConfigReader(env);
+  const common = readCommon(r, defaults.databaseUrl);
+  const heartbeatTtlSeconds = r.int('HEARTBEAT_TTL_SECONDS', 30, 2, 86_400);
+  const config: RegistryConfig = {
+    ...common,
+    host: r.string('REGISTRY_HOST', '127.0.0.1'),
+    port: r.port('REGISTRY_PORT', 50051),
+    heartbeatTtlSeconds,
+    heartbeatIntervalSeconds: r.int('HEARTBEAT_INTERVAL_SECONDS', Math.max(1, Math.floor(heartbeatTtlSeconds / 3)), 1, 86_400),
+    defaultPriceMicro: 0,
+  };
+  try {
+    config.defaultPriceMicro = parseMoney(r.string('DEFAULT_PRICE_PER_HOUR', '1'), 'DEFAULT_PRICE_PER_HOUR');
+    if (config.defaultPriceMicro <= 0) r.problem('DEFAULT_PRICE_PER_HOUR must be greater than 0');
+  } catch (err) {
+    r.problem((err as Error).message);
+  }
+  if (config.heartbeatIntervalSeconds >= heartbeatTtlSeconds) {
+    r.problem('HEARTBEAT_INTERVAL_SECONDS must be shorter than HEARTBEAT_TTL_SECONDS');
+  }
+  r.done();
+  return config;
+}
+
+/** The registry's composition root: store, handlers and the offline sweeper over one database. */
+export function startRegistry(config: RegistryConfig, logger: Logger = createLogger('registry', config.logLevel)): Promise<RunningService> {
+  return startService({
+    name: 'registry',
+    logger,
+    host: config.host,
+    port: config.port,
+    databaseUrl: config.databaseUrl,
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    schema: 'registry',
+    migrations: registryMigrations,
+    protoFiles: ['aitbc/marketplace/v1/registry.proto'],
+    build: (db) => ({
+      bindings: [createRegistryHandlers({
+        db, store: registryStore, defaultPriceMicro: config.defaultPriceMicro,
+        heartbeatIntervalSeconds: config.heartbeatIntervalSeconds,
+      })],
+      workers: [createOfflineSweeper({ db, store: registryStore, logger, ttlSeconds: config.heartbeatTtlSeconds, intervalMs: 1000 })],
+    }),
+  });
+}
+
+if (require.main === module) {
+  runMain(async () => {
+    const config = readRegistryConfig(process.env);
+    const logger = createLogger('registry', config.logLevel);
+    stopServiceOnSignals(await startRegistry(config, logger), logger);
+  });
+}

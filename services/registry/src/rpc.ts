@@ -1,0 +1,124 @@
+import { requireCaller, Role, seesAll } from '../../../lib/caller';
+import type { Knex } from '../../../lib/db';
+import { DomainError, invalid, notFound } from '../../../lib/errors';
+import { GPU_LIMITS } from '../../../lib/gpuLimits';
+import { isId, newId } from '../../../lib/ids';
+import type { ServiceBinding } from '../../../lib/grpcServer';
+import { RegistryServiceService, type RegistryServiceServer } from '../../../lib/gen/aitbc/marketplace/v1/registry';
+import { cleanMinerId, cleanSpec } from './domain/gpuSpec';
+import { encodeCursor, planList } from './domain/listQuery';
+import { gpuMessage } from './gpuMessage';
+import type { GpuRow, RegistryStore } from './store';
+
+export interface RegistryDeps {
+  db: Knex;
+  store: RegistryStore;
+  /** Price for a GPU a miner reports without one (micro-units per hour). */
+  defaultPriceMicro: number;
+  heartbeatIntervalSeconds: number;
+  now?: () => Date;
+}
+
+const OWNERS = [Role.ROLE_PROVIDER, Role.ROLE_ADMIN];
+const ANYONE = [Role.ROLE_CLIENT, Role.ROLE_PROVIDER, Role.ROLE_ADMIN, Role.ROLE_SERVICE];
+
+/** gRPC handlers of aitbc.marketplace.v1.RegistryService. */
+export function createRegistryHandlers(deps: RegistryDeps): ServiceBinding<RegistryServiceServer> {
+  const { db, store } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  /** A GPU the caller may act on as its owner; someone else's GPU is "not found". */
+  async function ownedGpu(id: string, caller: { accountId: string; role: Role }): Promise<GpuRow> {
+    const row = isId(id, 'gpu') ? await store.getGpu(db, id) : undefined;
+    if (!row || (!seesAll(caller) && row.owner_id !== caller.accountId)) throw notFound(`GPU ${id}`);
+    return row;
+  }
+
+  return {
+    definition: RegistryServiceService,
+    implementation: {
+      async registerGpu(req) {
+        const caller = requireCaller(req.caller, OWNERS);
+        const minerId = cleanMinerId(req.minerId || 'default');
+        if (!req.spec) throw invalid('gpu', 'is required');
+        const spec = cleanSpec(req.spec);
+        if (spec.priceMicro === undefined) throw invalid('price_per_hour', 'is required');
+        const id = newId('gpu');
+        const { row, created } = await store.upsertGpu(db, {
+          id, ownerId: caller.accountId, minerId, hwKey: spec.uuid ?? id, spec, defaultPriceMicro: deps.defaultPriceMicro,
+        });
+        return { gpu: gpuMessage(row, now()), created };
+      },
+
+      async getGpu(req) {
+        requireCaller(req.caller, ANYONE);
+        const row = isId(req.id, 'gpu') ? await store.getGpu(db, req.id) : undefined;
+        if (!row) throw notFound(`GPU ${req.id}`);
+        return { gpu: gpuMessage(row, now()) };
+      },
+
+      async listGpus(req) {
+        requireCaller(req.caller, ANYONE);
+        const plan = planList(req);
+        const rows = await store.listGpus(db, plan);
+        const page = rows.slice(0, plan.limit);
+        const at = now();
+        let nextCursor = '';
+        if (rows.length > plan.limit) {
+          const last = page[page.length - 1];
+          const value = plan.sort.column === 'created_at' ? last.created_at.toISOString()
+            : plan.sort.column === 'average_rating' ? Number(last.average_rating) : last[plan.sort.column];
+          nextCursor = encodeCursor(plan.sort, value, last.id);
+        }
+        return { gpus: page.map((r) => gpuMessage(r, at)), nextCursor };
+      },
+
+      async unregisterGpu(req) {
+        const caller = requireCaller(req.caller, OWNERS);
+        const row = await ownedGpu(req.id, caller);
+        if (!req.force && row.booking_expires && row.booking_expires > now()) {
+          throw new DomainError('FAILED_PRECONDITION',
+            `GPU ${row.id} is booked until ${row.booking_expires.toISOString()}; ` +
+            'unregister with force=true to cancel the booking and refund its unused time');
+        }
+        const deleted = await store.deleteGpu(db, row.id);
+        if (!deleted) throw notFound(`GPU ${req.id}`);
+        return { gpu: gpuMessage(deleted, now()) };
+      },
+
+      async registerMiner(req) {
+        const caller = requireCaller(req.caller, OWNERS);
+        const minerId = cleanMinerId(req.minerId || 'default');
+        if (req.gpus.length === 0) throw invalid('capabilities.gpu', 'must describe at least one GPU');
+        if (req.gpus.length > GPU_LIMITS.gpusPerMinerMax) {
+          throw invalid('capabilities.gpu', `must describe at most ${GPU_LIMITS.gpusPerMinerMax} GPUs`);
+        }
+        const specs = req.gpus.map((g, i) => cleanSpec(g, req.gpus.length > 1 ? `gpus[${i}].` : ''));
+        // All or nothing: a bad GPU in the inventory leaves the stored ones untouched.
+        const rows = await db.transaction(async (trx) => {
+          const out: GpuRow[] = [];
+          for (const [i, spec] of specs.entries()) {
+            const { row } = await store.upsertGpu(trx, {
+              id: newId('gpu'), ownerId: caller.accountId, minerId, hwKey: spec.uuid ?? `slot:${i}`,
+              spec, defaultPriceMicro: deps.defaultPriceMicro,
+            });
+            out.push(row);
+          }
+          return out;
+        });
+        const at = now();
+        return { gpus: rows.map((r) => gpuMessage(r, at)) };
+      },
+
+      async minerHeartbeat(req) {
+        const caller = requireCaller(req.caller, OWNERS);
+        const minerId = cleanMinerId(req.minerId || 'default');
+        const count = await store.heartbeat(db, caller.accountId, minerId, req.online);
+        if (count === 0) {
+          throw new DomainError('NOT_FOUND', `miner ${minerId} has no GPUs registered; register the miner first`);
+        }
+        return { gpus: count, heartbeatIntervalSeconds: deps.heartbeatIntervalSeconds };
+      },
+    },
+  };
+}

@@ -1,0 +1,163 @@
+import type { Knex } from '../../../lib/db';
+import type { CleanSpec } from './domain/gpuSpec';
+import { modelKey } from './domain/gpuSpec';
+import type { ListPlan } from './domain/listQuery';
+
+/** A row of registry.gpus as pg returns it. */
+export interface GpuRow {
+  id: string;
+  owner_id: string;
+  miner_id: string;
+  hw_key: string;
+  uuid: string | null;
+  model: string;
+  model_key: string;
+  memory_gb: number;
+  cuda_cores: number;
+  compute_capability: string;
+  cuda_version: string;
+  region: string;
+  price_micro: number;
+  description: string;
+  capabilities: string[];
+  online: boolean;
+  last_heartbeat_at: Date;
+  current_booking_id: string | null;
+  booking_expires: Date | null;
+  total_bookings: number;
+  average_rating: string;
+  total_reviews: number;
+  created_at: Date;
+  updated_at: Date;
+  deleted_at: Date | null;
+}
+
+export interface UpsertInput {
+  id: string;
+  ownerId: string;
+  minerId: string;
+  hwKey: string;
+  spec: CleanSpec;
+  /** Used when the spec has no price and the GPU is new. */
+  defaultPriceMicro: number;
+}
+
+/** The registry's only SQL. Every method takes the knex handle or a transaction. */
+export interface RegistryStore {
+  upsertGpu(db: Knex, input: UpsertInput): Promise<{ row: GpuRow; created: boolean }>;
+  getGpu(db: Knex, id: string): Promise<GpuRow | undefined>;
+  listGpus(db: Knex, plan: ListPlan): Promise<GpuRow[]>;
+  deleteGpu(db: Knex, id: string): Promise<GpuRow | undefined>;
+  /** Marks a miner's GPUs alive (or offline at once); returns how many it touched. */
+  heartbeat(db: Knex, ownerId: string, minerId: string, online: boolean): Promise<number>;
+  /** Turns GPUs offline whose last heartbeat is older than the TTL; returns their ids. */
+  sweepOffline(db: Knex, ttlSeconds: number): Promise<string[]>;
+}
+
+const LIVE = 'deleted_at IS NULL';
+
+export const registryStore: RegistryStore = {
+  async upsertGpu(db, { id, ownerId, minerId, hwKey, spec, defaultPriceMicro }) {
+    // Optional spec fields are NULL when not given: an insert takes the default, an
+    // update keeps the stored value. One statement, so concurrent registrations of one
+    // hardware UUID cannot create two GPUs.
+    const { rows } = await db.raw(
+      `INSERT INTO gpus AS g (id, owner_id, miner_id, hw_key, uuid, model, model_key, memory_gb, cuda_cores,
+         compute_capability, cuda_version, region, price_micro, description, capabilities, online, last_heartbeat_at)
+       VALUES (:id, :ownerId, :minerId, :hwKey, :uuid, :model, :modelKey, :memoryGb, COALESCE(:cudaCores, 0),
+         COALESCE(:cc, ''), COALESCE(:cuda, ''), COALESCE(:region, ''), COALESCE(:price, :defaultPrice),
+         COALESCE(:description, ''), COALESCE(CAST(:capabilities AS text[]), '{}'), true, now())
+       ON CONFLICT (owner_id, miner_id, hw_key) WHERE ${LIVE} DO UPDATE SET
+         model = EXCLUDED.model, model_key = EXCLUDED.model_key, memory_gb = EXCLUDED.memory_gb,
+         cuda_cores = COALESCE(:cudaCores, g.cuda_cores),
+         compute_capability = COALESCE(:cc, g.compute_capability),
+         cuda_version = COALESCE(:cuda, g.cuda_version),
+         region = COALESCE(:region, g.region),
+         price_micro = COALESCE(:price, g.price_micro),
+         description = COALESCE(:description, g.description),
+         capabilities = COALESCE(CAST(:capabilities AS text[]), g.capabilities),
+         online = true, last_heartbeat_at = now(), updated_at = now()
+       RETURNING g.*, (xmax = 0) AS created`,
+      {
+        id, ownerId, minerId, hwKey, uuid: spec.uuid ?? null, model: spec.model, modelKey: modelKey(spec.model),
+        memoryGb: spec.memoryGb, cudaCores: spec.cudaCores ?? null, cc: spec.computeCapability ?? null,
+        cuda: spec.cudaVersion ?? null, region: spec.region ?? null, price: spec.priceMicro ?? null,
+        defaultPrice: defaultPriceMicro, description: spec.description ?? null, capabilities: spec.capabilities ?? null,
+      },
+    );
+    const { created, ...row } = rows[0] as GpuRow & { created: boolean };
+    return { row, created };
+  },
+
+  async getGpu(db, id) {
+    return db<GpuRow>('gpus').where({ id }).whereNull('deleted_at').first();
+  },
+
+  async listGpus(db, plan) {
+    const q = db<GpuRow>('gpus').whereNull('deleted_at');
+    switch (plan.status) {
+      case 'available':
+        q.where('online', true).where((b) => b.whereNull('booking_expires').orWhere('booking_expires', '<=', db.fn.now()));
+        break;
+      case 'booked':
+        q.where('online', true).where('booking_expires', '>', db.fn.now());
+        break;
+      case 'offline':
+        q.where('online', false);
+        break;
+      case undefined:
+        break;
+      default: {
+        const never: never = plan.status;
+        throw new Error(`unknown status ${String(never)}`);
+      }
+    }
+    if (plan.model) {
+      const { namePattern, keyPattern } = plan.model;
+      q.where((b) => b.whereRaw('model ILIKE ?', [namePattern]).orWhereRaw('model_key LIKE ?', [keyPattern]));
+    }
+    if (plan.memoryMin !== undefined) q.where('memory_gb', '>=', plan.memoryMin);
+    if (plan.priceMin !== undefined) q.where('price_micro', '>=', plan.priceMin);
+    if (plan.priceMax !== undefined) q.where('price_micro', '<=', plan.priceMax);
+    if (plan.region) q.whereRaw('lower(region) = lower(?)', [plan.region]);
+    if (plan.minerId) q.where('miner_id', plan.minerId);
+    if (plan.ownerId) q.where('owner_id', plan.ownerId);
+    if (plan.minRating !== undefined) q.where('average_rating', '>=', plan.minRating);
+    const { column, descending } = plan.sort;
+    if (plan.after) {
+      const cast = column === 'created_at' ? 'timestamptz' : column === 'average_rating' ? 'numeric' : 'bigint';
+      q.whereRaw(`(??, id) ${descending ? '<' : '>'} (?::${cast}, ?)`, [column, plan.after.value, plan.after.id]);
+    }
+    const order = descending ? 'desc' : 'asc';
+    // One row more than asked tells whether there is a next page.
+    return q.orderBy([{ column, order }, { column: 'id', order }]).limit(plan.limit + 1);
+  },
+
+  async deleteGpu(db, id) {
+    const rows = await db<GpuRow>('gpus')
+      .where({ id })
+      .whereNull('deleted_at')
+      .update({ deleted_at: db.fn.now(), updated_at: db.fn.now() } as never)
+      .returning('*');
+    return rows[0] as GpuRow | undefined;
+  },
+
+  async heartbeat(db, ownerId, minerId, online) {
+    return db('gpus')
+      .where({ owner_id: ownerId, miner_id: minerId })
+      .whereNull('deleted_at')
+      .update(online ? { online: true, last_heartbeat_at: db.fn.now() } : { online: false, updated_at: db.fn.now() });
+  },
+
+  async sweepOffline(db, ttlSeconds) {
+    // The WHERE re-checks `online` under the row lock, so two replicas sweeping at once
+    // turn each GPU offline exactly once.
+    const rows: { id: string }[] = await db('gpus')
+      .where('online', true)
+      .whereNull('deleted_at')
+      .whereRaw('last_heartbeat_at < now() - make_interval(secs => ?)', [ttlSeconds])
+      .update({ online: false, updated_at: db.fn.now() })
+      .returning('id');
+    return rows.map((r) => r.id);
+  },
+};
