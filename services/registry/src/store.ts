@@ -64,17 +64,17 @@ export const registryStore: RegistryStore = {
     const { rows } = await db.raw(
       `INSERT INTO gpus AS g (id, owner_id, miner_id, hw_key, uuid, model, model_key, memory_gb, cuda_cores,
          compute_capability, cuda_version, region, price_micro, description, capabilities, online, last_heartbeat_at)
-       VALUES (:id, :ownerId, :minerId, :hwKey, :uuid, :model, :modelKey, :memoryGb, COALESCE(:cudaCores, 0),
-         COALESCE(:cc, ''), COALESCE(:cuda, ''), COALESCE(:region, ''), COALESCE(:price, :defaultPrice),
-         COALESCE(:description, ''), COALESCE(CAST(:capabilities AS text[]), '{}'), true, now())
+       VALUES (:id, :ownerId, :minerId, :hwKey, :uuid, :model, :modelKey, :memoryGb, COALESCE(CAST(:cudaCores AS integer), 0),
+         COALESCE(CAST(:cc AS text), ''), COALESCE(CAST(:cuda AS text), ''), COALESCE(CAST(:region AS text), ''), COALESCE(CAST(:price AS bigint), CAST(:defaultPrice AS bigint)),
+         COALESCE(CAST(:description AS text), ''), COALESCE(CAST(:capabilities AS text[]), '{}'), true, now())
        ON CONFLICT (owner_id, miner_id, hw_key) WHERE ${LIVE} DO UPDATE SET
          model = EXCLUDED.model, model_key = EXCLUDED.model_key, memory_gb = EXCLUDED.memory_gb,
-         cuda_cores = COALESCE(:cudaCores, g.cuda_cores),
-         compute_capability = COALESCE(:cc, g.compute_capability),
-         cuda_version = COALESCE(:cuda, g.cuda_version),
-         region = COALESCE(:region, g.region),
-         price_micro = COALESCE(:price, g.price_micro),
-         description = COALESCE(:description, g.description),
+         cuda_cores = COALESCE(CAST(:cudaCores AS integer), g.cuda_cores),
+         compute_capability = COALESCE(CAST(:cc AS text), g.compute_capability),
+         cuda_version = COALESCE(CAST(:cuda AS text), g.cuda_version),
+         region = COALESCE(CAST(:region AS text), g.region),
+         price_micro = COALESCE(CAST(:price AS bigint), g.price_micro),
+         description = COALESCE(CAST(:description AS text), g.description),
          capabilities = COALESCE(CAST(:capabilities AS text[]), g.capabilities),
          online = true, last_heartbeat_at = now(), updated_at = now()
        RETURNING g.*, (xmax = 0) AS created`,

@@ -1,0 +1,72 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigReader } from '../lib/config';
+import { ensureWritableDir, startEmbeddedPostgres } from '../lib/embeddedPostgres';
+import { createLifecycle, runMain, stopOnSignals } from '../lib/lifecycle';
+import { createLogger } from '../lib/logger';
+import { ROOT } from '../lib/paths';
+import { generateKey, parseKeyList } from '../gateway/src/auth';
+import { readGatewayConfig, startGateway } from '../gateway/src/main';
+import { readRegistryConfig, startRegistry } from '../services/registry/src/main';
+
+/**
+ * `npm start`: the whole mesh in one process on one machine. Every service still listens on
+ * its own gRPC port and the gateway talks to them over loopback, exactly as when they run
+ * apart. Storage is an embedded PostgreSQL under AITBC_DATA_DIR unless DATABASE_URL is set.
+ */
+async function main(): Promise<void> {
+  const r = new ConfigReader(process.env);
+  const dataDir = path.resolve(r.string('AITBC_DATA_DIR', path.join(ROOT, '.data')));
+  const pgPort = r.port('EMBEDDED_PG_PORT', 54329);
+  const logLevel = r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+  r.done();
+  const logger = createLogger('mesh', logLevel);
+  const lifecycle = createLifecycle(logger);
+  stopOnSignals(lifecycle, logger);
+
+  ensureWritableDir(dataDir, 'AITBC_DATA_DIR');
+  let databaseUrl = process.env.DATABASE_URL?.trim();
+  const stopLast: (() => Promise<void>)[] = [];
+  if (!databaseUrl) {
+    const pg = await startEmbeddedPostgres({ dataDir, port: pgPort, logger: logger.child({ component: 'postgres' }) });
+    databaseUrl = pg.url;
+    stopLast.push(pg.stop);
+  }
+  const { keys, source } = apiKeys(dataDir);
+
+  const registryConfig = readRegistryConfig(process.env, { databaseUrl });
+  const registry = await startRegistry(registryConfig, createLogger('registry', registryConfig.logLevel));
+  const gatewayConfig = readGatewayConfig(process.env, { registryAddr: registry.address, apiKeys: keys });
+  const gateway = await startGateway(gatewayConfig, createLogger('gateway', gatewayConfig.logLevel));
+
+  lifecycle.onStop('gateway', gateway.stop);
+  lifecycle.onStop('registry', registry.stop);
+  for (const stop of stopLast) lifecycle.onStop('postgres', stop);
+
+  const lines = [
+    '',
+    `AITBC marketplace mesh is up. Gateway: ${gateway.url}`,
+    `  registry gRPC ${registry.address}   data: ${databaseUrl.includes('@127.0.0.1:' + pgPort) ? dataDir : 'DATABASE_URL'}`,
+    `  API keys (${source}):`,
+    ...parseKeyList(keys).map((k) => `    ${k.role.padEnd(8)} account=${k.account.padEnd(10)} key=${source === 'AITBC_API_KEYS' ? mask(k.key) : k.key}`),
+    `  try: curl -H "X-Api-Key: <key>" ${gateway.url}/v1/marketplace/gpu/list`,
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** AITBC_API_KEYS when set; otherwise development keys created once in the data folder. */
+function apiKeys(dataDir: string): { keys: string; source: string } {
+  const fromEnv = process.env.AITBC_API_KEYS?.trim();
+  if (fromEnv) return { keys: fromEnv, source: 'AITBC_API_KEYS' };
+  const file = path.join(dataDir, 'api-keys');
+  if (!existsSync(file)) {
+    const keys = ['admin:ops', 'provider:provider', 'client:client'].map((ra) => `${ra}:${generateKey(ra.split(':')[0])}`);
+    writeFileSync(file, `${keys.join(',')}\n`, { mode: 0o600 });
+  }
+  return { keys: readFileSync(file, 'utf8').trim(), source: `development keys from ${file}` };
+}
+
+const mask = (key: string) => `${key.slice(0, 4)}…(${key.length} chars)`;
+
+runMain(main);

@@ -1,0 +1,115 @@
+import swagger from '@fastify/swagger';
+import Ajv from 'ajv';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Client } from '@grpc/grpc-js';
+import type { Caller } from '../../lib/caller';
+import { roleName } from '../../lib/caller';
+import { DomainError } from '../../lib/errors';
+import type { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
+import type { AsyncClient } from '../../lib/grpcClient';
+import type { Logger } from '../../lib/logger';
+import { type KeyStore, presentedKey } from './auth';
+import { errorHandler, problem, sendProblem } from './problem';
+import { gpuRoutes } from './routes/gpuRoutes';
+import { minerRoutes } from './routes/minerRoutes';
+import { opsRoutes } from './routes/opsRoutes';
+
+/** What the gateway needs: clients of the services and the keys. It holds no business state. */
+export interface GatewayDeps {
+  registry: AsyncClient<RegistryServiceClient>;
+  keys: KeyStore;
+  logger: Logger;
+  /** Services whose gRPC health /readyz reports. */
+  backends: { name: string; channel: Client }[];
+  bodyLimitBytes?: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller?: Caller;
+  }
+  interface FastifyContextConfig {
+    /** No API key needed (health, docs). */
+    public?: boolean;
+    /** Roles allowed; absent means any authenticated role. */
+    roles?: string[];
+  }
+}
+
+/** The authenticated caller of a request (set by the auth hook on every non-public route). */
+export function callerOf(request: FastifyRequest): Caller {
+  if (!request.caller) throw new DomainError('UNAUTHENTICATED', 'missing API key');
+  return request.caller;
+}
+
+/** The rig named by X-Miner-ID inside the caller's account; `default` when absent. */
+export function minerIdOf(request: FastifyRequest): string {
+  const raw = request.headers['x-miner-id'];
+  return (Array.isArray(raw) ? raw[0] : raw)?.trim() || 'default';
+}
+
+// Bodies: no coercion ("24" is not a number) and no silent removal of unknown fields.
+const bodyAjv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: true, strict: false });
+// Query strings and headers arrive as text: coerce them to the schema's types.
+const textAjv = new Ajv({ coerceTypes: true, removeAdditional: false, useDefaults: true, allErrors: false, strict: false });
+
+/**
+ * Builds the REST gateway, unbound: tests call `app.listen({ port: 0 })` or `app.inject`,
+ * and main.ts binds the configured port.
+ */
+export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    // One line per request from the onResponse hook below, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: deps.bodyLimitBytes ?? 64 * 1024,
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object) as never);
+  app.setErrorHandler(errorHandler(deps.logger));
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, problem(404, `no route ${request.method} ${request.url.split('?')[0]}`)));
+
+  app.addHook('onResponse', async (request, reply) => {
+    const level = reply.statusCode >= 500 ? 'warn' : 'debug';
+    if (deps.logger.isLevelEnabled(level)) {
+      deps.logger[level]({
+        method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100,
+        account: request.caller?.accountId,
+      }, 'request');
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    const config = request.routeOptions.config;
+    if (config?.public) return;
+    const caller = deps.keys.authenticate(presentedKey(request.headers));
+    if (!caller) {
+      const detail = presentedKey(request.headers) ? 'unknown API key' : 'missing API key: send X-Api-Key or Authorization: Bearer';
+      return sendProblem(reply.header('WWW-Authenticate', 'Bearer'), problem(401, detail));
+    }
+    request.caller = caller;
+    const roles = config?.roles;
+    if (roles && !roles.includes(roleName(caller.role))) {
+      return sendProblem(reply, problem(403, `this needs a ${roles.join(' or ')} key; this key is a ${roleName(caller.role)} key`));
+    }
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'AITBC GPU marketplace gateway', version: '1.0.0' },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-Api-Key' },
+          bearer: { type: 'http', scheme: 'bearer' },
+        },
+      },
+      security: [{ apiKey: [] }, { bearer: [] }],
+    },
+  });
+  opsRoutes(app, deps);
+  gpuRoutes(app, deps);
+  minerRoutes(app, deps);
+  return app;
+}

@@ -1,0 +1,48 @@
+import { type Gpu, GpuStatus } from '../../lib/gen/aitbc/marketplace/v1/registry';
+import { toUnits } from '../../lib/money';
+
+const STATUS: Record<GpuStatus, string> = {
+  [GpuStatus.GPU_STATUS_UNSPECIFIED]: 'offline',
+  [GpuStatus.GPU_STATUS_AVAILABLE]: 'available',
+  [GpuStatus.GPU_STATUS_BOOKED]: 'booked',
+  [GpuStatus.GPU_STATUS_OFFLINE]: 'offline',
+  [GpuStatus.UNRECOGNIZED]: 'offline',
+};
+
+const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
+
+/** A GPU as the REST contract shows it: snake_case, money in AITBC, ISO-8601 UTC times. */
+export function gpuJson(gpu: Gpu) {
+  return {
+    id: gpu.id,
+    uuid: gpu.uuid || null,
+    owner_id: gpu.ownerId,
+    miner_id: gpu.minerId,
+    model: gpu.model,
+    memory_gb: gpu.memoryGb,
+    cuda_cores: gpu.cudaCores,
+    compute_capability: gpu.computeCapability || null,
+    cuda_version: gpu.cudaVersion || null,
+    region: gpu.region || null,
+    price_per_hour: toUnits(gpu.pricePerHourMicro),
+    description: gpu.description,
+    capabilities: gpu.capabilities,
+    status: STATUS[gpu.status],
+    last_heartbeat_at: iso(gpu.lastHeartbeatAt),
+    booking_expires: iso(gpu.bookingExpires),
+    total_bookings: gpu.totalBookings,
+    average_rating: gpu.averageRating,
+    total_reviews: gpu.totalReviews,
+    created_at: iso(gpu.createdAt),
+    updated_at: iso(gpu.updatedAt),
+  };
+}
+
+export type GpuJson = ReturnType<typeof gpuJson>;
+
+export const STATUS_NAMES = ['available', 'booked', 'offline'] as const;
+export const STATUS_BY_NAME: Record<string, GpuStatus> = {
+  available: GpuStatus.GPU_STATUS_AVAILABLE,
+  booked: GpuStatus.GPU_STATUS_BOOKED,
+  offline: GpuStatus.GPU_STATUS_OFFLINE,
+};

@@ -1,0 +1,83 @@
+import type { FastifyInstance } from 'fastify';
+import { ConfigReader, type Env } from '../../lib/config';
+import { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
+import { connect, healthChannel } from '../../lib/grpcClient';
+import { createLifecycle, runMain, stopOnSignals, type Lifecycle } from '../../lib/lifecycle';
+import { createLogger, type Logger } from '../../lib/logger';
+import { buildGateway } from './app';
+import { createKeyStore, parseKeyList } from './auth';
+
+export interface GatewayConfig {
+  host: string;
+  port: number;
+  logLevel: string;
+  registryAddr: string;
+  apiKeys: string;
+  rpcDeadlineMs: number;
+  bodyLimitBytes: number;
+  shutdownTimeoutMs: number;
+}
+
+export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> = {}): GatewayConfig {
+  const r = new ConfigReader(env);
+  const config: GatewayConfig = {
+    host: r.string('HOST', defaults.host ?? '127.0.0.1'),
+    port: r.port('PORT', defaults.port ?? 8080),
+    logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    registryAddr: r.string('REGISTRY_ADDR', defaults.registryAddr ?? '127.0.0.1:50051'),
+    apiKeys: r.string('AITBC_API_KEYS', defaults.apiKeys),
+    // Below the CLI's 5 s timeout, so a slow backend becomes a 504 the CLI can show.
+    rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 3000, 50, 60_000),
+    bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+    shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+  };
+  if (config.apiKeys) {
+    try {
+      parseKeyList(config.apiKeys);
+    } catch (err) {
+      r.problem((err as Error).message);
+    }
+  }
+  r.done();
+  return config;
+}
+
+export interface RunningGateway {
+  app: FastifyInstance;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** The gateway's composition root: gRPC clients, key store, Fastify app, bound port. */
+export async function startGateway(config: GatewayConfig, logger: Logger = createLogger('gateway', config.logLevel)): Promise<RunningGateway> {
+  const lifecycle: Lifecycle = createLifecycle(logger);
+  const registry = connect(RegistryServiceClient, config.registryAddr, config.rpcDeadlineMs);
+  const backends = [{ name: 'registry', channel: healthChannel(config.registryAddr) }];
+  const app = await buildGateway({
+    registry: registry.client,
+    keys: createKeyStore(parseKeyList(config.apiKeys)),
+    logger,
+    backends,
+    bodyLimitBytes: config.bodyLimitBytes,
+  });
+  lifecycle.onStop('http', () => app.close());
+  lifecycle.onStop('grpc clients', () => {
+    registry.close();
+    for (const b of backends) b.channel.close();
+  });
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  logger.info({ url }, 'gateway listening');
+  return { app, url, stop: () => lifecycle.stop() };
+}
+
+if (require.main === module) {
+  runMain(async () => {
+    const config = readGatewayConfig(process.env);
+    const logger = createLogger('gateway', config.logLevel);
+    const gateway = await startGateway(config, logger);
+    stopOnSignals({ onStop: () => undefined, stop: gateway.stop }, logger);
+  });
+}

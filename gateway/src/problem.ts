@@ -1,0 +1,88 @@
+import type { ErrorObject } from 'ajv';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, HTTP_STATUS } from '../../lib/errors';
+import type { Logger } from '../../lib/logger';
+
+/** RFC 9457 problem details, plus `field` naming the offending input where there is one. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+  field?: string;
+  [extra: string]: unknown;
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  406: 'Not Acceptable', 409: 'Conflict', 413: 'Content Too Large', 415: 'Unsupported Media Type',
+  422: 'Unprocessable Content', 429: 'Too Many Requests', 500: 'Internal Server Error',
+  503: 'Service Unavailable', 504: 'Gateway Timeout',
+};
+
+export function problem(status: number, detail: string, extra: Partial<Problem> = {}): Problem {
+  const title = TITLES[status] ?? 'Error';
+  return { type: `urn:aitbc:problem:${title.toLowerCase().replace(/ /g, '-')}`, title, status, detail, ...extra };
+}
+
+export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
+  return reply.code(p.status).type('application/problem+json').send(p);
+}
+
+/**
+ * One error handler for the whole gateway: schema failures and DomainErrors (from gRPC) get
+ * their status and message; Fastify's own 4xx keep theirs; anything else is logged and
+ * answered with a fixed 500 text.
+ */
+export function errorHandler(logger: Logger) {
+  return (error: FastifyError | DomainError, request: FastifyRequest, reply: FastifyReply) => {
+    const instance = request.url.split('?')[0];
+    if (error instanceof DomainError) {
+      const status = HTTP_STATUS[error.code];
+      if (status >= 500) logger.warn({ code: error.code, detail: error.message, url: instance }, 'backend failure');
+      return sendProblem(reply, problem(status, error.message, { instance, field: error.field, ...(error.details ?? {}) }));
+    }
+    const fe = error as FastifyError & { validation?: ErrorObject[]; validationContext?: string };
+    if (fe.validation) {
+      const { field, detail } = describeValidation(mostSpecific(fe.validation), fe.validationContext ?? 'body');
+      return sendProblem(reply, problem(400, detail, { instance, field }));
+    }
+    if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+      return sendProblem(reply, problem(fe.statusCode, fe.message, { instance }));
+    }
+    logger.error({ err: error, url: instance }, 'unhandled error');
+    return sendProblem(reply, problem(500, 'internal error', { instance }));
+  };
+}
+
+/** Names the field an Ajv error is about (`gpu.memory_gb`, `limit`) and says what is wrong. */
+export function describeValidation(err: ErrorObject, context: string): { field: string; detail: string } {
+  const base = err.instancePath.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
+  const join = (name: string) => (base ? `${base}.${name}` : name);
+  const where = context === 'body' ? 'body' : context === 'querystring' ? 'query parameter' : context;
+  switch (err.keyword) {
+    case 'additionalProperties': {
+      const field = join(String(err.params.additionalProperty));
+      return { field, detail: `${field}: unknown ${where === 'body' ? 'field' : where}` };
+    }
+    case 'required': {
+      const field = join(String(err.params.missingProperty));
+      return { field, detail: `${field}: is required` };
+    }
+    case 'type':
+      return { field: base || where, detail: `${base || where}: must be ${String(err.params.type).replace(',', ' or ')}` };
+    default:
+      return { field: base || where, detail: `${base || where}: ${err.message ?? 'is invalid'}` };
+  }
+}
+
+/**
+ * Of several schema errors (a oneOf reports one per branch), the deepest one says most about
+ * what to fix: "capabilities.gpu[1].memory_gb" beats "capabilities.gpu: must be object".
+ */
+function mostSpecific(errors: ErrorObject[]): ErrorObject {
+  const real = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf');
+  const depth = (e: ErrorObject) => e.instancePath.split('/').length + (e.keyword === 'additionalProperties' || e.keyword === 'required' ? 1 : 0);
+  return (real.length ? real : errors).reduce((best, e) => (depth(e) > depth(best) ? e : best));
+}

@@ -1,0 +1,140 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { invalid } from '../../../lib/errors';
+import { GpuSort, type GpuSpec } from '../../../lib/gen/aitbc/marketplace/v1/registry';
+import { parseMoney } from '../../../lib/money';
+import type { GatewayDeps } from '../app';
+import { callerOf, minerIdOf } from '../app';
+import { gpuJson, STATUS_BY_NAME } from '../gpuJson';
+import {
+  idParamsSchema, listQuerySchema, minerHeaderSchema, registerBodySchema, unregisterQuerySchema,
+} from '../schemas';
+
+/** A GPU as a REST body states it (CLI names and their aliases). */
+export interface GpuBody {
+  name?: string;
+  model?: string;
+  memory_gb?: number;
+  memory?: number;
+  cuda_cores?: number;
+  compute_capability?: string | number;
+  cuda_version?: string | number;
+  price_per_hour?: number;
+  description?: string | null;
+  uuid?: string;
+  region?: string;
+  capabilities?: string[];
+}
+
+/** Maps a REST GPU body to the registry's GpuSpec; `field` prefixes the names in errors. */
+export function gpuSpecFromBody(body: GpuBody, field: string): GpuSpec {
+  if (body.name !== undefined && body.model !== undefined && body.name !== body.model) {
+    throw invalid(`${field}.model`, 'differs from name; send one of them');
+  }
+  if (body.memory_gb !== undefined && body.memory !== undefined && body.memory_gb !== body.memory) {
+    throw invalid(`${field}.memory`, 'differs from memory_gb; send one of them');
+  }
+  const model = body.name ?? body.model;
+  if (model === undefined) throw invalid(`${field}.name`, 'is required (the GPU model, for example "RTX 4090")');
+  const memoryGb = body.memory_gb ?? body.memory;
+  if (memoryGb === undefined) throw invalid(`${field}.memory_gb`, 'is required');
+  return {
+    uuid: body.uuid ?? '',
+    model,
+    memoryGb,
+    cudaCores: body.cuda_cores,
+    computeCapability: body.compute_capability === undefined ? undefined : String(body.compute_capability),
+    cudaVersion: body.cuda_version === undefined ? undefined : String(body.cuda_version),
+    region: body.region,
+    pricePerHourMicro: body.price_per_hour === undefined ? undefined : parseMoney(body.price_per_hour, `${field}.price_per_hour`),
+    description: body.description ?? undefined,
+    capabilities: body.capabilities ?? [],
+    setCapabilities: body.capabilities !== undefined,
+  };
+}
+
+interface ListQuery {
+  limit: number;
+  available?: boolean;
+  status?: string;
+  model?: string;
+  memory_min?: number;
+  price_min?: number;
+  price_max?: number;
+  region?: string;
+  miner_id?: string;
+  min_rating?: number;
+  sort?: string;
+  cursor?: string;
+}
+
+const SORT_BY_NAME: Record<string, GpuSort> = {
+  newest: GpuSort.GPU_SORT_NEWEST,
+  price: GpuSort.GPU_SORT_PRICE_ASC,
+  '-price': GpuSort.GPU_SORT_PRICE_DESC,
+  rating: GpuSort.GPU_SORT_RATING_ASC,
+  '-rating': GpuSort.GPU_SORT_RATING_DESC,
+  memory: GpuSort.GPU_SORT_MEMORY_ASC,
+  '-memory': GpuSort.GPU_SORT_MEMORY_DESC,
+};
+
+const PROVIDERS = { roles: ['provider', 'admin'] };
+
+/** GPU endpoints of CONTRACT.md: register, list, details, unregister. */
+export function gpuRoutes(app: FastifyInstance, { registry }: GatewayDeps): void {
+  app.post<{ Body: { gpu: GpuBody } }>('/v1/marketplace/gpu/register', {
+    schema: { summary: 'Register (or update, by uuid) a GPU', body: registerBodySchema, headers: minerHeaderSchema },
+    config: PROVIDERS,
+  }, async (request, reply) => {
+    const spec = gpuSpecFromBody(request.body.gpu, 'gpu');
+    if (spec.pricePerHourMicro === undefined) throw invalid('gpu.price_per_hour', 'is required');
+    const { gpu, created } = await registry.registerGpu({ caller: callerOf(request), minerId: minerIdOf(request), spec });
+    return reply.code(created ? 201 : 200).send({ gpu_id: gpu!.id, status: 'registered', gpu: gpuJson(gpu!) });
+  });
+
+  app.get<{ Querystring: ListQuery }>('/v1/marketplace/gpu/list', {
+    schema: { summary: 'List GPUs (filters, sort, cursor pagination in X-Next-Cursor / Link)', querystring: listQuerySchema },
+  }, async (request, reply) => {
+    const q = request.query;
+    const { gpus, nextCursor } = await registry.listGpus({
+      caller: callerOf(request),
+      available: q.available,
+      status: q.status ? STATUS_BY_NAME[q.status] : 0,
+      model: q.model ?? '',
+      memoryMin: q.memory_min,
+      priceMinMicro: q.price_min === undefined ? undefined : parseMoney(q.price_min, 'price_min'),
+      priceMaxMicro: q.price_max === undefined ? undefined : parseMoney(q.price_max, 'price_max'),
+      region: q.region ?? '',
+      minerId: q.miner_id ?? '',
+      minRating: q.min_rating,
+      sort: q.sort ? SORT_BY_NAME[q.sort] : GpuSort.GPU_SORT_UNSPECIFIED,
+      limit: q.limit,
+      cursor: q.cursor ?? '',
+      ownerId: '',
+    });
+    if (nextCursor) setNextLinks(request, reply, nextCursor);
+    return gpus.map(gpuJson);
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/marketplace/gpu/:id', {
+    schema: { summary: 'GPU details', params: idParamsSchema },
+  }, async (request) => {
+    const { gpu } = await registry.getGpu({ caller: callerOf(request), id: request.params.id });
+    return gpuJson(gpu!);
+  });
+
+  app.delete<{ Params: { id: string }; Querystring: { force: boolean } }>('/v1/marketplace/gpu/:id', {
+    schema: { summary: 'Unregister a GPU (force=true cancels a live booking)', params: idParamsSchema, querystring: unregisterQuerySchema },
+    config: PROVIDERS,
+  }, async (request) => {
+    const { gpu } = await registry.unregisterGpu({ caller: callerOf(request), id: request.params.id, force: request.query.force });
+    return { status: 'unregistered', gpu_id: gpu!.id, gpu: gpuJson(gpu!) };
+  });
+}
+
+/** Puts the next page's cursor in X-Next-Cursor and a Link header, so the body stays an array. */
+function setNextLinks(request: FastifyRequest, reply: FastifyReply, cursor: string): void {
+  const url = new URL(request.url, 'http://gateway');
+  url.searchParams.set('cursor', cursor);
+  reply.header('X-Next-Cursor', cursor);
+  reply.header('Link', `<${url.pathname}${url.search}>; rel="next"`);
+}

@@ -1,0 +1,103 @@
+import { GPU_LIMITS as L } from '../../lib/gpuLimits';
+
+/**
+ * JSON schemas of the REST bodies and queries. Bodies are validated without type coercion
+ * and refuse unknown fields (a typo should not be silently ignored); query strings are
+ * coerced from text. The same schemas feed /openapi.json.
+ */
+const text = (maxLength: number, pattern?: string) => ({ type: 'string', minLength: 1, maxLength, ...(pattern ? { pattern } : {}) });
+const modelName = text(L.modelMaxLength);
+const memory = { type: 'integer', minimum: L.memoryGbMin, maximum: L.memoryGbMax };
+
+/** What an owner may say about one GPU (register body, miner capabilities). */
+export const gpuSpecSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    name: modelName,
+    model: modelName,
+    memory_gb: memory,
+    memory,
+    cuda_cores: { type: 'integer', minimum: 0, maximum: L.cudaCoresMax },
+    compute_capability: { type: ['string', 'number'] },
+    cuda_version: { type: ['string', 'number'] },
+    price_per_hour: { type: 'number', exclusiveMinimum: 0, maximum: L.priceMax },
+    description: { type: ['string', 'null'], maxLength: L.descriptionMaxLength },
+    uuid: text(128, L.uuidPattern),
+    region: text(64, L.regionPattern),
+    capabilities: { type: 'array', maxItems: L.capabilitiesMax, items: text(L.capabilityMaxLength) },
+  },
+} as const;
+
+export const registerBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['gpu'],
+  properties: { gpu: gpuSpecSchema },
+} as const;
+
+export const minerRegisterBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['capabilities'],
+  properties: {
+    capabilities: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['gpu'],
+      properties: {
+        gpu: {
+          oneOf: [gpuSpecSchema, { type: 'array', minItems: 1, maxItems: L.gpusPerMinerMax, items: gpuSpecSchema }],
+        },
+      },
+    },
+    concurrency: { type: 'integer', minimum: 0, maximum: 1024 },
+    region: text(64, L.regionPattern),
+  },
+} as const;
+
+export const heartbeatBodySchema = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: {
+    inflight: { type: 'integer', minimum: 0 },
+    status: { type: 'string', enum: ['ONLINE', 'BUSY', 'IDLE', 'OFFLINE', 'online', 'busy', 'idle', 'offline'] },
+    metadata: { type: 'object' },
+  },
+} as const;
+
+export const listQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: L.listLimitMax, default: L.listLimitDefault },
+    available: { type: 'boolean' },
+    status: { type: 'string', enum: ['available', 'booked', 'offline'] },
+    model: { type: 'string', maxLength: L.modelMaxLength },
+    memory_min: { type: 'integer', minimum: 0, maximum: L.memoryGbMax },
+    price_min: { type: 'number', minimum: 0 },
+    price_max: { type: 'number', minimum: 0 },
+    region: text(64, L.regionPattern),
+    miner_id: text(64, L.minerIdPattern),
+    min_rating: { type: 'number', minimum: 0, maximum: 5 },
+    sort: { type: 'string', enum: ['newest', 'price', '-price', 'rating', '-rating', 'memory', '-memory'] },
+    cursor: { type: 'string', maxLength: 200 },
+  },
+} as const;
+
+export const idParamsSchema = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
+} as const;
+
+export const unregisterQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { force: { type: 'boolean', default: false } },
+} as const;
+
+export const minerHeaderSchema = {
+  type: 'object',
+  properties: { 'x-miner-id': { type: 'string', pattern: L.minerIdPattern } },
+} as const;

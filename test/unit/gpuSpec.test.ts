@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { GpuSpec } from '../../lib/gen/aitbc/marketplace/v1/registry';
+import { cleanMinerId, cleanSpec, modelKey } from '../../services/registry/src/domain/gpuSpec';
+import { GpuStatus } from '../../lib/gen/aitbc/marketplace/v1/registry';
+import { gpuStatus } from '../../services/registry/src/domain/gpuStatus';
+
+const spec = (over: Partial<GpuSpec>) => GpuSpec.fromPartial({ model: 'RTX 4090', memoryGb: 24, ...over });
+
+describe('GPU spec validation', () => {
+  it('accepts a full spec and trims text', () => {
+    const clean = cleanSpec(spec({ model: '  RTX 4090 ', cudaCores: 16384, computeCapability: '8.9', cudaVersion: '12.4', region: 'eu-west', pricePerHourMicro: 500_000, capabilities: ['fp16', 'fp16', 'cuda'] }));
+    assert.equal(clean.model, 'RTX 4090');
+    assert.deepEqual(clean.capabilities, ['fp16', 'cuda']);
+    assert.equal(clean.priceMicro, 500_000);
+  });
+
+  it('names the bad field', () => {
+    assert.throws(() => cleanSpec(spec({ model: ' ' })), /^DomainError: model: is required/);
+    assert.throws(() => cleanSpec(spec({ memoryGb: undefined })), /memory_gb: is required/);
+    assert.throws(() => cleanSpec(spec({ memoryGb: 0 })), /memory_gb: must be an integer from 1 to 4096/);
+    assert.throws(() => cleanSpec(spec({ memoryGb: 5000 })), /memory_gb/);
+    assert.throws(() => cleanSpec(spec({ pricePerHourMicro: 0 })), /price_per_hour: must be greater than 0/);
+    assert.throws(() => cleanSpec(spec({ pricePerHourMicro: -5 })), /price_per_hour/);
+    assert.throws(() => cleanSpec(spec({ computeCapability: 'eight' })), /compute_capability/);
+    assert.throws(() => cleanSpec(spec({ uuid: 'bad uuid with spaces' })), /uuid/);
+    assert.throws(() => cleanSpec(spec({ model: 'a\u0000b' })), /model/);
+    assert.throws(() => cleanSpec(spec({ capabilities: ['ok', ''] })), /capabilities\[1\]/);
+    assert.throws(() => cleanSpec(spec({ memoryGb: 0 }), 'gpus[3].'), /gpus\[3\]\.memory_gb/);
+  });
+
+  it('validates miner ids', () => {
+    assert.equal(cleanMinerId(' rig-1 '), 'rig-1');
+    assert.throws(() => cleanMinerId('../etc'), /miner_id/);
+    assert.throws(() => cleanMinerId('x'.repeat(65)), /miner_id/);
+  });
+
+  it('normalises model names for matching', () => {
+    assert.equal(modelKey('NVIDIA GeForce RTX 4090'), 'nvidiageforcertx4090');
+    assert.equal(modelKey('A100-SXM4-80GB'), 'a100sxm480gb');
+  });
+});
+
+describe('GPU status', () => {
+  const now = new Date('2026-01-01T12:00:00Z');
+  it('offline wins, then booked while a booking covers now, else available', () => {
+    assert.equal(gpuStatus({ online: false, booking_expires: new Date('2026-01-01T13:00:00Z') }, now), GpuStatus.GPU_STATUS_OFFLINE);
+    assert.equal(gpuStatus({ online: true, booking_expires: new Date('2026-01-01T13:00:00Z') }, now), GpuStatus.GPU_STATUS_BOOKED);
+    assert.equal(gpuStatus({ online: true, booking_expires: new Date('2026-01-01T11:00:00Z') }, now), GpuStatus.GPU_STATUS_AVAILABLE);
+    assert.equal(gpuStatus({ online: true, booking_expires: null }, now), GpuStatus.GPU_STATUS_AVAILABLE);
+  });
+});

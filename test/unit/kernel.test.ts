@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { ConfigError, ConfigReader } from '../../lib/config';
+import { DomainError, type ErrorCode, fromGrpcError, HTTP_STATUS, toGrpcError } from '../../lib/errors';
+import { isId, newId } from '../../lib/ids';
+import { readRegistryConfig } from '../../services/registry/src/main';
+import { readGatewayConfig } from '../../gateway/src/main';
+
+describe('config', () => {
+  it('reads typed values with defaults', () => {
+    const r = new ConfigReader({ A: '7', U: 'postgres://x@h/db' });
+    assert.equal(r.int('A', 1, 0, 10), 7);
+    assert.equal(r.int('B', 3, 0, 10), 3);
+    assert.equal(r.url('U', ['postgres:']), 'postgres://x@h/db');
+    r.done();
+  });
+
+  it('collects every problem into one readable error', () => {
+    const r = new ConfigReader({ A: 'x', B: '99', U: 'mysql://h', E: 'maybe' });
+    r.int('A', 1, 0, 10);
+    r.int('B', 1, 0, 10);
+    r.url('U', ['postgres:']);
+    r.oneOf('E', 'yes', ['yes', 'no']);
+    r.string('REQ');
+    assert.throws(() => r.done(), (err: ConfigError) => {
+      assert.equal(err.problems.length, 5);
+      assert.match(err.message, /A must be an integer, got "x"/);
+      assert.match(err.message, /B must be between 0 and 10, got 99/);
+      assert.match(err.message, /U must use postgres:/);
+      assert.match(err.message, /E must be one of yes, no/);
+      assert.match(err.message, /REQ is required/);
+      return true;
+    });
+  });
+
+  it('validates the registry and gateway settings at start-up', () => {
+    assert.throws(() => readRegistryConfig({}), /DATABASE_URL is required/);
+    assert.throws(() => readRegistryConfig({ DATABASE_URL: 'postgres://h/d', HEARTBEAT_TTL_SECONDS: '10', HEARTBEAT_INTERVAL_SECONDS: '10' }),
+      /HEARTBEAT_INTERVAL_SECONDS must be shorter/);
+    assert.throws(() => readRegistryConfig({ DATABASE_URL: 'postgres://h/d', DEFAULT_PRICE_PER_HOUR: '-1' }), /DEFAULT_PRICE_PER_HOUR/);
+    const ok = readRegistryConfig({ DATABASE_URL: 'postgres://h/d', HEARTBEAT_TTL_SECONDS: '30' });
+    assert.equal(ok.heartbeatIntervalSeconds, 10);
+    assert.equal(ok.defaultPriceMicro, 1_000_000);
+    assert.throws(() => readGatewayConfig({}), /AITBC_API_KEYS is required/);
+    assert.throws(() => readGatewayConfig({ AITBC_API_KEYS: 'root:x:longenoughkey' }), /role must be client, provider or admin/);
+    assert.throws(() => readGatewayConfig({ AITBC_API_KEYS: 'client:x:short' }), /at least 8 characters/);
+  });
+});
+
+describe('errors', () => {
+  it('maps every domain code to gRPC and back, keeping field and details', () => {
+    const codes = Object.keys(HTTP_STATUS) as ErrorCode[];
+    for (const code of codes) {
+      if (code === 'UNAVAILABLE') continue; // its text is replaced, checked below
+      const grpcErr = toGrpcError(new DomainError(code, 'why', 'the.field', { quote: 5 }));
+      const back = fromGrpcError({ ...grpcErr, message: '', name: 'x' } as ServiceError);
+      assert.equal(back.code, code);
+      assert.equal(back.message, 'why');
+      assert.equal(back.field, 'the.field');
+      assert.deepEqual(back.details, { quote: 5 });
+    }
+  });
+
+  it('hides unknown errors and transport failures behind fixed texts', () => {
+    assert.deepEqual(toGrpcError(new Error('password=hunter2')), { code: status.INTERNAL, details: 'internal error' });
+    const down = fromGrpcError({ code: status.UNAVAILABLE, details: 'No connection established. Last error: ECONNREFUSED 127.0.0.1:1', metadata: new Metadata() } as ServiceError);
+    assert.equal(down.code, 'UNAVAILABLE');
+    assert.equal(down.message, 'a backing service is unavailable');
+  });
+
+  it('maps gRPC codes to the HTTP statuses of ARCHITECTURE.md', () => {
+    assert.deepEqual(HTTP_STATUS, {
+      INVALID_ARGUMENT: 400, UNAUTHENTICATED: 401, PERMISSION_DENIED: 403, NOT_FOUND: 404, ALREADY_EXISTS: 409,
+      FAILED_PRECONDITION: 409, ABORTED: 409, RESOURCE_EXHAUSTED: 429, UNAVAILABLE: 503, DEADLINE_EXCEEDED: 504, INTERNAL: 500,
+    });
+  });
+});
+
+describe('ids', () => {
+  it('are opaque, prefixed and unique', () => {
+    const ids = new Set(Array.from({ length: 10_000 }, () => newId('gpu')));
+    assert.equal(ids.size, 10_000);
+    for (const id of ids) assert.ok(isId(id, 'gpu'), id);
+    assert.ok(!isId('gpu_short'));
+    assert.ok(!isId(newId('bkg'), 'gpu'));
+  });
+});
