@@ -75,3 +75,9 @@ describe('cursors', () => {
     assert.throws(() => decodeCursor('A'.repeat(201), price), /cursor/);
   });
 });
+
+describe('model patterns without letters or digits', () => {
+  it('match the name only (an empty key would match everything)', () => {
+    assert.deepEqual(modelPatterns('%'), { namePattern: '%\\%%', keyPattern: undefined });
+  });
+});

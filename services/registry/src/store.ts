@@ -114,7 +114,10 @@ export const registryStore: RegistryStore = {
     }
     if (plan.model) {
       const { namePattern, keyPattern } = plan.model;
-      q.where((b) => b.whereRaw('model ILIKE ?', [namePattern]).orWhereRaw('model_key LIKE ?', [keyPattern]));
+      q.where((b) => {
+        b.whereRaw('model ILIKE ?', [namePattern]);
+        if (keyPattern) b.orWhereRaw('model_key LIKE ?', [keyPattern]);
+      });
     }
     if (plan.memoryMin !== undefined) q.where('memory_gb', '>=', plan.memoryMin);
     if (plan.priceMin !== undefined) q.where('price_micro', '>=', plan.priceMin);

@@ -35,7 +35,7 @@ export interface Cursor {
 export interface ListPlan {
   status?: 'available' | 'booked' | 'offline';
   /** ILIKE pattern over the model name, and LIKE pattern over its normalised key. */
-  model?: { namePattern: string; keyPattern: string };
+  model?: { namePattern: string; keyPattern?: string };
   memoryMin?: number;
   priceMin?: number;
   priceMax?: number;
@@ -93,12 +93,14 @@ export function planList(req: ListGpusRequest): ListPlan {
  * The key pattern applies the same wildcards to the normalised model key, so "rtx4090"
  * finds "RTX 4090".
  */
-export function modelPatterns(filter: string): { namePattern: string; keyPattern: string } {
+export function modelPatterns(filter: string): { namePattern: string; keyPattern?: string } {
   const toLike = (text: string) =>
     text.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, '%').replace(/\?/g, '_');
   const parts = filter.split(/([*?])/);
   const key = parts.map((p) => (p === '*' || p === '?' ? p : modelKey(p))).join('');
-  return { namePattern: `%${toLike(filter)}%`, keyPattern: `%${toLike(key)}%` };
+  // A filter with no letters or digits ("%", "-") has an empty key, which would match all.
+  const keyPattern = /[a-z0-9]/.test(key) ? `%${toLike(key)}%` : undefined;
+  return { namePattern: `%${toLike(filter)}%`, keyPattern };
 }
 
 /** Encodes the position after `row` as an opaque, URL-safe cursor. */
