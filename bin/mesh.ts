@@ -42,6 +42,7 @@ async function main(): Promise<void> {
   lifecycle.onStop('gateway', gateway.stop);
   lifecycle.onStop('registry', registry.stop);
   for (const stop of stopLast) lifecycle.onStop('postgres', stop);
+  lifecycle.onStop('done', () => void process.stdout.write('mesh stopped\n'));
 
   const lines = [
     '',

@@ -1,0 +1,103 @@
+/**
+ * Start-up test of `npm start` on the embedded PostgreSQL (run by .ci/run, not by mocha):
+ * a fresh data folder, the mesh comes up, a provider registers a GPU with the CLI's body,
+ * a client lists it, SIGTERM stops everything cleanly, and a second start finds the GPU
+ * again (data survives restarts). Prints one line per check; exits 1 on the first failure.
+ */
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ROOT } from '../../lib/paths';
+
+const dataDir = mkdtempSync(path.join(tmpdir(), 'aitbc-start-'));
+chmodSync(dataDir, 0o755);
+const port = 18_000 + Math.floor(Math.random() * 1000);
+const env = {
+  ...process.env,
+  AITBC_DATA_DIR: dataDir,
+  PORT: String(port),
+  REGISTRY_PORT: String(port + 1000),
+  EMBEDDED_PG_PORT: String(port + 2000),
+  LOG_LEVEL: 'warn',
+  DATABASE_URL: '',
+  AITBC_API_KEYS: '',
+};
+const base = `http://127.0.0.1:${port}`;
+
+function check(ok: boolean, what: string): void {
+  process.stdout.write(`${ok ? 'ok  ' : 'FAIL'} ${what}\n`);
+  if (!ok) throw new Error(what);
+}
+
+async function startMesh(): Promise<{ stop(): Promise<number | null> }> {
+  // Its own process group, so a signal reaches npm and the mesh alike, as Ctrl-C in a terminal does.
+  const child = spawn('npm', ['start', '--silent'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 180_000;
+  while (!output.includes('mesh is up')) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      process.stdout.write(output);
+      throw new Error('npm start did not come up');
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    /** SIGINT to the group; resolves true when the mesh logged a clean stop and PostgreSQL is down. */
+    async stop() {
+      process.kill(-child.pid!, 'SIGINT');
+      const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+      const clean = output.includes('mesh stopped') && !(await reachable(Number(env.EMBEDDED_PG_PORT)));
+      if (!clean) process.stdout.write(output);
+      return clean;
+    },
+  };
+}
+
+function reachable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('connect', () => { socket.destroy(); resolve(true); });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+async function main(): Promise<void> {
+  const first = await startMesh();
+  check(true, `npm start came up on embedded PostgreSQL in ${dataDir}`);
+  const keys = Object.fromEntries(readFileSync(path.join(dataDir, 'api-keys'), 'utf8').trim().split(',')
+    .map((e) => e.split(':')).map(([role, , ...key]) => [role, key.join(':')]));
+  check(Boolean(keys.provider && keys.client && keys.admin), 'development keys were created in the data folder');
+  const ready = await fetch(`${base}/readyz`);
+  check(ready.status === 200, `/readyz answers 200 (${ready.status})`);
+  const reg = await fetch(`${base}/v1/marketplace/gpu/register`, {
+    method: 'POST',
+    headers: { 'X-Api-Key': keys.provider, 'X-Miner-ID': 'default', 'Content-Type': 'application/json' },
+    body: JSON.stringify({ gpu: { name: 'RTX 4090', memory_gb: 24, cuda_cores: 16384, compute_capability: '8.9', price_per_hour: 0.5, description: 'smoke' } }),
+  });
+  const { gpu_id: gpuId } = (await reg.json()) as { gpu_id: string };
+  check(reg.status === 201 && Boolean(gpuId), `provider registered a GPU (${reg.status} ${gpuId})`);
+  const list = await fetch(`${base}/v1/marketplace/gpu/list?limit=20`, { headers: { 'X-Api-Key': keys.client } });
+  const items = (await list.json()) as { id: string }[];
+  check(list.status === 200 && items[0]?.id === gpuId, 'client lists it');
+  check(await first.stop(), 'Ctrl-C (SIGINT) stops the mesh cleanly, embedded PostgreSQL included');
+
+  const second = await startMesh();
+  const details = await fetch(`${base}/v1/marketplace/gpu/${gpuId}`, { headers: { 'X-Api-Key': keys.client } });
+  check(details.status === 200, 'after a restart the GPU is still there (data survives restarts)');
+  check(await second.stop(), 'the second run stops cleanly too');
+}
+
+main().then(
+  () => rmSync(dataDir, { recursive: true, force: true }),
+  (err: Error) => {
+    process.stderr.write(`startup test failed: ${err.message}\n`);
+    process.exit(1);
+  },
+);
