@@ -31,7 +31,7 @@ function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(what);
 }
 
-async function startMesh(): Promise<{ stop(): Promise<number | null> }> {
+async function startMesh(): Promise<{ stop(): Promise<boolean> }> {
   // Its own process group, so a signal reaches npm and the mesh alike, as Ctrl-C in a terminal does.
   const child = spawn('npm', ['start', '--silent'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';

@@ -2,6 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalid } from '../../../lib/errors';
 import { GpuSort, type GpuSpec } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import { parseMoney } from '../../../lib/money';
+import { singleFlight } from '../../../lib/singleFlight';
+import { Role } from '../../../lib/caller';
 import type { GatewayDeps } from '../app';
 import { callerOf, minerIdOf } from '../app';
 import { gpuJson, STATUS_BY_NAME } from '../gpuJson';
@@ -78,6 +80,8 @@ const SORT_BY_NAME: Record<string, GpuSort> = {
 };
 
 const PROVIDERS = { roles: ['provider', 'admin'] };
+/** Lists are the same for every caller; the gateway asks for them as itself. */
+const SERVICE_CALLER = { accountId: 'gateway', role: Role.ROLE_SERVICE };
 
 /** GPU endpoints of CONTRACT.md: register, list, details, unregister. */
 export function gpuRoutes(app: FastifyInstance, { registry }: GatewayDeps): void {
@@ -91,12 +95,11 @@ export function gpuRoutes(app: FastifyInstance, { registry }: GatewayDeps): void
     return reply.code(created ? 201 : 200).send({ gpu_id: gpu!.id, status: 'registered', gpu: gpuJson(gpu!) });
   });
 
-  app.get<{ Querystring: ListQuery }>('/v1/marketplace/gpu/list', {
-    schema: { summary: 'List GPUs (filters, sort, cursor pagination in X-Next-Cursor / Link)', querystring: listQuerySchema },
-  }, async (request, reply) => {
-    const q = request.query;
+  // Every caller sees the same list, so identical queries arriving together share one
+  // registry call and one serialisation (the list is the hottest read of the marketplace).
+  const fetchPage = singleFlight(async (q: ListQuery) => {
     const { gpus, nextCursor } = await registry.listGpus({
-      caller: callerOf(request),
+      caller: SERVICE_CALLER,
       available: q.available,
       status: q.status ? STATUS_BY_NAME[q.status] : 0,
       model: q.model ?? '',
@@ -111,8 +114,15 @@ export function gpuRoutes(app: FastifyInstance, { registry }: GatewayDeps): void
       cursor: q.cursor ?? '',
       ownerId: '',
     });
+    return { body: JSON.stringify(gpus.map(gpuJson)), nextCursor };
+  }, (q) => JSON.stringify(Object.entries(q).sort(([a], [b]) => a.localeCompare(b))));
+
+  app.get<{ Querystring: ListQuery }>('/v1/marketplace/gpu/list', {
+    schema: { summary: 'List GPUs (filters, sort, cursor pagination in X-Next-Cursor / Link)', querystring: listQuerySchema },
+  }, async (request, reply) => {
+    const { body, nextCursor } = await fetchPage(request.query);
     if (nextCursor) setNextLinks(request, reply, nextCursor);
-    return gpus.map(gpuJson);
+    return reply.type('application/json; charset=utf-8').send(body);
   });
 
   app.get<{ Params: { id: string } }>('/v1/marketplace/gpu/:id', {

@@ -43,6 +43,13 @@ export const migration001Gpus: Migration = {
     await db.raw(`CREATE INDEX gpus_price ON gpus (price_micro, id) ${live}`);
     await db.raw(`CREATE INDEX gpus_rating ON gpus (average_rating, id) ${live}`);
     await db.raw(`CREATE INDEX gpus_memory ON gpus (memory_gb, id) ${live}`);
+    // The same orders over online GPUs only: `available=true` is the common query, and when
+    // most GPUs are offline the general indexes would walk past all of them.
+    const online = `${live} AND online`;
+    await db.raw(`CREATE INDEX gpus_online_newest ON gpus (created_at, id) ${online}`);
+    await db.raw(`CREATE INDEX gpus_online_price ON gpus (price_micro, id) ${online}`);
+    await db.raw(`CREATE INDEX gpus_online_rating ON gpus (average_rating, id) ${online}`);
+    await db.raw(`CREATE INDEX gpus_online_memory ON gpus (memory_gb, id) ${online}`);
     // Selective filters get their own: trigram indexes for model substrings, and region.
     await db.raw(`CREATE INDEX gpus_model_trgm ON gpus USING gin (model public.gin_trgm_ops) ${live}`);
     await db.raw(`CREATE INDEX gpus_model_key_trgm ON gpus USING gin (model_key public.gin_trgm_ops) ${live}`);

@@ -1,0 +1,51 @@
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { ROOT } from '../lib/paths';
+
+/** Starts a compiled entry point (or a .ts file through tsx) as its own process. */
+export function startProcess(entry: string, env: Record<string, string>, readyText: string): Promise<ChildProcess> {
+  const args = entry.endsWith('.ts') ? [require.resolve('tsx/cli'), entry] : [path.join(ROOT, entry)];
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      output += d;
+      if (output.includes(readyText)) resolve(child);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`${entry} exited (${code}):\n${output}`)));
+    setTimeout(() => reject(new Error(`${entry} did not start:\n${output}`)), 60_000).unref();
+  });
+}
+
+export interface LoadResult {
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+  non2xx: number;
+  requests: number;
+}
+
+/** Runs autocannon against one URL and keeps the figures we report. */
+export async function load(url: string, options: {
+  connections: number; seconds: number; headers?: Record<string, string>;
+  /** Varies the path per request (for example to defeat coalescing of identical queries). */
+  path?: () => string;
+}): Promise<LoadResult> {
+  const pathOf = options.path;
+  const result = await autocannon({
+    url, connections: options.connections, duration: options.seconds, headers: options.headers,
+    requests: pathOf ? [{ setupRequest: (req: any) => ({ ...req, path: pathOf() }) }] : undefined,
+  } as autocannon.Options);
+  return {
+    rps: Math.round(result.requests.average),
+    p50_ms: result.latency.p50,
+    p99_ms: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    requests: result.requests.total,
+  };
+}
