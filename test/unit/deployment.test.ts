@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { ROOT } from '../../lib/paths';
+import { readGatewayConfig } from '../../gateway/src/main';
+import { readRegistryConfig } from '../../services/registry/src/main';
+
+/** Each app container's config reader: its environment must pass start-up validation. */
+const READERS: Record<string, (env: Record<string, string>) => unknown> = {
+  registry: (env) => readRegistryConfig(env),
+  gateway: (env) => readGatewayConfig(env),
+};
+
+describe('docker-compose.yml and Dockerfile', () => {
+  const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')) as {
+    services: Record<string, { build?: string; command?: string[]; environment?: Record<string, string>; depends_on?: unknown }>;
+  };
+  const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+
+  it('names only services that exist, each started from a real entry point', () => {
+    const apps = Object.entries(compose.services).filter(([, s]) => s.build);
+    assert.deepEqual(apps.map(([name]) => name).sort(), Object.keys(READERS).sort());
+    for (const [name, service] of apps) {
+      const [node, entry] = service.command ?? [];
+      assert.equal(node, 'node', name);
+      // dist/x.js is compiled from x.ts by `npm run build` (which the Dockerfile runs).
+      const source = path.join(ROOT, entry.replace(/^dist\//, '').replace(/\.js$/, '.ts'));
+      assert.ok(existsSync(source), `${name}: ${entry} has no source ${source}`);
+      assert.match(readFileSync(source, 'utf8'), /require\.main === module/, `${name}: ${entry} does not start when run`);
+    }
+    assert.match(dockerfile, /RUN npm run build/);
+    assert.match(dockerfile, /COPY --from=build \/app\/proto/);
+  });
+
+  it('passes each service an environment its start-up validation accepts', () => {
+    for (const [name, read] of Object.entries(READERS)) {
+      const env = { ...compose.services[name].environment };
+      // Compose substitutes ${AITBC_API_KEYS:?…} from the caller's environment.
+      for (const [k, v] of Object.entries(env)) if (String(v).startsWith('${')) env[k] = 'admin:ops:compose-test-key';
+      assert.doesNotThrow(() => read(env), `${name}`);
+    }
+  });
+
+  it('points the gateway at the registry container and the registry at the postgres container', () => {
+    assert.equal(compose.services.gateway.environment?.REGISTRY_ADDR, `registry:${compose.services.registry.environment?.REGISTRY_PORT}`);
+    assert.match(compose.services.registry.environment?.DATABASE_URL ?? '', /@postgres:5432\//);
+    assert.equal(compose.services.registry.environment?.REGISTRY_HOST, '0.0.0.0');
+    assert.equal(compose.services.gateway.environment?.HOST, '0.0.0.0');
+  });
+});
