@@ -1,0 +1,120 @@
+import { EventEnvelope } from '../gen/aitbc/marketplace/v1/events';
+import { type ConsumerOptions, deliver, type EventBus, type OutgoingEvent, type Subscription } from './bus';
+import { subjectMatches } from './envelope';
+
+interface Stored {
+  subject: string;
+  data: Uint8Array;
+}
+
+interface DurableState {
+  /** Index in the log of the next event to look at. */
+  position: number;
+  /** Deliveries so far of the event at `position` (it stays there until acknowledged). */
+  deliveries: number;
+  active: boolean;
+}
+
+/**
+ * The in-process bus for `npm start` without NATS: a log that plays the part of a stream,
+ * durable positions per consumer name, the same delivery rule as JetStream (lib/events/bus.ts)
+ * and a duplicate window on event ids. It lives as long as the process; the outbox is what
+ * makes events survive a restart (unpublished rows are published again on start).
+ */
+export function createMemoryBus(options: { prefix?: string; duplicateWindowMs?: number } = {}): EventBus {
+  const prefix = options.prefix ?? 'aitbc';
+  const windowMs = options.duplicateWindowMs ?? 120_000;
+  const log: Stored[] = [];
+  const seen = new Map<string, number>();
+  const durables = new Map<string, DurableState>();
+  const wakers = new Set<() => void>();
+  const transient = new Set<{ subject: string; handler: (subject: string, data: Uint8Array) => void }>();
+  let closed = false;
+
+  const wakeAll = () => {
+    for (const wake of [...wakers]) wake();
+  };
+
+  return {
+    kind: 'memory',
+    subject: (type) => `${prefix}.${type}`,
+
+    async publish(events: OutgoingEvent[]) {
+      if (closed) throw new Error('event bus is closed');
+      const now = Date.now();
+      for (const [id, at] of seen) if (now - at > windowMs) seen.delete(id); else break;
+      for (const event of events) {
+        if (seen.has(event.id)) continue;
+        seen.set(event.id, now);
+        log.push({ subject: event.subject, data: event.data });
+      }
+      wakeAll();
+    },
+
+    async consume(consumer: ConsumerOptions): Promise<Subscription> {
+      let state = durables.get(consumer.durable);
+      if (!state) {
+        state = { position: 0, deliveries: 0, active: false };
+        durables.set(consumer.durable, state);
+      }
+      if (state.active) throw new Error(`durable ${consumer.durable} already has a consumer in this process`);
+      state.active = true;
+      const durable = state;
+      let stopped = false;
+      let wake: (() => void) | undefined;
+      const loop = (async () => {
+        while (!stopped) {
+          const next = log[durable.position];
+          if (!next) {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+              wakers.add(resolve);
+            });
+            wakers.delete(wake!);
+            continue;
+          }
+          if (!consumer.subjects.some((s) => subjectMatches(s, next.subject))) {
+            durable.position++;
+            continue;
+          }
+          durable.deliveries++;
+          const delivery = { envelope: EventEnvelope.decode(next.data), subject: next.subject, deliveryCount: durable.deliveries };
+          try {
+            await deliver(consumer, delivery);
+          } catch {
+            // Even the dead-letter record failed: leave it unacknowledged and try again soon.
+            await new Promise((r) => setTimeout(r, consumer.retryDelayMs ?? 200));
+            continue;
+          }
+          // Stopped while handling: like a crashed consumer, the event stays unacknowledged.
+          if (stopped) break;
+          durable.position++;
+          durable.deliveries = 0;
+        }
+      })();
+      return {
+        async stop() {
+          stopped = true;
+          wake?.();
+          await loop;
+          durable.active = false;
+        },
+      };
+    },
+
+    publishTransient(subject, data) {
+      for (const sub of transient) if (subjectMatches(sub.subject, subject)) sub.handler(subject, data);
+    },
+
+    subscribeTransient(subject, handler) {
+      const entry = { subject, handler };
+      transient.add(entry);
+      return { stop: async () => void transient.delete(entry) };
+    },
+
+    async close() {
+      closed = true;
+      wakeAll();
+    },
+  };
+}

@@ -1,0 +1,143 @@
+import {
+  AckPolicy, connect, DeliverPolicy, type JetStreamClient, type JetStreamManager, type NatsConnection, nanos,
+  RetentionPolicy, StorageType, type StreamConfig,
+} from 'nats';
+import { EventEnvelope } from '../gen/aitbc/marketplace/v1/events';
+import type { Logger } from '../logger';
+import { type ConsumerOptions, deliver, type EventBus, type OutgoingEvent, type Subscription } from './bus';
+import { STREAM_FAMILIES, subjectMatches } from './envelope';
+
+export interface NatsBusOptions {
+  url: string;
+  /** Subject prefix; tests use their own so they never meet the mesh's events. */
+  prefix?: string;
+  /** Connection name shown by the NATS server (the service name). */
+  name: string;
+  logger: Logger;
+  /** How long publishes wait for the stream's acknowledgement. */
+  publishTimeoutMs?: number;
+}
+
+const ACK_WAIT_MS = 30_000;
+
+/** The stream's name for a prefix: aitbc → AITBC_EVENTS. */
+export const streamName = (prefix: string) => `${prefix.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_EVENTS`;
+
+/**
+ * JetStream: one stream of durable events (created or updated at start-up, 2-minute duplicate
+ * window on Nats-Msg-Id, 7 days' retention), durable pull consumers with explicit acks, and
+ * core NATS for heartbeats. Reconnects forever; publishes fail after their timeout while
+ * NATS is away (the outbox keeps the events and the relay retries).
+ */
+export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus> {
+  const prefix = options.prefix ?? 'aitbc';
+  const stream = streamName(prefix);
+  const { logger } = options;
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: options.url, name: options.name, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 5000 });
+  } catch (err) {
+    throw new Error(`cannot reach NATS at ${options.url}: ${(err as Error).message}`);
+  }
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect' || status.type === 'reconnect') logger.warn({ nats: status.type, server: status.data }, 'NATS connection');
+    }
+  })();
+  const jsm: JetStreamManager = await nc.jetstreamManager({ timeout: 5000 });
+  const js: JetStreamClient = nc.jetstream({ timeout: options.publishTimeoutMs ?? 5000 });
+  await ensureStream(jsm, {
+    name: stream,
+    subjects: STREAM_FAMILIES.map((family) => `${prefix}.${family}.>`),
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: nanos(7 * 24 * 3600 * 1000),
+    duplicate_window: nanos(120_000),
+  });
+
+  return {
+    kind: 'nats',
+    subject: (type) => `${prefix}.${type}`,
+
+    async publish(events: OutgoingEvent[]) {
+      // Pipelined: all publishes are in flight at once, and the call resolves when the stream
+      // has acknowledged every one (a duplicate id is acknowledged as such, not stored again).
+      await Promise.all(events.map((e) => js.publish(e.subject, e.data, { msgID: e.id, expect: { streamName: stream } })));
+    },
+
+    async consume(consumer: ConsumerOptions): Promise<Subscription> {
+      const config = {
+        durable_name: consumer.durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        // filter_subjects (several) needs NATS 2.10; Debian ships 2.9. One subject filters on
+        // the server; several share the stream-wide filter and are sorted out below.
+        filter_subject: consumer.subjects.length === 1 ? consumer.subjects[0] : `${prefix}.>`,
+        ack_wait: nanos(consumer.ackWaitMs ?? ACK_WAIT_MS),
+        // Dead-lettering is decided by the client (lib/events/bus.ts), which needs to see an
+        // event again after a crash to record it; the server never gives up on its own.
+        max_deliver: -1,
+        max_ack_pending: 1000,
+      };
+      try {
+        await jsm.consumers.add(stream, config);
+      } catch {
+        // An existing durable with another configuration (new filter subjects): update it.
+        await jsm.consumers.update(stream, consumer.durable, config);
+      }
+      const handle = await js.consumers.get(stream, consumer.durable);
+      const messages = await handle.consume({ max_messages: 256 });
+      let stopped = false;
+      const loop = (async () => {
+        for await (const m of messages) {
+          if (stopped) break;
+          if (!consumer.subjects.some((s) => subjectMatches(s, m.subject))) {
+            m.ack();
+            continue;
+          }
+          const delivery = { envelope: EventEnvelope.decode(m.data), subject: m.subject, deliveryCount: m.info.redeliveryCount };
+          try {
+            await deliver(consumer, delivery, () => m.working());
+            if (!stopped) m.ack();
+          } catch (err) {
+            logger.error({ err, durable: consumer.durable, eventId: delivery.envelope.eventId }, 'could not dead-letter an event; it will be redelivered');
+            m.nak(consumer.retryDelayMs ?? 1000);
+          }
+        }
+      })();
+      return {
+        async stop() {
+          stopped = true;
+          messages.stop();
+          await loop;
+        },
+      };
+    },
+
+    publishTransient(subject, data) {
+      nc.publish(subject, data);
+    },
+
+    subscribeTransient(subject, handler) {
+      const sub = nc.subscribe(subject, { callback: (err, msg) => (err ? undefined : handler(msg.subject, msg.data)) });
+      return { stop: async () => sub.unsubscribe() };
+    },
+
+    async close() {
+      if (!nc.isClosed()) await nc.drain();
+    },
+  };
+}
+
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+  try {
+    await jsm.streams.info(config.name);
+    await jsm.streams.update(config.name, config);
+  } catch (err) {
+    if ((err as { code?: string }).code === '404' || /stream not found/i.test((err as Error).message)) {
+      await jsm.streams.add(config);
+      return;
+    }
+    throw err;
+  }
+}
