@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigReader } from '../lib/config';
+import { createMemoryBus } from '../lib/events/memoryBus';
 import { ensureWritableDir, startEmbeddedPostgres } from '../lib/embeddedPostgres';
 import { createLifecycle, runMain, stopOnSignals } from '../lib/lifecycle';
 import { createLogger } from '../lib/logger';
@@ -34,13 +35,17 @@ async function main(): Promise<void> {
   }
   const { keys, source } = apiKeys(dataDir);
 
+  // Without NATS_URL every service shares one in-process bus (same guarantees, one process).
+  const natsUrl = process.env.NATS_URL?.trim();
+  const bus = natsUrl ? undefined : createMemoryBus();
   const registryConfig = readRegistryConfig(process.env, { databaseUrl });
-  const registry = await startRegistry(registryConfig, createLogger('registry', registryConfig.logLevel));
+  const registry = await startRegistry(registryConfig, createLogger('registry', registryConfig.logLevel), { bus });
   const gatewayConfig = readGatewayConfig(process.env, { registryAddr: registry.address, apiKeys: keys });
   const gateway = await startGateway(gatewayConfig, createLogger('gateway', gatewayConfig.logLevel));
 
   lifecycle.onStop('gateway', gateway.stop);
   lifecycle.onStop('registry', registry.stop);
+  if (bus) lifecycle.onStop('event bus', () => bus.close());
   for (const stop of stopLast) lifecycle.onStop('postgres', stop);
   lifecycle.onStop('done', () => void process.stdout.write('mesh stopped\n'));
 
@@ -48,6 +53,7 @@ async function main(): Promise<void> {
     '',
     `AITBC marketplace mesh is up. Gateway: ${gateway.url}`,
     `  registry gRPC ${registry.address}   data: ${databaseUrl.includes('@127.0.0.1:' + pgPort) ? dataDir : 'DATABASE_URL'}`,
+    `  events: ${natsUrl ? `NATS ${natsUrl} (tail them: npm run events)` : 'in-process bus (set NATS_URL to use NATS JetStream)'}`,
     `  API keys (${source}):`,
     ...parseKeyList(keys).map((k) => `    ${k.role.padEnd(8)} account=${k.account.padEnd(10)} key=${source === 'AITBC_API_KEYS' ? mask(k.key) : k.key}`),
     `  try: curl -H "X-Api-Key: <key>" ${gateway.url}/v1/marketplace/gpu/list`,

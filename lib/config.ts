@@ -97,6 +97,9 @@ export interface CommonConfig {
   logLevel: string;
   databaseUrl: string;
   shutdownTimeoutMs: number;
+  /** Unset only inside the one-process mesh, which hands services an in-process bus. */
+  natsUrl?: string;
+  natsPrefix: string;
 }
 
 export function readCommon(r: ConfigReader, databaseUrl?: string): CommonConfig {
@@ -104,6 +107,8 @@ export function readCommon(r: ConfigReader, databaseUrl?: string): CommonConfig 
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     databaseUrl: r.url('DATABASE_URL', ['postgres:', 'postgresql:'], databaseUrl) ?? required(r, 'DATABASE_URL'),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+    natsUrl: r.url('NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']),
+    natsPrefix: r.string('NATS_SUBJECT_PREFIX', 'aitbc'),
   };
 }
 

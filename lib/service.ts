@@ -6,7 +6,7 @@ import type { Logger } from './logger';
 /** Something a service runs beside its RPCs (a sweeper, a relay, a consumer). */
 export interface Worker {
   name: string;
-  start(): void;
+  start(): void | Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -47,8 +47,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const port = await grpcServer.listen(options.host, options.port);
     lifecycle.onStop('grpc', () => grpcServer.stop(options.shutdownTimeoutMs));
     for (const worker of workers) {
-      worker.start();
       lifecycle.onStop(worker.name, () => worker.stop());
+      await worker.start();
     }
     lifecycle.onStop('database', () => db.destroy());
     markServing(grpcServer, bindings);

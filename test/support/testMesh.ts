@@ -5,6 +5,7 @@ import { createLogger } from '../../lib/logger';
 import { readGatewayConfig, startGateway, type RunningGateway } from '../../gateway/src/main';
 import { readRegistryConfig, startRegistry } from '../../services/registry/src/main';
 import type { RunningService } from '../../lib/service';
+import { deleteStream, NATS_URL, testPrefix } from './events';
 import { createTestDatabase, type TestDatabase } from './testDatabase';
 
 /** Keys every end-to-end test may use (role:account:key). */
@@ -37,10 +38,12 @@ export interface TestMesh {
 }
 
 /** A real registry on a fresh database and a real gateway, both on ephemeral ports. */
-export async function startTestMesh(env: Record<string, string> = {}): Promise<TestMesh> {
+export async function startTestMesh(env: Record<string, string> = {}): Promise<TestMesh & { prefix: string }> {
   const database = await createTestDatabase();
+  // Real NATS, with a subject prefix (and so a stream) of this mesh's own.
+  const prefix = testPrefix();
   const registry = await startRegistry(
-    readRegistryConfig({ REGISTRY_PORT: '0', ...env }, { databaseUrl: database.url }),
+    readRegistryConfig({ REGISTRY_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, { databaseUrl: database.url }),
     createLogger('registry', LOG_LEVEL),
   );
   const gateway = await startGateway(
@@ -49,6 +52,7 @@ export async function startTestMesh(env: Record<string, string> = {}): Promise<T
   );
   const registryClient = connect(RegistryServiceClient, registry.address, 5000);
   return {
+    prefix,
     url: gateway.url,
     database,
     registry,
@@ -60,6 +64,7 @@ export async function startTestMesh(env: Record<string, string> = {}): Promise<T
       await gateway.stop();
       await registry.stop();
       await database.drop();
+      await deleteStream(prefix);
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Migration } from '../../../lib/db';
+import { eventTablesMigration } from '../../../lib/events/eventTables';
 import { migration001Gpus } from './001_gpus';
 
 /** The registry schema's migrations, oldest first. Append only. */
-export const registryMigrations: Migration[] = [migration001Gpus];
+export const registryMigrations: Migration[] = [migration001Gpus, eventTablesMigration];

@@ -1,4 +1,8 @@
-import { ConfigReader, readCommon, type Env } from '../../../lib/config';
+import { type CommonConfig, ConfigReader, readCommon, type Env } from '../../../lib/config';
+import type { EventBus } from '../../../lib/events/bus';
+import { createOutbox } from '../../../lib/events/outbox';
+import { createOutboxRelay } from '../../../lib/events/outboxRelay';
+import { openServiceBus } from '../../../lib/events/serviceBus';
 import { runMain } from '../../../lib/lifecycle';
 import { createLogger, type Logger } from '../../../lib/logger';
 import { parseMoney } from '../../../lib/money';
@@ -8,12 +12,9 @@ import { createOfflineSweeper } from './offlineSweeper';
 import { createRegistryHandlers } from './rpc';
 import { registryStore } from './store';
 
-export interface RegistryConfig {
+export interface RegistryConfig extends CommonConfig {
   host: string;
   port: number;
-  databaseUrl: string;
-  logLevel: string;
-  shutdownTimeoutMs: number;
   heartbeatTtlSeconds: number;
   heartbeatIntervalSeconds: number;
   defaultPriceMicro: number;
@@ -45,8 +46,17 @@ export function readRegistryConfig(env: Env, defaults: { databaseUrl?: string } 
   return config;
 }
 
-/** The registry's composition root: store, handlers and the offline sweeper over one database. */
-export function startRegistry(config: RegistryConfig, logger: Logger = createLogger('registry', config.logLevel)): Promise<RunningService> {
+/**
+ * The registry's composition root: store, handlers, the offline sweeper and the outbox relay
+ * over one database and one event bus (`options.bus` when the mesh hands one over).
+ */
+export async function startRegistry(
+  config: RegistryConfig,
+  logger: Logger = createLogger('registry', config.logLevel),
+  options: { bus?: EventBus } = {},
+): Promise<RunningService> {
+  const { bus, closer } = await openServiceBus('registry', config, logger, options.bus);
+  const outbox = createOutbox('registry');
   return startService({
     name: 'registry',
     logger,
@@ -59,11 +69,18 @@ export function startRegistry(config: RegistryConfig, logger: Logger = createLog
     protoFiles: ['aitbc/marketplace/v1/registry.proto'],
     build: (db) => ({
       bindings: [createRegistryHandlers({
-        db, store: registryStore, defaultPriceMicro: config.defaultPriceMicro,
+        db, store: registryStore, outbox, defaultPriceMicro: config.defaultPriceMicro,
         heartbeatIntervalSeconds: config.heartbeatIntervalSeconds,
       })],
-      workers: [createOfflineSweeper({ db, store: registryStore, logger, ttlSeconds: config.heartbeatTtlSeconds, intervalMs: 1000 })],
+      workers: [
+        createOfflineSweeper({ db, store: registryStore, outbox, logger, ttlSeconds: config.heartbeatTtlSeconds, intervalMs: 1000 }),
+        createOutboxRelay({ db, databaseUrl: config.databaseUrl, schema: 'registry', bus, logger }),
+        ...closer,
+      ],
     }),
+  }).catch(async (err) => {
+    for (const c of closer) await c.stop();
+    throw err;
   });
 }
 

@@ -1,11 +1,14 @@
 import type { Knex } from '../../../lib/db';
 import type { Logger } from '../../../lib/logger';
 import type { Worker } from '../../../lib/service';
+import type { Outbox } from '../../../lib/events/outbox';
+import { statusChangedEvent } from './events';
 import type { RegistryStore } from './store';
 
 export interface SweeperDeps {
   db: Knex;
   store: RegistryStore;
+  outbox: Outbox;
   logger: Logger;
   ttlSeconds: number;
   intervalMs: number;
@@ -14,15 +17,21 @@ export interface SweeperDeps {
 /**
  * Turns GPUs offline once their heartbeat is older than the TTL. It runs every
  * `intervalMs`, so a GPU goes offline at most TTL + interval after its last heartbeat.
- * Safe with several replicas: the UPDATE itself decides who flips a row.
+ * Safe with several replicas: the UPDATE itself decides who flips a row, and the
+ * transition's gpu.status_changed goes into the outbox in the same transaction, once.
  */
 export function createOfflineSweeper(deps: SweeperDeps): Worker {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   const sweep = async () => {
     try {
-      const ids = await deps.store.sweepOffline(deps.db, deps.ttlSeconds);
-      if (ids.length) deps.logger.info({ count: ids.length }, 'GPUs went offline (no heartbeat within TTL)');
+      const count = await deps.db.transaction(async (trx) => {
+        const rows = await deps.store.sweepOffline(trx, deps.ttlSeconds);
+        const at = new Date();
+        await deps.outbox.enqueue(trx, rows.map((r) => statusChangedEvent(r, true, 'heartbeat_timeout', at)));
+        return rows.length;
+      });
+      if (count) deps.logger.info({ count }, 'GPUs went offline (no heartbeat within TTL)');
     } catch (err) {
       deps.logger.error({ err }, 'offline sweep failed');
     }

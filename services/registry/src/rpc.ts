@@ -1,5 +1,6 @@
 import { requireCaller, Role, seesAll } from '../../../lib/caller';
 import type { Knex } from '../../../lib/db';
+import type { Outbox } from '../../../lib/events/outbox';
 import { DomainError, invalid, notFound } from '../../../lib/errors';
 import { GPU_LIMITS } from '../../../lib/gpuLimits';
 import { isId, newId } from '../../../lib/ids';
@@ -8,11 +9,13 @@ import { RegistryServiceService, type RegistryServiceServer } from '../../../lib
 import { cleanMinerId, cleanSpec } from './domain/gpuSpec';
 import { encodeCursor, planList } from './domain/listQuery';
 import { gpuMessage } from './gpuMessage';
+import { statusChangedEvent, unregisteredEvent, upsertEvents } from './events';
 import type { GpuRow, RegistryStore } from './store';
 
 export interface RegistryDeps {
   db: Knex;
   store: RegistryStore;
+  outbox: Outbox;
   /** Price for a GPU a miner reports without one (micro-units per hour). */
   defaultPriceMicro: number;
   heartbeatIntervalSeconds: number;
@@ -24,7 +27,7 @@ const ANYONE = [Role.ROLE_CLIENT, Role.ROLE_PROVIDER, Role.ROLE_ADMIN, Role.ROLE
 
 /** gRPC handlers of aitbc.marketplace.v1.RegistryService. */
 export function createRegistryHandlers(deps: RegistryDeps): ServiceBinding<RegistryServiceServer> {
-  const { db, store } = deps;
+  const { db, store, outbox } = deps;
   const now = deps.now ?? (() => new Date());
 
   /** A GPU the caller may act on as its owner; someone else's GPU is "not found". */
@@ -44,10 +47,14 @@ export function createRegistryHandlers(deps: RegistryDeps): ServiceBinding<Regis
         const spec = cleanSpec(req.spec);
         if (spec.priceMicro === undefined) throw invalid('price_per_hour', 'is required');
         const id = newId('gpu');
-        const { row, created } = await store.upsertGpu(db, {
-          id, ownerId: caller.accountId, minerId, hwKey: spec.uuid ?? id, spec, defaultPriceMicro: deps.defaultPriceMicro,
+        const result = await db.transaction(async (trx) => {
+          const upserted = await store.upsertGpu(trx, {
+            id, ownerId: caller.accountId, minerId, hwKey: spec.uuid ?? id, spec, defaultPriceMicro: deps.defaultPriceMicro,
+          });
+          await outbox.enqueue(trx, upsertEvents(upserted, now()));
+          return upserted;
         });
-        return { gpu: gpuMessage(row, now()), created };
+        return { gpu: gpuMessage(result.row, now()), created: result.created };
       },
 
       async getGpu(req) {
@@ -76,12 +83,17 @@ export function createRegistryHandlers(deps: RegistryDeps): ServiceBinding<Regis
       async unregisterGpu(req) {
         const caller = requireCaller(req.caller, OWNERS);
         const row = await ownedGpu(req.id, caller);
-        if (!req.force && row.booking_expires && row.booking_expires > now()) {
+        const booked = row.booking_expires !== null && row.booking_expires > now();
+        if (booked && !req.force) {
           throw new DomainError('FAILED_PRECONDITION',
-            `GPU ${row.id} is booked until ${row.booking_expires.toISOString()}; ` +
+            `GPU ${row.id} is booked until ${row.booking_expires!.toISOString()}; ` +
             'unregister with force=true to cancel the booking and refund its unused time');
         }
-        const deleted = await store.deleteGpu(db, row.id);
+        const deleted = await db.transaction(async (trx) => {
+          const gone = await store.deleteGpu(trx, row.id);
+          if (gone) await outbox.enqueue(trx, [unregisteredEvent(gone, booked)]);
+          return gone;
+        });
         if (!deleted) throw notFound(`GPU ${req.id}`);
         return { gpu: gpuMessage(deleted, now()) };
       },
@@ -98,11 +110,12 @@ export function createRegistryHandlers(deps: RegistryDeps): ServiceBinding<Regis
         const rows = await db.transaction(async (trx) => {
           const out: GpuRow[] = [];
           for (const [i, spec] of specs.entries()) {
-            const { row } = await store.upsertGpu(trx, {
+            const upserted = await store.upsertGpu(trx, {
               id: newId('gpu'), ownerId: caller.accountId, minerId, hwKey: spec.uuid ?? `slot:${i}`,
               spec, defaultPriceMicro: deps.defaultPriceMicro,
             });
-            out.push(row);
+            await outbox.enqueue(trx, upsertEvents(upserted, now()));
+            out.push(upserted.row);
           }
           return out;
         });
@@ -113,7 +126,14 @@ export function createRegistryHandlers(deps: RegistryDeps): ServiceBinding<Regis
       async minerHeartbeat(req) {
         const caller = requireCaller(req.caller, OWNERS);
         const minerId = cleanMinerId(req.minerId || 'default');
-        const count = await store.heartbeat(db, caller.accountId, minerId, req.online);
+        const at = now();
+        const rows = await db.transaction(async (trx) => {
+          const touched = await store.heartbeat(trx, caller.accountId, minerId, req.online);
+          const reason = req.online ? 'heartbeat' : 'miner_offline';
+          await outbox.enqueue(trx, touched.filter((r) => r.was_online !== req.online).map((r) => statusChangedEvent(r, r.was_online, reason, at)));
+          return touched;
+        });
+        const count = rows.length;
         if (count === 0) {
           throw new DomainError('NOT_FOUND', `miner ${minerId} has no GPUs registered; register the miner first`);
         }

@@ -44,14 +44,15 @@ export interface UpsertInput {
 
 /** The registry's only SQL. Every method takes the knex handle or a transaction. */
 export interface RegistryStore {
-  upsertGpu(db: Knex, input: UpsertInput): Promise<{ row: GpuRow; created: boolean }>;
+  /** `wasOnline` is the stored liveness before the call (undefined for a new GPU). */
+  upsertGpu(db: Knex, input: UpsertInput): Promise<{ row: GpuRow; created: boolean; wasOnline?: boolean }>;
   getGpu(db: Knex, id: string): Promise<GpuRow | undefined>;
   listGpus(db: Knex, plan: ListPlan): Promise<GpuRow[]>;
   deleteGpu(db: Knex, id: string): Promise<GpuRow | undefined>;
-  /** Marks a miner's GPUs alive (or offline at once); returns how many it touched. */
-  heartbeat(db: Knex, ownerId: string, minerId: string, online: boolean): Promise<number>;
-  /** Turns GPUs offline whose last heartbeat is older than the TTL; returns their ids. */
-  sweepOffline(db: Knex, ttlSeconds: number): Promise<string[]>;
+  /** Marks a miner's GPUs alive (or offline at once); returns them with their previous liveness. */
+  heartbeat(db: Knex, ownerId: string, minerId: string, online: boolean): Promise<(GpuRow & { was_online: boolean })[]>;
+  /** Turns GPUs offline whose last heartbeat is older than the TTL; returns them. */
+  sweepOffline(db: Knex, ttlSeconds: number): Promise<GpuRow[]>;
 }
 
 const LIVE = 'deleted_at IS NULL';
@@ -62,7 +63,10 @@ export const registryStore: RegistryStore = {
     // update keeps the stored value. One statement, so concurrent registrations of one
     // hardware UUID cannot create two GPUs.
     const { rows } = await db.raw(
-      `INSERT INTO gpus AS g (id, owner_id, miner_id, hw_key, uuid, model, model_key, memory_gb, cuda_cores,
+      `WITH prev AS (
+         SELECT online FROM gpus WHERE owner_id = :ownerId AND miner_id = :minerId AND hw_key = :hwKey AND ${LIVE} FOR UPDATE
+       )
+       INSERT INTO gpus AS g (id, owner_id, miner_id, hw_key, uuid, model, model_key, memory_gb, cuda_cores,
          compute_capability, cuda_version, region, price_micro, description, capabilities, online, last_heartbeat_at)
        VALUES (:id, :ownerId, :minerId, :hwKey, :uuid, :model, :modelKey, :memoryGb, COALESCE(CAST(:cudaCores AS integer), 0),
          COALESCE(CAST(:cc AS text), ''), COALESCE(CAST(:cuda AS text), ''), COALESCE(CAST(:region AS text), ''), COALESCE(CAST(:price AS bigint), CAST(:defaultPrice AS bigint)),
@@ -77,7 +81,7 @@ export const registryStore: RegistryStore = {
          description = COALESCE(CAST(:description AS text), g.description),
          capabilities = COALESCE(CAST(:capabilities AS text[]), g.capabilities),
          online = true, last_heartbeat_at = now(), updated_at = now()
-       RETURNING g.*, (xmax = 0) AS created`,
+       RETURNING g.*, (xmax = 0) AS created, (SELECT online FROM prev) AS was_online`,
       {
         id, ownerId, minerId, hwKey, uuid: spec.uuid ?? null, model: spec.model, modelKey: modelKey(spec.model),
         memoryGb: spec.memoryGb, cudaCores: spec.cudaCores ?? null, cc: spec.computeCapability ?? null,
@@ -85,8 +89,8 @@ export const registryStore: RegistryStore = {
         defaultPrice: defaultPriceMicro, description: spec.description ?? null, capabilities: spec.capabilities ?? null,
       },
     );
-    const { created, ...row } = rows[0] as GpuRow & { created: boolean };
-    return { row, created };
+    const { created, was_online: wasOnline, ...row } = rows[0] as GpuRow & { created: boolean; was_online: boolean | null };
+    return { row, created, wasOnline: wasOnline ?? undefined };
   },
 
   async getGpu(db, id) {
@@ -146,21 +150,29 @@ export const registryStore: RegistryStore = {
   },
 
   async heartbeat(db, ownerId, minerId, online) {
-    return db('gpus')
-      .where({ owner_id: ownerId, miner_id: minerId })
-      .whereNull('deleted_at')
-      .update(online ? { online: true, last_heartbeat_at: db.fn.now() } : { online: false, updated_at: db.fn.now() });
+    // The CTE reads (and locks) the liveness before the update, so the caller can tell which
+    // GPUs changed state and announce exactly those transitions.
+    const { rows } = await db.raw(
+      `WITH prev AS (
+         SELECT id, online FROM gpus WHERE owner_id = ? AND miner_id = ? AND ${LIVE} FOR UPDATE
+       )
+       UPDATE gpus AS g SET online = ?, last_heartbeat_at = CASE WHEN ? THEN now() ELSE g.last_heartbeat_at END,
+         updated_at = CASE WHEN g.online <> ? THEN now() ELSE g.updated_at END
+       FROM prev WHERE g.id = prev.id
+       RETURNING g.*, prev.online AS was_online`,
+      [ownerId, minerId, online, online, online],
+    );
+    return rows;
   },
 
   async sweepOffline(db, ttlSeconds) {
     // The WHERE re-checks `online` under the row lock, so two replicas sweeping at once
     // turn each GPU offline exactly once.
-    const rows: { id: string }[] = await db('gpus')
+    return db<GpuRow>('gpus')
       .where('online', true)
       .whereNull('deleted_at')
       .whereRaw('last_heartbeat_at < now() - make_interval(secs => ?)', [ttlSeconds])
-      .update({ online: false, updated_at: db.fn.now() })
-      .returning('id');
-    return rows.map((r) => r.id);
+      .update({ online: false, updated_at: db.fn.now() } as never)
+      .returning('*') as Promise<GpuRow[]>;
   },
 };

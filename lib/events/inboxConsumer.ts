@@ -1,0 +1,70 @@
+import type { Knex } from '../db';
+import { EventEnvelope } from '../gen/aitbc/marketplace/v1/events';
+import type { Logger } from '../logger';
+import type { Worker } from '../service';
+import type { Delivery, EventBus } from './bus';
+
+export interface InboxConsumerOptions {
+  db: Knex;
+  bus: EventBus;
+  logger: Logger;
+  /** Durable name, also the inbox's consumer column. */
+  durable: string;
+  /** Event types, e.g. ['booking.created', 'booking.ended'] or ['gpu.>']. */
+  types: string[];
+  /** The effect, run in the transaction that records the event id in the inbox. */
+  apply(trx: Knex, delivery: Delivery): Promise<void>;
+  maxDeliver?: number;
+  retryDelayMs?: number;
+  ackWaitMs?: number;
+}
+
+/**
+ * A durable consumer whose effects happen exactly once: the event id goes into the inbox in
+ * the same transaction as the effect, so a redelivery (after a crash between commit and ack,
+ * or a replay) finds the id and changes nothing. Poison events land in dead_letters.
+ */
+export function createInboxConsumer(options: InboxConsumerOptions): Worker & { applied(): number } {
+  const { db, bus, logger, durable } = options;
+  let subscription: { stop(): Promise<void> } | undefined;
+  let applied = 0;
+  return {
+    name: `consumer:${durable}`,
+    applied: () => applied,
+    async start() {
+      subscription = await bus.consume({
+        durable,
+        subjects: options.types.map((t) => bus.subject(t)),
+        maxDeliver: options.maxDeliver,
+        retryDelayMs: options.retryDelayMs,
+        ackWaitMs: options.ackWaitMs,
+        handle: (delivery) => db.transaction(async (trx) => {
+          const inserted = await trx('inbox')
+            .insert({ consumer: durable, event_id: delivery.envelope.eventId })
+            .onConflict(['consumer', 'event_id'])
+            .ignore()
+            .returning('event_id');
+          if (!inserted.length) return;
+          await options.apply(trx, delivery);
+          applied++;
+        }),
+        deadLetter: async (delivery, error) => {
+          logger.error({ durable, eventId: delivery.envelope.eventId, type: delivery.envelope.type, err: error }, 'event dead-lettered');
+          await db('dead_letters').insert({
+            consumer: durable,
+            event_id: delivery.envelope.eventId,
+            type: delivery.envelope.type,
+            subject: delivery.subject,
+            aggregate_id: delivery.envelope.aggregateId,
+            envelope: Buffer.from(EventEnvelope.encode(delivery.envelope).finish()),
+            deliveries: delivery.deliveryCount,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        },
+      });
+    },
+    async stop() {
+      await subscription?.stop();
+    },
+  };
+}

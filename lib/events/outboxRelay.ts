@@ -1,0 +1,138 @@
+import pg from 'pg';
+import type { Knex } from '../db';
+import type { Logger } from '../logger';
+import type { Worker } from '../service';
+import type { EventBus } from './bus';
+import { outboxChannel } from './outbox';
+
+export interface RelayOptions {
+  db: Knex;
+  /** For the LISTEN connection (knex pools connections; LISTEN needs one of its own). */
+  databaseUrl: string;
+  schema: string;
+  bus: EventBus;
+  logger: Logger;
+  batchSize?: number;
+  /** Poll interval when no NOTIFY arrives (a safety net: NOTIFY is the fast path). */
+  pollMs?: number;
+  /** Published rows are deleted after this long (they are kept for audit and tests). */
+  retentionMs?: number;
+}
+
+interface Row {
+  id: number;
+  event_id: string;
+  type: string;
+  aggregate_id: string;
+  envelope: Buffer;
+}
+
+/**
+ * Publishes a schema's outbox: woken by NOTIFY at each commit (or by a poll), it claims
+ * pending rows in id order, publishes them (Nats-Msg-Id = event id) and marks them published
+ * in the same transaction. If publishing fails (NATS away) the transaction rolls back, the
+ * rows stay pending and the relay retries with backoff: nothing is lost, and an event
+ * published twice (a crash between publish and commit) is dropped by the stream's
+ * duplicate window.
+ *
+ * With several replicas, rows are claimed FOR UPDATE SKIP LOCKED under a transaction-level
+ * advisory lock per schema, so exactly one relay publishes at a time and events leave in
+ * commit order (two relays publishing side by side could reorder one aggregate's events).
+ */
+export function createOutboxRelay(options: RelayOptions): Worker & { drain(): Promise<number> } {
+  const { db, bus, logger, schema } = options;
+  const batchSize = options.batchSize ?? 500;
+  const pollMs = options.pollMs ?? 1000;
+  const retentionMs = options.retentionMs ?? 24 * 3600 * 1000;
+  const lockKey = `outbox:${schema}`;
+  let running = false;
+  let wake: (() => void) | undefined;
+  let loop: Promise<void> | undefined;
+  let listener: pg.Client | undefined;
+  let lastCleanup = 0;
+
+  /** Publishes one batch; returns how many rows it published (0: nothing to do or not our turn). */
+  async function publishBatch(): Promise<number> {
+    return db.transaction(async (trx) => {
+      const { rows: [{ locked }] } = await trx.raw('SELECT pg_try_advisory_xact_lock(hashtext(?)) AS locked', [lockKey]);
+      if (!locked) return 0;
+      const rows: Row[] = await trx('outbox')
+        .select('id', 'event_id', 'type', 'aggregate_id', 'envelope')
+        .whereNull('published_at')
+        .orderBy('id')
+        .limit(batchSize)
+        .forUpdate()
+        .skipLocked();
+      if (!rows.length) return 0;
+      await bus.publish(rows.map((r) => ({ id: r.event_id, subject: bus.subject(r.type), aggregateId: r.aggregate_id, data: r.envelope })));
+      await trx('outbox').whereIn('id', rows.map((r) => r.id)).update({ published_at: trx.fn.now() });
+      return rows.length;
+    });
+  }
+
+  async function cleanup(): Promise<void> {
+    if (Date.now() - lastCleanup < 60_000) return;
+    lastCleanup = Date.now();
+    await db('outbox').whereNotNull('published_at').where('published_at', '<', new Date(Date.now() - retentionMs)).del();
+  }
+
+  async function listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: options.databaseUrl, application_name: `aitbc-${schema}-relay` });
+    client.on('notification', () => wake?.());
+    client.on('error', (err) => {
+      logger.warn({ err: err.message }, 'outbox LISTEN connection lost; polling until it is back');
+      listener = undefined;
+      setTimeout(() => running && listen().catch(() => undefined), 1000).unref();
+    });
+    await client.connect();
+    await client.query(`LISTEN ${outboxChannel(schema)}`);
+    listener = client;
+  }
+
+  async function run(): Promise<void> {
+    let failures = 0;
+    while (running) {
+      try {
+        let published = 0;
+        for (let n = await publishBatch(); n > 0; n = n === batchSize ? await publishBatch() : 0) published += n;
+        if (failures > 0) logger.info({ published }, 'outbox relay recovered');
+        failures = 0;
+        await cleanup();
+      } catch (err) {
+        failures++;
+        if (failures === 1 || failures % 30 === 0) logger.warn({ err: (err as Error).message, failures }, 'outbox relay cannot publish; events wait in the outbox');
+      }
+      if (!running) break;
+      const delay = failures ? Math.min(5000, 250 * 2 ** Math.min(failures, 5)) : pollMs;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  }
+
+  return {
+    name: `outbox-relay:${schema}`,
+    start() {
+      running = true;
+      listen().catch((err) => logger.warn({ err: (err as Error).message }, 'outbox LISTEN failed; polling'));
+      loop = run();
+    },
+    async stop() {
+      running = false;
+      wake?.();
+      await loop;
+      await listener?.end().catch(() => undefined);
+    },
+    /** Publishes everything pending now (tests and shutdown use it). */
+    async drain() {
+      let total = 0;
+      for (let n = await publishBatch(); n > 0; n = await publishBatch()) total += n;
+      return total;
+    },
+  };
+}
