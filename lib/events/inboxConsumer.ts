@@ -38,16 +38,9 @@ export function createInboxConsumer(options: InboxConsumerOptions): Worker & { a
         maxDeliver: options.maxDeliver,
         retryDelayMs: options.retryDelayMs,
         ackWaitMs: options.ackWaitMs,
-        handle: (delivery) => db.transaction(async (trx) => {
-          const inserted = await trx('inbox')
-            .insert({ consumer: durable, event_id: delivery.envelope.eventId })
-            .onConflict(['consumer', 'event_id'])
-            .ignore()
-            .returning('event_id');
-          if (!inserted.length) return;
-          await options.apply(trx, delivery);
-          applied++;
-        }),
+        handle: async (delivery) => {
+          if (await applyOnce(db, durable, delivery, options.apply)) applied++;
+        },
         deadLetter: async (delivery, error) => {
           logger.error({ durable, eventId: delivery.envelope.eventId, type: delivery.envelope.type, err: error }, 'event dead-lettered');
           await db('dead_letters').insert({
@@ -67,4 +60,26 @@ export function createInboxConsumer(options: InboxConsumerOptions): Worker & { a
       await subscription?.stop();
     },
   };
+}
+
+/**
+ * Applies an event's effect unless this consumer already did: the inbox row and the effect
+ * commit together. Returns false for an event seen before (a redelivery or a replay).
+ */
+export async function applyOnce(
+  db: Knex,
+  consumer: string,
+  delivery: Delivery,
+  apply: (trx: Knex, delivery: Delivery) => Promise<void>,
+): Promise<boolean> {
+  return db.transaction(async (trx) => {
+    const inserted = await trx('inbox')
+      .insert({ consumer, event_id: delivery.envelope.eventId })
+      .onConflict(['consumer', 'event_id'])
+      .ignore()
+      .returning('event_id');
+    if (!inserted.length) return false;
+    await apply(trx, delivery);
+    return true;
+  });
 }
