@@ -31,13 +31,7 @@ export interface DbOptions {
  * Concurrent replicas are safe: knex takes its migration lock before running anything.
  */
 export async function openDb(options: DbOptions): Promise<Knex> {
-  const db = knex({
-    client: 'pg',
-    connection: { connectionString: options.url, application_name: `aitbc-${options.schema}` },
-    searchPath: [options.schema, 'public'],
-    pool: { min: 0, max: options.poolMax ?? 10 },
-    acquireConnectionTimeout: 10_000,
-  });
+  const db = connectDb(options);
   try {
     await createSchema(db, options.schema);
     await db.migrate.latest({
@@ -54,6 +48,17 @@ export async function openDb(options: DbOptions): Promise<Knex> {
     throw err;
   }
   return db;
+}
+
+/** A knex handle on a schema, without migrating it (tools and tests that only read). */
+export function connectDb(options: Omit<DbOptions, 'migrations'>): Knex {
+  return knex({
+    client: 'pg',
+    connection: { connectionString: options.url, application_name: `aitbc-${options.schema}` },
+    searchPath: [options.schema, 'public'],
+    pool: { min: 0, max: options.poolMax ?? 10 },
+    acquireConnectionTimeout: 10_000,
+  });
 }
 
 async function createSchema(db: Knex, schema: string): Promise<void> {

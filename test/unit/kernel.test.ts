@@ -85,3 +85,18 @@ describe('ids', () => {
     assert.ok(!isId(newId('bkg'), 'gpu'));
   });
 });
+
+describe('services without NATS', () => {
+  it('refuse to start on their own without NATS_URL, saying why', async () => {
+    const { startRegistry } = await import('../../services/registry/src/main');
+    const { createLogger } = await import('../../lib/logger');
+    await assert.rejects(
+      startRegistry(readRegistryConfig({ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }), createLogger('t', 'silent')),
+      (err: ConfigError) => {
+        assert.equal(err.name, 'ConfigError');
+        assert.match(err.message, /NATS_URL is required to run the registry on its own/);
+        return true;
+      },
+    );
+  });
+});
