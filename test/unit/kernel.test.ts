@@ -3,7 +3,8 @@ import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { ConfigError, ConfigReader } from '../../lib/config';
 import { DomainError, type ErrorCode, fromGrpcError, HTTP_STATUS, toGrpcError } from '../../lib/errors';
 import { isId, newId } from '../../lib/ids';
-import { readRegistryConfig } from '../../services/registry/src/main';
+import { readRegistryConfig, startRegistry } from '../../services/registry/src/main';
+import { createLogger } from '../../lib/logger';
 import { readGatewayConfig } from '../../gateway/src/main';
 
 describe('config', () => {
@@ -88,8 +89,6 @@ describe('ids', () => {
 
 describe('services without NATS', () => {
   it('refuse to start on their own without NATS_URL, saying why', async () => {
-    const { startRegistry } = await import('../../services/registry/src/main');
-    const { createLogger } = await import('../../lib/logger');
     await assert.rejects(
       startRegistry(readRegistryConfig({ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }), createLogger('t', 'silent')),
       (err: ConfigError) => {
