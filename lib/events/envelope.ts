@@ -1,4 +1,7 @@
-import { EventEnvelope, GpuRegistered, GpuStatusChanged, GpuUnregistered, GpuUpdated, MinerHeartbeat } from '../gen/aitbc/marketplace/v1/events';
+import {
+  BookingConfirmed, BookingCreated, BookingEnded, EventEnvelope, GpuRegistered, GpuStatusChanged, GpuUnregistered, GpuUpdated,
+  MinerHeartbeat,
+} from '../gen/aitbc/marketplace/v1/events';
 import { newId } from '../ids';
 
 /** Every durable event type and its payload message. Types are past tense, without prefix. */
@@ -7,6 +10,9 @@ export const EVENT_TYPES = {
   'gpu.updated': GpuUpdated,
   'gpu.status_changed': GpuStatusChanged,
   'gpu.unregistered': GpuUnregistered,
+  'booking.created': BookingCreated,
+  'booking.confirmed': BookingConfirmed,
+  'booking.ended': BookingEnded,
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

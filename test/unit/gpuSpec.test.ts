@@ -43,9 +43,12 @@ describe('GPU spec validation', () => {
 describe('GPU status', () => {
   const now = new Date('2026-01-01T12:00:00Z');
   it('offline wins, then booked while a booking covers now, else available', () => {
-    assert.equal(gpuStatus({ online: false, booking_expires: new Date('2026-01-01T13:00:00Z') }, now), GpuStatus.GPU_STATUS_OFFLINE);
-    assert.equal(gpuStatus({ online: true, booking_expires: new Date('2026-01-01T13:00:00Z') }, now), GpuStatus.GPU_STATUS_BOOKED);
-    assert.equal(gpuStatus({ online: true, booking_expires: new Date('2026-01-01T11:00:00Z') }, now), GpuStatus.GPU_STATUS_AVAILABLE);
-    assert.equal(gpuStatus({ online: true, booking_expires: null }, now), GpuStatus.GPU_STATUS_AVAILABLE);
+    const at = (iso: string) => new Date(`2026-01-01T${iso}:00Z`);
+    assert.equal(gpuStatus({ online: false, booking_starts: at('11:00'), booking_expires: at('13:00') }, now), GpuStatus.GPU_STATUS_OFFLINE);
+    assert.equal(gpuStatus({ online: true, booking_starts: at('11:00'), booking_expires: at('13:00') }, now), GpuStatus.GPU_STATUS_BOOKED);
+    assert.equal(gpuStatus({ online: true, booking_starts: at('10:00'), booking_expires: at('11:00') }, now), GpuStatus.GPU_STATUS_AVAILABLE);
+    assert.equal(gpuStatus({ online: true, booking_starts: null, booking_expires: null }, now), GpuStatus.GPU_STATUS_AVAILABLE);
+    // An advance reservation does not make the GPU booked before it starts.
+    assert.equal(gpuStatus({ online: true, booking_starts: at('14:00'), booking_expires: at('15:00') }, now), GpuStatus.GPU_STATUS_AVAILABLE);
   });
 });

@@ -1,10 +1,10 @@
 import type { Gpu } from '../../../lib/gen/aitbc/marketplace/v1/registry';
-import { gpuStatus } from './domain/gpuStatus';
+import { bookedAt, gpuStatus } from './domain/gpuStatus';
 import type { GpuRow } from './store';
 
 /** A stored GPU as the Gpu message every caller sees. */
 export function gpuMessage(row: GpuRow, now: Date): Gpu {
-  const booked = row.booking_expires !== null && row.booking_expires > now;
+  const booked = bookedAt(row, now);
   return {
     id: row.id,
     uuid: row.uuid ?? '',

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../../../lib/logger';
 import { parseMoney } from '../../../lib/money';
 import { startService, stopServiceOnSignals, type RunningService } from '../../../lib/service';
 import { registryMigrations } from '../migrations';
+import { createBookingProjection } from './bookingProjection';
 import { createOfflineSweeper } from './offlineSweeper';
 import { createRegistryHandlers } from './rpc';
 import { registryStore } from './store';
@@ -74,6 +75,7 @@ export async function startRegistry(
       })],
       workers: [
         createOfflineSweeper({ db, store: registryStore, outbox, logger, ttlSeconds: config.heartbeatTtlSeconds, intervalMs: 1000 }),
+        createBookingProjection({ db, bus, store: registryStore, logger }),
         createOutboxRelay({ db, databaseUrl: config.databaseUrl, schema: 'registry', bus, logger }),
         ...closer,
       ],

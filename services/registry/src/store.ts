@@ -23,6 +23,7 @@ export interface GpuRow {
   online: boolean;
   last_heartbeat_at: Date;
   current_booking_id: string | null;
+  booking_starts: Date | null;
   booking_expires: Date | null;
   total_bookings: number;
   average_rating: string;
@@ -30,6 +31,14 @@ export interface GpuRow {
   created_at: Date;
   updated_at: Date;
   deleted_at: Date | null;
+}
+
+export interface LiveBooking {
+  booking_id: string;
+  gpu_id: string;
+  client_id: string;
+  start_time: Date;
+  end_time: Date;
 }
 
 export interface UpsertInput {
@@ -51,13 +60,30 @@ export interface RegistryStore {
   deleteGpu(db: Knex, id: string): Promise<GpuRow | undefined>;
   /** Marks a miner's GPUs alive (or offline at once); returns them with their previous liveness. */
   heartbeat(db: Knex, ownerId: string, minerId: string, online: boolean): Promise<(GpuRow & { was_online: boolean })[]>;
+  /** Projection of booking.created: remembers a live booking, counts it, refreshes the GPU. */
+  addLiveBooking(db: Knex, booking: LiveBooking): Promise<void>;
+  /** Projection of booking.ended. */
+  removeLiveBooking(db: Knex, bookingId: string, gpuId: string): Promise<void>;
   /** Turns GPUs offline whose last heartbeat is older than the TTL; returns them. */
   sweepOffline(db: Knex, ttlSeconds: number): Promise<GpuRow[]>;
 }
 
 const LIVE = 'deleted_at IS NULL';
+/** The SQL twin of domain/gpuStatus.ts bookedAt(). */
+const BOOKED_NOW = 'COALESCE(booking_expires > now() AND (booking_starts IS NULL OR booking_starts <= now()), false)';
 
 export const registryStore: RegistryStore = {
+  async addLiveBooking(db, booking) {
+    const inserted = await db('live_bookings').insert(booking).onConflict('booking_id').ignore().returning('booking_id');
+    if (inserted.length) await db('gpus').where({ id: booking.gpu_id }).increment('total_bookings', 1);
+    await refreshBooking(db, booking.gpu_id);
+  },
+
+  async removeLiveBooking(db, bookingId, gpuId) {
+    await db('live_bookings').where({ booking_id: bookingId }).del();
+    await refreshBooking(db, gpuId);
+  },
+
   async upsertGpu(db, { id, ownerId, minerId, hwKey, spec, defaultPriceMicro }) {
     // Optional spec fields are NULL when not given: an insert takes the default, an
     // update keeps the stored value. One statement, so concurrent registrations of one
@@ -101,10 +127,10 @@ export const registryStore: RegistryStore = {
     const q = db<GpuRow>('gpus').whereNull('deleted_at');
     switch (plan.status) {
       case 'available':
-        q.where('online', true).where((b) => b.whereNull('booking_expires').orWhere('booking_expires', '<=', db.fn.now()));
+        q.where('online', true).whereRaw(`NOT ${BOOKED_NOW}`);
         break;
       case 'booked':
-        q.where('online', true).where('booking_expires', '>', db.fn.now());
+        q.where('online', true).whereRaw(BOOKED_NOW);
         break;
       case 'offline':
         q.where('online', false);
@@ -176,3 +202,13 @@ export const registryStore: RegistryStore = {
       .returning('*') as Promise<GpuRow[]>;
   },
 };
+
+/** Copies a GPU's earliest live booking (not yet over) onto its row. */
+async function refreshBooking(db: Knex, gpuId: string): Promise<void> {
+  const next = await db<LiveBooking>('live_bookings').where({ gpu_id: gpuId }).where('end_time', '>', db.fn.now()).orderBy('start_time').first();
+  await db('gpus').where({ id: gpuId }).update({
+    current_booking_id: next?.booking_id ?? null,
+    booking_starts: next?.start_time ?? null,
+    booking_expires: next?.end_time ?? null,
+  });
+}

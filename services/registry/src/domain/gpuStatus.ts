@@ -2,7 +2,13 @@ import { GpuStatus } from '../../../../lib/gen/aitbc/marketplace/v1/registry';
 
 export interface LivenessFacts {
   online: boolean;
+  booking_starts: Date | null;
   booking_expires: Date | null;
+}
+
+/** Whether the GPU's earliest live booking covers `now` (an advance reservation does not, yet). */
+export function bookedAt(facts: Pick<LivenessFacts, 'booking_starts' | 'booking_expires'>, now: Date): boolean {
+  return facts.booking_expires !== null && facts.booking_expires > now && (facts.booking_starts === null || facts.booking_starts <= now);
 }
 
 /**
@@ -12,6 +18,6 @@ export interface LivenessFacts {
  */
 export function gpuStatus(facts: LivenessFacts, now: Date): GpuStatus {
   if (!facts.online) return GpuStatus.GPU_STATUS_OFFLINE;
-  if (facts.booking_expires && facts.booking_expires > now) return GpuStatus.GPU_STATUS_BOOKED;
+  if (bookedAt(facts, now)) return GpuStatus.GPU_STATUS_BOOKED;
   return GpuStatus.GPU_STATUS_AVAILABLE;
 }

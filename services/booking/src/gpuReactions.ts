@@ -1,0 +1,50 @@
+import type { Knex } from '../../../lib/db';
+import type { Delivery, EventBus } from '../../../lib/events/bus';
+import { decodePayload } from '../../../lib/events/envelope';
+import { createInboxConsumer } from '../../../lib/events/inboxConsumer';
+import type { Outbox } from '../../../lib/events/outbox';
+import type { GpuStatusChanged, GpuUnregistered } from '../../../lib/gen/aitbc/marketplace/v1/events';
+import { GpuStatus } from '../../../lib/gen/aitbc/marketplace/v1/registry';
+import type { Logger } from '../../../lib/logger';
+import { secondsUsed, settle } from './domain/billing';
+import { bookingEnded } from './events';
+import type { BookingRow, BookingStore } from './store';
+
+/**
+ * The booking service's reactions to registry events, applied once each (inbox):
+ * - a GPU going offline cancels the booking running on it, refunding the unused time;
+ * - an unregistered GPU (forced while booked) cancels every live booking on it, the running
+ *   one refunded for its unused time, advance reservations in full.
+ */
+export function createGpuReactions(deps: { db: Knex; bus: EventBus; store: BookingStore; outbox: Outbox; logger: Logger }) {
+  const cancel = async (trx: Knex, rows: BookingRow[], reason: string, at: Date) => {
+    const ended: BookingRow[] = [];
+    for (const row of rows) {
+      const used = at < row.start_time ? 0 : secondsUsed(row.start_time, at);
+      ended.push(await deps.store.end(trx, row.booking_id, {
+        status: 'cancelled', reason, ...settle(row.total_cost_micro, row.duration_seconds, used), endedAt: at,
+      }));
+    }
+    await deps.outbox.enqueue(trx, ended.map(bookingEnded));
+    if (ended.length) deps.logger.info({ count: ended.length, reason }, 'bookings cancelled');
+  };
+
+  return createInboxConsumer({
+    db: deps.db,
+    bus: deps.bus,
+    logger: deps.logger,
+    durable: 'booking-gpu-reactions',
+    types: ['gpu.status_changed', 'gpu.unregistered'],
+    async apply(trx: Knex, delivery: Delivery) {
+      const at = new Date();
+      if (delivery.envelope.type === 'gpu.status_changed') {
+        const change = decodePayload(delivery.envelope) as GpuStatusChanged;
+        if (change.status !== GpuStatus.GPU_STATUS_OFFLINE) return;
+        await cancel(trx, await deps.store.liveOnGpu(trx, change.gpuId, at), 'gpu_offline', at);
+      } else {
+        const gone = decodePayload(delivery.envelope) as GpuUnregistered;
+        await cancel(trx, await deps.store.liveOnGpu(trx, gone.gpuId), 'cancelled', at);
+      }
+    },
+  });
+}

@@ -1,0 +1,85 @@
+import { type CommonConfig, ConfigReader, readCommon, type Env } from '../../../lib/config';
+import type { EventBus } from '../../../lib/events/bus';
+import { createOutbox } from '../../../lib/events/outbox';
+import { createOutboxRelay } from '../../../lib/events/outboxRelay';
+import { openServiceBus } from '../../../lib/events/serviceBus';
+import { RegistryServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/registry';
+import { connect } from '../../../lib/grpcClient';
+import { runMain } from '../../../lib/lifecycle';
+import { createLogger, type Logger } from '../../../lib/logger';
+import { startService, stopServiceOnSignals, type RunningService } from '../../../lib/service';
+import { bookingMigrations } from '../migrations';
+import { createExpirySweeper } from './expirySweeper';
+import { createGpuReactions } from './gpuReactions';
+import { listedPricing, type PricingPort } from './pricing';
+import { createBookingHandlers } from './rpc';
+import { bookingStore } from './store';
+
+export interface BookingConfig extends CommonConfig {
+  host: string;
+  port: number;
+  registryAddr: string;
+  expiryIntervalMs: number;
+  rpcDeadlineMs: number;
+}
+
+export function readBookingConfig(env: Env, defaults: { databaseUrl?: string; registryAddr?: string } = {}): BookingConfig {
+  const r = new ConfigReader(env);
+  const config: BookingConfig = {
+    ...readCommon(r, defaults.databaseUrl),
+    host: r.string('BOOKING_HOST', '127.0.0.1'),
+    port: r.port('BOOKING_PORT', 50052),
+    registryAddr: r.string('REGISTRY_ADDR', defaults.registryAddr ?? '127.0.0.1:50051'),
+    expiryIntervalMs: r.int('EXPIRY_INTERVAL_MS', 250, 50, 60_000),
+    rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 3000, 50, 60_000),
+  };
+  r.done();
+  return config;
+}
+
+/**
+ * The booking service's composition root: store, handlers (with a registry client and a
+ * pricing port), the expiry sweeper, reactions to GPU events, and the outbox relay.
+ */
+export async function startBooking(
+  config: BookingConfig,
+  logger: Logger = createLogger('booking', config.logLevel),
+  options: { bus?: EventBus; pricing?: PricingPort } = {},
+): Promise<RunningService> {
+  const { bus, closer } = await openServiceBus('booking', config, logger, options.bus);
+  const registry = connect(RegistryServiceClient, config.registryAddr, config.rpcDeadlineMs);
+  const outbox = createOutbox('booking');
+  return startService({
+    name: 'booking',
+    logger,
+    host: config.host,
+    port: config.port,
+    databaseUrl: config.databaseUrl,
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    schema: 'booking',
+    migrations: bookingMigrations,
+    protoFiles: ['aitbc/marketplace/v1/booking.proto'],
+    build: (db) => ({
+      bindings: [createBookingHandlers({ db, store: bookingStore, outbox, registry: registry.client, pricing: options.pricing ?? listedPricing })],
+      workers: [
+        createExpirySweeper({ db, store: bookingStore, outbox, logger, intervalMs: config.expiryIntervalMs }),
+        createGpuReactions({ db, bus, store: bookingStore, outbox, logger }),
+        createOutboxRelay({ db, databaseUrl: config.databaseUrl, schema: 'booking', bus, logger }),
+        { name: 'registry client', start: () => undefined, stop: async () => registry.close() },
+        ...closer,
+      ],
+    }),
+  }).catch(async (err) => {
+    registry.close();
+    for (const c of closer) await c.stop();
+    throw err;
+  });
+}
+
+if (require.main === module) {
+  runMain(async () => {
+    const config = readBookingConfig(process.env);
+    const logger = createLogger('booking', config.logLevel);
+    stopServiceOnSignals(await startBooking(config, logger), logger);
+  });
+}

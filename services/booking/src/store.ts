@@ -1,0 +1,164 @@
+import type { Knex } from '../../../lib/db';
+
+export type BookingStatusName = 'active' | 'completed' | 'released' | 'cancelled';
+
+/** A row of booking.bookings (a booking and its order). */
+export interface BookingRow {
+  booking_id: string;
+  order_id: string;
+  gpu_id: string;
+  gpu_model: string;
+  miner_id: string;
+  owner_id: string;
+  client_id: string;
+  job_id: string;
+  status: BookingStatusName;
+  start_time: Date;
+  end_time: Date;
+  duration_seconds: number;
+  price_per_hour_micro: number;
+  listed_price_micro: number;
+  multiplier: number;
+  price_source: string;
+  total_cost_micro: number;
+  charged_micro: number | null;
+  refund_micro: number | null;
+  confirmed_at: Date | null;
+  ended_at: Date | null;
+  end_reason: string | null;
+  created_at: Date;
+  completed_at: Date | null;
+}
+
+export type NewBooking = Omit<BookingRow, 'charged_micro' | 'refund_micro' | 'confirmed_at' | 'ended_at' | 'end_reason' | 'created_at' | 'completed_at' | 'status'>;
+
+export interface Ending {
+  status: Exclude<BookingStatusName, 'active'>;
+  reason: string;
+  charged: number;
+  refund: number;
+  endedAt: Date;
+}
+
+export interface OrderQuery {
+  clientId?: string;
+  ownerId?: string;
+  status?: BookingStatusName;
+  limit: number;
+  after?: { createdAt: string; id: string };
+}
+
+/** PostgreSQL's exclusion_violation: an overlapping live booking exists. */
+export const EXCLUSION_VIOLATION = '23P01';
+
+/** The booking service's only SQL. */
+export const bookingStore = {
+  async insert(db: Knex, booking: NewBooking): Promise<BookingRow> {
+    const [row] = await db<BookingRow>('bookings').insert({ ...booking, status: 'active' }).returning('*');
+    return row as BookingRow;
+  },
+
+  async get(db: Knex, bookingId: string, lock = false): Promise<BookingRow | undefined> {
+    const q = db<BookingRow>('bookings').where({ booking_id: bookingId });
+    if (lock) q.forUpdate();
+    return q.first();
+  },
+
+  /** The client's live booking on a GPU: the one running now, else the next one. */
+  async liveForClient(db: Knex, gpuId: string, clientId: string, lock = false): Promise<BookingRow | undefined> {
+    const q = db<BookingRow>('bookings').where({ gpu_id: gpuId, client_id: clientId, status: 'active' }).orderBy('start_time').first();
+    if (lock) q.forUpdate();
+    return q;
+  },
+
+  async activeForJob(db: Knex, clientId: string, jobId: string): Promise<BookingRow | undefined> {
+    return db<BookingRow>('bookings').where({ client_id: clientId, job_id: jobId, status: 'active' }).first();
+  },
+
+  /** Whether a live booking of the GPU overlaps [start, end) (dry runs only: advisory). */
+  async overlaps(db: Knex, gpuId: string, start: Date, end: Date): Promise<boolean> {
+    const row = await db('bookings')
+      .where({ gpu_id: gpuId, status: 'active' })
+      .whereRaw("tstzrange(start_time, end_time, '[)') && tstzrange(?, ?, '[)')", [start, end])
+      .first('booking_id');
+    return row !== undefined;
+  },
+
+  async confirm(db: Knex, bookingId: string): Promise<BookingRow> {
+    const [row] = await db<BookingRow>('bookings')
+      .where({ booking_id: bookingId })
+      .update({ confirmed_at: db.raw('COALESCE(confirmed_at, now())') } as never)
+      .returning('*');
+    return row as BookingRow;
+  },
+
+  async end(db: Knex, bookingId: string, ending: Ending): Promise<BookingRow> {
+    const [row] = await db<BookingRow>('bookings')
+      .where({ booking_id: bookingId, status: 'active' })
+      .update({
+        status: ending.status, end_reason: ending.reason, charged_micro: ending.charged, refund_micro: ending.refund,
+        ended_at: ending.endedAt, completed_at: db.fn.now(),
+      } as never)
+      .returning('*');
+    return row as BookingRow;
+  },
+
+  /**
+   * Claims bookings whose end time has passed and completes them, fully charged. SKIP LOCKED
+   * lets several replicas expire side by side without ending one booking twice.
+   */
+  async expireDue(db: Knex, limit: number): Promise<BookingRow[]> {
+    const { rows } = await db.raw(
+      `WITH due AS (
+         SELECT booking_id FROM bookings WHERE status = 'active' AND end_time <= now()
+         ORDER BY end_time LIMIT ? FOR UPDATE SKIP LOCKED
+       )
+       UPDATE bookings b SET status = 'completed', end_reason = 'expired', charged_micro = total_cost_micro,
+         refund_micro = 0, ended_at = b.end_time, completed_at = now()
+       FROM due WHERE b.booking_id = due.booking_id
+       RETURNING b.*`,
+      [limit],
+    );
+    return rows;
+  },
+
+  /** Live bookings of a GPU (locked), optionally only the one running at `at`. */
+  async liveOnGpu(db: Knex, gpuId: string, runningAt?: Date): Promise<BookingRow[]> {
+    const q = db<BookingRow>('bookings').where({ gpu_id: gpuId, status: 'active' }).orderBy('start_time').forUpdate();
+    if (runningAt) q.where('start_time', '<=', runningAt).where('end_time', '>', runningAt);
+    return q;
+  },
+
+  async listOrders(db: Knex, query: OrderQuery): Promise<BookingRow[]> {
+    const q = db<BookingRow>('bookings');
+    if (query.clientId) q.where('client_id', query.clientId);
+    if (query.ownerId) q.where('owner_id', query.ownerId);
+    if (query.status) q.where('status', query.status);
+    if (query.after) q.whereRaw('(created_at, booking_id) < (?::timestamptz, ?)', [query.after.createdAt, query.after.id]);
+    return q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'booking_id', order: 'desc' }]).limit(query.limit + 1);
+  },
+
+  idempotency: {
+    async find(db: Knex, accountId: string, key: string): Promise<{ request_hash: string; response: Buffer | null } | undefined> {
+      return db('idempotency_keys').where({ account_id: accountId, key }).first('request_hash', 'response');
+    },
+    /** Claims a key; false when it exists (waits for a concurrent claim to commit or roll back). */
+    async claim(db: Knex, accountId: string, key: string, requestHash: string): Promise<boolean> {
+      const rows = await db('idempotency_keys')
+        .insert({ account_id: accountId, key, request_hash: requestHash })
+        .onConflict(['account_id', 'key'])
+        .ignore()
+        .returning('key');
+      return rows.length > 0;
+    },
+    async saveResponse(db: Knex, accountId: string, key: string, response: Buffer): Promise<void> {
+      await db('idempotency_keys').where({ account_id: accountId, key }).update({ response });
+    },
+    /** Keys are kept at least 24 hours; this drops those older than `olderThanMs`. */
+    async prune(db: Knex, olderThanMs: number): Promise<number> {
+      return db('idempotency_keys').where('created_at', '<', new Date(Date.now() - olderThanMs)).del();
+    },
+  },
+};
+
+export type BookingStore = typeof bookingStore;
