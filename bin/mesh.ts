@@ -8,6 +8,7 @@ import { createLogger } from '../lib/logger';
 import { ROOT } from '../lib/paths';
 import { generateKey, parseKeyList } from '../gateway/src/auth';
 import { readGatewayConfig, startGateway } from '../gateway/src/main';
+import { readBookingConfig, startBooking } from '../services/booking/src/main';
 import { readRegistryConfig, startRegistry } from '../services/registry/src/main';
 
 /**
@@ -40,10 +41,13 @@ async function main(): Promise<void> {
   const bus = natsUrl ? undefined : createMemoryBus();
   const registryConfig = readRegistryConfig(process.env, { databaseUrl });
   const registry = await startRegistry(registryConfig, createLogger('registry', registryConfig.logLevel), { bus });
-  const gatewayConfig = readGatewayConfig(process.env, { registryAddr: registry.address, apiKeys: keys });
+  const bookingConfig = readBookingConfig(process.env, { databaseUrl, registryAddr: registry.address });
+  const booking = await startBooking(bookingConfig, createLogger('booking', bookingConfig.logLevel), { bus });
+  const gatewayConfig = readGatewayConfig(process.env, { registryAddr: registry.address, bookingAddr: booking.address, apiKeys: keys });
   const gateway = await startGateway(gatewayConfig, createLogger('gateway', gatewayConfig.logLevel));
 
   lifecycle.onStop('gateway', gateway.stop);
+  lifecycle.onStop('booking', booking.stop);
   lifecycle.onStop('registry', registry.stop);
   if (bus) lifecycle.onStop('event bus', () => bus.close());
   for (const stop of stopLast) lifecycle.onStop('postgres', stop);
@@ -52,7 +56,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `AITBC marketplace mesh is up. Gateway: ${gateway.url}`,
-    `  registry gRPC ${registry.address}   data: ${databaseUrl.includes('@127.0.0.1:' + pgPort) ? dataDir : 'DATABASE_URL'}`,
+    `  registry gRPC ${registry.address}   booking gRPC ${booking.address}   data: ${databaseUrl.includes('@127.0.0.1:' + pgPort) ? dataDir : 'DATABASE_URL'}`,
     `  events: ${natsUrl ? `NATS ${natsUrl} (tail them: npm run events)` : 'in-process bus (set NATS_URL to use NATS JetStream)'}`,
     `  API keys (${source}):`,
     ...parseKeyList(keys).map((k) => `    ${k.role.padEnd(8)} account=${k.account.padEnd(10)} key=${source === 'AITBC_API_KEYS' ? mask(k.key) : k.key}`),

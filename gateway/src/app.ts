@@ -1,22 +1,26 @@
 import swagger from '@fastify/swagger';
 import Ajv from 'ajv';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import addFormats from 'ajv-formats';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Client } from '@grpc/grpc-js';
 import type { Caller } from '../../lib/caller';
 import { roleName } from '../../lib/caller';
 import { DomainError } from '../../lib/errors';
+import type { BookingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/booking';
 import type { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
 import type { AsyncClient } from '../../lib/grpcClient';
 import type { Logger } from '../../lib/logger';
 import { type KeyStore, presentedKey } from './auth';
 import { errorHandler, problem, sendProblem } from './problem';
 import { gpuRoutes } from './routes/gpuRoutes';
+import { bookingRoutes } from './routes/bookingRoutes';
 import { minerRoutes } from './routes/minerRoutes';
 import { opsRoutes } from './routes/opsRoutes';
 
 /** What the gateway needs: clients of the services and the keys. It holds no business state. */
 export interface GatewayDeps {
   registry: AsyncClient<RegistryServiceClient>;
+  booking: AsyncClient<BookingServiceClient>;
   keys: KeyStore;
   logger: Logger;
   /** Services whose gRPC health /readyz reports. */
@@ -52,6 +56,8 @@ export function minerIdOf(request: FastifyRequest): string {
 const bodyAjv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: true, strict: false });
 // Query strings and headers arrive as text: coerce them to the schema's types.
 const textAjv = new Ajv({ coerceTypes: true, removeAdditional: false, useDefaults: true, allErrors: false, strict: false });
+addFormats(bodyAjv);
+addFormats(textAjv);
 
 /**
  * Builds the REST gateway, unbound: tests call `app.listen({ port: 0 })` or `app.inject`,
@@ -70,6 +76,12 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   app.setErrorHandler(errorHandler(deps.logger));
   // JSON only: a text/plain body is refused with 415 rather than parsed into a string.
   app.removeContentTypeParser('text/plain');
+  // An empty body with a JSON content type (some clients send one on POSTs without a body)
+  // means "no body" rather than a parse error; anything else goes to Fastify's safe parser.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
+    (body === '' ? done(null, undefined) : parseJson(request, body as string, done)));
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, problem(404, `no route ${request.method} ${request.url.split('?')[0]}`)));
 
@@ -113,5 +125,14 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   opsRoutes(app, deps);
   gpuRoutes(app, deps);
   minerRoutes(app, deps);
+  bookingRoutes(app, deps);
   return app;
+}
+
+/** Puts the next page's cursor in X-Next-Cursor and a Link header, so the body stays an array. */
+export function setNextLinks(request: FastifyRequest, reply: FastifyReply, cursor: string): void {
+  const url = new URL(request.url, 'http://gateway');
+  url.searchParams.set('cursor', cursor);
+  reply.header('X-Next-Cursor', cursor);
+  reply.header('Link', `<${url.pathname}${url.search}>; rel="next"`);
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ConfigReader, type Env } from '../../lib/config';
+import { BookingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/booking';
 import { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
 import { connect, healthChannel } from '../../lib/grpcClient';
 import { createLifecycle, runMain, stopOnSignals, type Lifecycle } from '../../lib/lifecycle';
@@ -12,6 +13,7 @@ export interface GatewayConfig {
   port: number;
   logLevel: string;
   registryAddr: string;
+  bookingAddr: string;
   apiKeys: string;
   rpcDeadlineMs: number;
   bodyLimitBytes: number;
@@ -25,6 +27,7 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> = {
     port: r.port('PORT', defaults.port ?? 8080),
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     registryAddr: r.string('REGISTRY_ADDR', defaults.registryAddr ?? '127.0.0.1:50051'),
+    bookingAddr: r.string('BOOKING_ADDR', defaults.bookingAddr ?? '127.0.0.1:50052'),
     apiKeys: r.string('AITBC_API_KEYS', defaults.apiKeys),
     // Below the CLI's 5 s timeout, so a slow backend becomes a 504 the CLI can show.
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 3000, 50, 60_000),
@@ -52,9 +55,14 @@ export interface RunningGateway {
 export async function startGateway(config: GatewayConfig, logger: Logger = createLogger('gateway', config.logLevel)): Promise<RunningGateway> {
   const lifecycle: Lifecycle = createLifecycle(logger);
   const registry = connect(RegistryServiceClient, config.registryAddr, config.rpcDeadlineMs);
-  const backends = [{ name: 'registry', channel: healthChannel(config.registryAddr) }];
+  const booking = connect(BookingServiceClient, config.bookingAddr, config.rpcDeadlineMs);
+  const backends = [
+    { name: 'registry', channel: healthChannel(config.registryAddr) },
+    { name: 'booking', channel: healthChannel(config.bookingAddr) },
+  ];
   const app = await buildGateway({
     registry: registry.client,
+    booking: booking.client,
     keys: createKeyStore(parseKeyList(config.apiKeys)),
     logger,
     backends,
@@ -63,6 +71,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   lifecycle.onStop('http', () => app.close());
   lifecycle.onStop('grpc clients', () => {
     registry.close();
+    booking.close();
     for (const b of backends) b.channel.close();
   });
   await app.listen({ host: config.host, port: config.port });

@@ -31,6 +31,12 @@ export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
 }
 
 /**
+ * The few refusals whose HTTP status is finer than their gRPC code: a reused
+ * Idempotency-Key with another body is 422 (INVALID_ARGUMENT alone would be 400).
+ */
+const REASON_STATUS: Record<string, number> = { idempotency_key_reused: 422 };
+
+/**
  * One error handler for the whole gateway: schema failures and DomainErrors (from gRPC) get
  * their status and message; Fastify's own 4xx keep theirs; anything else is logged and
  * answered with a fixed 500 text.
@@ -39,7 +45,7 @@ export function errorHandler(logger: Logger) {
   return (error: FastifyError | DomainError, request: FastifyRequest, reply: FastifyReply) => {
     const instance = request.url.split('?')[0];
     if (error instanceof DomainError) {
-      const status = HTTP_STATUS[error.code];
+      const status = REASON_STATUS[String(error.details?.reason)] ?? HTTP_STATUS[error.code];
       if (status >= 500) logger.warn({ code: error.code, detail: error.message, url: instance }, 'backend failure');
       return sendProblem(reply, problem(status, error.message, { instance, field: error.field, ...(error.details ?? {}) }));
     }

@@ -101,3 +101,33 @@ export const minerHeaderSchema = {
   type: 'object',
   properties: { 'x-miner-id': { type: 'string', pattern: L.minerIdPattern } },
 } as const;
+
+export const bookBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['duration_hours'],
+  properties: {
+    gpu_id: { type: 'string', maxLength: 64 },
+    duration_hours: { type: 'number', exclusiveMinimum: 0, maximum: 720 },
+    total_cost: { type: ['number', 'null'], minimum: 0 },
+    job_id: { type: ['string', 'null'], maxLength: 128 },
+    start_time: { type: 'string', format: 'date-time' },
+    dry_run: { type: 'boolean' },
+  },
+} as const;
+
+export const confirmBodySchema = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: { client_id: { type: ['string', 'null'] } },
+} as const;
+
+export const ordersQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: L.listLimitMax, default: 10 },
+    status: { type: 'string', enum: ['active', 'completed', 'released', 'cancelled'] },
+    cursor: { type: 'string', maxLength: 200 },
+  },
+} as const;

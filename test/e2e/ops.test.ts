@@ -16,7 +16,7 @@ describe('operations endpoints', () => {
     assert.deepEqual(health.body, { status: 'ok' });
     const ready = await http(mesh.url, 'GET', '/readyz');
     assert.equal(ready.status, 200);
-    assert.deepEqual(ready.body, { status: 'ready', services: { registry: 'SERVING' } });
+    assert.deepEqual(ready.body, { status: 'ready', services: { registry: 'SERVING', booking: 'SERVING' } });
   });
 
   it('/openapi.json documents every GPU and miner endpoint', async () => {

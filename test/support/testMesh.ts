@@ -3,6 +3,7 @@ import { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/regist
 import { connect, type ClientHandle } from '../../lib/grpcClient';
 import { createLogger } from '../../lib/logger';
 import { readGatewayConfig, startGateway, type RunningGateway } from '../../gateway/src/main';
+import { readBookingConfig, startBooking } from '../../services/booking/src/main';
 import { readRegistryConfig, startRegistry } from '../../services/registry/src/main';
 import type { RunningService } from '../../lib/service';
 import { deleteStream, NATS_URL, testPrefix } from './events';
@@ -30,6 +31,7 @@ export interface TestMesh {
   url: string;
   database: TestDatabase;
   registry: RunningService;
+  booking: RunningService;
   gateway: RunningGateway;
   /** The registry's knex handle, for checking what is stored. */
   db: Knex;
@@ -46,8 +48,12 @@ export async function startTestMesh(env: Record<string, string> = {}): Promise<T
     readRegistryConfig({ REGISTRY_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, { databaseUrl: database.url }),
     createLogger('registry', LOG_LEVEL),
   );
+  const booking = await startBooking(
+    readBookingConfig({ BOOKING_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, { databaseUrl: database.url, registryAddr: registry.address }),
+    createLogger('booking', LOG_LEVEL),
+  );
   const gateway = await startGateway(
-    readGatewayConfig({ PORT: '0', ...env }, { registryAddr: registry.address, apiKeys: KEY_LIST }),
+    readGatewayConfig({ PORT: '0', ...env }, { registryAddr: registry.address, bookingAddr: booking.address, apiKeys: KEY_LIST }),
     createLogger('gateway', LOG_LEVEL),
   );
   const registryClient = connect(RegistryServiceClient, registry.address, 5000);
@@ -56,12 +62,14 @@ export async function startTestMesh(env: Record<string, string> = {}): Promise<T
     url: gateway.url,
     database,
     registry,
+    booking,
     gateway,
     db: registry.db,
     registryClient,
     async stop() {
       registryClient.close();
       await gateway.stop();
+      await booking.stop();
       await registry.stop();
       await database.drop();
       await deleteStream(prefix);

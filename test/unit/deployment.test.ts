@@ -5,11 +5,13 @@ import { parse } from 'yaml';
 import { ROOT } from '../../lib/paths';
 import { readGatewayConfig } from '../../gateway/src/main';
 import { readRegistryConfig } from '../../services/registry/src/main';
+import { readBookingConfig } from '../../services/booking/src/main';
 
 /** Each app container's config reader: its environment must pass start-up validation. */
 const READERS: Record<string, (env: Record<string, string>) => unknown> = {
   registry: (env) => readRegistryConfig(env),
   gateway: (env) => readGatewayConfig(env),
+  booking: (env) => readBookingConfig(env),
 };
 
 describe('docker-compose.yml and Dockerfile', () => {
@@ -47,5 +49,8 @@ describe('docker-compose.yml and Dockerfile', () => {
     assert.match(compose.services.registry.environment?.DATABASE_URL ?? '', /@postgres:5432\//);
     assert.equal(compose.services.registry.environment?.REGISTRY_HOST, '0.0.0.0');
     assert.equal(compose.services.gateway.environment?.HOST, '0.0.0.0');
+    assert.equal(compose.services.gateway.environment?.BOOKING_ADDR, `booking:${compose.services.booking.environment?.BOOKING_PORT}`);
+    assert.equal(compose.services.booking.environment?.REGISTRY_ADDR, compose.services.gateway.environment?.REGISTRY_ADDR);
+    for (const name of ['registry', 'booking']) assert.equal(compose.services[name].environment?.NATS_URL, 'nats://nats:4222', name);
   });
 });

@@ -1,11 +1,11 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { invalid } from '../../../lib/errors';
 import { GpuSort, type GpuSpec } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import { parseMoney } from '../../../lib/money';
 import { singleFlight } from '../../../lib/singleFlight';
 import { Role } from '../../../lib/caller';
 import type { GatewayDeps } from '../app';
-import { callerOf, minerIdOf } from '../app';
+import { callerOf, minerIdOf, setNextLinks } from '../app';
 import { gpuJson, STATUS_BY_NAME } from '../gpuJson';
 import {
   idParamsSchema, listQuerySchema, minerHeaderSchema, registerBodySchema, unregisterQuerySchema,
@@ -139,12 +139,4 @@ export function gpuRoutes(app: FastifyInstance, { registry }: GatewayDeps): void
     const { gpu } = await registry.unregisterGpu({ caller: callerOf(request), id: request.params.id, force: request.query.force });
     return { status: 'unregistered', gpu_id: gpu!.id, gpu: gpuJson(gpu!) };
   });
-}
-
-/** Puts the next page's cursor in X-Next-Cursor and a Link header, so the body stays an array. */
-function setNextLinks(request: FastifyRequest, reply: FastifyReply, cursor: string): void {
-  const url = new URL(request.url, 'http://gateway');
-  url.searchParams.set('cursor', cursor);
-  reply.header('X-Next-Cursor', cursor);
-  reply.header('Link', `<${url.pathname}${url.search}>; rel="next"`);
 }
