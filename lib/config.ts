@@ -100,6 +100,7 @@ export interface CommonConfig {
   /** Unset only inside the one-process mesh, which hands services an in-process bus. */
   natsUrl?: string;
   natsPrefix: string;
+  dbPoolMax: number;
 }
 
 export function readCommon(r: ConfigReader, databaseUrl?: string): CommonConfig {
@@ -109,6 +110,7 @@ export function readCommon(r: ConfigReader, databaseUrl?: string): CommonConfig 
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     natsUrl: r.url('NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']),
     natsPrefix: r.string('NATS_SUBJECT_PREFIX', 'aitbc'),
+    dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 500),
   };
 }
 

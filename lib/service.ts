@@ -16,6 +16,7 @@ export interface ServiceOptions {
   host: string;
   port: number;
   databaseUrl: string;
+  dbPoolMax?: number;
   shutdownTimeoutMs: number;
   schema: string;
   migrations: Migration[];
@@ -40,7 +41,7 @@ export interface RunningService {
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { logger } = options;
   const lifecycle = createLifecycle(logger);
-  const db = await openDb({ url: options.databaseUrl, schema: options.schema, migrations: options.migrations });
+  const db = await openDb({ url: options.databaseUrl, schema: options.schema, migrations: options.migrations, poolMax: options.dbPoolMax });
   try {
     const { bindings, workers = [] } = options.build(db);
     const grpcServer = createGrpcServer({ logger, protoFiles: options.protoFiles }, bindings);

@@ -6,6 +6,7 @@ import { singleFlight } from '../../../lib/singleFlight';
 import { Role } from '../../../lib/caller';
 import type { GatewayDeps } from '../app';
 import { callerOf, minerIdOf, setNextLinks } from '../app';
+import { bookingJson } from '../bookingJson';
 import { gpuJson, STATUS_BY_NAME } from '../gpuJson';
 import {
   idParamsSchema, listQuerySchema, minerHeaderSchema, registerBodySchema, unregisterQuerySchema,
@@ -84,7 +85,7 @@ const PROVIDERS = { roles: ['provider', 'admin'] };
 const SERVICE_CALLER = { accountId: 'gateway', role: Role.ROLE_SERVICE };
 
 /** GPU endpoints of CONTRACT.md: register, list, details, unregister. */
-export function gpuRoutes(app: FastifyInstance, { registry }: GatewayDeps): void {
+export function gpuRoutes(app: FastifyInstance, { registry, booking }: GatewayDeps): void {
   app.post<{ Body: { gpu: GpuBody } }>('/v1/marketplace/gpu/register', {
     schema: { summary: 'Register (or update, by uuid) a GPU', body: registerBodySchema, headers: minerHeaderSchema },
     config: PROVIDERS,
@@ -128,8 +129,16 @@ export function gpuRoutes(app: FastifyInstance, { registry }: GatewayDeps): void
   app.get<{ Params: { id: string } }>('/v1/marketplace/gpu/:id', {
     schema: { summary: 'GPU details', params: idParamsSchema },
   }, async (request) => {
-    const { gpu } = await registry.getGpu({ caller: callerOf(request), id: request.params.id });
-    return gpuJson(gpu!);
+    const caller = callerOf(request);
+    const { gpu } = await registry.getGpu({ caller, id: request.params.id });
+    if (!gpu!.currentBookingId) return gpuJson(gpu!);
+    // The current booking, for those allowed to see it (its client, the owner, admin);
+    // the booking service decides, and a failure there only leaves it out.
+    const current = await booking.getBooking({ caller, bookingId: gpu!.currentBookingId }, { deadlineMs: 500 }).then(
+      (res) => (res.booking ? bookingJson(res.booking) : undefined),
+      () => undefined,
+    );
+    return { ...gpuJson(gpu!), current_booking: current };
   });
 
   app.delete<{ Params: { id: string }; Querystring: { force: boolean } }>('/v1/marketplace/gpu/:id', {

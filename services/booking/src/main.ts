@@ -55,6 +55,7 @@ export async function startBooking(
     host: config.host,
     port: config.port,
     databaseUrl: config.databaseUrl,
+    dbPoolMax: config.dbPoolMax,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     schema: 'booking',
     migrations: bookingMigrations,

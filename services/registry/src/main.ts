@@ -64,6 +64,7 @@ export async function startRegistry(
     host: config.host,
     port: config.port,
     databaseUrl: config.databaseUrl,
+    dbPoolMax: config.dbPoolMax,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     schema: 'registry',
     migrations: registryMigrations,
