@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { Role } from '../../lib/caller';
+import { DomainError } from '../../lib/errors';
+import type { Delivery, EventBus, Subscription } from '../../lib/events/bus';
+import { connectNatsBus } from '../../lib/events/natsBus';
+import { BookingServiceClient, BookingStatus, JobOutcome } from '../../lib/gen/aitbc/marketplace/v1/booking';
+import { GpuSpec, RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
+import { connect, type ClientHandle } from '../../lib/grpcClient';
+import { createLogger } from '../../lib/logger';
+import type { RunningService } from '../../lib/service';
+import { readBookingConfig, startBooking } from '../../services/booking/src/main';
+import { readRegistryConfig, startRegistry } from '../../services/registry/src/main';
+import { deleteStream, NATS_URL, testPrefix, waitFor } from '../support/events';
+import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
+import { LOG_LEVEL } from '../support/testMesh';
+
+const provider = { accountId: 'acme', role: Role.ROLE_PROVIDER };
+const coordinator = { accountId: 'coordinator', role: Role.ROLE_SERVICE };
+const client = { accountId: 'alice', role: Role.ROLE_CLIENT };
+
+describe('booking service over gRPC, two replicas on one database', function () {
+  this.timeout(60_000);
+  let database: TestDatabase;
+  let prefix: string;
+  let registry: RunningService;
+  const replicas: RunningService[] = [];
+  let registryClient: ClientHandle<RegistryServiceClient>;
+  let bookingA: ClientHandle<BookingServiceClient>;
+  let bookingB: ClientHandle<BookingServiceClient>;
+  let bus: EventBus;
+  let ended: Delivery[];
+  let subscription: Subscription;
+
+  const gpu = async (model: string, priceMicro: number, region = 'eu-west') =>
+    (await registryClient.client.registerGpu({ caller: provider, minerId: 'rig', spec: GpuSpec.fromPartial({ model, memoryGb: 80, pricePerHourMicro: priceMicro, region }) })).gpu!;
+
+  before(async () => {
+    database = await createTestDatabase();
+    prefix = testPrefix();
+    const env = { NATS_URL, NATS_SUBJECT_PREFIX: prefix };
+    registry = await startRegistry(readRegistryConfig({ ...env, REGISTRY_PORT: '0' }, { databaseUrl: database.url }), createLogger('registry', LOG_LEVEL));
+    for (let i = 0; i < 2; i++) {
+      replicas.push(await startBooking(
+        readBookingConfig({ ...env, BOOKING_PORT: '0' }, { databaseUrl: database.url, registryAddr: registry.address }),
+        createLogger(`booking-${i}`, LOG_LEVEL),
+      ));
+    }
+    registryClient = connect(RegistryServiceClient, registry.address, 5000);
+    bookingA = connect(BookingServiceClient, replicas[0].address, 5000);
+    bookingB = connect(BookingServiceClient, replicas[1].address, 5000);
+    bus = await connectNatsBus({ url: NATS_URL, prefix, name: 'booking-it', logger: createLogger('t', 'silent') });
+    ended = [];
+    subscription = await bus.consume({
+      durable: 'booking-it', subjects: [bus.subject('booking.ended')], deadLetter: async () => undefined,
+      handle: async (d) => void ended.push(d),
+    });
+  });
+  after(async () => {
+    await subscription?.stop();
+    await bus?.close();
+    registryClient?.close();
+    bookingA?.close();
+    bookingB?.close();
+    for (const r of replicas) await r.stop();
+    await registry?.stop();
+    await deleteStream(prefix);
+    await database?.drop();
+  });
+
+  it('expires each booking exactly once with two replicas sweeping', async () => {
+    const gpus = await Promise.all(Array.from({ length: 40 }, () => gpu('L4', 800_000)));
+    const bookings = await Promise.all(gpus.map((g, i) => (i % 2 ? bookingA : bookingB).client.createBooking({
+      caller: client, gpuId: g.id, durationHours: 2 / 3600, jobId: '', dryRun: false, idempotencyKey: '', clientId: '',
+    })));
+    const ids = new Set(bookings.map((b) => b.booking!.bookingId));
+    await waitFor(() => [...ids].every((id) => ended.some((d) => d.envelope.aggregateId === id)), 10_000, 'all booking.ended');
+    await new Promise((r) => setTimeout(r, 500));
+    const mine = ended.filter((d) => ids.has(d.envelope.aggregateId));
+    assert.equal(mine.length, 40, 'one booking.ended per booking');
+    const rows = await replicas[0].db('bookings').whereIn('booking_id', [...ids]);
+    assert.ok(rows.every((r: { status: string; end_reason: string }) => r.status === 'completed' && r.end_reason === 'expired'));
+  });
+
+  it('lets the coordinator find the cheapest match, book it for a job (once), and end the job', async () => {
+    await gpu('H100 80GB', 4_000_000, 'us-east');
+    const cheap = await gpu('H100 80GB', 3_000_000, 'us-east');
+    await gpu('H100 80GB', 2_000_000, 'eu-west'); // wrong region
+    const requirements = { model: 'h100', memoryMin: 80, region: 'us-east', maxPricePerHourMicro: 3_500_000 };
+    const found = await bookingA.client.findAvailableGpu({ caller: coordinator, requirements });
+    assert.deepEqual(found.gpus.map((g) => g.id), [cheap.id]);
+
+    const request = { caller: coordinator, jobId: 'job-7', clientId: 'carol', requirements, durationHours: 1, idempotencyKey: '' };
+    const first = await bookingA.client.bookForJob(request);
+    assert.equal(first.booking!.gpuId, cheap.id);
+    assert.equal(first.booking!.clientId, 'carol');
+    assert.equal(first.replayed, false);
+    const again = await bookingB.client.bookForJob(request);
+    assert.equal(again.booking!.bookingId, first.booking!.bookingId);
+    assert.equal(again.replayed, true);
+
+    const endedJob = await bookingB.client.endJob({ caller: coordinator, bookingId: first.booking!.bookingId, outcome: JobOutcome.JOB_OUTCOME_MINER_FAILED });
+    assert.equal(endedJob.booking!.status, BookingStatus.BOOKING_STATUS_CANCELLED);
+    assert.equal(endedJob.booking!.chargedMicro, 0);
+    assert.equal(endedJob.booking!.refundMicro, 3_000_000);
+    assert.equal(endedJob.booking!.endReason, 'job_failed_miner');
+
+    // The registry frees the GPU when booking.ended reaches it (within a second).
+    await waitFor(async () => (await registryClient.client.getGpu({ caller: client, id: cheap.id })).gpu!.currentBookingId === '', 3000, 'GPU freed');
+    const second = await bookingA.client.bookForJob({ ...request, jobId: 'job-8' });
+    await new Promise((r) => setTimeout(r, 1100));
+    const done = await bookingA.client.endJob({ caller: coordinator, bookingId: second.booking!.bookingId, outcome: JobOutcome.JOB_OUTCOME_COMPLETED });
+    assert.equal(done.booking!.status, BookingStatus.BOOKING_STATUS_RELEASED);
+    assert.ok(done.booking!.chargedMicro > 0);
+    assert.equal(done.booking!.chargedMicro + done.booking!.refundMicro, done.booking!.totalCostMicro);
+  });
+
+  it('refuses coordinator calls from clients, impossible requirements and unknown outcomes', async () => {
+    const expect = async (p: Promise<unknown>, code: string) => {
+      await assert.rejects(p, (err: DomainError) => err instanceof DomainError && err.code === code);
+    };
+    await expect(bookingA.client.bookForJob({ caller: client, jobId: 'j', clientId: 'alice', durationHours: 1, idempotencyKey: '' }), 'PERMISSION_DENIED');
+    await expect(bookingA.client.bookForJob({
+      caller: coordinator, jobId: 'j', clientId: 'carol', durationHours: 1, idempotencyKey: '',
+      requirements: { model: 'no-such-gpu', memoryMin: 0, region: '' },
+    }), 'FAILED_PRECONDITION');
+    await expect(bookingA.client.bookForJob({ caller: coordinator, jobId: '', clientId: 'carol', durationHours: 1, idempotencyKey: '' }), 'INVALID_ARGUMENT');
+    const g = await gpu('T4', 300_000);
+    const b = await bookingA.client.createBooking({ caller: coordinator, clientId: 'carol', gpuId: g.id, durationHours: 1, jobId: 'x', dryRun: false, idempotencyKey: '' });
+    await expect(bookingA.client.endJob({ caller: coordinator, bookingId: b.booking!.bookingId, outcome: JobOutcome.JOB_OUTCOME_UNSPECIFIED }), 'INVALID_ARGUMENT');
+  });
+});
