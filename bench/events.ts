@@ -34,8 +34,8 @@ async function main(): Promise<void> {
     name: 'effects', up: async (k) => void (await k.raw('CREATE TABLE effects (event_id text NOT NULL)')),
   }] });
   const bus: EventBus = await connectNatsBus({ url: NATS_URL, prefix, name: 'bench', logger });
-  const outbox = createOutbox('bench');
-  const relay = createOutboxRelay({ db, databaseUrl: database.url, schema: 'bench', bus, logger });
+  const outbox = createOutbox();
+  const relay = createOutboxRelay({ db, outbox, schema: 'bench', bus, logger });
   const committedAt = new Map<string, number>();
   const receivedAt = new Map<string, number>();
   const sub = await bus.consume({

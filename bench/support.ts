@@ -5,13 +5,24 @@ import { ROOT } from '../lib/paths';
 
 /** Starts a compiled entry point (or a .ts file through tsx) as its own process. */
 export function startProcess(entry: string, env: Record<string, string>, readyText: string): Promise<ChildProcess> {
-  const args = entry.endsWith('.ts') ? [require.resolve('tsx/cli'), entry] : [path.join(ROOT, entry)];
+  // BENCH_PROFILE_DIR=/tmp/prof writes a CPU profile of every process the bench starts.
+  const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}/${path.basename(path.dirname(path.dirname(entry)))}`] : [];
+  const args = entry.endsWith('.ts') ? [require.resolve('tsx/cli'), entry] : [...profile, path.join(ROOT, entry)];
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  let ready = false;
   return new Promise((resolve, reject) => {
+    // Keep only what start-up needs: a child logging under load must never wait on this pipe.
     const onData = (d: Buffer) => {
+      if (ready) {
+        if (process.env.BENCH_SHOW_LOGS) process.stderr.write(d);
+        return;
+      }
       output += d;
-      if (output.includes(readyText)) resolve(child);
+      if (output.includes(readyText)) {
+        ready = true;
+        resolve(child);
+      }
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);

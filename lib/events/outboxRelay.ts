@@ -1,19 +1,18 @@
-import pg from 'pg';
 import type { Knex } from '../db';
 import type { Logger } from '../logger';
 import type { Worker } from '../service';
 import type { EventBus } from './bus';
-import { outboxChannel } from './outbox';
+import type { Outbox } from './outbox';
 
 export interface RelayOptions {
   db: Knex;
-  /** For the LISTEN connection (knex pools connections; LISTEN needs one of its own). */
-  databaseUrl: string;
+  /** The outbox this process writes: its commits wake the relay at once. */
+  outbox: Outbox;
   schema: string;
   bus: EventBus;
   logger: Logger;
   batchSize?: number;
-  /** Poll interval when no NOTIFY arrives (a safety net: NOTIFY is the fast path). */
+  /** Poll interval: how soon rows written by another replica's process are seen. */
   pollMs?: number;
   /** Published rows are deleted after this long (they are kept for audit and tests). */
   retentionMs?: number;
@@ -28,7 +27,8 @@ interface Row {
 }
 
 /**
- * Publishes a schema's outbox: woken by NOTIFY at each commit (or by a poll), it claims
+ * Publishes a schema's outbox: woken by each local commit that wrote events (or by a poll,
+ * for rows other replicas wrote), it claims
  * pending rows in id order, publishes them (Nats-Msg-Id = event id) and marks them published
  * in the same transaction. If publishing fails (NATS away) the transaction rolls back, the
  * rows stay pending and the relay retries with backoff: nothing is lost, and an event
@@ -42,13 +42,14 @@ interface Row {
 export function createOutboxRelay(options: RelayOptions): Worker & { drain(): Promise<number> } {
   const { db, bus, logger, schema } = options;
   const batchSize = options.batchSize ?? 500;
-  const pollMs = options.pollMs ?? 1000;
+  const pollMs = options.pollMs ?? 100;
   const retentionMs = options.retentionMs ?? 24 * 3600 * 1000;
   const lockKey = `outbox:${schema}`;
   let running = false;
   let wake: (() => void) | undefined;
+  // Set by commits that happen while a batch is being published, so none is slept through.
+  let dirty = false;
   let loop: Promise<void> | undefined;
-  let listener: pg.Client | undefined;
   let lastCleanup = 0;
 
   /** Publishes one batch; returns how many rows it published (0: nothing to do or not our turn). */
@@ -76,22 +77,10 @@ export function createOutboxRelay(options: RelayOptions): Worker & { drain(): Pr
     await db('outbox').whereNotNull('published_at').where('published_at', '<', new Date(Date.now() - retentionMs)).del();
   }
 
-  async function listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: options.databaseUrl, application_name: `aitbc-${schema}-relay` });
-    client.on('notification', () => wake?.());
-    client.on('error', (err) => {
-      logger.warn({ err: err.message }, 'outbox LISTEN connection lost; polling until it is back');
-      listener = undefined;
-      setTimeout(() => running && listen().catch(() => undefined), 1000).unref();
-    });
-    await client.connect();
-    await client.query(`LISTEN ${outboxChannel(schema)}`);
-    listener = client;
-  }
-
   async function run(): Promise<void> {
     let failures = 0;
     while (running) {
+      dirty = false;
       try {
         let published = 0;
         for (let n = await publishBatch(); n > 0; n = n === batchSize ? await publishBatch() : 0) published += n;
@@ -103,6 +92,7 @@ export function createOutboxRelay(options: RelayOptions): Worker & { drain(): Pr
         if (failures === 1 || failures % 30 === 0) logger.warn({ err: (err as Error).message, failures }, 'outbox relay cannot publish; events wait in the outbox');
       }
       if (!running) break;
+      if (dirty && failures === 0) continue;
       const delay = failures ? Math.min(5000, 250 * 2 ** Math.min(failures, 5)) : pollMs;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
@@ -119,14 +109,16 @@ export function createOutboxRelay(options: RelayOptions): Worker & { drain(): Pr
     name: `outbox-relay:${schema}`,
     start() {
       running = true;
-      listen().catch((err) => logger.warn({ err: (err as Error).message }, 'outbox LISTEN failed; polling'));
+      options.outbox.onCommit(() => {
+        dirty = true;
+        wake?.();
+      });
       loop = run();
     },
     async stop() {
       running = false;
       wake?.();
       await loop;
-      await listener?.end().catch(() => undefined);
     },
     /** Publishes everything pending now (tests and shutdown use it). */
     async drain() {

@@ -48,7 +48,7 @@ export async function startBooking(
 ): Promise<RunningService> {
   const { bus, closer } = await openServiceBus('booking', config, logger, options.bus);
   const registry = connect(RegistryServiceClient, config.registryAddr, config.rpcDeadlineMs);
-  const outbox = createOutbox('booking');
+  const outbox = createOutbox();
   return startService({
     name: 'booking',
     logger,
@@ -65,7 +65,7 @@ export async function startBooking(
       workers: [
         createExpirySweeper({ db, store: bookingStore, outbox, logger, intervalMs: config.expiryIntervalMs }),
         createGpuReactions({ db, bus, store: bookingStore, outbox, logger }),
-        createOutboxRelay({ db, databaseUrl: config.databaseUrl, schema: 'booking', bus, logger }),
+        createOutboxRelay({ db, outbox, schema: 'booking', bus, logger }),
         { name: 'registry client', start: () => undefined, stop: async () => registry.close() },
         ...closer,
       ],

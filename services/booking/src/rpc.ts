@@ -66,13 +66,21 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
     return row;
   }
 
-  /** Ends a live booking in one transaction with its booking.ended event. */
-  async function endBooking(trx: Knex, row: BookingRow, ending: (row: BookingRow) => Ending): Promise<BookingRow> {
-    if (row.status !== 'active') {
-      throw new DomainError('FAILED_PRECONDITION', `booking ${row.booking_id} has already ended (${row.status})`);
+  /**
+   * Ends a live booking with its booking.ended event in one conditional statement (status
+   * must still be active), so two concurrent ends cannot both succeed.
+   */
+  async function endNow(row: BookingRow, ending: (row: BookingRow) => Ending): Promise<BookingRow> {
+    if (row.status !== 'active') throw new DomainError('FAILED_PRECONDITION', `booking ${row.booking_id} has already ended (${row.status})`);
+    const end = ending(row);
+    const ended: BookingRow = {
+      ...row, status: end.status, end_reason: end.reason, charged_micro: end.charged, refund_micro: end.refund,
+      ended_at: end.endedAt, completed_at: end.endedAt,
+    };
+    if (!(await store.endWithEvent(db, row.booking_id, end, end.endedAt, outbox.row(bookingEnded(ended))))) {
+      throw new DomainError('FAILED_PRECONDITION', `booking ${row.booking_id} has already ended`);
     }
-    const ended = await store.end(trx, row.booking_id, ending(row));
-    await outbox.enqueue(trx, [bookingEnded(ended)]);
+    outbox.written();
     return ended;
   }
 
@@ -127,22 +135,31 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
       return { quote, wouldSucceed: !taken, reason: taken ? 'the GPU is booked for an overlapping time' : '', replayed: false };
     }
 
+    const row: BookingRow = {
+      booking_id: newId('bkg'), order_id: newId('ord'), gpu_id: gpu.id, gpu_model: gpu.model, miner_id: gpu.minerId,
+      owner_id: gpu.ownerId, client_id: req.clientId, job_id: req.jobId, status: 'active', start_time: start, end_time: end,
+      duration_seconds: seconds, price_per_hour_micro: quote.pricePerHourMicro, listed_price_micro: price.listedPriceMicro,
+      multiplier: price.multiplier, price_source: price.source, total_cost_micro: quote.totalCostMicro,
+      charged_micro: null, refund_micro: null, confirmed_at: null, ended_at: null, end_reason: null,
+      created_at: new Date(), completed_at: null,
+    };
+    const response: CreateBookingResponse = { booking: bookingMessage(row), quote, wouldSucceed: true, reason: '', replayed: false };
     try {
+      if (!key) {
+        // The hot path: booking, order and event in one statement.
+        await store.insertWithEvent(db, row, outbox.row(bookingCreated(row)));
+        outbox.written();
+        return response;
+      }
       return await db.transaction(async (trx) => {
-        if (key && !(await store.idempotency.claim(trx, req.caller.accountId, key, requestHash))) {
+        if (!(await store.idempotency.claim(trx, req.caller.accountId, key, requestHash))) {
           // A concurrent request with this key committed first: answer as it did.
           const seen = await store.idempotency.find(trx, req.caller.accountId, key);
           return replay(seen!, requestHash);
         }
-        const row = await store.insert(trx, {
-          booking_id: newId('bkg'), order_id: newId('ord'), gpu_id: gpu.id, gpu_model: gpu.model, miner_id: gpu.minerId,
-          owner_id: gpu.ownerId, client_id: req.clientId, job_id: req.jobId, start_time: start, end_time: end,
-          duration_seconds: seconds, price_per_hour_micro: quote.pricePerHourMicro, listed_price_micro: price.listedPriceMicro,
-          multiplier: price.multiplier, price_source: price.source, total_cost_micro: quote.totalCostMicro,
-        });
-        await outbox.enqueue(trx, [bookingCreated(row)]);
-        const response: CreateBookingResponse = { booking: bookingMessage(row), quote, wouldSucceed: true, reason: '', replayed: false };
-        if (key) await store.idempotency.saveResponse(trx, req.caller.accountId, key, Buffer.from(CreateBookingResponse.encode(response).finish()));
+        await store.insertWithEvent(trx, row, outbox.row(bookingCreated(row)));
+        await store.idempotency.saveResponse(trx, req.caller.accountId, key, Buffer.from(CreateBookingResponse.encode(response).finish()));
+        (trx as Knex.Transaction).executionPromise.then(() => outbox.written(), () => undefined);
         return response;
       });
     } catch (err) {
@@ -190,9 +207,7 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
 
       async releaseBooking(req) {
         const caller = requireCaller(req.caller, [Role.ROLE_CLIENT, Role.ROLE_ADMIN, Role.ROLE_SERVICE]);
-        const row = await db.transaction(async (trx) =>
-          endBooking(trx, await findBooking(trx, caller, req.bookingId, req.gpuId, true), usedSoFar('released', 'released')));
-        return { booking: bookingMessage(row) };
+        return { booking: bookingMessage(await endNow(await findBooking(db, caller, req.bookingId, req.gpuId, false), usedSoFar('released', 'released'))) };
       },
 
       async getBooking(req) {
@@ -266,8 +281,7 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
               throw invalid('outcome', 'must be COMPLETED, FAILED or MINER_FAILED');
           }
         };
-        const row = await db.transaction(async (trx) => endBooking(trx, await findBooking(trx, caller, req.bookingId, '', true), ending));
-        return { booking: bookingMessage(row) };
+        return { booking: bookingMessage(await endNow(await findBooking(db, caller, req.bookingId, '', false), ending)) };
       },
     },
   };

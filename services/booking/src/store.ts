@@ -1,4 +1,5 @@
 import type { Knex } from '../../../lib/db';
+import type { OutboxRow } from '../../../lib/events/outbox';
 
 export type BookingStatusName = 'active' | 'completed' | 'released' | 'cancelled';
 
@@ -56,6 +57,36 @@ export const bookingStore = {
   async insert(db: Knex, booking: NewBooking): Promise<BookingRow> {
     const [row] = await db<BookingRow>('bookings').insert({ ...booking, status: 'active' }).returning('*');
     return row as BookingRow;
+  },
+
+  /**
+   * Inserts a booking and its event in one statement: atomic without a transaction, and one
+   * round trip (the hot path of booking). Throws the exclusion violation on overlap.
+   */
+  async insertWithEvent(db: Knex, row: BookingRow, event: OutboxRow): Promise<void> {
+    const insert = db('bookings').insert(row).toSQL();
+    await db.raw(
+      `WITH b AS (${insert.sql} RETURNING booking_id)
+       INSERT INTO outbox (event_id, type, aggregate_id, envelope) SELECT ?, ?, ?, ? FROM b`,
+      [...insert.bindings, event.event_id, event.type, event.aggregate_id, event.envelope],
+    );
+  },
+
+  /**
+   * Ends a live booking and writes its event in one statement; false when it was no longer
+   * active (another call ended it first).
+   */
+  async endWithEvent(db: Knex, bookingId: string, ending: Ending, completedAt: Date, event: OutboxRow): Promise<boolean> {
+    const { rows } = await db.raw(
+      `WITH u AS (
+         UPDATE bookings SET status = ?, end_reason = ?, charged_micro = ?, refund_micro = ?, ended_at = ?, completed_at = ?
+         WHERE booking_id = ? AND status = 'active' RETURNING booking_id
+       )
+       INSERT INTO outbox (event_id, type, aggregate_id, envelope) SELECT ?, ?, ?, ? FROM u RETURNING id`,
+      [ending.status, ending.reason, ending.charged, ending.refund, ending.endedAt, completedAt, bookingId,
+        event.event_id, event.type, event.aggregate_id, event.envelope],
+    );
+    return rows.length === 1;
   },
 
   async get(db: Knex, bookingId: string, lock = false): Promise<BookingRow | undefined> {

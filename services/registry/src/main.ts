@@ -57,7 +57,7 @@ export async function startRegistry(
   options: { bus?: EventBus } = {},
 ): Promise<RunningService> {
   const { bus, closer } = await openServiceBus('registry', config, logger, options.bus);
-  const outbox = createOutbox('registry');
+  const outbox = createOutbox();
   return startService({
     name: 'registry',
     logger,
@@ -77,7 +77,7 @@ export async function startRegistry(
       workers: [
         createOfflineSweeper({ db, store: registryStore, outbox, logger, ttlSeconds: config.heartbeatTtlSeconds, intervalMs: 1000 }),
         createBookingProjection({ db, bus, store: registryStore, logger }),
-        createOutboxRelay({ db, databaseUrl: config.databaseUrl, schema: 'registry', bus, logger }),
+        createOutboxRelay({ db, outbox, schema: 'registry', bus, logger }),
         ...closer,
       ],
     }),

@@ -74,14 +74,37 @@ const BOOKED_NOW = 'COALESCE(booking_expires > now() AND (booking_starts IS NULL
 
 export const registryStore: RegistryStore = {
   async addLiveBooking(db, booking) {
-    const inserted = await db('live_bookings').insert(booking).onConflict('booking_id').ignore().returning('booking_id');
-    if (inserted.length) await db('gpus').where({ id: booking.gpu_id }).increment('total_bookings', 1);
-    await refreshBooking(db, booking.gpu_id);
+    // One statement: remember the booking, count it, and put the GPU's earliest live booking
+    // (the new one included: CTEs see the table as it was) on its row.
+    await db.raw(
+      `WITH ins AS (
+         INSERT INTO live_bookings (booking_id, gpu_id, client_id, start_time, end_time) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (booking_id) DO NOTHING RETURNING booking_id, start_time, end_time
+       ), next AS (
+         SELECT booking_id, start_time, end_time FROM (
+           SELECT booking_id, start_time, end_time FROM live_bookings WHERE gpu_id = ? AND end_time > now()
+           UNION ALL SELECT booking_id, start_time, end_time FROM ins WHERE end_time > now()
+         ) AS live ORDER BY start_time LIMIT 1
+       )
+       UPDATE gpus SET total_bookings = total_bookings + (SELECT count(*) FROM ins),
+         current_booking_id = (SELECT booking_id FROM next), booking_starts = (SELECT start_time FROM next),
+         booking_expires = (SELECT end_time FROM next)
+       WHERE id = ?`,
+      [booking.booking_id, booking.gpu_id, booking.client_id, booking.start_time, booking.end_time, booking.gpu_id, booking.gpu_id],
+    );
   },
 
   async removeLiveBooking(db, bookingId, gpuId) {
-    await db('live_bookings').where({ booking_id: bookingId }).del();
-    await refreshBooking(db, gpuId);
+    await db.raw(
+      `WITH del AS (DELETE FROM live_bookings WHERE booking_id = ? RETURNING booking_id), next AS (
+         SELECT booking_id, start_time, end_time FROM live_bookings
+         WHERE gpu_id = ? AND booking_id <> ? AND end_time > now() ORDER BY start_time LIMIT 1
+       )
+       UPDATE gpus SET current_booking_id = (SELECT booking_id FROM next), booking_starts = (SELECT start_time FROM next),
+         booking_expires = (SELECT end_time FROM next)
+       WHERE id = ?`,
+      [bookingId, gpuId, bookingId, gpuId],
+    );
   },
 
   async upsertGpu(db, { id, ownerId, minerId, hwKey, spec, defaultPriceMicro }) {
@@ -202,13 +225,3 @@ export const registryStore: RegistryStore = {
       .returning('*') as Promise<GpuRow[]>;
   },
 };
-
-/** Copies a GPU's earliest live booking (not yet over) onto its row. */
-async function refreshBooking(db: Knex, gpuId: string): Promise<void> {
-  const next = await db<LiveBooking>('live_bookings').where({ gpu_id: gpuId }).where('end_time', '>', db.fn.now()).orderBy('start_time').first();
-  await db('gpus').where({ id: gpuId }).update({
-    current_booking_id: next?.booking_id ?? null,
-    booking_starts: next?.start_time ?? null,
-    booking_expires: next?.end_time ?? null,
-  });
-}

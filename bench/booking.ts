@@ -1,0 +1,123 @@
+/**
+ * Booking figures, with registry, booking and gateway as their own processes on the
+ * machine's PostgreSQL and NATS:
+ * - bookings per second through the gateway: book + release pairs over many GPUs, from 32
+ *   concurrent clients (each on its own GPUs, so every booking succeeds);
+ * - beside it, single-row INSERT transactions per second on the same PostgreSQL (a knex
+ *   loop at the same concurrency);
+ * - expiry lag: 1,000 bookings ending at the same moment, time from end to completion.
+ * Prints one JSON line. Usage: npm run bench:booking [-- --seconds 10]
+ */
+import { Agent } from 'undici';
+import { connectDb } from '../lib/db';
+import { createTestDatabase } from '../test/support/testDatabase';
+import { deleteStream, NATS_URL, testPrefix, waitFor } from '../test/support/events';
+import { startProcess } from './support';
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const CONCURRENCY = 32;
+
+async function main(): Promise<void> {
+  const seconds = arg('seconds', 10);
+  const database = await createTestDatabase();
+  const prefix = testPrefix();
+  const base = 23_000 + Math.floor(Math.random() * 1000);
+  const keys = { provider: 'bench-provider-key', client: 'bench-client-key' };
+  const common = { DATABASE_URL: database.url, NATS_URL, NATS_SUBJECT_PREFIX: prefix, LOG_LEVEL: 'info', DB_POOL_MAX: '40' };
+  const children = [];
+  const dispatcher = new Agent({ connections: CONCURRENCY + 4 });
+  try {
+    children.push(await startProcess('dist/services/registry/src/main.js', { ...common, REGISTRY_PORT: String(base + 1), HEARTBEAT_TTL_SECONDS: '86400' }, 'registry serving'));
+    children.push(await startProcess('dist/services/booking/src/main.js', { ...common, BOOKING_PORT: String(base + 2), REGISTRY_ADDR: `127.0.0.1:${base + 1}` }, 'booking serving'));
+    children.push(await startProcess('dist/gateway/src/main.js', {
+      PORT: String(base), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, BOOKING_ADDR: `127.0.0.1:${base + 2}`, LOG_LEVEL: 'info',
+      AITBC_API_KEYS: `provider:acme:${keys.provider},client:alice:${keys.client}`,
+    }, 'gateway listening'));
+    const url = `http://127.0.0.1:${base}`;
+    const post = async (path: string, key: string, body?: unknown) => {
+      const res = await fetch(`${url}${path}`, {
+        method: 'POST', dispatcher, headers: { 'X-Api-Key': key, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      } as RequestInit);
+      const json = await res.json();
+      return { status: res.status, body: json as Record<string, any> };
+    };
+    const gpus: string[] = [];
+    for (let i = 0; i < CONCURRENCY * 4; i++) {
+      const res = await post('/v1/marketplace/gpu/register', keys.provider, { gpu: { name: 'RTX 4090', memory_gb: 24, price_per_hour: 1 } });
+      gpus.push(res.body.gpu_id);
+    }
+
+    // 1. book + release pairs.
+    let pairs = 0;
+    let failures = 0;
+    const until = Date.now() + seconds * 1000;
+    const latencies: number[] = [];
+    await Promise.all(Array.from({ length: CONCURRENCY }, async (_, worker) => {
+      for (let n = 0; Date.now() < until; n++) {
+        const gpuId = gpus[worker + CONCURRENCY * (n % 4)];
+        const started = performance.now();
+        const booked = await post(`/v1/marketplace/gpu/${gpuId}/book`, keys.client, { gpu_id: gpuId, duration_hours: 1 });
+        latencies.push(performance.now() - started);
+        const released = booked.status === 201 ? await post(`/v1/marketplace/gpu/${gpuId}/release`, keys.client) : booked;
+        if (booked.status === 201 && released.status === 200) pairs++;
+        else failures++;
+      }
+    }));
+    latencies.sort((a, b) => a - b);
+    const bookingsPerSecond = Math.round(pairs / seconds);
+
+    // 2. Raw single-row INSERT transactions on the same PostgreSQL, same concurrency.
+    const raw = connectDb({ url: database.url, schema: 'public', poolMax: CONCURRENCY });
+    await raw.raw('CREATE TABLE bench_rows (id bigserial PRIMARY KEY, gpu_id text NOT NULL, client_id text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())');
+    let inserts = 0;
+    const rawUntil = Date.now() + seconds * 1000;
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (Date.now() < rawUntil) {
+        await raw.transaction((trx) => trx('bench_rows').insert({ gpu_id: 'gpu_x', client_id: 'alice' }));
+        inserts++;
+      }
+    }));
+    await raw.destroy();
+    const insertsPerSecond = Math.round(inserts / seconds);
+
+    // 3. Expiry lag: 1,000 bookings (on 1,000 GPUs) all ending at one moment.
+    const db = connectDb({ url: database.url, schema: 'booking' });
+    const endAt = new Date(Date.now() + 3000);
+    const rows = Array.from({ length: 1000 }, (_, i) => ({
+      booking_id: `bkg_bench${String(i).padStart(15, '0')}`, order_id: `ord_bench${String(i).padStart(15, '0')}`,
+      gpu_id: `gpu_bench${i}`, gpu_model: 'RTX 4090', miner_id: 'rig', owner_id: 'acme', client_id: 'alice', status: 'active',
+      start_time: new Date(Date.now() - 60_000), end_time: endAt, duration_seconds: 63, price_per_hour_micro: 1_000_000,
+      listed_price_micro: 1_000_000, multiplier: 1, price_source: 'listed_price', total_cost_micro: 17_500,
+    }));
+    for (let i = 0; i < rows.length; i += 250) await db('bookings').insert(rows.slice(i, i + 250));
+    await waitFor(async () => Number((await db('bookings').where('booking_id', 'like', 'bkg_bench%').where({ status: 'completed' }).count({ n: '*' }))[0].n) === 1000, 30_000, 'expiry');
+    const lags = (await db('bookings').where('booking_id', 'like', 'bkg_bench%').select(db.raw('extract(epoch from (completed_at - end_time)) * 1000 AS lag')))
+      .map((r: { lag: string }) => Number(r.lag)).sort((a: number, b: number) => a - b);
+    await db.destroy();
+
+    process.stdout.write(`${JSON.stringify({
+      bench: 'booking', concurrency: CONCURRENCY, seconds,
+      gateway: { bookings_per_second: bookingsPerSecond, book_p50_ms: Math.round(percentile(latencies, 50)), book_p99_ms: Math.round(percentile(latencies, 99)), failures },
+      raw_insert_transactions_per_second: insertsPerSecond,
+      bookings_vs_raw: Math.round((bookingsPerSecond / insertsPerSecond) * 1000) / 1000,
+      expiry_lag_ms: { bookings: lags.length, p50: Math.round(percentile(lags, 50)), p99: Math.round(percentile(lags, 99)), max: Math.round(lags[lags.length - 1]) },
+      targets: { bookings_vs_raw_min: 0.15, expiry_lag_p99_ms_max: 1000 },
+    })}\n`);
+  } finally {
+    await dispatcher.close();
+    for (const child of children) child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 1000));
+    await deleteStream(prefix);
+    await database.drop();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err.stack ?? err}\n`);
+  process.exit(1);
+});
