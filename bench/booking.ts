@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const prefix = testPrefix();
   const base = 23_000 + Math.floor(Math.random() * 1000);
   const keys = { provider: 'bench-provider-key', client: 'bench-client-key' };
-  const common = { DATABASE_URL: database.url, NATS_URL, NATS_SUBJECT_PREFIX: prefix, LOG_LEVEL: 'info', DB_POOL_MAX: '40' };
+  const common = { DATABASE_URL: database.url, NATS_URL, NATS_SUBJECT_PREFIX: prefix, LOG_LEVEL: 'info', DB_POOL_MAX: process.env.BENCH_DB_POOL_MAX ?? '10' };
   const children = [];
   const dispatcher = new Agent({ connections: CONCURRENCY + 4 });
   try {

@@ -71,8 +71,8 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
         // filter_subjects (several) needs NATS 2.10; Debian ships 2.9. One subject filters on
-        // the server; several share the stream-wide filter and are sorted out below.
-        filter_subject: consumer.subjects.length === 1 ? consumer.subjects[0] : `${prefix}.>`,
+        // the server; several share their narrowest common wildcard and are sorted out below.
+        filter_subject: commonFilter(consumer.subjects),
         ack_wait: nanos(consumer.ackWaitMs ?? ACK_WAIT_MS),
         // Dead-lettering is decided by the client (lib/events/bus.ts), which needs to see an
         // event again after a crash to record it; the server never gives up on its own.
@@ -140,4 +140,16 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
     }
     throw err;
   }
+}
+
+/**
+ * The narrowest single subject filter covering all of `subjects`:
+ * [a.booking.created, a.booking.ended] → a.booking.>; one subject → itself.
+ */
+export function commonFilter(subjects: string[]): string {
+  if (subjects.length === 1) return subjects[0];
+  const split = subjects.map((s) => s.split('.'));
+  const common: string[] = [];
+  for (let i = 0; split.every((t) => i < t.length - 1 && t[i] === split[0][i] && t[i] !== '>'); i++) common.push(split[0][i]);
+  return common.length ? `${common.join('.')}.>` : '>';
 }

@@ -3,6 +3,7 @@ import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { ConfigError, ConfigReader } from '../../lib/config';
 import { DomainError, type ErrorCode, fromGrpcError, HTTP_STATUS, toGrpcError } from '../../lib/errors';
 import { isId, newId } from '../../lib/ids';
+import { commonFilter } from '../../lib/events/natsBus';
 import { readRegistryConfig, startRegistry } from '../../services/registry/src/main';
 import { createLogger } from '../../lib/logger';
 import { readGatewayConfig } from '../../gateway/src/main';
@@ -97,5 +98,15 @@ describe('services without NATS', () => {
         return true;
       },
     );
+  });
+});
+
+describe('NATS consumer filters', () => {
+  it('cover several subjects with their narrowest common wildcard', () => {
+    assert.equal(commonFilter(['aitbc.gpu.>']), 'aitbc.gpu.>');
+    assert.equal(commonFilter(['aitbc.booking.created', 'aitbc.booking.ended']), 'aitbc.booking.>');
+    assert.equal(commonFilter(['aitbc.gpu.status_changed', 'aitbc.booking.ended']), 'aitbc.>');
+    assert.equal(commonFilter(['aitbc.gpu.>', 'aitbc.gpu.registered']), 'aitbc.gpu.>');
+    assert.equal(commonFilter(['a.x', 'b.y']), '>');
   });
 });
