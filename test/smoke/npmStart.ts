@@ -86,6 +86,27 @@ async function main(): Promise<void> {
   const list = await fetch(`${base}/v1/marketplace/gpu/list?limit=20`, { headers: { 'X-Api-Key': keys.client } });
   const items = (await list.json()) as { id: string }[];
   check(list.status === 200 && items[0]?.id === gpuId, 'client lists it');
+  const json = { 'Content-Type': 'application/json' };
+  const book = await fetch(`${base}/v1/marketplace/gpu/${gpuId}/book`, {
+    method: 'POST', headers: { 'X-Api-Key': keys.client, ...json }, body: JSON.stringify({ gpu_id: gpuId, duration_hours: 1, total_cost: 1 }),
+  });
+  const booking = (await book.json()) as { booking_id: string; total_cost: number };
+  check(book.status === 201 && booking.total_cost === 0.5, `client booked it (${book.status})`);
+  let status = '';
+  for (let i = 0; i < 40 && status !== 'booked'; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    status = ((await (await fetch(`${base}/v1/marketplace/gpu/${gpuId}`, { headers: { 'X-Api-Key': keys.client } })).json()) as { status: string }).status;
+  }
+  check(status === 'booked', 'the GPU shows booked (events over the in-process bus)');
+  const confirm = await fetch(`${base}/v1/marketplace/gpu/${gpuId}/confirm`, {
+    method: 'POST', headers: { 'X-Api-Key': keys.client, ...json }, body: JSON.stringify({ client_id: keys.client }),
+  });
+  check(confirm.status === 200, 'client confirmed it');
+  const release = await fetch(`${base}/v1/marketplace/gpu/${gpuId}/release`, { method: 'POST', headers: { 'X-Api-Key': keys.client } });
+  const released = (await release.json()) as { charged: number; refund: number };
+  check(release.status === 200 && Math.round((released.charged + released.refund) * 1e6) === 500_000, 'client released it: charged + refund = total');
+  const orders = (await (await fetch(`${base}/v1/marketplace/orders`, { headers: { 'X-Api-Key': keys.client } })).json()) as { booking_id: string; status: string }[];
+  check(orders[0]?.booking_id === booking.booking_id && orders[0].status === 'released', 'the order shows the release');
   check(await first.stop(), 'Ctrl-C (SIGINT) stops the mesh cleanly, embedded PostgreSQL included');
 
   const second = await startMesh();
