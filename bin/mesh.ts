@@ -6,7 +6,7 @@ import { ensureWritableDir, startEmbeddedPostgres } from '../lib/embeddedPostgre
 import { createLifecycle, runMain, stopOnSignals } from '../lib/lifecycle';
 import { createLogger } from '../lib/logger';
 import { ROOT } from '../lib/paths';
-import { generateKey, parseKeyList } from '../gateway/src/auth';
+import { generateKey, parseKeyList } from '../lib/apiKeys';
 import { readGatewayConfig, startGateway } from '../gateway/src/main';
 import { readBookingConfig, startBooking } from '../services/booking/src/main';
 import { readRegistryConfig, startRegistry } from '../services/registry/src/main';
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   // Without NATS_URL every service shares one in-process bus (same guarantees, one process).
   const natsUrl = process.env.NATS_URL?.trim();
   const bus = natsUrl ? undefined : createMemoryBus();
-  const registryConfig = readRegistryConfig(process.env, { databaseUrl });
+  const registryConfig = readRegistryConfig(process.env, { databaseUrl, apiKeys: keys });
   const registry = await startRegistry(registryConfig, createLogger('registry', registryConfig.logLevel), { bus });
   const bookingConfig = readBookingConfig(process.env, { databaseUrl, registryAddr: registry.address });
   const booking = await startBooking(bookingConfig, createLogger('booking', bookingConfig.logLevel), { bus });

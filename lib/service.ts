@@ -21,8 +21,11 @@ export interface ServiceOptions {
   schema: string;
   migrations: Migration[];
   protoFiles: string[];
-  /** Builds the service's handlers and workers once its database is migrated. */
-  build(db: Knex): { bindings: ServiceBinding<any>[]; workers?: Worker[] };
+  /**
+   * Builds the service's handlers and workers once its database is migrated. `beforeStop`
+   * runs first on shutdown, before gRPC drains (e.g. to end open streams).
+   */
+  build(db: Knex): { bindings: ServiceBinding<any>[]; workers?: Worker[]; beforeStop?: () => void };
 }
 
 export interface RunningService {
@@ -30,7 +33,7 @@ export interface RunningService {
   port: number;
   address: string;
   db: Knex;
-  /** Ordered shutdown: health off → drain gRPC → stop workers → close the database. */
+  /** Ordered shutdown: health off → end streams → drain gRPC → stop workers → close the database. */
   stop(): Promise<void>;
 }
 
@@ -43,10 +46,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const lifecycle = createLifecycle(logger);
   const db = await openDb({ url: options.databaseUrl, schema: options.schema, migrations: options.migrations, poolMax: options.dbPoolMax });
   try {
-    const { bindings, workers = [] } = options.build(db);
+    const { bindings, workers = [], beforeStop } = options.build(db);
     const grpcServer = createGrpcServer({ logger, protoFiles: options.protoFiles }, bindings);
     const port = await grpcServer.listen(options.host, options.port);
-    lifecycle.onStop('grpc', () => grpcServer.stop(options.shutdownTimeoutMs));
+    lifecycle.onStop('grpc', () => {
+      beforeStop?.();
+      return grpcServer.stop(options.shutdownTimeoutMs);
+    });
     for (const worker of workers) {
       lifecycle.onStop(worker.name, () => worker.stop());
       await worker.start();

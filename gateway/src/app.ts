@@ -10,7 +10,7 @@ import type { BookingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/bo
 import type { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
 import type { AsyncClient } from '../../lib/grpcClient';
 import type { Logger } from '../../lib/logger';
-import { type KeyStore, presentedKey } from './auth';
+import { type KeyStore, presentedKey } from '../../lib/apiKeys';
 import { errorHandler, problem, sendProblem } from './problem';
 import { gpuRoutes } from './routes/gpuRoutes';
 import { bookingRoutes } from './routes/bookingRoutes';

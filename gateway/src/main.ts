@@ -6,7 +6,7 @@ import { connect, healthChannel } from '../../lib/grpcClient';
 import { createLifecycle, runMain, stopOnSignals, type Lifecycle } from '../../lib/lifecycle';
 import { createLogger, type Logger } from '../../lib/logger';
 import { buildGateway } from './app';
-import { createKeyStore, parseKeyList } from './auth';
+import { createKeyStore, parseKeyList } from '../../lib/apiKeys';
 
 export interface GatewayConfig {
   host: string;

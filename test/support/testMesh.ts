@@ -45,7 +45,7 @@ export async function startTestMesh(env: Record<string, string> = {}): Promise<T
   // Real NATS, with a subject prefix (and so a stream) of this mesh's own.
   const prefix = testPrefix();
   const registry = await startRegistry(
-    readRegistryConfig({ REGISTRY_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, { databaseUrl: database.url }),
+    readRegistryConfig({ REGISTRY_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, { databaseUrl: database.url, apiKeys: KEY_LIST }),
     createLogger('registry', LOG_LEVEL),
   );
   const booking = await startBooking(

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ErrorObject } from 'ajv';
 import { Role } from '../../lib/caller';
-import { createKeyStore, parseKeyList, presentedKey } from '../../gateway/src/auth';
+import { createKeyStore, parseKeyList, presentedKey } from '../../lib/apiKeys';
 import { describeValidation } from '../../gateway/src/problem';
 import { gpuSpecFromBody } from '../../gateway/src/routes/gpuRoutes';
 

@@ -8,7 +8,10 @@ import { createLogger, type Logger } from '../../../lib/logger';
 import { parseMoney } from '../../../lib/money';
 import { startService, stopServiceOnSignals, type RunningService } from '../../../lib/service';
 import { registryMigrations } from '../migrations';
+import { createKeyStore, parseKeyList } from '../../../lib/apiKeys';
 import { createBookingProjection } from './bookingProjection';
+import { createLiveness } from './liveness';
+import { createMinerSessions } from './minerSessions';
 import { createOfflineSweeper } from './offlineSweeper';
 import { createRegistryHandlers } from './rpc';
 import { registryStore } from './store';
@@ -18,11 +21,14 @@ export interface RegistryConfig extends CommonConfig {
   port: number;
   heartbeatTtlSeconds: number;
   heartbeatIntervalSeconds: number;
+  heartbeatFlushMs: number;
   defaultPriceMicro: number;
+  /** role:account:key,… — provider keys authenticate miner streams. */
+  apiKeys?: string;
 }
 
 /** Reads the registry's settings; `defaults` lets the mesh supply a database URL. */
-export function readRegistryConfig(env: Env, defaults: { databaseUrl?: string } = {}): RegistryConfig {
+export function readRegistryConfig(env: Env, defaults: { databaseUrl?: string; apiKeys?: string } = {}): RegistryConfig {
   const r = new ConfigReader(env);
   const common = readCommon(r, defaults.databaseUrl);
   const heartbeatTtlSeconds = r.int('HEARTBEAT_TTL_SECONDS', 30, 2, 86_400);
@@ -32,8 +38,17 @@ export function readRegistryConfig(env: Env, defaults: { databaseUrl?: string } 
     port: r.port('REGISTRY_PORT', 50051),
     heartbeatTtlSeconds,
     heartbeatIntervalSeconds: r.int('HEARTBEAT_INTERVAL_SECONDS', Math.max(1, Math.floor(heartbeatTtlSeconds / 3)), 1, 86_400),
+    heartbeatFlushMs: r.int('HEARTBEAT_FLUSH_MS', 1000, 50, 10_000),
     defaultPriceMicro: 0,
+    apiKeys: r.optionalString('AITBC_API_KEYS') ?? defaults.apiKeys,
   };
+  if (config.apiKeys) {
+    try {
+      parseKeyList(config.apiKeys);
+    } catch (err) {
+      r.problem((err as Error).message);
+    }
+  }
   try {
     config.defaultPriceMicro = parseMoney(r.string('DEFAULT_PRICE_PER_HOUR', '1'), 'DEFAULT_PRICE_PER_HOUR');
     if (config.defaultPriceMicro <= 0) r.problem('DEFAULT_PRICE_PER_HOUR must be greater than 0');
@@ -68,19 +83,25 @@ export async function startRegistry(
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     schema: 'registry',
     migrations: registryMigrations,
-    protoFiles: ['aitbc/marketplace/v1/registry.proto'],
-    build: (db) => ({
-      bindings: [createRegistryHandlers({
-        db, store: registryStore, outbox, defaultPriceMicro: config.defaultPriceMicro,
-        heartbeatIntervalSeconds: config.heartbeatIntervalSeconds,
-      })],
-      workers: [
-        createOfflineSweeper({ db, store: registryStore, outbox, logger, ttlSeconds: config.heartbeatTtlSeconds, intervalMs: 1000 }),
-        createBookingProjection({ db, bus, store: registryStore, logger }),
-        createOutboxRelay({ db, outbox, schema: 'registry', bus, logger }),
-        ...closer,
-      ],
-    }),
+    protoFiles: ['aitbc/marketplace/v1/registry.proto', 'aitbc/marketplace/v1/miner.proto'],
+    build: (db) => {
+      const liveness = createLiveness({ db, store: registryStore, outbox, logger, flushMs: config.heartbeatFlushMs });
+      const common = { db, store: registryStore, outbox, liveness, defaultPriceMicro: config.defaultPriceMicro, heartbeatIntervalSeconds: config.heartbeatIntervalSeconds };
+      const miners = createMinerSessions({
+        ...common, bus, logger, keys: config.apiKeys ? createKeyStore(parseKeyList(config.apiKeys)) : undefined,
+      });
+      return {
+        bindings: [createRegistryHandlers(common), miners.binding],
+        beforeStop: miners.abortAll,
+        workers: [
+          liveness,
+          createOfflineSweeper({ db, store: registryStore, outbox, logger, ttlSeconds: config.heartbeatTtlSeconds, intervalMs: 1000 }),
+          createBookingProjection({ db, bus, store: registryStore, logger }),
+          createOutboxRelay({ db, outbox, schema: 'registry', bus, logger }),
+          ...closer,
+        ],
+      };
+    },
   }).catch(async (err) => {
     for (const c of closer) await c.stop();
     throw err;

@@ -2,7 +2,6 @@ import { requireCaller, Role, seesAll } from '../../../lib/caller';
 import type { Knex } from '../../../lib/db';
 import type { Outbox } from '../../../lib/events/outbox';
 import { DomainError, invalid, notFound } from '../../../lib/errors';
-import { GPU_LIMITS } from '../../../lib/gpuLimits';
 import { isId, newId } from '../../../lib/ids';
 import type { ServiceBinding } from '../../../lib/grpcServer';
 import { RegistryServiceService, type RegistryServiceServer } from '../../../lib/gen/aitbc/marketplace/v1/registry';
@@ -10,12 +9,15 @@ import { cleanMinerId, cleanSpec } from './domain/gpuSpec';
 import { encodeCursor, planList } from './domain/listQuery';
 import { gpuMessage } from './gpuMessage';
 import { statusChangedEvent, unregisteredEvent, upsertEvents } from './events';
+import type { Liveness } from './liveness';
+import { registerInventory } from './registerInventory';
 import type { GpuRow, RegistryStore } from './store';
 
 export interface RegistryDeps {
   db: Knex;
   store: RegistryStore;
   outbox: Outbox;
+  liveness: Liveness;
   /** Price for a GPU a miner reports without one (micro-units per hour). */
   defaultPriceMicro: number;
   heartbeatIntervalSeconds: number;
@@ -101,24 +103,7 @@ export function createRegistryHandlers(deps: RegistryDeps): ServiceBinding<Regis
       async registerMiner(req) {
         const caller = requireCaller(req.caller, OWNERS);
         const minerId = cleanMinerId(req.minerId || 'default');
-        if (req.gpus.length === 0) throw invalid('capabilities.gpu', 'must describe at least one GPU');
-        if (req.gpus.length > GPU_LIMITS.gpusPerMinerMax) {
-          throw invalid('capabilities.gpu', `must describe at most ${GPU_LIMITS.gpusPerMinerMax} GPUs`);
-        }
-        const specs = req.gpus.map((g, i) => cleanSpec(g, req.gpus.length > 1 ? `gpus[${i}].` : ''));
-        // All or nothing: a bad GPU in the inventory leaves the stored ones untouched.
-        const rows = await db.transaction(async (trx) => {
-          const out: GpuRow[] = [];
-          for (const [i, spec] of specs.entries()) {
-            const upserted = await store.upsertGpu(trx, {
-              id: newId('gpu'), ownerId: caller.accountId, minerId, hwKey: spec.uuid ?? `slot:${i}`,
-              spec, defaultPriceMicro: deps.defaultPriceMicro,
-            });
-            await outbox.enqueue(trx, upsertEvents(upserted, now()));
-            out.push(upserted.row);
-          }
-          return out;
-        });
+        const rows = await registerInventory(deps, caller, minerId, req.gpus, 'capabilities.gpu');
         const at = now();
         return { gpus: rows.map((r) => gpuMessage(r, at)) };
       },
@@ -126,14 +111,22 @@ export function createRegistryHandlers(deps: RegistryDeps): ServiceBinding<Regis
       async minerHeartbeat(req) {
         const caller = requireCaller(req.caller, OWNERS);
         const minerId = cleanMinerId(req.minerId || 'default');
-        const at = now();
-        const rows = await db.transaction(async (trx) => {
-          const touched = await store.heartbeat(trx, caller.accountId, minerId, req.online);
-          const reason = req.online ? 'heartbeat' : 'miner_offline';
-          await outbox.enqueue(trx, touched.filter((r) => r.was_online !== req.online).map((r) => statusChangedEvent(r, r.was_online, reason, at)));
-          return touched;
-        });
-        const count = rows.length;
+        let count: number;
+        if (req.online) {
+          // The same liveness path as the miner stream, flushed at once (REST beats are rare
+          // and the caller expects to see its GPUs online when the call returns).
+          const ids = await store.minerGpuIds(db, caller.accountId, minerId);
+          deps.liveness.beat(ids);
+          await deps.liveness.flush();
+          count = ids.length;
+        } else {
+          const at = now();
+          count = await db.transaction(async (trx) => {
+            const touched = await store.markMinerOffline(trx, caller.accountId, minerId);
+            await outbox.enqueue(trx, touched.filter((r) => r.was_online).map((r) => statusChangedEvent(r, true, 'miner_offline', at)));
+            return touched.length;
+          });
+        }
         if (count === 0) {
           throw new DomainError('NOT_FOUND', `miner ${minerId} has no GPUs registered; register the miner first`);
         }

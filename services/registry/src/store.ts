@@ -58,12 +58,16 @@ export interface RegistryStore {
   getGpu(db: Knex, id: string): Promise<GpuRow | undefined>;
   listGpus(db: Knex, plan: ListPlan): Promise<GpuRow[]>;
   deleteGpu(db: Knex, id: string): Promise<GpuRow | undefined>;
-  /** Marks a miner's GPUs alive (or offline at once); returns them with their previous liveness. */
-  heartbeat(db: Knex, ownerId: string, minerId: string, online: boolean): Promise<(GpuRow & { was_online: boolean })[]>;
+  /** Takes a miner's GPUs offline at once (it says it is going away); returns them with their previous liveness. */
+  markMinerOffline(db: Knex, ownerId: string, minerId: string): Promise<(GpuRow & { was_online: boolean })[]>;
   /** Projection of booking.created: remembers a live booking, counts it, refreshes the GPU. */
   addLiveBooking(db: Knex, booking: LiveBooking): Promise<void>;
   /** Projection of booking.ended. */
   removeLiveBooking(db: Knex, bookingId: string, gpuId: string): Promise<void>;
+  /** Marks GPUs alive at the given times (one statement); returns them with their previous liveness. */
+  markAlive(db: Knex, ids: string[], times: Date[]): Promise<(GpuRow & { was_online: boolean })[]>;
+  /** The live GPUs of a miner (ids only). */
+  minerGpuIds(db: Knex, ownerId: string, minerId: string): Promise<string[]>;
   /** Turns GPUs offline whose last heartbeat is older than the TTL; returns them. */
   sweepOffline(db: Knex, ttlSeconds: number): Promise<GpuRow[]>;
 }
@@ -198,20 +202,37 @@ export const registryStore: RegistryStore = {
     return rows[0] as GpuRow | undefined;
   },
 
-  async heartbeat(db, ownerId, minerId, online) {
+  async markMinerOffline(db, ownerId, minerId) {
     // The CTE reads (and locks) the liveness before the update, so the caller can tell which
     // GPUs changed state and announce exactly those transitions.
     const { rows } = await db.raw(
       `WITH prev AS (
          SELECT id, online FROM gpus WHERE owner_id = ? AND miner_id = ? AND ${LIVE} FOR UPDATE
        )
-       UPDATE gpus AS g SET online = ?, last_heartbeat_at = CASE WHEN ? THEN now() ELSE g.last_heartbeat_at END,
-         updated_at = CASE WHEN g.online <> ? THEN now() ELSE g.updated_at END
+       UPDATE gpus AS g SET online = false, updated_at = CASE WHEN g.online THEN now() ELSE g.updated_at END
        FROM prev WHERE g.id = prev.id
        RETURNING g.*, prev.online AS was_online`,
-      [ownerId, minerId, online, online, online],
+      [ownerId, minerId],
     );
     return rows;
+  },
+
+  async markAlive(db, ids, times) {
+    const { rows } = await db.raw(
+      `WITH v AS (SELECT unnest(?::text[]) AS id, unnest(?::timestamptz[]) AS at),
+       prev AS (SELECT g.id, g.online FROM gpus g JOIN v ON v.id = g.id WHERE g.${LIVE} FOR UPDATE OF g)
+       UPDATE gpus AS g SET online = true, last_heartbeat_at = GREATEST(g.last_heartbeat_at, v.at),
+         updated_at = CASE WHEN prev.online THEN g.updated_at ELSE now() END
+       FROM v JOIN prev ON prev.id = v.id WHERE g.id = v.id
+       RETURNING g.*, prev.online AS was_online`,
+      [ids, times],
+    );
+    return rows;
+  },
+
+  async minerGpuIds(db, ownerId, minerId) {
+    const rows: { id: string }[] = await db('gpus').where({ owner_id: ownerId, miner_id: minerId }).whereNull('deleted_at').select('id');
+    return rows.map((r) => r.id);
   },
 
   async sweepOffline(db, ttlSeconds) {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { type Caller, Role } from '../../lib/caller';
+import { type Caller, Role } from './caller';
 
 export const ROLES: Record<string, Role> = { client: Role.ROLE_CLIENT, provider: Role.ROLE_PROVIDER, admin: Role.ROLE_ADMIN };
 

@@ -1,0 +1,68 @@
+import type { Knex } from '../../../lib/db';
+import type { Outbox } from '../../../lib/events/outbox';
+import type { Logger } from '../../../lib/logger';
+import type { Worker } from '../../../lib/service';
+import { statusChangedEvent } from './events';
+import type { RegistryStore } from './store';
+
+export interface Liveness extends Worker {
+  /** Notes that these GPUs are alive now. Kept in memory; written at the next flush. */
+  beat(gpuIds: string[]): void;
+  /** Writes every pending heartbeat in one statement (and the GPUs that came back online). */
+  flush(): Promise<number>;
+}
+
+/**
+ * Heartbeats without one database write each: beats are coalesced in memory (one entry per
+ * GPU, the latest time) and flushed every `flushMs` in one UPDATE; GPUs that were offline
+ * come back with one gpu.status_changed each, in the same transaction. Both the miner stream
+ * and the REST heartbeat go through here.
+ */
+export function createLiveness(deps: { db: Knex; store: RegistryStore; outbox: Outbox; logger: Logger; flushMs: number }): Liveness {
+  let pending = new Map<string, number>();
+  let timer: NodeJS.Timeout | undefined;
+  let flushing: Promise<number> = Promise.resolve(0);
+
+  const writeOnce = async (): Promise<number> => {
+    if (!pending.size) return 0;
+    const batch = pending;
+    pending = new Map();
+    try {
+      return await deps.db.transaction(async (trx) => {
+        const rows = await deps.store.markAlive(trx, [...batch.keys()], [...batch.values()].map((ms) => new Date(ms)));
+        const at = new Date();
+        await deps.outbox.enqueue(trx, rows.filter((r) => !r.was_online).map((r) => statusChangedEvent(r, false, 'heartbeat', at)));
+        return rows.length;
+      });
+    } catch (err) {
+      // Put the beats back (newer ones win) so the next flush retries them.
+      for (const [id, ms] of batch) if ((pending.get(id) ?? 0) < ms) pending.set(id, ms);
+      throw err;
+    }
+  };
+
+  const flush = () => {
+    // One flush at a time: a flush asked for during another runs right after it.
+    flushing = flushing.catch(() => 0).then(writeOnce);
+    return flushing;
+  };
+
+  return {
+    name: 'liveness',
+    beat(gpuIds) {
+      const now = Date.now();
+      for (const id of gpuIds) pending.set(id, now);
+    },
+    flush,
+    start() {
+      timer = setInterval(() => {
+        flush().catch((err) => deps.logger.error({ err }, 'heartbeat flush failed'));
+      }, deps.flushMs);
+      timer.unref();
+    },
+    async stop() {
+      clearInterval(timer);
+      await flush().catch((err) => deps.logger.error({ err }, 'last heartbeat flush failed'));
+    },
+  };
+}

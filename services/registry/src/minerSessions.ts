@@ -1,0 +1,161 @@
+import type * as grpc from '@grpc/grpc-js';
+import { type KeyStore, presentedKey } from '../../../lib/apiKeys';
+import { type Caller, requireCaller, Role } from '../../../lib/caller';
+import type { Knex } from '../../../lib/db';
+import { DomainError, invalid, toGrpcError } from '../../../lib/errors';
+import type { EventBus } from '../../../lib/events/bus';
+import type { Outbox } from '../../../lib/events/outbox';
+import { MinerHeartbeat } from '../../../lib/gen/aitbc/marketplace/v1/events';
+import {
+  type ConnectRequest, type ConnectResponse, type FieldError, type GpuTelemetry, type Hello, MinerServiceService, type MinerServiceServer,
+} from '../../../lib/gen/aitbc/marketplace/v1/miner';
+import { GpuSpec } from '../../../lib/gen/aitbc/marketplace/v1/registry';
+import type { ServiceBinding } from '../../../lib/grpcServer';
+import type { Logger } from '../../../lib/logger';
+import { cleanMinerId } from './domain/gpuSpec';
+import { gpuMessage } from './gpuMessage';
+import type { Liveness } from './liveness';
+import { registerInventory } from './registerInventory';
+import type { RegistryStore } from './store';
+
+export interface MinerSessionDeps {
+  db: Knex;
+  store: RegistryStore;
+  outbox: Outbox;
+  liveness: Liveness;
+  bus: EventBus;
+  logger: Logger;
+  /** Provider keys; without them every session is refused. */
+  keys?: KeyStore;
+  heartbeatIntervalSeconds: number;
+  defaultPriceMicro: number;
+}
+
+type Stream = grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>;
+
+/** Telemetry bounds: a value outside them is refused (the GPU's heartbeat still counts). */
+const TELEMETRY: [keyof GpuTelemetry, number, number][] = [
+  ['utilization', 0, 100], ['memoryUsedGb', 0, 4096], ['temperatureC', -20, 150], ['powerW', 0, 5000],
+];
+const SNAKE: Record<string, string> = { utilization: 'utilization', memoryUsedGb: 'memory_used_gb', temperatureC: 'temperature_c', powerW: 'power_w' };
+
+/**
+ * aitbc.marketplace.v1.MinerService: one bidirectional stream per miner agent. The hello
+ * creates or updates the miner's GPUs (hardware UUIDs keep re-connections from duplicating
+ * them); heartbeats go to the coalescing liveness writer and, as they are, to core NATS on
+ * `aitbc.miner.heartbeat.<miner_id>`. `abortAll` ends every open stream with UNAVAILABLE so a
+ * shutdown need not wait for agents to hang up.
+ */
+export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceBinding<MinerServiceServer>; abortAll(): void; open(): number } {
+  const sessions = new Set<Stream>();
+
+  const fail = (call: Stream, err: unknown) => {
+    if (!sessions.delete(call)) return;
+    call.emit('error', toGrpcError(err));
+  };
+
+  function authenticate(call: Stream): Caller {
+    const headers: Record<string, string | undefined> = {
+      'x-api-key': call.metadata.get('x-api-key')[0]?.toString(),
+      authorization: call.metadata.get('authorization')[0]?.toString(),
+    };
+    if (!deps.keys) throw new DomainError('UNAUTHENTICATED', 'this registry has no API keys configured (AITBC_API_KEYS)');
+    const caller = deps.keys.authenticate(presentedKey(headers));
+    if (!caller) throw new DomainError('UNAUTHENTICATED', 'missing or unknown API key: send a provider key as x-api-key metadata');
+    return requireCaller(caller, [Role.ROLE_PROVIDER, Role.ROLE_ADMIN]);
+  }
+
+  function connect(call: Stream): void {
+    let caller: Caller;
+    try {
+      caller = authenticate(call);
+    } catch (err) {
+      sessions.add(call);
+      return fail(call, err);
+    }
+    sessions.add(call);
+    let minerId: string | undefined;
+    let gpuByUuid = new Map<string, string>();
+    // Messages are handled one after another, in order.
+    let queue = Promise.resolve();
+
+    const hello = async (h: Hello) => {
+      const id = cleanMinerId(h.minerId, 'hello.miner_id');
+      const specs = h.gpus.map((g) => GpuSpec.fromPartial({
+        uuid: g.uuid, model: g.model, memoryGb: g.memoryGb, cudaCores: g.cudaCores || undefined,
+        cudaVersion: g.cudaVersion || undefined, computeCapability: g.computeCapability || undefined,
+        pricePerHourMicro: g.pricePerHourMicro, region: g.region || undefined,
+      }));
+      specs.forEach((s, i) => {
+        if (!s.uuid) throw invalid(`hello.gpus[${i}].uuid`, 'is required (the hardware UUID nvidia-smi reports)');
+      });
+      const rows = await registerInventory(deps, caller, id, specs, 'hello.gpus');
+      minerId = id;
+      gpuByUuid = new Map(rows.map((r) => [r.uuid ?? '', r.id]));
+      const at = new Date();
+      call.write({ kind: { $case: 'welcome', value: {
+        minerId: id, heartbeatIntervalSeconds: deps.heartbeatIntervalSeconds, gpus: rows.map((r) => gpuMessage(r, at)),
+      } } });
+      deps.logger.info({ minerId: id, owner: caller.accountId, gpus: rows.length }, 'miner connected');
+    };
+
+    const heartbeat = (gpus: GpuTelemetry[]) => {
+      if (!minerId) throw invalid('heartbeat', 'send a hello with the inventory first');
+      const rejected: FieldError[] = [];
+      const alive: string[] = [];
+      gpus.forEach((t, i) => {
+        const gpuId = gpuByUuid.get(t.uuid);
+        if (!gpuId) {
+          rejected.push({ field: `gpus[${i}].uuid`, message: `unknown GPU "${t.uuid.slice(0, 128)}"; report it in the hello first` });
+          return;
+        }
+        alive.push(gpuId);
+        for (const [key, min, max] of TELEMETRY) {
+          const value = t[key] as number;
+          if (!Number.isFinite(value) || value < min || value > max) {
+            rejected.push({ field: `gpus[${i}].${SNAKE[key]}`, message: `must be from ${min} to ${max}` });
+          }
+        }
+      });
+      deps.liveness.beat(alive);
+      deps.bus.publishTransient(deps.bus.subject(`miner.heartbeat.${minerId}`), MinerHeartbeat.encode({
+        ownerId: caller.accountId, minerId, gpus: alive.length, at: new Date(),
+      }).finish());
+      call.write({ kind: { $case: 'ack', value: { accepted: alive.length, rejected } } });
+    };
+
+    call.on('data', (message: ConnectRequest) => {
+      queue = queue.then(async () => {
+        if (!sessions.has(call)) return;
+        try {
+          switch (message.kind?.$case) {
+            case 'hello':
+              return await hello(message.kind.value);
+            case 'heartbeat':
+              return heartbeat(message.kind.value.gpus);
+            default:
+              throw invalid('kind', 'send a hello or a heartbeat');
+          }
+        } catch (err) {
+          if (!(err instanceof DomainError)) deps.logger.error({ err, minerId }, 'miner session failed');
+          fail(call, err);
+        }
+      });
+    });
+    call.on('end', () => {
+      void queue.then(() => {
+        if (sessions.delete(call)) call.end();
+      });
+    });
+    call.on('cancelled', () => sessions.delete(call));
+    call.on('error', () => sessions.delete(call));
+  }
+
+  return {
+    binding: { definition: MinerServiceService, implementation: { connect } },
+    abortAll() {
+      for (const call of [...sessions]) fail(call, new DomainError('UNAVAILABLE', 'the registry is shutting down; reconnect'));
+    },
+    open: () => sessions.size,
+  };
+}

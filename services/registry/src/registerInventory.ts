@@ -1,0 +1,40 @@
+import type { Caller } from '../../../lib/caller';
+import type { Knex } from '../../../lib/db';
+import { invalid } from '../../../lib/errors';
+import type { Outbox } from '../../../lib/events/outbox';
+import { GPU_LIMITS } from '../../../lib/gpuLimits';
+import type { GpuSpec } from '../../../lib/gen/aitbc/marketplace/v1/registry';
+import { newId } from '../../../lib/ids';
+import { cleanSpec } from './domain/gpuSpec';
+import { upsertEvents } from './events';
+import type { GpuRow, RegistryStore } from './store';
+
+/**
+ * Creates or updates every GPU a miner reports (REST miner register and the miner stream's
+ * hello alike), all or nothing: a GPU is known by its hardware UUID, else by its position.
+ * `field` names the inventory in errors (`capabilities.gpu`, `hello.gpus`).
+ */
+export async function registerInventory(
+  deps: { db: Knex; store: RegistryStore; outbox: Outbox; defaultPriceMicro: number },
+  caller: Caller,
+  minerId: string,
+  gpus: GpuSpec[],
+  field: string,
+): Promise<GpuRow[]> {
+  if (gpus.length === 0) throw invalid(field, 'must describe at least one GPU');
+  if (gpus.length > GPU_LIMITS.gpusPerMinerMax) throw invalid(field, `must describe at most ${GPU_LIMITS.gpusPerMinerMax} GPUs`);
+  const specs = gpus.map((g, i) => cleanSpec(g, gpus.length > 1 ? `gpus[${i}].` : ''));
+  return deps.db.transaction(async (trx) => {
+    const out: GpuRow[] = [];
+    const now = new Date();
+    for (const [i, spec] of specs.entries()) {
+      const upserted = await deps.store.upsertGpu(trx, {
+        id: newId('gpu'), ownerId: caller.accountId, minerId, hwKey: spec.uuid ?? `slot:${i}`,
+        spec, defaultPriceMicro: deps.defaultPriceMicro,
+      });
+      await deps.outbox.enqueue(trx, upsertEvents(upserted, now));
+      out.push(upserted.row);
+    }
+    return out;
+  });
+}
