@@ -1,0 +1,171 @@
+/**
+ * The miner agent a GPU owner runs on a rig: reports its GPUs to the registry over one gRPC
+ * stream and keeps them online with heartbeats.
+ *
+ *   npm run miner -- --simulate 4 --api-key <provider key> [--miner-id rig-1] [--registry 127.0.0.1:50051]
+ *                    [--price 0.5] [--region eu-west]
+ *
+ * Real GPUs are read with nvidia-smi when it is present; --simulate N reports N simulated GPUs
+ * instead. Environment fallbacks: AITBC_REGISTRY_ADDR, AITBC_API_KEY, AITBC_MINER_ID.
+ * Reconnects with exponential backoff and jitter; a refused key stops it.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { execFileSync } from 'node:child_process';
+import { hostname } from 'node:os';
+import { CHANNEL_OPTIONS } from '../lib/grpcClient';
+import { type ConnectRequest, type ConnectResponse, type GpuInventory, type GpuTelemetry, MinerServiceClient } from '../lib/gen/aitbc/marketplace/v1/miner';
+import { createLogger, type Logger } from '../lib/logger';
+import { parseMoney } from '../lib/money';
+
+export interface AgentOptions {
+  registry: string;
+  apiKey: string;
+  minerId: string;
+  simulate: number;
+  priceMicro?: number;
+  region?: string;
+}
+
+function arg(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+export function readAgentOptions(argv: string[], env: NodeJS.ProcessEnv): AgentOptions {
+  const simulate = Number(arg(argv, 'simulate') ?? 0);
+  if (!Number.isInteger(simulate) || simulate < 0 || simulate > 64) throw new Error('--simulate must be a whole number from 0 to 64');
+  const apiKey = arg(argv, 'api-key') ?? env.AITBC_API_KEY ?? '';
+  if (!apiKey) throw new Error('a provider API key is required: --api-key KEY or AITBC_API_KEY');
+  const price = arg(argv, 'price');
+  return {
+    registry: arg(argv, 'registry') ?? env.AITBC_REGISTRY_ADDR ?? '127.0.0.1:50051',
+    apiKey,
+    minerId: arg(argv, 'miner-id') ?? env.AITBC_MINER_ID ?? hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64),
+    simulate,
+    priceMicro: price === undefined ? undefined : parseMoney(price, '--price'),
+    region: arg(argv, 'region'),
+  };
+}
+
+/** GPUs from nvidia-smi, or none when it is missing or fails. */
+export function detectGpus(): GpuInventory[] {
+  try {
+    const out = execFileSync('nvidia-smi', ['--query-gpu=uuid,name,memory.total,compute_cap', '--format=csv,noheader,nounits'], { encoding: 'utf8', timeout: 5000 });
+    const cuda = /CUDA Version:\s*([\d.]+)/.exec(execFileSync('nvidia-smi', { encoding: 'utf8', timeout: 5000 }))?.[1] ?? '';
+    return out.trim().split('\n').filter(Boolean).map((line) => {
+      const [uuid, name, memoryMiB, cc] = line.split(',').map((s) => s.trim());
+      return { uuid, model: name, memoryGb: Math.max(1, Math.round(Number(memoryMiB) / 1024)), cudaCores: 0, cudaVersion: cuda, computeCapability: cc ?? '', region: '' };
+    });
+  } catch {
+    return [];
+  }
+}
+
+function simulatedGpus(minerId: string, n: number): GpuInventory[] {
+  return Array.from({ length: n }, (_, i) => ({
+    uuid: `SIM-${minerId}-${i}`, model: 'RTX 4090', memoryGb: 24, cudaCores: 16384, cudaVersion: '12.4', computeCapability: '8.9', region: '',
+  }));
+}
+
+/** Telemetry for a heartbeat: simulated values, or nvidia-smi's when it is there. */
+function telemetry(gpus: GpuInventory[], simulated: boolean): GpuTelemetry[] {
+  if (!simulated) {
+    try {
+      const out = execFileSync('nvidia-smi', ['--query-gpu=uuid,utilization.gpu,memory.used,temperature.gpu,power.draw', '--format=csv,noheader,nounits'], { encoding: 'utf8', timeout: 5000 });
+      return out.trim().split('\n').map((line) => {
+        const [uuid, util, mem, temp, power] = line.split(',').map((s) => s.trim());
+        return { uuid, utilization: Number(util) || 0, memoryUsedGb: (Number(mem) || 0) / 1024, temperatureC: Number(temp) || 0, powerW: Number(power) || 0, healthy: true };
+      });
+    } catch {
+      // fall through to bare liveness
+    }
+  }
+  return gpus.map((g) => ({ uuid: g.uuid, utilization: 0, memoryUsedGb: 0, temperatureC: 40, powerW: 30, healthy: true }));
+}
+
+/**
+ * Runs the agent until `signal` aborts: connect, hello, heartbeats at the registry's interval;
+ * on a dropped stream, reconnect after min(30 s, 0.5 s × 2^attempt) with full jitter.
+ */
+export async function runAgent(options: AgentOptions, logger: Logger, signal: AbortSignal): Promise<void> {
+  const simulated = options.simulate > 0;
+  const gpus = (simulated ? simulatedGpus(options.minerId, options.simulate) : detectGpus())
+    .map((g) => ({ ...g, pricePerHourMicro: options.priceMicro, region: options.region ?? g.region }));
+  if (!gpus.length) throw new Error('no GPUs found (nvidia-smi missing or empty); use --simulate N to simulate some');
+  const client = new MinerServiceClient(options.registry, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  let attempt = 0;
+  try {
+    while (!signal.aborted) {
+      const outcome = await session(client, options, gpus, simulated, logger, signal, () => (attempt = 0));
+      if (signal.aborted) break;
+      if (outcome === grpc.status.UNAUTHENTICATED || outcome === grpc.status.PERMISSION_DENIED) {
+        throw new Error('the registry refused the API key (a provider key is needed)');
+      }
+      const delay = Math.random() * Math.min(30_000, 500 * 2 ** attempt++);
+      logger.warn({ delayMs: Math.round(delay), code: outcome === undefined ? undefined : grpc.status[outcome] }, 'stream ended; reconnecting');
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        signal.addEventListener('abort', () => { clearTimeout(timer); resolve(undefined); }, { once: true });
+      });
+    }
+  } finally {
+    client.close();
+  }
+}
+
+/** One stream's life; resolves with the status it ended with. */
+function session(
+  client: InstanceType<typeof MinerServiceClient>, options: AgentOptions, gpus: GpuInventory[], simulated: boolean,
+  logger: Logger, signal: AbortSignal, onWelcome: () => void,
+): Promise<grpc.status | undefined> {
+  return new Promise((resolve) => {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-api-key', options.apiKey);
+    const stream: grpc.ClientDuplexStream<ConnectRequest, ConnectResponse> = client.connect(metadata);
+    let timer: NodeJS.Timeout | undefined;
+    const stop = () => stream.end();
+    signal.addEventListener('abort', stop, { once: true });
+    const done = (code: grpc.status | undefined) => {
+      clearInterval(timer);
+      signal.removeEventListener('abort', stop);
+      resolve(code);
+    };
+    stream.on('data', (message: ConnectResponse) => {
+      if (message.kind?.$case === 'welcome') {
+        const { heartbeatIntervalSeconds, gpus: registered } = message.kind.value;
+        onWelcome();
+        logger.info({ minerId: options.minerId, gpus: registered.map((g) => g.id), intervalSeconds: heartbeatIntervalSeconds }, 'registered with the registry');
+        clearInterval(timer);
+        timer = setInterval(() => {
+          stream.write({ kind: { $case: 'heartbeat', value: { gpus: telemetry(gpus, simulated) } } });
+        }, heartbeatIntervalSeconds * 1000);
+      } else if (message.kind?.$case === 'ack' && message.kind.value.rejected.length) {
+        logger.warn({ rejected: message.kind.value.rejected }, 'the registry refused some telemetry');
+      }
+    });
+    stream.on('error', (err: grpc.ServiceError) => {
+      if (!signal.aborted) logger.warn({ code: grpc.status[err.code], detail: err.details }, 'stream failed');
+      done(err.code);
+    });
+    stream.on('end', () => done(undefined));
+    stream.write({ kind: { $case: 'hello', value: { minerId: options.minerId, gpus, agentVersion: '1' } } });
+  });
+}
+
+if (require.main === module) {
+  const logger = createLogger('miner', process.env.LOG_LEVEL ?? 'info');
+  let options: AgentOptions;
+  try {
+    options = readAgentOptions(process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`miner: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const controller = new AbortController();
+  process.on('SIGINT', () => controller.abort());
+  process.on('SIGTERM', () => controller.abort());
+  runAgent(options, logger, controller.signal).then(() => process.exit(0), (err: Error) => {
+    logger.error({ err: err.message }, 'miner agent stopped');
+    process.exit(1);
+  });
+}
