@@ -95,7 +95,7 @@ export async function startRegistry(
         beforeStop: miners.abortAll,
         workers: [
           liveness,
-          createOfflineSweeper({ db, store: registryStore, outbox, logger, ttlSeconds: config.heartbeatTtlSeconds, intervalMs: 1000 }),
+          createOfflineSweeper({ db, store: registryStore, outbox, logger, ttlSeconds: config.heartbeatTtlSeconds, intervalMs: 500 }),
           createBookingProjection({ db, bus, store: registryStore, logger }),
           createOutboxRelay({ db, outbox, schema: 'registry', bus, logger }),
           ...closer,

@@ -16,7 +16,7 @@ export interface SweeperDeps {
 
 /**
  * Turns GPUs offline once their heartbeat is older than the TTL. It runs every
- * `intervalMs`, so a GPU goes offline at most TTL + interval after its last heartbeat.
+ * `intervalMs` (0.5 s), so a GPU goes offline at most TTL + interval after its last heartbeat.
  * Safe with several replicas: the UPDATE itself decides who flips a row, and the
  * transition's gpu.status_changed goes into the outbox in the same transaction, once.
  */
