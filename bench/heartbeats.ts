@@ -90,12 +90,20 @@ async function main(): Promise<void> {
   const results: { miners: number; offered_gpu_heartbeats_per_second: number; acked_gpu_heartbeats_per_second: number }[] = [];
   try {
     for (const target of steps) {
-      await addMiners(target - miners.length);
+      try {
+        await addMiners(target - miners.length);
+      } catch (err) {
+        // The registry cannot even take the new sessions in time: saturated.
+        process.stderr.write(`${(err as Error).message}\n`);
+        results.push({ miners: target, offered_gpu_heartbeats_per_second: target * GPUS, acked_gpu_heartbeats_per_second: 0 });
+        break;
+      }
       await new Promise((r) => setTimeout(r, 2000)); // settle
       const before = miners.reduce((n, m) => n + m.acked, 0);
       await new Promise((r) => setTimeout(r, seconds * 1000));
       const acked = Math.round((miners.reduce((n, m) => n + m.acked, 0) - before) / seconds);
       results.push({ miners: target, offered_gpu_heartbeats_per_second: target * GPUS, acked_gpu_heartbeats_per_second: acked });
+      process.stderr.write(`${JSON.stringify(results[results.length - 1])}\n`);
       if (acked < target * GPUS * 0.9) break; // saturated
     }
 
