@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type Caller, Role } from './caller';
+import type { ConfigReader } from './config';
 
 export const ROLES: Record<string, Role> = { client: Role.ROLE_CLIENT, provider: Role.ROLE_PROVIDER, admin: Role.ROLE_ADMIN };
 
@@ -78,4 +79,17 @@ export function presentedKey(headers: Record<string, string | string[] | undefin
   const auth = headers.authorization;
   const match = /^Bearer\s+(\S+)\s*$/i.exec((Array.isArray(auth) ? auth[0] : auth) ?? '');
   return match?.[1];
+}
+
+/** Reads AITBC_API_KEYS (or `fallback`), recording a malformed list as a config problem. */
+export function readKeyList(r: ConfigReader, fallback?: string): string | undefined {
+  const keys = r.optionalString('AITBC_API_KEYS') ?? fallback;
+  if (keys) {
+    try {
+      parseKeyList(keys);
+    } catch (err) {
+      r.problem((err as Error).message);
+    }
+  }
+  return keys;
 }

@@ -1,4 +1,4 @@
-import type { Logger } from './logger';
+import { createLogger, type Logger } from './logger';
 
 export interface Lifecycle {
   /** Adds a shutdown step; steps run in the order they were added. */
@@ -56,5 +56,22 @@ export function runMain(main: () => Promise<unknown>): void {
     const text = err instanceof Error && err.name === 'ConfigError' ? err.message : err instanceof Error ? err.stack : String(err);
     process.stderr.write(`fatal: ${text}\n`);
     process.exit(1);
+  });
+}
+
+/**
+ * A service's own entry point (`node dist/services/x/src/main.js`): read the config from
+ * the environment, start, stop on SIGTERM/SIGINT, exit 1 with a readable message on failure.
+ */
+export function serviceMain<C extends { logLevel: string }>(
+  name: string,
+  read: (env: NodeJS.ProcessEnv) => C,
+  start: (config: C, logger: Logger) => Promise<{ stop(): Promise<void> }>,
+): void {
+  runMain(async () => {
+    const config = read(process.env);
+    const logger = createLogger(name, config.logLevel);
+    const running = await start(config, logger);
+    stopOnSignals({ onStop: () => undefined, stop: () => running.stop() }, logger);
   });
 }

@@ -1,6 +1,6 @@
 import { openDb, type Knex, type Migration } from './db';
 import { createGrpcServer, markServing, type ServiceBinding } from './grpcServer';
-import { createLifecycle, stopOnSignals } from './lifecycle';
+import { createLifecycle } from './lifecycle';
 import type { Logger } from './logger';
 
 /** Something a service runs beside its RPCs (a sweeper, a relay, a consumer). */
@@ -67,9 +67,4 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await db.destroy();
     throw err;
   }
-}
-
-/** For a service's own entry point: stop on SIGTERM/SIGINT. */
-export function stopServiceOnSignals(service: RunningService, logger: Logger): void {
-  stopOnSignals({ onStop: () => undefined, stop: () => service.stop() }, logger);
 }

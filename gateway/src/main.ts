@@ -3,10 +3,10 @@ import { ConfigReader, type Env } from '../../lib/config';
 import { BookingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/booking';
 import { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
 import { connect, healthChannel } from '../../lib/grpcClient';
-import { createLifecycle, runMain, stopOnSignals, type Lifecycle } from '../../lib/lifecycle';
+import { createLifecycle, type Lifecycle, serviceMain } from '../../lib/lifecycle';
 import { createLogger, type Logger } from '../../lib/logger';
 import { buildGateway } from './app';
-import { createKeyStore, parseKeyList } from '../../lib/apiKeys';
+import { createKeyStore, parseKeyList, readKeyList } from '../../lib/apiKeys';
 
 export interface GatewayConfig {
   host: string;
@@ -28,19 +28,13 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> = {
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     registryAddr: r.string('REGISTRY_ADDR', defaults.registryAddr ?? '127.0.0.1:50051'),
     bookingAddr: r.string('BOOKING_ADDR', defaults.bookingAddr ?? '127.0.0.1:50052'),
-    apiKeys: r.string('AITBC_API_KEYS', defaults.apiKeys),
+    apiKeys: readKeyList(r, defaults.apiKeys) ?? '',
     // Below the CLI's 5 s timeout, so a slow backend becomes a 504 the CLI can show.
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 3000, 50, 60_000),
     bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
   };
-  if (config.apiKeys) {
-    try {
-      parseKeyList(config.apiKeys);
-    } catch (err) {
-      r.problem((err as Error).message);
-    }
-  }
+  if (!config.apiKeys) r.problem('AITBC_API_KEYS is required (role:account:key,…)');
   r.done();
   return config;
 }
@@ -82,11 +76,4 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   return { app, url, stop: () => lifecycle.stop() };
 }
 
-if (require.main === module) {
-  runMain(async () => {
-    const config = readGatewayConfig(process.env);
-    const logger = createLogger('gateway', config.logLevel);
-    const gateway = await startGateway(config, logger);
-    stopOnSignals({ onStop: () => undefined, stop: gateway.stop }, logger);
-  });
-}
+if (require.main === module) serviceMain('gateway', (env) => readGatewayConfig(env), (config, logger) => startGateway(config, logger));

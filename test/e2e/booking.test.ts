@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
 import { Agent } from 'undici';
-import type { Delivery, Subscription } from '../../lib/events/bus';
-import { connectNatsBus } from '../../lib/events/natsBus';
-import { createLogger } from '../../lib/logger';
-import { NATS_URL, waitFor } from '../support/events';
+import type { Delivery } from '../../lib/events/bus';
+import { recordEvents, waitFor } from '../support/events';
 import { http, KEYS, startTestMesh, type TestMesh } from '../support/testMesh';
 
 describe('booking through the gateway', function () {
   this.timeout(60_000);
   let mesh: TestMesh & { prefix: string };
   let ended: Delivery[];
-  let subscription: Subscription;
-  let closeBus: () => Promise<void>;
+  let recorder: { stop(): Promise<void> };
   const call = (method: string, path: string, options: Parameters<typeof http>[3] = {}) => http(mesh.url, method, path, options);
   const snapshot = () => mesh.booking.db('bookings').orderBy('booking_id').select();
 
@@ -33,17 +30,12 @@ describe('booking through the gateway', function () {
   before(async () => {
     // A pool large enough for 50 bookings to really run at once.
     mesh = await startTestMesh({ DB_POOL_MAX: '60' });
-    const bus = await connectNatsBus({ url: NATS_URL, prefix: mesh.prefix, name: 'booking-test', logger: createLogger('t', 'silent') });
-    closeBus = () => bus.close();
-    ended = [];
-    subscription = await bus.consume({
-      durable: 'booking-test', subjects: [bus.subject('booking.ended')], deadLetter: async () => undefined,
-      handle: async (d) => void ended.push(d),
-    });
+    const recording = await recordEvents(mesh.prefix, ['booking.ended']);
+    ({ seen: ended } = recording);
+    recorder = recording;
   });
   after(async () => {
-    await subscription?.stop();
-    await closeBus?.();
+    await recorder?.stop();
     await mesh?.stop();
   });
 

@@ -1,37 +1,29 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import type { Delivery, Subscription } from '../../lib/events/bus';
+import type { Delivery } from '../../lib/events/bus';
 import { decodePayload } from '../../lib/events/envelope';
-import { connectNatsBus } from '../../lib/events/natsBus';
 import type { GpuStatusChanged, GpuRegistered, GpuUnregistered } from '../../lib/gen/aitbc/marketplace/v1/events';
 import { GpuStatus } from '../../lib/gen/aitbc/marketplace/v1/registry';
-import { createLogger } from '../../lib/logger';
 import { ROOT } from '../../lib/paths';
-import { NATS_URL, waitFor } from '../support/events';
+import { NATS_URL, recordEvents, waitFor } from '../support/events';
 import { http, KEYS, startTestMesh, type TestMesh } from '../support/testMesh';
 
 describe('registry events on NATS, through the gateway', () => {
   let mesh: TestMesh & { prefix: string };
   let seen: Delivery[];
-  let subscription: Subscription;
-  let closeBus: () => Promise<void>;
+  let recorder: { stop(): Promise<void> };
   const call = (method: string, path: string, options: Parameters<typeof http>[3] = {}) => http(mesh.url, method, path, options);
   const ofType = (type: string, aggregate?: string) =>
     seen.filter((d) => d.envelope.type === type && (!aggregate || d.envelope.aggregateId === aggregate));
 
   before(async () => {
     mesh = await startTestMesh({ HEARTBEAT_TTL_SECONDS: '2', HEARTBEAT_INTERVAL_SECONDS: '1' });
-    const bus = await connectNatsBus({ url: NATS_URL, prefix: mesh.prefix, name: 'events-test', logger: createLogger('t', 'silent') });
-    closeBus = () => bus.close();
-    seen = [];
-    subscription = await bus.consume({
-      durable: 'events-test', subjects: [bus.subject('gpu.>')], deadLetter: async () => undefined,
-      handle: async (d) => void seen.push(d),
-    });
+    const recording = await recordEvents(mesh.prefix, ['gpu.>']);
+    ({ seen } = recording);
+    recorder = recording;
   });
   after(async () => {
-    await subscription?.stop();
-    await closeBus?.();
+    await recorder?.stop();
     await mesh?.stop();
   });
 

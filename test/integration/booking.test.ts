@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { Role } from '../../lib/caller';
 import { DomainError } from '../../lib/errors';
-import type { Delivery, EventBus, Subscription } from '../../lib/events/bus';
-import { connectNatsBus } from '../../lib/events/natsBus';
+import type { Delivery } from '../../lib/events/bus';
 import { BookingServiceClient, BookingStatus, JobOutcome } from '../../lib/gen/aitbc/marketplace/v1/booking';
 import { GpuSpec, RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
 import { connect, type ClientHandle } from '../../lib/grpcClient';
@@ -10,7 +9,7 @@ import { createLogger } from '../../lib/logger';
 import type { RunningService } from '../../lib/service';
 import { readBookingConfig, startBooking } from '../../services/booking/src/main';
 import { readRegistryConfig, startRegistry } from '../../services/registry/src/main';
-import { deleteStream, NATS_URL, testPrefix, waitFor } from '../support/events';
+import { deleteStream, NATS_URL, recordEvents, testPrefix, waitFor } from '../support/events';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 import { LOG_LEVEL } from '../support/testMesh';
 
@@ -27,9 +26,8 @@ describe('booking service over gRPC, two replicas on one database', function () 
   let registryClient: ClientHandle<RegistryServiceClient>;
   let bookingA: ClientHandle<BookingServiceClient>;
   let bookingB: ClientHandle<BookingServiceClient>;
-  let bus: EventBus;
   let ended: Delivery[];
-  let subscription: Subscription;
+  let recorder: { stop(): Promise<void> };
 
   const gpu = async (model: string, priceMicro: number, region = 'eu-west') =>
     (await registryClient.client.registerGpu({ caller: provider, minerId: 'rig', spec: GpuSpec.fromPartial({ model, memoryGb: 80, pricePerHourMicro: priceMicro, region }) })).gpu!;
@@ -48,16 +46,12 @@ describe('booking service over gRPC, two replicas on one database', function () 
     registryClient = connect(RegistryServiceClient, registry.address, 5000);
     bookingA = connect(BookingServiceClient, replicas[0].address, 5000);
     bookingB = connect(BookingServiceClient, replicas[1].address, 5000);
-    bus = await connectNatsBus({ url: NATS_URL, prefix, name: 'booking-it', logger: createLogger('t', 'silent') });
-    ended = [];
-    subscription = await bus.consume({
-      durable: 'booking-it', subjects: [bus.subject('booking.ended')], deadLetter: async () => undefined,
-      handle: async (d) => void ended.push(d),
-    });
+    const recording = await recordEvents(prefix, ['booking.ended']);
+    ({ seen: ended } = recording);
+    recorder = recording;
   });
   after(async () => {
-    await subscription?.stop();
-    await bus?.close();
+    await recorder?.stop();
     registryClient?.close();
     bookingA?.close();
     bookingB?.close();

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Role } from '../../lib/caller';
-import type { Delivery, EventBus, Subscription } from '../../lib/events/bus';
+import type { Delivery } from '../../lib/events/bus';
 import { decodePayload } from '../../lib/events/envelope';
-import { connectNatsBus } from '../../lib/events/natsBus';
 import type { GpuStatusChanged } from '../../lib/gen/aitbc/marketplace/v1/events';
 import { type ConnectRequest, type ConnectResponse, type GpuInventory, MinerServiceClient } from '../../lib/gen/aitbc/marketplace/v1/miner';
 import { GpuStatus, RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
@@ -13,7 +12,7 @@ import { createLogger } from '../../lib/logger';
 import { ROOT } from '../../lib/paths';
 import type { RunningService } from '../../lib/service';
 import { readRegistryConfig, startRegistry } from '../../services/registry/src/main';
-import { deleteStream, NATS_URL, testPrefix, waitFor } from '../support/events';
+import { deleteStream, NATS_URL, recordEvents, testPrefix, waitFor } from '../support/events';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 import { KEY_LIST, KEYS, LOG_LEVEL } from '../support/testMesh';
 
@@ -50,9 +49,8 @@ describe('miner sessions over gRPC', function () {
   let prefix: string;
   let registry: RunningService;
   let handle: ClientHandle<RegistryServiceClient>;
-  let bus: EventBus;
   let changes: Delivery[];
-  let sub: Subscription;
+  let recorder: { stop(): Promise<void> };
 
   before(async () => {
     database = await createTestDatabase();
@@ -62,16 +60,12 @@ describe('miner sessions over gRPC', function () {
       { databaseUrl: database.url, apiKeys: KEY_LIST },
     ), createLogger('registry', LOG_LEVEL));
     handle = connect(RegistryServiceClient, registry.address, 5000);
-    bus = await connectNatsBus({ url: NATS_URL, prefix, name: 'miner-test', logger: createLogger('t', 'silent') });
-    changes = [];
-    sub = await bus.consume({
-      durable: 'miner-test', subjects: [bus.subject('gpu.status_changed')], deadLetter: async () => undefined,
-      handle: async (d) => void changes.push(d),
-    });
+    const recording = await recordEvents(prefix, ['gpu.status_changed']);
+    ({ seen: changes } = recording);
+    recorder = recording;
   });
   after(async () => {
-    await sub?.stop();
-    await bus?.close();
+    await recorder?.stop();
     handle?.close();
     await registry?.stop();
     await deleteStream(prefix);

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'nats';
-import type { EventBus } from '../../lib/events/bus';
+import type { Delivery, EventBus } from '../../lib/events/bus';
+import { connectNatsBus } from '../../lib/events/natsBus';
+import { createLogger } from '../../lib/logger';
 import { newEvent } from '../../lib/events/envelope';
 import { EventEnvelope } from '../../lib/gen/aitbc/marketplace/v1/events';
 import { GpuStatus } from '../../lib/gen/aitbc/marketplace/v1/registry';
@@ -39,4 +41,24 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Records every event of `types` on a prefix's stream, through a durable consumer of the
+ * test's own (real NATS). `stop` ends it and closes its connection.
+ */
+export async function recordEvents(prefix: string, types: string[], name = 'recorder'): Promise<{ seen: Delivery[]; stop(): Promise<void> }> {
+  const bus = await connectNatsBus({ url: NATS_URL, prefix, name, logger: createLogger(name, 'silent') });
+  const seen: Delivery[] = [];
+  const sub = await bus.consume({
+    durable: name, subjects: types.map((t) => bus.subject(t)), deadLetter: async () => undefined,
+    handle: async (d) => void seen.push(d),
+  });
+  return {
+    seen,
+    async stop() {
+      await sub.stop();
+      await bus.close();
+    },
+  };
 }

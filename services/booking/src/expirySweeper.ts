@@ -1,6 +1,7 @@
 import type { Knex } from '../../../lib/db';
 import type { Outbox } from '../../../lib/events/outbox';
 import type { Logger } from '../../../lib/logger';
+import { createPeriodic } from '../../../lib/periodic';
 import type { Worker } from '../../../lib/service';
 import { bookingEnded } from './events';
 import type { BookingStore } from './store';
@@ -23,39 +24,20 @@ const DAY_MS = 24 * 3600 * 1000;
  * than two days (they are promised for at least one).
  */
 export function createExpirySweeper(deps: ExpiryDeps): Worker {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
   let lastPrune = 0;
-  const sweep = async () => {
-    try {
-      for (;;) {
-        const ended = await deps.db.transaction(async (trx) => {
-          const rows = await deps.store.expireDue(trx, BATCH);
-          await deps.outbox.enqueue(trx, rows.map(bookingEnded));
-          return rows.length;
-        });
-        if (ended) deps.logger.info({ count: ended }, 'bookings expired');
-        if (ended < BATCH) break;
-      }
-      if (Date.now() - lastPrune > 3600_000) {
-        lastPrune = Date.now();
-        await deps.store.idempotency.prune(deps.db, 2 * DAY_MS);
-      }
-    } catch (err) {
-      deps.logger.error({ err }, 'expiry sweep failed');
+  return createPeriodic('expiry-sweeper', deps.intervalMs, deps.logger, async () => {
+    for (;;) {
+      const ended = await deps.db.transaction(async (trx) => {
+        const rows = await deps.store.expireDue(trx, BATCH);
+        await deps.outbox.enqueue(trx, rows.map(bookingEnded));
+        return rows.length;
+      });
+      if (ended) deps.logger.info({ count: ended }, 'bookings expired');
+      if (ended < BATCH) break;
     }
-  };
-  return {
-    name: 'expiry-sweeper',
-    start() {
-      timer = setInterval(() => {
-        running ??= sweep().finally(() => (running = undefined));
-      }, deps.intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+    if (Date.now() - lastPrune > 3600_000) {
+      lastPrune = Date.now();
+      await deps.store.idempotency.prune(deps.db, 2 * DAY_MS);
+    }
+  });
 }

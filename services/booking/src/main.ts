@@ -5,9 +5,9 @@ import { createOutboxRelay } from '../../../lib/events/outboxRelay';
 import { openServiceBus } from '../../../lib/events/serviceBus';
 import { RegistryServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import { connect } from '../../../lib/grpcClient';
-import { runMain } from '../../../lib/lifecycle';
 import { createLogger, type Logger } from '../../../lib/logger';
-import { startService, stopServiceOnSignals, type RunningService } from '../../../lib/service';
+import { serviceMain } from '../../../lib/lifecycle';
+import { startService, type RunningService } from '../../../lib/service';
 import { bookingMigrations } from '../migrations';
 import { createExpirySweeper } from './expirySweeper';
 import { createGpuReactions } from './gpuReactions';
@@ -77,10 +77,4 @@ export async function startBooking(
   });
 }
 
-if (require.main === module) {
-  runMain(async () => {
-    const config = readBookingConfig(process.env);
-    const logger = createLogger('booking', config.logLevel);
-    stopServiceOnSignals(await startBooking(config, logger), logger);
-  });
-}
+if (require.main === module) serviceMain('booking', (env) => readBookingConfig(env), (config, logger) => startBooking(config, logger));

@@ -3,12 +3,12 @@ import type { EventBus } from '../../../lib/events/bus';
 import { createOutbox } from '../../../lib/events/outbox';
 import { createOutboxRelay } from '../../../lib/events/outboxRelay';
 import { openServiceBus } from '../../../lib/events/serviceBus';
-import { runMain } from '../../../lib/lifecycle';
 import { createLogger, type Logger } from '../../../lib/logger';
 import { parseMoney } from '../../../lib/money';
-import { startService, stopServiceOnSignals, type RunningService } from '../../../lib/service';
+import { serviceMain } from '../../../lib/lifecycle';
+import { startService, type RunningService } from '../../../lib/service';
 import { registryMigrations } from '../migrations';
-import { createKeyStore, parseKeyList } from '../../../lib/apiKeys';
+import { createKeyStore, parseKeyList, readKeyList } from '../../../lib/apiKeys';
 import { createBookingProjection } from './bookingProjection';
 import { createLiveness } from './liveness';
 import { createMinerSessions } from './minerSessions';
@@ -40,15 +40,8 @@ export function readRegistryConfig(env: Env, defaults: { databaseUrl?: string; a
     heartbeatIntervalSeconds: r.int('HEARTBEAT_INTERVAL_SECONDS', Math.max(1, Math.floor(heartbeatTtlSeconds / 3)), 1, 86_400),
     heartbeatFlushMs: r.int('HEARTBEAT_FLUSH_MS', 1000, 50, 10_000),
     defaultPriceMicro: 0,
-    apiKeys: r.optionalString('AITBC_API_KEYS') ?? defaults.apiKeys,
+    apiKeys: readKeyList(r, defaults.apiKeys),
   };
-  if (config.apiKeys) {
-    try {
-      parseKeyList(config.apiKeys);
-    } catch (err) {
-      r.problem((err as Error).message);
-    }
-  }
   try {
     config.defaultPriceMicro = parseMoney(r.string('DEFAULT_PRICE_PER_HOUR', '1'), 'DEFAULT_PRICE_PER_HOUR');
     if (config.defaultPriceMicro <= 0) r.problem('DEFAULT_PRICE_PER_HOUR must be greater than 0');
@@ -108,10 +101,4 @@ export async function startRegistry(
   });
 }
 
-if (require.main === module) {
-  runMain(async () => {
-    const config = readRegistryConfig(process.env);
-    const logger = createLogger('registry', config.logLevel);
-    stopServiceOnSignals(await startRegistry(config, logger), logger);
-  });
-}
+if (require.main === module) serviceMain('registry', (env) => readRegistryConfig(env), (config, logger) => startRegistry(config, logger));

@@ -1,7 +1,8 @@
 import type { Knex } from '../../../lib/db';
-import type { Logger } from '../../../lib/logger';
-import type { Worker } from '../../../lib/service';
 import type { Outbox } from '../../../lib/events/outbox';
+import type { Logger } from '../../../lib/logger';
+import { createPeriodic } from '../../../lib/periodic';
+import type { Worker } from '../../../lib/service';
 import { statusChangedEvent } from './events';
 import type { RegistryStore } from './store';
 
@@ -21,32 +22,13 @@ export interface SweeperDeps {
  * transition's gpu.status_changed goes into the outbox in the same transaction, once.
  */
 export function createOfflineSweeper(deps: SweeperDeps): Worker {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  const sweep = async () => {
-    try {
-      const count = await deps.db.transaction(async (trx) => {
-        const rows = await deps.store.sweepOffline(trx, deps.ttlSeconds);
-        const at = new Date();
-        await deps.outbox.enqueue(trx, rows.map((r) => statusChangedEvent(r, true, 'heartbeat_timeout', at)));
-        return rows.length;
-      });
-      if (count) deps.logger.info({ count }, 'GPUs went offline (no heartbeat within TTL)');
-    } catch (err) {
-      deps.logger.error({ err }, 'offline sweep failed');
-    }
-  };
-  return {
-    name: 'offline-sweeper',
-    start() {
-      timer = setInterval(() => {
-        running ??= sweep().finally(() => (running = undefined));
-      }, deps.intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return createPeriodic('offline-sweeper', deps.intervalMs, deps.logger, async () => {
+    const count = await deps.db.transaction(async (trx) => {
+      const rows = await deps.store.sweepOffline(trx, deps.ttlSeconds);
+      const at = new Date();
+      await deps.outbox.enqueue(trx, rows.map((r) => statusChangedEvent(r, true, 'heartbeat_timeout', at)));
+      return rows.length;
+    });
+    if (count) deps.logger.info({ count }, 'GPUs went offline (no heartbeat within TTL)');
+  });
 }
