@@ -52,21 +52,26 @@ export function createOutboxRelay(options: RelayOptions): Worker & { drain(): Pr
   let loop: Promise<void> | undefined;
   let lastCleanup = 0;
 
-  /** Publishes one batch; returns how many rows it published (0: nothing to do or not our turn). */
+  /**
+   * Publishes one batch; returns how many rows it published (0: nothing to do or not our
+   * turn). Claiming and marking are one statement inside the transaction; the publish happens
+   * before COMMIT, so a failed publish (or a crash) rolls the marks back.
+   */
   async function publishBatch(): Promise<number> {
     return db.transaction(async (trx) => {
-      const { rows: [{ locked }] } = await trx.raw('SELECT pg_try_advisory_xact_lock(hashtext(?)) AS locked', [lockKey]);
-      if (!locked) return 0;
-      const rows: Row[] = await trx('outbox')
-        .select('id', 'event_id', 'type', 'aggregate_id', 'envelope')
-        .whereNull('published_at')
-        .orderBy('id')
-        .limit(batchSize)
-        .forUpdate()
-        .skipLocked();
+      const { rows }: { rows: Row[] } = await trx.raw(
+        `WITH turn AS (SELECT pg_try_advisory_xact_lock(hashtext(?)) AS ours)
+         UPDATE outbox SET published_at = now()
+         WHERE id IN (
+           SELECT id FROM outbox, turn WHERE turn.ours AND published_at IS NULL
+           ORDER BY id LIMIT ? FOR UPDATE OF outbox SKIP LOCKED
+         )
+         RETURNING id, event_id, type, aggregate_id, envelope`,
+        [lockKey, batchSize],
+      );
       if (!rows.length) return 0;
+      rows.sort((a, b) => a.id - b.id);
       await bus.publish(rows.map((r) => ({ id: r.event_id, subject: bus.subject(r.type), aggregateId: r.aggregate_id, data: r.envelope })));
-      await trx('outbox').whereIn('id', rows.map((r) => r.id)).update({ published_at: trx.fn.now() });
       return rows.length;
     });
   }
