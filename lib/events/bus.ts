@@ -21,8 +21,13 @@ export interface ConsumerOptions {
   durable: string;
   /** Full subjects or NATS wildcards, e.g. `aitbc.gpu.>` (use bus.subject(type)). */
   subjects: string[];
-  /** Applies the event. Must be idempotent (see lib/events/inbox.ts); throwing means retry. */
+  /** Applies the event. Must be idempotent (see lib/events/inboxConsumer.ts); throwing means retry. */
   handle(delivery: Delivery): Promise<void>;
+  /**
+   * Optional: applies several events at once, in order (one transaction for all). A bus may
+   * use it for events already waiting; if it throws, each event goes through `handle` alone.
+   */
+  handleBatch?(deliveries: Delivery[]): Promise<void>;
   /** Records a poison message before it is dropped; throwing leaves it for redelivery. */
   deadLetter(delivery: Delivery, error: unknown): Promise<void>;
   /** Deliveries before a failing event is dead-lettered (default 5). */

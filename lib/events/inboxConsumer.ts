@@ -41,6 +41,9 @@ export function createInboxConsumer(options: InboxConsumerOptions): Worker & { a
         handle: async (delivery) => {
           if (await applyOnce(db, durable, delivery, options.apply)) applied++;
         },
+        handleBatch: async (deliveries) => {
+          applied += await applyBatchOnce(db, durable, deliveries, options.apply);
+        },
         deadLetter: async (delivery, error) => {
           logger.error({ durable, eventId: delivery.envelope.eventId, type: delivery.envelope.type, err: error }, 'event dead-lettered');
           await db('dead_letters').insert({
@@ -81,5 +84,30 @@ export async function applyOnce(
     if (!inserted.length) return false;
     await apply(trx, delivery);
     return true;
+  });
+}
+
+/**
+ * The batch form of applyOnce: one transaction records all the event ids and applies, in
+ * order, the effects of those not seen before. Returns how many it applied.
+ */
+export async function applyBatchOnce(
+  db: Knex,
+  consumer: string,
+  deliveries: Delivery[],
+  apply: (trx: Knex, delivery: Delivery) => Promise<void>,
+): Promise<number> {
+  return db.transaction(async (trx) => {
+    const inserted: { event_id: string }[] = await trx('inbox')
+      .insert(deliveries.map((d) => ({ consumer, event_id: d.envelope.eventId })))
+      .onConflict(['consumer', 'event_id'])
+      .ignore()
+      .returning('event_id');
+    const fresh = new Set(inserted.map((r) => r.event_id));
+    for (const delivery of deliveries) {
+      // delete(): an id twice in one batch is applied once.
+      if (fresh.delete(delivery.envelope.eventId)) await apply(trx, delivery);
+    }
+    return inserted.length;
   });
 }

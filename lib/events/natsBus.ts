@@ -1,5 +1,5 @@
 import {
-  AckPolicy, connect, DeliverPolicy, type JetStreamClient, type JetStreamManager, type NatsConnection, nanos,
+  AckPolicy, connect, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection, nanos,
   RetentionPolicy, StorageType, type StreamConfig,
 } from 'nats';
 import { EventEnvelope } from '../gen/aitbc/marketplace/v1/events';
@@ -19,6 +19,8 @@ export interface NatsBusOptions {
 }
 
 const ACK_WAIT_MS = 30_000;
+/** The most events handed to a batch handler at once. */
+const MAX_BATCH = 100;
 
 /** The stream's name for a prefix: aitbc → AITBC_EVENTS. */
 export const streamName = (prefix: string) => `${prefix.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_EVENTS`;
@@ -87,21 +89,60 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
       }
       const handle = await js.consumers.get(stream, consumer.durable);
       const messages = await handle.consume({ max_messages: 256 });
+      const iterator = messages[Symbol.asyncIterator]();
       let stopped = false;
+
+      const deliverOne = async (m: JsMsg) => {
+        const delivery = { envelope: EventEnvelope.decode(m.data), subject: m.subject, deliveryCount: m.info.redeliveryCount };
+        try {
+          await deliver(consumer, delivery, () => m.working());
+          if (!stopped) m.ack();
+        } catch (err) {
+          logger.error({ err, durable: consumer.durable, eventId: delivery.envelope.eventId }, 'could not dead-letter an event; it will be redelivered');
+          m.nak(consumer.retryDelayMs ?? 1000);
+        }
+      };
+
+      // A next() that lost the race below is kept for the following round, so no message is lost.
+      let carried: Promise<IteratorResult<JsMsg>> | undefined;
+      const NOTHING_YET = Symbol('nothing yet');
       const loop = (async () => {
-        for await (const m of messages) {
-          if (stopped) break;
-          if (!consumer.subjects.some((s) => subjectMatches(s, m.subject))) {
-            m.ack();
-            continue;
+        for (;;) {
+          const first = await (carried ?? iterator.next());
+          carried = undefined;
+          if (first.done || stopped) break;
+          // With a batch handler, also take the events already received: they resolve within
+          // microtasks, before setImmediate; the first that would have to wait ends the batch.
+          const batch: JsMsg[] = [first.value];
+          while (consumer.handleBatch && batch.length < MAX_BATCH) {
+            const next = iterator.next();
+            const got = await Promise.race([next, new Promise<typeof NOTHING_YET>((r) => setImmediate(() => r(NOTHING_YET)))]);
+            if (got === NOTHING_YET) {
+              carried = next;
+              break;
+            }
+            if (got.done) break;
+            batch.push(got.value);
           }
-          const delivery = { envelope: EventEnvelope.decode(m.data), subject: m.subject, deliveryCount: m.info.redeliveryCount };
-          try {
-            await deliver(consumer, delivery, () => m.working());
-            if (!stopped) m.ack();
-          } catch (err) {
-            logger.error({ err, durable: consumer.durable, eventId: delivery.envelope.eventId }, 'could not dead-letter an event; it will be redelivered');
-            m.nak(consumer.retryDelayMs ?? 1000);
+          const wanted: JsMsg[] = [];
+          for (const m of batch) {
+            if (consumer.subjects.some((s) => subjectMatches(s, m.subject))) wanted.push(m);
+            else m.ack();
+          }
+          if (wanted.length > 1 && consumer.handleBatch) {
+            try {
+              await consumer.handleBatch(wanted.map((m) => ({
+                envelope: EventEnvelope.decode(m.data), subject: m.subject, deliveryCount: m.info.redeliveryCount,
+              })));
+              if (!stopped) for (const m of wanted) m.ack();
+              continue;
+            } catch {
+              // One of them fails: apply them one by one, so only that one is retried.
+            }
+          }
+          for (const m of wanted) {
+            if (stopped) break;
+            await deliverOne(m);
           }
         }
       })();

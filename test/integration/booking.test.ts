@@ -99,7 +99,11 @@ describe('booking service over gRPC, two replicas on one database', function () 
     assert.equal(endedJob.booking!.endReason, 'job_failed_miner');
 
     // The registry frees the GPU when booking.ended reaches it (within a second).
-    await waitFor(async () => (await registryClient.client.getGpu({ caller: client, id: cheap.id })).gpu!.currentBookingId === '', 3000, 'GPU freed');
+    // (Both events must have arrived: before booking.created there is no current booking either.)
+    await waitFor(async () => {
+      const { gpu: seen } = await registryClient.client.getGpu({ caller: client, id: cheap.id });
+      return seen!.totalBookings === 1 && seen!.currentBookingId === '';
+    }, 3000, 'GPU freed');
     const second = await bookingA.client.bookForJob({ ...request, jobId: 'job-8' });
     await new Promise((r) => setTimeout(r, 1100));
     const done = await bookingA.client.endJob({ caller: coordinator, bookingId: second.booking!.bookingId, outcome: JobOutcome.JOB_OUTCOME_COMPLETED });

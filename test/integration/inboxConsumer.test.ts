@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { openDb, type Knex } from '../../lib/db';
+import type { EventBus } from '../../lib/events/bus';
+import { eventTablesMigration } from '../../lib/events/eventTables';
+import { applyBatchOnce, createInboxConsumer } from '../../lib/events/inboxConsumer';
+import { createMemoryBus } from '../../lib/events/memoryBus';
+import { connectNatsBus } from '../../lib/events/natsBus';
+import { createLogger } from '../../lib/logger';
+import { deleteStream, NATS_URL, testEvent, testPrefix, waitFor } from '../support/events';
+import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
+
+const silent = createLogger('test', 'silent');
+
+describe('inbox consumers against PostgreSQL', function () {
+  this.timeout(60_000);
+  let database: TestDatabase;
+  let db: Knex;
+
+  before(async () => {
+    database = await createTestDatabase();
+    db = await openDb({ url: database.url, schema: 'inbox_test', migrations: [eventTablesMigration, {
+      name: 'effects', up: async (k) => void (await k.raw('CREATE TABLE effects (seq serial, event_id text NOT NULL, aggregate_id text NOT NULL)')),
+    }] });
+  });
+  after(async () => {
+    await db?.destroy();
+    await database?.drop();
+  });
+
+  for (const [name, open] of [
+    ['NATS (batched)', (prefix: string) => connectNatsBus({ url: NATS_URL, prefix, name: 'inbox-test', logger: silent })],
+    ['in-process', async (prefix: string) => createMemoryBus({ prefix })],
+  ] as [string, (prefix: string) => Promise<EventBus>][]) {
+    it(`applies a backlog once each and in order, dead-letters a poison event and moves on (${name})`, async () => {
+      const prefix = testPrefix();
+      const bus = await open(prefix);
+      const durable = `c-${prefix}`;
+      try {
+        const events = Array.from({ length: 300 }, (_, i) => testEvent(bus, `gpu_${i % 7}`, i === 150 ? 'poison' : ''));
+        await bus.publish(events.map((e) => e.outgoing));
+        const consumer = createInboxConsumer({
+          db, bus, logger: silent, durable, types: ['gpu.>'], maxDeliver: 2, retryDelayMs: 10,
+          apply: async (trx, d) => {
+            if (d.envelope.eventId === events[150].envelope.eventId) throw new Error('poison');
+            await trx('effects').insert({ event_id: d.envelope.eventId, aggregate_id: d.envelope.aggregateId });
+          },
+        });
+        await consumer.start();
+        await waitFor(async () => Number((await db('dead_letters').where({ consumer: durable }).count({ n: '*' }))[0].n) === 1
+          && consumer.applied() === 299, 20_000, 'the backlog');
+        await consumer.stop();
+        const effects: { event_id: string }[] = await db('effects').whereIn('event_id', events.map((e) => e.envelope.eventId)).orderBy('seq');
+        const expected = events.filter((_, i) => i !== 150).map((e) => e.envelope.eventId);
+        assert.deepEqual(effects.map((e) => e.event_id), expected, 'each once, in publish order');
+        const dead = await db('dead_letters').where({ consumer: durable }).first();
+        assert.equal(dead.event_id, events[150].envelope.eventId);
+        assert.equal(dead.deliveries, 2);
+        assert.equal(dead.error, 'poison');
+      } finally {
+        await bus.close();
+        if (bus.kind === 'nats') await deleteStream(prefix);
+      }
+    });
+  }
+
+  it('applies a batch that repeats events (a redelivery) only once', async () => {
+    const bus = createMemoryBus();
+    const [a, b] = [testEvent(bus, 'gpu_x'), testEvent(bus, 'gpu_y')];
+    const delivery = (e: typeof a) => ({ envelope: e.envelope, subject: 'aitbc.gpu.status_changed', deliveryCount: 1 });
+    const seen: string[] = [];
+    const apply = async (_trx: Knex, d: { envelope: { eventId: string } }) => void seen.push(d.envelope.eventId);
+    assert.equal(await applyBatchOnce(db, 'dup', [delivery(a), delivery(a), delivery(b)], apply), 2);
+    assert.equal(await applyBatchOnce(db, 'dup', [delivery(b), delivery(a)], apply), 0);
+    assert.deepEqual(seen, [a.envelope.eventId, b.envelope.eventId]);
+  });
+});
