@@ -5,6 +5,7 @@
  * one JSON line. Usage: npm run bench:list [-- --gpus 100000 --seconds 10]
  */
 import pg from 'pg';
+import { deleteStream, NATS_URL, testPrefix } from '../test/support/events';
 import { createTestDatabase } from '../test/support/testDatabase';
 import { load, startProcess } from './support';
 
@@ -18,13 +19,15 @@ async function main(): Promise<void> {
   const seconds = arg('seconds', 10);
   const connections = arg('connections', 50);
   const database = await createTestDatabase();
+  const prefix = testPrefix();
   const base = 21_000 + Math.floor(Math.random() * 1000);
   const key = 'bench-client-key';
   const children = [];
   try {
     children.push(await startProcess('dist/services/registry/src/main.js',
       // A TTL longer than the run keeps the seeded GPUs online throughout.
-      { DATABASE_URL: database.url, REGISTRY_PORT: String(base + 1), LOG_LEVEL: 'info', HEARTBEAT_TTL_SECONDS: '86400' }, 'registry serving'));
+      { DATABASE_URL: database.url, REGISTRY_PORT: String(base + 1), LOG_LEVEL: 'info', HEARTBEAT_TTL_SECONDS: '86400', NATS_URL, NATS_SUBJECT_PREFIX: prefix },
+      'registry serving'));
     await seed(database.url, gpus);
     children.push(await startProcess('dist/gateway/src/main.js', {
       PORT: String(base), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, AITBC_API_KEYS: `client:bench:${key}`, LOG_LEVEL: 'info',
@@ -51,6 +54,7 @@ async function main(): Promise<void> {
     for (const child of children) child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));
     await database.drop();
+    await deleteStream(prefix);
   }
 }
 
