@@ -38,9 +38,6 @@ export function gpuJson(gpu: Gpu) {
   };
 }
 
-export type GpuJson = ReturnType<typeof gpuJson>;
-
-export const STATUS_NAMES = ['available', 'booked', 'offline'] as const;
 export const STATUS_BY_NAME: Record<string, GpuStatus> = {
   available: GpuStatus.GPU_STATUS_AVAILABLE,
   booked: GpuStatus.GPU_STATUS_BOOKED,

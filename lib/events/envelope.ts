@@ -1,6 +1,5 @@
 import {
   BookingConfirmed, BookingCreated, BookingEnded, EventEnvelope, GpuRegistered, GpuStatusChanged, GpuUnregistered, GpuUpdated,
-  MinerHeartbeat,
 } from '../gen/aitbc/marketplace/v1/events';
 import { newId } from '../ids';
 
@@ -17,9 +16,6 @@ export const EVENT_TYPES = {
 
 export type EventType = keyof typeof EVENT_TYPES;
 export type PayloadOf<T extends EventType> = ReturnType<(typeof EVENT_TYPES)[T]['decode']>;
-
-/** Core-NATS (not stored) messages: high-volume liveness signals. */
-export const TRANSIENT_TYPES = { 'miner.heartbeat': MinerHeartbeat } as const;
 
 /** Streams hold these subject families (`<prefix>.<family>.>`). */
 export const STREAM_FAMILIES = ['gpu', 'booking', 'review', 'price'];

@@ -39,7 +39,7 @@ interface Row {
  * advisory lock per schema, so exactly one relay publishes at a time and events leave in
  * commit order (two relays publishing side by side could reorder one aggregate's events).
  */
-export function createOutboxRelay(options: RelayOptions): Worker & { drain(): Promise<number> } {
+export function createOutboxRelay(options: RelayOptions): Worker {
   const { db, bus, logger, schema } = options;
   const batchSize = options.batchSize ?? 500;
   const pollMs = options.pollMs ?? 100;
@@ -124,12 +124,6 @@ export function createOutboxRelay(options: RelayOptions): Worker & { drain(): Pr
       running = false;
       wake?.();
       await loop;
-    },
-    /** Publishes everything pending now (tests and shutdown use it). */
-    async drain() {
-      let total = 0;
-      for (let n = await publishBatch(); n > 0; n = await publishBatch()) total += n;
-      return total;
     },
   };
 }

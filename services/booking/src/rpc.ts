@@ -4,7 +4,7 @@ import type { Knex } from '../../../lib/db';
 import { DomainError, invalid, notFound } from '../../../lib/errors';
 import type { Outbox } from '../../../lib/events/outbox';
 import {
-  type Booking, BookingServiceService, type BookingServiceServer, CreateBookingResponse, JobOutcome, type Quote,
+  BookingServiceService, type BookingServiceServer, CreateBookingResponse, JobOutcome, type Quote,
 } from '../../../lib/gen/aitbc/marketplace/v1/booking';
 import { type Gpu, GpuSort, GpuStatus, type RegistryServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import type { AsyncClient } from '../../../lib/grpcClient';
@@ -51,13 +51,11 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
     return gpu!;
   }
 
-  /** The booking a call names (by id, or the caller's live booking on a GPU), visible to the caller. */
+  /** The booking a call acts on: by id (its client's, or any for admin and services), or the caller's live booking on a GPU. */
   async function findBooking(trx: Knex, caller: Caller, bookingId: string, gpuId: string, lock: boolean): Promise<BookingRow> {
     if (bookingId) {
       const row = isId(bookingId, 'bkg') ? await store.get(trx, bookingId, lock) : undefined;
-      if (!row || !visibleTo(row, caller) || (caller.role === Role.ROLE_PROVIDER && row.client_id !== caller.accountId)) {
-        throw notFound(`booking ${bookingId}`);
-      }
+      if (!row || !(seesAll(caller) || row.client_id === caller.accountId)) throw notFound(`booking ${bookingId}`);
       return row;
     }
     if (!gpuId) throw invalid('booking_id', 'name the booking or the GPU');
@@ -314,4 +312,3 @@ function decodeOrderCursor(text: string): { createdAt: string; id: string } {
   throw invalid('cursor', 'is not a cursor from a previous page of this list; start again without it');
 }
 
-export type { Booking };

@@ -31,8 +31,6 @@ export interface BookingRow {
   completed_at: Date | null;
 }
 
-export type NewBooking = Omit<BookingRow, 'charged_micro' | 'refund_micro' | 'confirmed_at' | 'ended_at' | 'end_reason' | 'created_at' | 'completed_at' | 'status'>;
-
 export interface Ending {
   status: Exclude<BookingStatusName, 'active'>;
   reason: string;
@@ -54,11 +52,6 @@ export const EXCLUSION_VIOLATION = '23P01';
 
 /** The booking service's only SQL. */
 export const bookingStore = {
-  async insert(db: Knex, booking: NewBooking): Promise<BookingRow> {
-    const [row] = await db<BookingRow>('bookings').insert({ ...booking, status: 'active' }).returning('*');
-    return row as BookingRow;
-  },
-
   /**
    * Inserts a booking and its event in one statement: atomic without a transaction, and one
    * round trip (the hot path of booking). Throws the exclusion violation on overlap.
