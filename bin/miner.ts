@@ -139,6 +139,10 @@ function session(
         timer = setInterval(() => {
           stream.write({ kind: { $case: 'heartbeat', value: { gpus: telemetry(gpus, simulated) } } });
         }, heartbeatIntervalSeconds * 1000);
+      } else if (message.kind?.$case === 'booking') {
+        const n = message.kind.value;
+        logger.info({ gpuId: n.gpuId, bookingId: n.bookingId, start: n.startTime, end: n.endTime, reason: n.reason || undefined },
+          n.started ? 'GPU booked' : 'booking ended');
       } else if (message.kind?.$case === 'ack' && message.kind.value.rejected.length) {
         logger.warn({ rejected: message.kind.value.rejected }, 'the registry refused some telemetry');
       }

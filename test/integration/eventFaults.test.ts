@@ -110,11 +110,14 @@ describe('event backbone under faults (real NATS servers)', function () {
       const ids = effects.map((e) => e.event_id);
       const redelivered = second.output().split('\n').filter((l) => l.startsWith('delivered') && l.endsWith(' false'));
       const duplicates = ids.length - new Set(ids).size;
-      report(`consumer SIGKILLed after its 3rd effect, before the ack: ${ids.length} effects for 5 events, ${redelivered.length} redelivery skipped by the inbox, duplicate effects ${duplicates}`);
+      report(`consumer SIGKILLed after its 3rd effect, before the ack: ${ids.length} effects for 5 events, ${redelivered.length} redelivery(ies) skipped by the inbox, duplicate effects ${duplicates}`);
       assert.deepEqual([...ids].sort(), events.map((e) => e.envelope.eventId).sort());
       assert.equal(duplicates, 0);
-      assert.equal(redelivered.length, 1, second.output());
-      assert.match(redelivered[0], new RegExp(`^delivered ${events[2].envelope.eventId} 2 false$`));
+      // The killed one comes back (delivery 2+) and the inbox skips it; on a loaded machine an
+      // ack in flight at the kill can bring back an earlier one too, skipped the same way.
+      const killed = redelivered.find((l) => l.startsWith(`delivered ${events[2].envelope.eventId} `));
+      assert.ok(killed, second.output());
+      assert.ok(Number(killed.split(' ')[2]) >= 2, killed);
     } finally {
       second?.child.kill('SIGKILL');
       await bus.close();

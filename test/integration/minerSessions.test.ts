@@ -13,6 +13,10 @@ import { ROOT } from '../../lib/paths';
 import type { RunningService } from '../../lib/service';
 import { readRegistryConfig, startRegistry } from '../../services/registry/src/main';
 import { deleteStream, NATS_URL, recordEvents, testPrefix, waitFor } from '../support/events';
+import { connectNatsBus } from '../../lib/events/natsBus';
+import { newEvent } from '../../lib/events/envelope';
+import { EventEnvelope } from '../../lib/gen/aitbc/marketplace/v1/events';
+import { Booking } from '../../lib/gen/aitbc/marketplace/v1/booking';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 import { KEY_LIST, KEYS, LOG_LEVEL } from '../support/testMesh';
 
@@ -152,6 +156,32 @@ describe('miner sessions over gRPC', function () {
     const channel = healthChannel(registry.address);
     assert.equal(await checkHealth(channel, 1000), 'SERVING');
     channel.close();
+  });
+
+  it("tells a miner when one of its GPUs is booked and when the booking ends", async () => {
+    const session = openStream(registry.address, KEYS.provider);
+    session.hello(inventory(1, 'GPU-notice'), 'rig-notice');
+    await waitFor(() => session.received.length === 1, 5000, 'welcome');
+    const welcome = session.received[0].kind;
+    assert.equal(welcome?.$case, 'welcome');
+    const gpuId = welcome?.$case === 'welcome' ? welcome.value.gpus[0].id : '';
+    const publisher = await connectNatsBus({ url: NATS_URL, prefix, name: 'notice-test', logger: createLogger('t', 'silent') });
+    try {
+      const booking = Booking.fromPartial({ bookingId: 'bkg_notice', gpuId, clientId: 'alice', startTime: new Date(), endTime: new Date(Date.now() + 3_600_000) });
+      const send = (envelope: ReturnType<typeof newEvent>) => publisher.publish([{
+        id: envelope.eventId, subject: publisher.subject(envelope.type), aggregateId: envelope.aggregateId, data: EventEnvelope.encode(envelope).finish(),
+      }]);
+      await send(newEvent('booking.created', 'test', 'bkg_notice', { booking }));
+      await waitFor(() => session.received.some((m) => m.kind?.$case === 'booking'), 5000, 'booked notice');
+      await send(newEvent('booking.ended', 'test', 'bkg_notice', { booking, reason: 'released' }));
+      await waitFor(() => session.received.filter((m) => m.kind?.$case === 'booking').length === 2, 5000, 'ended notice');
+      const notices = session.received.flatMap((m) => (m.kind?.$case === 'booking' ? [m.kind.value] : []));
+      assert.deepEqual(notices.map((n) => [n.gpuId, n.bookingId, n.started, n.reason]), [[gpuId, 'bkg_notice', true, ''], [gpuId, 'bkg_notice', false, 'released']]);
+    } finally {
+      await publisher.close();
+      session.stream.end();
+      session.close();
+    }
   });
 
   it('shuts down with 100 open streams within the shutdown timeout, ending them with UNAVAILABLE', async () => {

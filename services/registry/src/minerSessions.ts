@@ -7,7 +7,7 @@ import type { EventBus } from '../../../lib/events/bus';
 import type { Outbox } from '../../../lib/events/outbox';
 import { MinerHeartbeat } from '../../../lib/gen/aitbc/marketplace/v1/events';
 import {
-  type ConnectRequest, type ConnectResponse, type FieldError, type GpuTelemetry, type Hello, MinerServiceService, type MinerServiceServer,
+  BookingNotice, type ConnectRequest, type ConnectResponse, type FieldError, type GpuTelemetry, type Hello, MinerServiceService, type MinerServiceServer,
 } from '../../../lib/gen/aitbc/marketplace/v1/miner';
 import { GpuSpec } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import type { ServiceBinding } from '../../../lib/grpcServer';
@@ -33,6 +33,9 @@ export interface MinerSessionDeps {
 
 type Stream = grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>;
 
+/** Transient subject type of booking notices for miners (`<prefix>.miner.notice`). */
+export const NOTICE_TYPE = 'miner.notice';
+
 /** Telemetry bounds: a value outside them is refused (the GPU's heartbeat still counts). */
 const TELEMETRY: [keyof GpuTelemetry, number, number][] = [
   ['utilization', 0, 100], ['memoryUsedGb', 0, 4096], ['temperatureC', -20, 150], ['powerW', 0, 5000],
@@ -43,16 +46,30 @@ const SNAKE: Record<string, string> = { utilization: 'utilization', memoryUsedGb
  * aitbc.marketplace.v1.MinerService: one bidirectional stream per miner agent. The hello
  * creates or updates the miner's GPUs (hardware UUIDs keep re-connections from duplicating
  * them); heartbeats go to the coalescing liveness writer and, as they are, to core NATS on
- * `aitbc.miner.heartbeat.<miner_id>`. `abortAll` ends every open stream with UNAVAILABLE so a
- * shutdown need not wait for agents to hang up.
+ * `aitbc.miner.heartbeat.<miner_id>`. Booking notices (made / ended) reach the stream that
+ * reports the GPU. `abortAll` ends every open stream with UNAVAILABLE so a shutdown need not
+ * wait for agents to hang up.
  */
 export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceBinding<MinerServiceServer>; abortAll(): void; open(): number } {
   const sessions = new Set<Stream>();
+  /** Which open stream (on this replica) reports each GPU: booking notices go there. */
+  const streamOfGpu = new Map<string, Stream>();
+  const forget = (call: Stream) => {
+    for (const [gpuId, stream] of streamOfGpu) if (stream === call) streamOfGpu.delete(gpuId);
+    return sessions.delete(call);
+  };
 
   const fail = (call: Stream, err: unknown) => {
-    if (!sessions.delete(call)) return;
+    if (!forget(call)) return;
     call.emit('error', toGrpcError(err));
   };
+
+  // Notices come over core NATS, so the replica that holds the miner's stream forwards them
+  // whichever replica's booking projection saw the event.
+  const notices = deps.bus.subscribeTransient(deps.bus.subject(NOTICE_TYPE), (_subject, data) => {
+    const notice = BookingNotice.decode(data);
+    streamOfGpu.get(notice.gpuId)?.write({ kind: { $case: 'booking', value: notice } });
+  });
 
   function authenticate(call: Stream): Caller {
     const headers: Record<string, string | undefined> = {
@@ -92,6 +109,7 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
       const rows = await registerInventory(deps, caller, id, specs, 'hello.gpus');
       minerId = id;
       gpuByUuid = new Map(rows.map((r) => [r.uuid ?? '', r.id]));
+      for (const r of rows) streamOfGpu.set(r.id, call);
       const at = new Date();
       call.write({ kind: { $case: 'welcome', value: {
         minerId: id, heartbeatIntervalSeconds: deps.heartbeatIntervalSeconds, gpus: rows.map((r) => gpuMessage(r, at)),
@@ -144,16 +162,17 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
     });
     call.on('end', () => {
       void queue.then(() => {
-        if (sessions.delete(call)) call.end();
+        if (forget(call)) call.end();
       });
     });
-    call.on('cancelled', () => sessions.delete(call));
-    call.on('error', () => sessions.delete(call));
+    call.on('cancelled', () => forget(call));
+    call.on('error', () => forget(call));
   }
 
   return {
     binding: { definition: MinerServiceService, implementation: { connect } },
     abortAll() {
+      void notices.stop();
       for (const call of [...sessions]) fail(call, new DomainError('UNAVAILABLE', 'the registry is shutting down; reconnect'));
     },
     open: () => sessions.size,

@@ -17,6 +17,7 @@ import {
   type Metadata,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Timestamp } from "../../../google/protobuf/timestamp";
 import { Gpu } from "./registry";
 
 export const protobufPackage = "aitbc.marketplace.v1";
@@ -82,8 +83,24 @@ export interface HeartbeatAck {
   rejected: FieldError[];
 }
 
+/** A booking of one of the miner's GPUs was made (started = true) or ended. */
+export interface BookingNotice {
+  gpuId: string;
+  bookingId: string;
+  started: boolean;
+  startTime?: Date | undefined;
+  endTime?:
+    | Date
+    | undefined;
+  /** For an ended booking: expired, released, cancelled, gpu_offline, ... */
+  reason: string;
+}
+
 export interface ConnectResponse {
-  kind?: { $case: "welcome"; value: Welcome } | { $case: "ack"; value: HeartbeatAck } | undefined;
+  kind?: { $case: "welcome"; value: Welcome } | { $case: "ack"; value: HeartbeatAck } | {
+    $case: "booking";
+    value: BookingNotice;
+  } | undefined;
 }
 
 function createBaseGpuInventory(): GpuInventory {
@@ -1017,6 +1034,171 @@ export const HeartbeatAck: MessageFns<HeartbeatAck> = {
   },
 };
 
+function createBaseBookingNotice(): BookingNotice {
+  return { gpuId: "", bookingId: "", started: false, startTime: undefined, endTime: undefined, reason: "" };
+}
+
+export const BookingNotice: MessageFns<BookingNotice> = {
+  encode(message: BookingNotice, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.gpuId !== "") {
+      writer.uint32(10).string(message.gpuId);
+    }
+    if (message.bookingId !== "") {
+      writer.uint32(18).string(message.bookingId);
+    }
+    if (message.started !== false) {
+      writer.uint32(24).bool(message.started);
+    }
+    if (message.startTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.startTime), writer.uint32(34).fork()).join();
+    }
+    if (message.endTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.endTime), writer.uint32(42).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(50).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BookingNotice {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBookingNotice();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.gpuId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.bookingId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.started = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.startTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.endTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BookingNotice {
+    return {
+      gpuId: isSet(object.gpuId)
+        ? globalThis.String(object.gpuId)
+        : isSet(object.gpu_id)
+        ? globalThis.String(object.gpu_id)
+        : "",
+      bookingId: isSet(object.bookingId)
+        ? globalThis.String(object.bookingId)
+        : isSet(object.booking_id)
+        ? globalThis.String(object.booking_id)
+        : "",
+      started: isSet(object.started) ? globalThis.Boolean(object.started) : false,
+      startTime: isSet(object.startTime)
+        ? fromJsonTimestamp(object.startTime)
+        : isSet(object.start_time)
+        ? fromJsonTimestamp(object.start_time)
+        : undefined,
+      endTime: isSet(object.endTime)
+        ? fromJsonTimestamp(object.endTime)
+        : isSet(object.end_time)
+        ? fromJsonTimestamp(object.end_time)
+        : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: BookingNotice): unknown {
+    const obj: any = {};
+    if (message.gpuId !== "") {
+      obj.gpuId = message.gpuId;
+    }
+    if (message.bookingId !== "") {
+      obj.bookingId = message.bookingId;
+    }
+    if (message.started !== false) {
+      obj.started = message.started;
+    }
+    if (message.startTime !== undefined) {
+      obj.startTime = message.startTime.toISOString();
+    }
+    if (message.endTime !== undefined) {
+      obj.endTime = message.endTime.toISOString();
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BookingNotice>, I>>(base?: I): BookingNotice {
+    return BookingNotice.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BookingNotice>, I>>(object: I): BookingNotice {
+    const message = createBaseBookingNotice();
+    message.gpuId = object.gpuId ?? "";
+    message.bookingId = object.bookingId ?? "";
+    message.started = object.started ?? false;
+    message.startTime = object.startTime ?? undefined;
+    message.endTime = object.endTime ?? undefined;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
 function createBaseConnectResponse(): ConnectResponse {
   return { kind: undefined };
 }
@@ -1029,6 +1211,9 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
         break;
       case "ack":
         HeartbeatAck.encode(message.kind.value, writer.uint32(18).fork()).join();
+        break;
+      case "booking":
+        BookingNotice.encode(message.kind.value, writer.uint32(26).fork()).join();
         break;
     }
     return writer;
@@ -1063,6 +1248,14 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
             message.kind = { $case: "ack", value: HeartbeatAck.decode(reader, reader.uint32()) };
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = { $case: "booking", value: BookingNotice.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1081,6 +1274,8 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
         ? { $case: "welcome", value: Welcome.fromJSON(object.welcome) }
         : isSet(object.ack)
         ? { $case: "ack", value: HeartbeatAck.fromJSON(object.ack) }
+        : isSet(object.booking)
+        ? { $case: "booking", value: BookingNotice.fromJSON(object.booking) }
         : undefined,
     };
   },
@@ -1091,6 +1286,8 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       obj.welcome = Welcome.toJSON(message.kind.value);
     } else if (message.kind?.$case === "ack") {
       obj.ack = HeartbeatAck.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "booking") {
+      obj.booking = BookingNotice.toJSON(message.kind.value);
     }
     return obj;
   },
@@ -1110,6 +1307,12 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       case "ack": {
         if (object.kind?.value !== undefined && object.kind?.value !== null) {
           message.kind = { $case: "ack", value: HeartbeatAck.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "booking": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "booking", value: BookingNotice.fromPartial(object.kind.value) };
         }
         break;
       }
@@ -1171,6 +1374,28 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000);
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (t.seconds || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
+}
 
 function longToNumber(int64: { toString(): string }): number {
   const num = globalThis.Number(int64.toString());
