@@ -14,6 +14,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # Served by gRPC reflection at run time.
 COPY --from=build /app/proto ./proto
+# The one-container mesh keeps its embedded PostgreSQL and keys here (mount a volume on it).
+RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node
 # Without a command: the whole mesh in one container (embedded PostgreSQL under /app/.data
 # unless DATABASE_URL is set).
