@@ -14,6 +14,8 @@ export interface RelayOptions {
   batchSize?: number;
   /** Poll interval: how soon rows written by another replica's process are seen. */
   pollMs?: number;
+  /** After a local commit, how long to gather further commits into the same batch (5 ms). */
+  lingerMs?: number;
   /** Published rows are deleted after this long (they are kept for audit and tests). */
   retentionMs?: number;
 }
@@ -43,6 +45,7 @@ export function createOutboxRelay(options: RelayOptions): Worker {
   const { db, bus, logger, schema } = options;
   const batchSize = options.batchSize ?? 500;
   const pollMs = options.pollMs ?? 100;
+  const lingerMs = options.lingerMs ?? 5;
   const retentionMs = options.retentionMs ?? 24 * 3600 * 1000;
   const lockKey = `outbox:${schema}`;
   let running = false;
@@ -84,7 +87,12 @@ export function createOutboxRelay(options: RelayOptions): Worker {
 
   async function run(): Promise<void> {
     let failures = 0;
+    let byCommit = false;
     while (running) {
+      // Woken by a commit: wait a moment so commits close together share one batch (one
+      // relay transaction instead of one per event under load).
+      if (byCommit && lingerMs > 0) await new Promise((r) => setTimeout(r, lingerMs));
+      byCommit = false;
       dirty = false;
       try {
         let published = 0;
@@ -97,11 +105,15 @@ export function createOutboxRelay(options: RelayOptions): Worker {
         if (failures === 1 || failures % 30 === 0) logger.warn({ err: (err as Error).message, failures }, 'outbox relay cannot publish; events wait in the outbox');
       }
       if (!running) break;
-      if (dirty && failures === 0) continue;
+      if (dirty && failures === 0) {
+        byCommit = true;
+        continue;
+      }
       const delay = failures ? Math.min(5000, 250 * 2 ** Math.min(failures, 5)) : pollMs;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         wake = () => {
+          byCommit = true;
           clearTimeout(timer);
           resolve();
         };
