@@ -4,8 +4,8 @@ import type { Knex, Migration } from '../../../lib/db';
  * The registry's projection of booking events: the live bookings of each GPU, and on the GPU
  * row the earliest of them (so status and lists need no join).
  */
-export const migration003BookingProjection: Migration = {
-  name: '003_booking_projection',
+export const migration002BookingProjection: Migration = {
+  name: '002_booking_projection',
   async up(db: Knex) {
     await db.raw(`
       CREATE TABLE live_bookings (
