@@ -129,7 +129,9 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
             if (consumer.subjects.some((s) => subjectMatches(s, m.subject))) wanted.push(m);
             else m.ack();
           }
-          if (wanted.length > 1 && consumer.handleBatch) {
+          // Only first deliveries are batched: a redelivered event may be the one that crashed
+          // its consumer, and goes alone through deliver() (which dead-letters it past maxDeliver).
+          if (wanted.length > 1 && consumer.handleBatch && wanted.every((m) => m.info.redeliveryCount === 1)) {
             try {
               await consumer.handleBatch(wanted.map((m) => ({
                 envelope: EventEnvelope.decode(m.data), subject: m.subject, deliveryCount: m.info.redeliveryCount,
