@@ -1,3 +1,4 @@
+import type { CommonConfig } from './config';
 import { openDb, type Knex, type Migration } from './db';
 import { createGrpcServer, markServing, type ServiceBinding } from './grpcServer';
 import { createLifecycle } from './lifecycle';
@@ -13,11 +14,8 @@ export interface Worker {
 export interface ServiceOptions {
   name: string;
   logger: Logger;
-  host: string;
-  port: number;
-  databaseUrl: string;
-  dbPoolMax?: number;
-  shutdownTimeoutMs: number;
+  /** Where to listen and which database: the service's config (host, port and CommonConfig). */
+  config: Pick<CommonConfig, 'databaseUrl' | 'dbPoolMax' | 'shutdownTimeoutMs'> & { host: string; port: number };
   schema: string;
   migrations: Migration[];
   protoFiles: string[];
@@ -42,16 +40,16 @@ export interface RunningService {
  * to SERVING. Nothing reports SERVING before its database is ready.
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
-  const { logger } = options;
+  const { logger, config } = options;
   const lifecycle = createLifecycle(logger);
-  const db = await openDb({ url: options.databaseUrl, schema: options.schema, migrations: options.migrations, poolMax: options.dbPoolMax });
+  const db = await openDb({ url: config.databaseUrl, schema: options.schema, migrations: options.migrations, poolMax: config.dbPoolMax });
   try {
     const { bindings, workers = [], beforeStop } = options.build(db);
     const grpcServer = createGrpcServer({ logger, protoFiles: options.protoFiles }, bindings);
-    const port = await grpcServer.listen(options.host, options.port);
+    const port = await grpcServer.listen(config.host, config.port);
     lifecycle.onStop('grpc', () => {
       beforeStop?.();
-      return grpcServer.stop(options.shutdownTimeoutMs);
+      return grpcServer.stop(config.shutdownTimeoutMs);
     });
     for (const worker of workers) {
       lifecycle.onStop(worker.name, () => worker.stop());
@@ -59,7 +57,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     }
     lifecycle.onStop('database', () => db.destroy());
     markServing(grpcServer, bindings);
-    const address = `${options.host === '0.0.0.0' ? '127.0.0.1' : options.host}:${port}`;
+    const address = `${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     logger.info({ address }, `${options.name} serving`);
     return { name: options.name, port, address, db, stop: () => lifecycle.stop() };
   } catch (err) {

@@ -52,11 +52,7 @@ export async function startBooking(
   return startService({
     name: 'booking',
     logger,
-    host: config.host,
-    port: config.port,
-    databaseUrl: config.databaseUrl,
-    dbPoolMax: config.dbPoolMax,
-    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    config,
     schema: 'booking',
     migrations: bookingMigrations,
     protoFiles: ['aitbc/marketplace/v1/booking.proto'],

@@ -69,11 +69,7 @@ export async function startRegistry(
   return startService({
     name: 'registry',
     logger,
-    host: config.host,
-    port: config.port,
-    databaseUrl: config.databaseUrl,
-    dbPoolMax: config.dbPoolMax,
-    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    config,
     schema: 'registry',
     migrations: registryMigrations,
     protoFiles: ['aitbc/marketplace/v1/registry.proto', 'aitbc/marketplace/v1/miner.proto'],
