@@ -7,10 +7,11 @@ export interface Outbox {
   enqueue(trx: Knex, envelopes: EventEnvelope[]): Promise<void>;
   /**
    * The outbox row of an event, for a store that writes its change and the event in one
-   * single statement (no transaction round trips); call `written()` after it succeeds.
+   * single statement (no transaction round trips); then call `written(db)`.
    */
   row(envelope: EventEnvelope): OutboxRow;
-  written(): void;
+  /** Wakes the relay: at once, or when `db` is a transaction, once it commits. */
+  written(db: Knex): void;
   /** Called after each commit that wrote events (the relay sets it to wake itself). */
   onCommit(listener: () => void): void;
 }
@@ -40,15 +41,20 @@ export function createOutbox(): Outbox {
   const wake = () => {
     for (const listener of listeners) listener();
   };
+  // A transaction wakes the relay when it commits (a rollback wakes nobody).
+  const written = (db: Knex) => {
+    const commit = (db as unknown as { executionPromise?: Promise<unknown> }).executionPromise;
+    if (commit) commit.then(wake, () => undefined);
+    else wake();
+  };
   return {
     async enqueue(trx, envelopes) {
       if (!envelopes.length) return;
       await trx('outbox').insert(envelopes.map(toRow));
-      // Wake the relay when the transaction commits (a rollback wakes nobody).
-      (trx as Knex.Transaction).executionPromise?.then(wake, () => undefined);
+      written(trx);
     },
     row: toRow,
-    written: wake,
+    written,
     onCommit(listener) {
       listeners.push(listener);
     },

@@ -78,7 +78,7 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
     if (!(await store.endWithEvent(db, row.booking_id, end, end.endedAt, outbox.row(bookingEnded(ended))))) {
       throw new DomainError('FAILED_PRECONDITION', `booking ${row.booking_id} has already ended`);
     }
-    outbox.written();
+    outbox.written(db);
     return ended;
   }
 
@@ -146,7 +146,7 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
       if (!key) {
         // The hot path: booking, order and event in one statement.
         await store.insertWithEvent(db, row, outbox.row(bookingCreated(row)));
-        outbox.written();
+        outbox.written(db);
         return response;
       }
       return await db.transaction(async (trx) => {
@@ -157,7 +157,7 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
         }
         await store.insertWithEvent(trx, row, outbox.row(bookingCreated(row)));
         await store.idempotency.saveResponse(trx, req.caller.accountId, key, Buffer.from(CreateBookingResponse.encode(response).finish()));
-        (trx as Knex.Transaction).executionPromise.then(() => outbox.written(), () => undefined);
+        outbox.written(trx);
         return response;
       });
     } catch (err) {
