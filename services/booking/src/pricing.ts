@@ -20,20 +20,3 @@ export const listedPricing: PricingPort = {
     return { pricePerHourMicro: gpu.pricePerHourMicro, listedPriceMicro: gpu.pricePerHourMicro, multiplier: 1, source: 'listed_price' };
   },
 };
-
-/**
- * Asks `primary` within its own short deadline and falls back to the listed price when it
- * fails: a booking never waits on, or fails because of, the pricing service.
- */
-export function withListedFallback(primary: PricingPort, onFailure: (err: unknown) => void): PricingPort {
-  return {
-    async quote(gpu, durationSeconds, start) {
-      try {
-        return await primary.quote(gpu, durationSeconds, start);
-      } catch (err) {
-        onFailure(err);
-        return listedPricing.quote(gpu, durationSeconds, start);
-      }
-    },
-  };
-}
