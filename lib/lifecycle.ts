@@ -22,6 +22,7 @@ export function createLifecycle(logger: Logger): Lifecycle {
       stopping ??= (async () => {
         for (const { name, step } of steps) {
           try {
+            logger.debug({ step: name }, 'stopping');
             await step();
           } catch (err) {
             logger.error({ err, step: name }, 'shutdown step failed');

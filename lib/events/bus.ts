@@ -80,9 +80,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * dead-lettered. An event that arrives already past maxDeliver (its consumer kept crashing
  * on it) is dead-lettered without running the handler again.
  *
- * Returns 'ack' (handled or dead-lettered) or throws when even dead-lettering failed.
+ * Returns 'ack' (handled or dead-lettered), 'stopped' (the consumer is stopping: leave the
+ * event unacknowledged), or throws when even dead-lettering failed.
  */
-export async function deliver(options: ConsumerOptions, delivery: Delivery, keepAlive: () => void = () => undefined): Promise<'ack'> {
+export async function deliver(
+  options: ConsumerOptions,
+  delivery: Delivery,
+  hooks: { keepAlive?: () => void; stopping?: () => boolean } = {},
+): Promise<'ack' | 'stopped'> {
   const maxDeliver = options.maxDeliver ?? DEFAULT_MAX_DELIVER;
   const retryDelay = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
   if (delivery.deliveryCount > maxDeliver) {
@@ -94,12 +99,16 @@ export async function deliver(options: ConsumerOptions, delivery: Delivery, keep
       await options.handle(delivery);
       return 'ack';
     } catch (err) {
+      // A consumer being stopped gives up without dead-lettering: a failure during shutdown
+      // (its database going away, say) says nothing about the event. It stays unacknowledged.
+      if (hooks.stopping?.()) return 'stopped';
       if (delivery.deliveryCount >= maxDeliver) {
         await options.deadLetter(delivery, err);
         return 'ack';
       }
       await sleep(retryDelay * 2 ** (delivery.deliveryCount - 1));
-      keepAlive();
+      if (hooks.stopping?.()) return 'stopped';
+      hooks.keepAlive?.();
       delivery.deliveryCount += 1;
     }
   }

@@ -80,9 +80,10 @@ export function createMemoryBus(options: { prefix?: string; duplicateWindowMs?: 
           durable.deliveries++;
           const delivery = { envelope: EventEnvelope.decode(next.data), subject: next.subject, deliveryCount: durable.deliveries };
           try {
-            await deliver(consumer, delivery);
+            if ((await deliver(consumer, delivery, { stopping: () => stopped })) === 'stopped') break;
           } catch {
             // Even the dead-letter record failed: leave it unacknowledged and try again soon.
+            if (stopped) break;
             await new Promise((r) => setTimeout(r, consumer.retryDelayMs ?? 200));
             continue;
           }

@@ -95,9 +95,10 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
       const deliverOne = async (m: JsMsg) => {
         const delivery = { envelope: EventEnvelope.decode(m.data), subject: m.subject, deliveryCount: m.info.redeliveryCount };
         try {
-          await deliver(consumer, delivery, () => m.working());
-          if (!stopped) m.ack();
+          const outcome = await deliver(consumer, delivery, { keepAlive: () => m.working(), stopping: () => stopped });
+          if (outcome === 'ack' && !stopped) m.ack();
         } catch (err) {
+          if (stopped) return; // unacknowledged: redelivered after ack_wait
           logger.error({ err, durable: consumer.durable, eventId: delivery.envelope.eventId }, 'could not dead-letter an event; it will be redelivered');
           m.nak(consumer.retryDelayMs ?? 1000);
         }

@@ -19,8 +19,9 @@ const env = {
   AITBC_DATA_DIR: dataDir,
   PORT: String(port),
   REGISTRY_PORT: String(port + 1000),
+  BOOKING_PORT: String(port + 3000),
   EMBEDDED_PG_PORT: String(port + 2000),
-  LOG_LEVEL: 'warn',
+  LOG_LEVEL: process.env.STARTUP_LOG_LEVEL ?? 'warn',
   DATABASE_URL: '',
   AITBC_API_KEYS: '',
 };
@@ -37,7 +38,9 @@ async function startMesh(): Promise<{ stop(): Promise<boolean> }> {
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // npm may exit on SIGINT before the mesh under it has finished stopping; the mesh holds
+  // the output pipe until it exits, so "closed" means every process writing to it is gone.
+  const closed = new Promise<void>((resolve) => child.stdout.on('close', () => resolve()));
   const deadline = Date.now() + 180_000;
   while (!output.includes('mesh is up')) {
     if (Date.now() > deadline || child.exitCode !== null) {
@@ -50,8 +53,14 @@ async function startMesh(): Promise<{ stop(): Promise<boolean> }> {
     /** SIGINT to the group; resolves true when the mesh logged a clean stop and PostgreSQL is down. */
     async stop() {
       process.kill(-child.pid!, 'SIGINT');
-      const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 30_000);
-      await exited;
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }, 30_000);
+      await closed;
       clearTimeout(timer);
       const clean = output.includes('mesh stopped') && !(await reachable(Number(env.EMBEDDED_PG_PORT)));
       if (!clean) process.stdout.write(output);
