@@ -9,6 +9,7 @@ import { ROOT } from '../lib/paths';
 import { generateKey, parseKeyList } from '../lib/apiKeys';
 import { readGatewayConfig, startGateway } from '../gateway/src/main';
 import { readBookingConfig, startBooking } from '../services/booking/src/main';
+import { readPricingConfig, startPricing } from '../services/pricing/src/main';
 import { readRegistryConfig, startRegistry } from '../services/registry/src/main';
 
 /**
@@ -41,13 +42,18 @@ async function main(): Promise<void> {
   const bus = natsUrl ? undefined : createMemoryBus();
   const registryConfig = readRegistryConfig(process.env, { databaseUrl, apiKeys: keys });
   const registry = await startRegistry(registryConfig, createLogger('registry', registryConfig.logLevel), { bus });
-  const bookingConfig = readBookingConfig(process.env, { databaseUrl, registryAddr: registry.address });
+  const pricingConfig = readPricingConfig(process.env, { databaseUrl });
+  const pricing = await startPricing(pricingConfig, createLogger('pricing', pricingConfig.logLevel), { bus });
+  const bookingConfig = readBookingConfig(process.env, { databaseUrl, registryAddr: registry.address, pricingAddr: pricing.address });
   const booking = await startBooking(bookingConfig, createLogger('booking', bookingConfig.logLevel), { bus });
-  const gatewayConfig = readGatewayConfig(process.env, { registryAddr: registry.address, bookingAddr: booking.address, apiKeys: keys });
+  const gatewayConfig = readGatewayConfig(process.env, {
+    registryAddr: registry.address, bookingAddr: booking.address, pricingAddr: pricing.address, apiKeys: keys,
+  });
   const gateway = await startGateway(gatewayConfig, createLogger('gateway', gatewayConfig.logLevel));
 
   lifecycle.onStop('gateway', gateway.stop);
   lifecycle.onStop('booking', booking.stop);
+  lifecycle.onStop('pricing', pricing.stop);
   lifecycle.onStop('registry', registry.stop);
   if (bus) lifecycle.onStop('event bus', () => bus.close());
   for (const stop of stopLast) lifecycle.onStop('postgres', stop);
@@ -56,7 +62,8 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `AITBC marketplace mesh is up. Gateway: ${gateway.url}`,
-    `  registry gRPC ${registry.address}   booking gRPC ${booking.address}   data: ${databaseUrl.includes('@127.0.0.1:' + pgPort) ? dataDir : 'DATABASE_URL'}`,
+    `  registry gRPC ${registry.address}   booking gRPC ${booking.address}   pricing gRPC ${pricing.address}`,
+    `  data: ${databaseUrl.includes('@127.0.0.1:' + pgPort) ? dataDir : 'DATABASE_URL'}`,
     `  events: ${natsUrl ? `NATS ${natsUrl} (tail them: npm run events)` : 'in-process bus (set NATS_URL to use NATS JetStream)'}`,
     `  API keys (${source}):`,
     ...parseKeyList(keys).map((k) => `    ${k.role.padEnd(8)} account=${k.account.padEnd(10)} key=${source === 'AITBC_API_KEYS' ? mask(k.key) : k.key}`),

@@ -70,3 +70,14 @@ async function createSchema(db: Knex, schema: string): Promise<void> {
     if (code !== '23505' && code !== '42P06') throw err;
   }
 }
+
+/**
+ * Runs `fn` once `db` has committed when it is a transaction (never on rollback), or at
+ * once otherwise: for work that must see the transaction's writes (waking a relay, a
+ * recomputation).
+ */
+export function afterCommit(db: Knex, fn: () => void): void {
+  const commit = (db as unknown as { executionPromise?: Promise<unknown> }).executionPromise;
+  if (commit) commit.then(fn, () => undefined);
+  else fn();
+}

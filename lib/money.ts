@@ -37,3 +37,8 @@ export function formatMoney(micro: number): string {
   const fraction = String(abs % MICRO_PER_UNIT).padStart(6, '0').replace(/0+$/, '');
   return fraction ? `${sign}${whole}.${fraction}` : `${sign}${whole}`;
 }
+
+/** a × b / c rounded half up, exactly (BigInt), for non-negative integers. */
+export function mulDivRound(a: number, b: number, c: number): number {
+  return Number((BigInt(a) * BigInt(b) * 2n + BigInt(c)) / (2n * BigInt(c)));
+}

@@ -7,6 +7,7 @@ import type { Caller } from '../../lib/caller';
 import { roleName } from '../../lib/caller';
 import { DomainError } from '../../lib/errors';
 import type { BookingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/booking';
+import type { PricingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/pricing';
 import type { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
 import type { AsyncClient } from '../../lib/grpcClient';
 import type { Logger } from '../../lib/logger';
@@ -16,11 +17,13 @@ import { gpuRoutes } from './routes/gpuRoutes';
 import { bookingRoutes } from './routes/bookingRoutes';
 import { minerRoutes } from './routes/minerRoutes';
 import { opsRoutes } from './routes/opsRoutes';
+import { pricingRoutes } from './routes/pricingRoutes';
 
 /** What the gateway needs: clients of the services and the keys. It holds no business state. */
 export interface GatewayDeps {
   registry: AsyncClient<RegistryServiceClient>;
   booking: AsyncClient<BookingServiceClient>;
+  pricing: AsyncClient<PricingServiceClient>;
   keys: KeyStore;
   logger: Logger;
   /** Services whose gRPC health /readyz reports. */
@@ -70,6 +73,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimitBytes ?? 64 * 1024,
     return503OnClosing: true,
+    // Long enough that a too-long model name or id reaches validation (a 400 naming the
+    // field) instead of falling out of routing as a 404.
+    routerOptions: { maxParamLength: 500 },
   });
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object) as never);
@@ -126,6 +132,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   gpuRoutes(app, deps);
   minerRoutes(app, deps);
   bookingRoutes(app, deps);
+  pricingRoutes(app, deps);
   return app;
 }
 

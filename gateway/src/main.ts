@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ConfigReader, type Env } from '../../lib/config';
 import { BookingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/booking';
+import { PricingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/pricing';
 import { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
 import { connect, healthChannel } from '../../lib/grpcClient';
 import { createLifecycle, type Lifecycle, serviceMain } from '../../lib/lifecycle';
@@ -14,6 +15,7 @@ export interface GatewayConfig {
   logLevel: string;
   registryAddr: string;
   bookingAddr: string;
+  pricingAddr: string;
   apiKeys: string;
   rpcDeadlineMs: number;
   bodyLimitBytes: number;
@@ -28,6 +30,7 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> = {
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     registryAddr: r.string('REGISTRY_ADDR', defaults.registryAddr ?? '127.0.0.1:50051'),
     bookingAddr: r.string('BOOKING_ADDR', defaults.bookingAddr ?? '127.0.0.1:50052'),
+    pricingAddr: r.string('PRICING_ADDR', defaults.pricingAddr ?? '127.0.0.1:50054'),
     apiKeys: readKeyList(r, defaults.apiKeys) ?? '',
     // Below the CLI's 5 s timeout, so a slow backend becomes a 504 the CLI can show.
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 3000, 50, 60_000),
@@ -50,13 +53,16 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   const lifecycle: Lifecycle = createLifecycle(logger);
   const registry = connect(RegistryServiceClient, config.registryAddr, config.rpcDeadlineMs);
   const booking = connect(BookingServiceClient, config.bookingAddr, config.rpcDeadlineMs);
+  const pricing = connect(PricingServiceClient, config.pricingAddr, config.rpcDeadlineMs);
   const backends = [
     { name: 'registry', channel: healthChannel(config.registryAddr) },
     { name: 'booking', channel: healthChannel(config.bookingAddr) },
+    { name: 'pricing', channel: healthChannel(config.pricingAddr) },
   ];
   const app = await buildGateway({
     registry: registry.client,
     booking: booking.client,
+    pricing: pricing.client,
     keys: createKeyStore(parseKeyList(config.apiKeys)),
     logger,
     backends,
@@ -66,6 +72,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   lifecycle.onStop('grpc clients', () => {
     registry.close();
     booking.close();
+    pricing.close();
     for (const b of backends) b.channel.close();
   });
   await app.listen({ host: config.host, port: config.port });

@@ -1,5 +1,5 @@
 import {
-  BookingConfirmed, BookingCreated, BookingEnded, EventEnvelope, GpuRegistered, GpuStatusChanged, GpuUnregistered, GpuUpdated,
+  BookingConfirmed, BookingCreated, BookingEnded, EventEnvelope, GpuRegistered, GpuStatusChanged, GpuUnregistered, GpuUpdated, PriceChanged,
 } from '../gen/aitbc/marketplace/v1/events';
 import { newId } from '../ids';
 
@@ -12,6 +12,7 @@ export const EVENT_TYPES = {
   'booking.created': BookingCreated,
   'booking.confirmed': BookingConfirmed,
   'booking.ended': BookingEnded,
+  'price.changed': PriceChanged,
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

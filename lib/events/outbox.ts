@@ -1,4 +1,4 @@
-import type { Knex } from '../db';
+import { afterCommit, type Knex } from '../db';
 import { EventEnvelope } from '../gen/aitbc/marketplace/v1/events';
 
 /** Writes events into a service's outbox. Publishing never happens anywhere else. */
@@ -42,11 +42,7 @@ export function createOutbox(): Outbox {
     for (const listener of listeners) listener();
   };
   // A transaction wakes the relay when it commits (a rollback wakes nobody).
-  const written = (db: Knex) => {
-    const commit = (db as unknown as { executionPromise?: Promise<unknown> }).executionPromise;
-    if (commit) commit.then(wake, () => undefined);
-    else wake();
-  };
+  const written = (db: Knex) => afterCommit(db, wake);
   return {
     async enqueue(trx, envelopes) {
       if (!envelopes.length) return;

@@ -29,7 +29,8 @@ describe('booking through the gateway', function () {
 
   before(async () => {
     // A pool large enough for 50 bookings to really run at once.
-    mesh = await startTestMesh({ DB_POOL_MAX: '60' });
+    // Without pricing: these tests check billing at listed prices (pricing has its own suite).
+    mesh = await startTestMesh({ DB_POOL_MAX: '60' }, { pricing: false });
     const recording = await recordEvents(mesh.prefix, ['booking.ended']);
     ({ seen: ended } = recording);
     recorder = recording;

@@ -39,7 +39,7 @@ describe('booking service over gRPC, two replicas on one database', function () 
     registry = await startRegistry(readRegistryConfig({ ...env, REGISTRY_PORT: '0' }, { databaseUrl: database.url }), createLogger('registry', LOG_LEVEL));
     for (let i = 0; i < 2; i++) {
       replicas.push(await startBooking(
-        readBookingConfig({ ...env, BOOKING_PORT: '0' }, { databaseUrl: database.url, registryAddr: registry.address }),
+        readBookingConfig({ ...env, BOOKING_PORT: '0', PRICING_ADDR: 'none' }, { databaseUrl: database.url, registryAddr: registry.address }),
         createLogger(`booking-${i}`, LOG_LEVEL),
       ));
     }

@@ -4,6 +4,7 @@ import { connect, type ClientHandle } from '../../lib/grpcClient';
 import { createLogger } from '../../lib/logger';
 import { readGatewayConfig, startGateway, type RunningGateway } from '../../gateway/src/main';
 import { readBookingConfig, startBooking } from '../../services/booking/src/main';
+import { readPricingConfig, startPricing } from '../../services/pricing/src/main';
 import { readRegistryConfig, startRegistry } from '../../services/registry/src/main';
 import type { RunningService } from '../../lib/service';
 import { deleteStream, NATS_URL, testPrefix } from './events';
@@ -32,6 +33,8 @@ export interface TestMesh {
   database: TestDatabase;
   registry: RunningService;
   booking: RunningService;
+  /** Absent when the mesh was started without pricing (bookings at listed prices). */
+  pricing?: RunningService;
   gateway: RunningGateway;
   /** The registry's knex handle, for checking what is stored. */
   db: Knex;
@@ -39,8 +42,11 @@ export interface TestMesh {
   stop(): Promise<void>;
 }
 
-/** A real registry on a fresh database and a real gateway, both on ephemeral ports. */
-export async function startTestMesh(env: Record<string, string> = {}): Promise<TestMesh & { prefix: string }> {
+/**
+ * Real services (registry, pricing, booking) on a fresh database and a real gateway, all on
+ * ephemeral ports. `pricing: false` leaves pricing out: bookings are at listed prices.
+ */
+export async function startTestMesh(env: Record<string, string> = {}, options: { pricing?: boolean } = {}): Promise<TestMesh & { prefix: string }> {
   const database = await createTestDatabase();
   // Real NATS, with a subject prefix (and so a stream) of this mesh's own.
   const prefix = testPrefix();
@@ -48,12 +54,20 @@ export async function startTestMesh(env: Record<string, string> = {}): Promise<T
     readRegistryConfig({ REGISTRY_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, { databaseUrl: database.url, apiKeys: KEY_LIST }),
     createLogger('registry', LOG_LEVEL),
   );
+  const pricing = options.pricing === false ? undefined : await startPricing(
+    readPricingConfig({ PRICING_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, PRICING_TICK_MS: '200', ...env }, { databaseUrl: database.url }),
+    createLogger('pricing', LOG_LEVEL),
+  );
   const booking = await startBooking(
-    readBookingConfig({ BOOKING_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, { databaseUrl: database.url, registryAddr: registry.address }),
+    readBookingConfig({ BOOKING_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, {
+      databaseUrl: database.url, registryAddr: registry.address, pricingAddr: pricing?.address ?? 'none',
+    }),
     createLogger('booking', LOG_LEVEL),
   );
   const gateway = await startGateway(
-    readGatewayConfig({ PORT: '0', ...env }, { registryAddr: registry.address, bookingAddr: booking.address, apiKeys: KEY_LIST }),
+    readGatewayConfig({ PORT: '0', ...env }, {
+      registryAddr: registry.address, bookingAddr: booking.address, pricingAddr: pricing?.address ?? '127.0.0.1:1', apiKeys: KEY_LIST,
+    }),
     createLogger('gateway', LOG_LEVEL),
   );
   const registryClient = connect(RegistryServiceClient, registry.address, 5000);
@@ -63,6 +77,7 @@ export async function startTestMesh(env: Record<string, string> = {}): Promise<T
     database,
     registry,
     booking,
+    pricing,
     gateway,
     db: registry.db,
     registryClient,
@@ -70,6 +85,7 @@ export async function startTestMesh(env: Record<string, string> = {}): Promise<T
       registryClient.close();
       await gateway.stop();
       await booking.stop();
+      await pricing?.stop();
       await registry.stop();
       await database.drop();
       await deleteStream(prefix);

@@ -6,12 +6,14 @@ import { ROOT } from '../../lib/paths';
 import { readGatewayConfig } from '../../gateway/src/main';
 import { readRegistryConfig } from '../../services/registry/src/main';
 import { readBookingConfig } from '../../services/booking/src/main';
+import { readPricingConfig } from '../../services/pricing/src/main';
 
 /** Each app container's config reader: its environment must pass start-up validation. */
 const READERS: Record<string, (env: Record<string, string>) => unknown> = {
   registry: (env) => readRegistryConfig(env),
   gateway: (env) => readGatewayConfig(env),
   booking: (env) => readBookingConfig(env),
+  pricing: (env) => readPricingConfig(env),
 };
 
 describe('docker-compose.yml and Dockerfile', () => {
@@ -51,6 +53,10 @@ describe('docker-compose.yml and Dockerfile', () => {
     assert.equal(compose.services.gateway.environment?.HOST, '0.0.0.0');
     assert.equal(compose.services.gateway.environment?.BOOKING_ADDR, `booking:${compose.services.booking.environment?.BOOKING_PORT}`);
     assert.equal(compose.services.booking.environment?.REGISTRY_ADDR, compose.services.gateway.environment?.REGISTRY_ADDR);
-    for (const name of ['registry', 'booking']) assert.equal(compose.services[name].environment?.NATS_URL, 'nats://nats:4222', name);
+    for (const name of ['booking', 'gateway']) {
+      assert.equal(compose.services[name].environment?.PRICING_ADDR, `pricing:${compose.services.pricing.environment?.PRICING_PORT}`, name);
+    }
+    assert.equal(compose.services.pricing.environment?.PRICING_HOST, '0.0.0.0');
+    for (const name of ['registry', 'booking', 'pricing']) assert.equal(compose.services[name].environment?.NATS_URL, 'nats://nats:4222', name);
   });
 });

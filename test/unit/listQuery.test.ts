@@ -42,9 +42,9 @@ describe('list planning', () => {
 
 describe('model patterns', () => {
   it('is a substring match with * and ? wildcards, escaping LIKE metacharacters', () => {
-    assert.deepEqual(modelPatterns('4090'), { namePattern: '%4090%', keyPattern: '%4090%' });
-    assert.deepEqual(modelPatterns('RTX*90'), { namePattern: '%RTX%90%', keyPattern: '%rtx%90%' });
-    assert.deepEqual(modelPatterns('A?00'), { namePattern: '%A_00%', keyPattern: '%a_00%' });
+    assert.deepEqual(modelPatterns('4090'), { namePattern: '%4090%', keyPattern: '%4090%', catalogKey: 'rtx-4090' });
+    assert.deepEqual(modelPatterns('RTX*90'), { namePattern: '%RTX%90%', keyPattern: '%rtx%90%', catalogKey: undefined });
+    assert.deepEqual(modelPatterns('A?00'), { namePattern: '%A_00%', keyPattern: '%a_00%', catalogKey: undefined });
     assert.equal(modelPatterns('50%_off\\').namePattern, '%50\\%\\_off\\\\%');
   });
 
@@ -78,6 +78,6 @@ describe('cursors', () => {
 
 describe('model patterns without letters or digits', () => {
   it('match the name only (an empty key would match everything)', () => {
-    assert.deepEqual(modelPatterns('%'), { namePattern: '%\\%%', keyPattern: undefined });
+    assert.deepEqual(modelPatterns('%'), { namePattern: '%\\%%', keyPattern: undefined, catalogKey: undefined });
   });
 });

@@ -3,6 +3,7 @@ import type { EventBus } from '../../../lib/events/bus';
 import { createOutbox } from '../../../lib/events/outbox';
 import { createOutboxRelay } from '../../../lib/events/outboxRelay';
 import { openServiceBus } from '../../../lib/events/serviceBus';
+import { PricingServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/pricing';
 import { RegistryServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import { connect } from '../../../lib/grpcClient';
 import { createLogger, type Logger } from '../../../lib/logger';
@@ -11,7 +12,7 @@ import { startService, type RunningService } from '../../../lib/service';
 import { bookingMigrations } from '../migrations';
 import { createExpirySweeper } from './expirySweeper';
 import { createGpuReactions } from './gpuReactions';
-import { listedPricing, type PricingPort } from './pricing';
+import { listedPricing, pricingServiceQuotes, type PricingPort } from './pricing';
 import { createBookingHandlers } from './rpc';
 import { bookingStore } from './store';
 
@@ -19,17 +20,24 @@ export interface BookingConfig extends CommonConfig {
   host: string;
   port: number;
   registryAddr: string;
+  /** Empty: no pricing service (bookings at listed prices). */
+  pricingAddr: string;
+  pricingDeadlineMs: number;
   expiryIntervalMs: number;
   rpcDeadlineMs: number;
 }
 
-export function readBookingConfig(env: Env, defaults: { databaseUrl?: string; registryAddr?: string } = {}): BookingConfig {
+export function readBookingConfig(env: Env, defaults: { databaseUrl?: string; registryAddr?: string; pricingAddr?: string } = {}): BookingConfig {
   const r = new ConfigReader(env);
   const config: BookingConfig = {
     ...readCommon(r, defaults.databaseUrl),
     host: r.string('BOOKING_HOST', '127.0.0.1'),
     port: r.port('BOOKING_PORT', 50052),
     registryAddr: r.string('REGISTRY_ADDR', defaults.registryAddr ?? '127.0.0.1:50051'),
+    // "none": no pricing service at all (every booking at its GPU's listed price).
+    pricingAddr: r.string('PRICING_ADDR', defaults.pricingAddr ?? '127.0.0.1:50054').replace(/^none$/, ''),
+    // Short: a slow pricing service must not make booking slow (the listed price is used).
+    pricingDeadlineMs: r.int('PRICING_DEADLINE_MS', 300, 20, 10_000),
     expiryIntervalMs: r.int('EXPIRY_INTERVAL_MS', 250, 50, 60_000),
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 3000, 50, 60_000),
   };
@@ -39,7 +47,7 @@ export function readBookingConfig(env: Env, defaults: { databaseUrl?: string; re
 
 /**
  * The booking service's composition root: store, handlers (with a registry client and a
- * pricing port), the expiry sweeper, reactions to GPU events, and the outbox relay.
+ * pricing port: the pricing service, else listed prices), the expiry sweeper, reactions to GPU events, and the outbox relay.
  */
 export async function startBooking(
   config: BookingConfig,
@@ -48,6 +56,9 @@ export async function startBooking(
 ): Promise<RunningService> {
   const { bus, closer } = await openServiceBus('booking', config, logger, options.bus);
   const registry = connect(RegistryServiceClient, config.registryAddr, config.rpcDeadlineMs);
+  const pricingClient = config.pricingAddr ? connect(PricingServiceClient, config.pricingAddr, config.pricingDeadlineMs) : undefined;
+  const pricing = options.pricing
+    ?? (pricingClient ? pricingServiceQuotes(pricingClient.client, config.pricingDeadlineMs, logger) : listedPricing);
   const outbox = createOutbox();
   return startService({
     name: 'booking',
@@ -57,17 +68,18 @@ export async function startBooking(
     migrations: bookingMigrations,
     protoFiles: ['aitbc/marketplace/v1/booking.proto'],
     build: (db) => ({
-      bindings: [createBookingHandlers({ db, store: bookingStore, outbox, registry: registry.client, pricing: options.pricing ?? listedPricing })],
+      bindings: [createBookingHandlers({ db, store: bookingStore, outbox, registry: registry.client, pricing })],
       workers: [
         createExpirySweeper({ db, store: bookingStore, outbox, logger, intervalMs: config.expiryIntervalMs }),
         createGpuReactions({ db, bus, store: bookingStore, outbox, logger }),
         createOutboxRelay({ db, outbox, schema: 'booking', bus, logger }),
-        { name: 'registry client', start: () => undefined, stop: async () => registry.close() },
+        { name: 'service clients', start: () => undefined, stop: async () => { registry.close(); pricingClient?.close(); } },
         ...closer,
       ],
     }),
   }).catch(async (err) => {
     registry.close();
+    pricingClient?.close();
     for (const c of closer) await c.stop();
     throw err;
   });

@@ -1,4 +1,8 @@
 import type { Gpu } from '../../../lib/gen/aitbc/marketplace/v1/registry';
+import type { PricingServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/pricing';
+import type { AsyncClient } from '../../../lib/grpcClient';
+import type { Logger } from '../../../lib/logger';
+import { Role } from '../../../lib/caller';
 
 /** The hourly price a booking is charged, with the factors behind it. */
 export interface PriceQuote {
@@ -20,3 +24,30 @@ export const listedPricing: PricingPort = {
     return { pricePerHourMicro: gpu.pricePerHourMicro, listedPriceMicro: gpu.pricePerHourMicro, multiplier: 1, source: 'listed_price' };
   },
 };
+
+/**
+ * Quotes from the pricing service, with a short deadline. Whenever it does not answer in
+ * time (down, slow, not deployed) the booking goes ahead at the listed price and says so
+ * (source "listed_price"): pricing is an improvement, never a single point of failure.
+ */
+export function pricingServiceQuotes(client: AsyncClient<PricingServiceClient>, deadlineMs: number, logger: Logger): PricingPort {
+  let lastWarning = 0;
+  return {
+    async quote(gpu, durationSeconds, start) {
+      try {
+        const q = await client.quote({
+          caller: { accountId: 'booking', role: Role.ROLE_SERVICE }, gpuId: gpu.id, model: gpu.model,
+          listedPricePerHourMicro: gpu.pricePerHourMicro, durationSeconds, startTime: start,
+        }, { deadlineMs });
+        return { pricePerHourMicro: q.pricePerHourMicro, listedPriceMicro: q.listedPriceMicro, multiplier: q.multiplierBp / 10_000, source: 'pricing' };
+      } catch (err) {
+        // One warning a minute is enough to notice; every booking would flood the log.
+        if (Date.now() - lastWarning > 60_000) {
+          lastWarning = Date.now();
+          logger.warn({ err }, 'pricing service did not quote; booking at listed prices');
+        }
+        return listedPricing.quote(gpu, durationSeconds, start);
+      }
+    },
+  };
+}

@@ -2,6 +2,7 @@ import type { Migration } from '../../../lib/db';
 import { eventTablesMigration } from '../../../lib/events/eventTables';
 import { migration001Gpus } from './001_gpus';
 import { migration002BookingProjection } from './002_booking_projection';
+import { migration003ModelCatalogue } from './003_model_catalogue';
 
 /** The registry schema's migrations, oldest first. Append only. */
-export const registryMigrations: Migration[] = [migration001Gpus, eventTablesMigration, migration002BookingProjection];
+export const registryMigrations: Migration[] = [migration001Gpus, eventTablesMigration, migration002BookingProjection, migration003ModelCatalogue];

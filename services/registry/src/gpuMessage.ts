@@ -11,6 +11,7 @@ export function gpuMessage(row: GpuRow, now: Date): Gpu {
     ownerId: row.owner_id,
     minerId: row.miner_id,
     model: row.model,
+    modelKey: row.catalog_key,
     memoryGb: row.memory_gb,
     cudaCores: row.cuda_cores,
     computeCapability: row.compute_capability,

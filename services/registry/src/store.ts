@@ -1,5 +1,6 @@
 import type { Knex } from '../../../lib/db';
 import type { CleanSpec } from './domain/gpuSpec';
+import { modelKeyOf } from '../../../lib/modelCatalogue';
 import { modelKey } from './domain/gpuSpec';
 import type { ListPlan } from './domain/listQuery';
 
@@ -12,6 +13,8 @@ export interface GpuRow {
   uuid: string | null;
   model: string;
   model_key: string;
+  /** The model catalogue's canonical key (rtx-4090). */
+  catalog_key: string;
   memory_gb: number;
   cuda_cores: number;
   compute_capability: string;
@@ -119,13 +122,13 @@ export const registryStore: RegistryStore = {
       `WITH prev AS (
          SELECT online FROM gpus WHERE owner_id = :ownerId AND miner_id = :minerId AND hw_key = :hwKey AND ${LIVE} FOR UPDATE
        )
-       INSERT INTO gpus AS g (id, owner_id, miner_id, hw_key, uuid, model, model_key, memory_gb, cuda_cores,
+       INSERT INTO gpus AS g (id, owner_id, miner_id, hw_key, uuid, model, model_key, catalog_key, memory_gb, cuda_cores,
          compute_capability, cuda_version, region, price_micro, description, capabilities, online, last_heartbeat_at)
-       VALUES (:id, :ownerId, :minerId, :hwKey, :uuid, :model, :modelKey, :memoryGb, COALESCE(CAST(:cudaCores AS integer), 0),
+       VALUES (:id, :ownerId, :minerId, :hwKey, :uuid, :model, :modelKey, :catalogKey, :memoryGb, COALESCE(CAST(:cudaCores AS integer), 0),
          COALESCE(CAST(:cc AS text), ''), COALESCE(CAST(:cuda AS text), ''), COALESCE(CAST(:region AS text), ''), COALESCE(CAST(:price AS bigint), CAST(:defaultPrice AS bigint)),
          COALESCE(CAST(:description AS text), ''), COALESCE(CAST(:capabilities AS text[]), '{}'), true, now())
        ON CONFLICT (owner_id, miner_id, hw_key) WHERE ${LIVE} DO UPDATE SET
-         model = EXCLUDED.model, model_key = EXCLUDED.model_key, memory_gb = EXCLUDED.memory_gb,
+         model = EXCLUDED.model, model_key = EXCLUDED.model_key, catalog_key = EXCLUDED.catalog_key, memory_gb = EXCLUDED.memory_gb,
          cuda_cores = COALESCE(CAST(:cudaCores AS integer), g.cuda_cores),
          compute_capability = COALESCE(CAST(:cc AS text), g.compute_capability),
          cuda_version = COALESCE(CAST(:cuda AS text), g.cuda_version),
@@ -136,7 +139,7 @@ export const registryStore: RegistryStore = {
          online = true, last_heartbeat_at = now(), updated_at = now()
        RETURNING g.*, (xmax = 0) AS created, (SELECT online FROM prev) AS was_online`,
       {
-        id, ownerId, minerId, hwKey, uuid: spec.uuid ?? null, model: spec.model, modelKey: modelKey(spec.model),
+        id, ownerId, minerId, hwKey, uuid: spec.uuid ?? null, model: spec.model, modelKey: modelKey(spec.model), catalogKey: modelKeyOf(spec.model),
         memoryGb: spec.memoryGb, cudaCores: spec.cudaCores ?? null, cc: spec.computeCapability ?? null,
         cuda: spec.cudaVersion ?? null, region: spec.region ?? null, price: spec.priceMicro ?? null,
         defaultPrice: defaultPriceMicro, description: spec.description ?? null, capabilities: spec.capabilities ?? null,
@@ -170,10 +173,11 @@ export const registryStore: RegistryStore = {
       }
     }
     if (plan.model) {
-      const { namePattern, keyPattern } = plan.model;
+      const { namePattern, keyPattern, catalogKey } = plan.model;
       q.where((b) => {
         b.whereRaw('model ILIKE ?', [namePattern]);
         if (keyPattern) b.orWhereRaw('model_key LIKE ?', [keyPattern]);
+        if (catalogKey) b.orWhere('catalog_key', catalogKey);
       });
     }
     if (plan.memoryMin !== undefined) q.where('memory_gb', '>=', plan.memoryMin);

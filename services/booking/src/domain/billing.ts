@@ -1,4 +1,5 @@
 import { invalid } from '../../../../lib/errors';
+import { mulDivRound } from '../../../../lib/money';
 
 /** Bookings last more than 0 and at most 720 hours (30 days). */
 export const MAX_DURATION_HOURS = 720;
@@ -14,12 +15,6 @@ export function durationSeconds(hours: number, field = 'duration_hours'): number
   const seconds = Math.round(hours * 3600);
   if (seconds < 1) throw invalid(field, 'must be at least one second');
   return seconds;
-}
-
-/** a × b / c rounded half up, exactly (BigInt), for non-negative integers. */
-function mulDivRound(a: number, b: number, c: number): number {
-  const value = (BigInt(a) * BigInt(b) * 2n + BigInt(c)) / (2n * BigInt(c));
-  return Number(value);
 }
 
 /**

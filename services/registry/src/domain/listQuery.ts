@@ -1,6 +1,7 @@
 import { invalid } from '../../../../lib/errors';
 import { GPU_LIMITS as L } from '../../../../lib/gpuLimits';
 import { GpuSort, GpuStatus, type ListGpusRequest } from '../../../../lib/gen/aitbc/marketplace/v1/registry';
+import { identifyModel } from '../../../../lib/modelCatalogue';
 import { modelKey } from './gpuSpec';
 
 /** Columns a list can be ordered by; each order ends with `id` so keyset pages are total. */
@@ -34,8 +35,11 @@ export interface Cursor {
 /** A validated list request, ready for the store. */
 export interface ListPlan {
   status?: 'available' | 'booked' | 'offline';
-  /** ILIKE pattern over the model name, and LIKE pattern over its normalised key. */
-  model?: { namePattern: string; keyPattern?: string };
+  /**
+   * ILIKE pattern over the model name, LIKE pattern over its compact key, and the model
+   * catalogue's key when the filter names a known model.
+   */
+  model?: { namePattern: string; keyPattern?: string; catalogKey?: string };
   memoryMin?: number;
   priceMin?: number;
   priceMax?: number;
@@ -93,14 +97,16 @@ export function planList(req: ListGpusRequest): ListPlan {
  * The key pattern applies the same wildcards to the normalised model key, so "rtx4090"
  * finds "RTX 4090".
  */
-export function modelPatterns(filter: string): { namePattern: string; keyPattern?: string } {
+export function modelPatterns(filter: string): { namePattern: string; keyPattern?: string; catalogKey?: string } {
   const toLike = (text: string) =>
     text.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, '%').replace(/\?/g, '_');
   const parts = filter.split(/([*?])/);
   const key = parts.map((p) => (p === '*' || p === '?' ? p : modelKey(p))).join('');
   // A filter with no letters or digits ("%", "-") has an empty key, which would match all.
   const keyPattern = /[a-z0-9]/.test(key) ? `%${toLike(key)}%` : undefined;
-  return { namePattern: `%${toLike(filter)}%`, keyPattern };
+  // A whole model name ("NVIDIA GeForce RTX 4090", "4090") also finds every spelling of it.
+  const known = /[*?]/.test(filter) ? undefined : identifyModel(filter);
+  return { namePattern: `%${toLike(filter)}%`, keyPattern, catalogKey: known?.known ? known.key : undefined };
 }
 
 /** Encodes the position after `row` as an opaque, URL-safe cursor. */

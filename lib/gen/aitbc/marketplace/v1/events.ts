@@ -93,6 +93,21 @@ export interface BookingEnded {
   reason: string;
 }
 
+/**
+ * price.changed: a model's current price moved by more than the history threshold, or an
+ * admin set its base price.
+ */
+export interface PriceChanged {
+  modelKey: string;
+  previousPriceMicro: number;
+  priceMicro: number;
+  basePriceMicro: number;
+  multiplierBp: number;
+  utilizationBp: number;
+  /** demand, supply, base_price */
+  reason: string;
+}
+
 function createBaseEventEnvelope(): EventEnvelope {
   return { eventId: "", type: "", source: "", aggregateId: "", occurredAt: undefined, payload: Buffer.alloc(0) };
 }
@@ -1064,6 +1079,203 @@ export const BookingEnded: MessageFns<BookingEnded> = {
   },
 };
 
+function createBasePriceChanged(): PriceChanged {
+  return {
+    modelKey: "",
+    previousPriceMicro: 0,
+    priceMicro: 0,
+    basePriceMicro: 0,
+    multiplierBp: 0,
+    utilizationBp: 0,
+    reason: "",
+  };
+}
+
+export const PriceChanged: MessageFns<PriceChanged> = {
+  encode(message: PriceChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.modelKey !== "") {
+      writer.uint32(10).string(message.modelKey);
+    }
+    if (message.previousPriceMicro !== 0) {
+      writer.uint32(16).int64(message.previousPriceMicro);
+    }
+    if (message.priceMicro !== 0) {
+      writer.uint32(24).int64(message.priceMicro);
+    }
+    if (message.basePriceMicro !== 0) {
+      writer.uint32(32).int64(message.basePriceMicro);
+    }
+    if (message.multiplierBp !== 0) {
+      writer.uint32(40).int32(message.multiplierBp);
+    }
+    if (message.utilizationBp !== 0) {
+      writer.uint32(48).int32(message.utilizationBp);
+    }
+    if (message.reason !== "") {
+      writer.uint32(58).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PriceChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePriceChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.modelKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.previousPriceMicro = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.priceMicro = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.basePriceMicro = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.multiplierBp = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.utilizationBp = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PriceChanged {
+    return {
+      modelKey: isSet(object.modelKey)
+        ? globalThis.String(object.modelKey)
+        : isSet(object.model_key)
+        ? globalThis.String(object.model_key)
+        : "",
+      previousPriceMicro: isSet(object.previousPriceMicro)
+        ? globalThis.Number(object.previousPriceMicro)
+        : isSet(object.previous_price_micro)
+        ? globalThis.Number(object.previous_price_micro)
+        : 0,
+      priceMicro: isSet(object.priceMicro)
+        ? globalThis.Number(object.priceMicro)
+        : isSet(object.price_micro)
+        ? globalThis.Number(object.price_micro)
+        : 0,
+      basePriceMicro: isSet(object.basePriceMicro)
+        ? globalThis.Number(object.basePriceMicro)
+        : isSet(object.base_price_micro)
+        ? globalThis.Number(object.base_price_micro)
+        : 0,
+      multiplierBp: isSet(object.multiplierBp)
+        ? globalThis.Number(object.multiplierBp)
+        : isSet(object.multiplier_bp)
+        ? globalThis.Number(object.multiplier_bp)
+        : 0,
+      utilizationBp: isSet(object.utilizationBp)
+        ? globalThis.Number(object.utilizationBp)
+        : isSet(object.utilization_bp)
+        ? globalThis.Number(object.utilization_bp)
+        : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: PriceChanged): unknown {
+    const obj: any = {};
+    if (message.modelKey !== "") {
+      obj.modelKey = message.modelKey;
+    }
+    if (message.previousPriceMicro !== 0) {
+      obj.previousPriceMicro = Math.round(message.previousPriceMicro);
+    }
+    if (message.priceMicro !== 0) {
+      obj.priceMicro = Math.round(message.priceMicro);
+    }
+    if (message.basePriceMicro !== 0) {
+      obj.basePriceMicro = Math.round(message.basePriceMicro);
+    }
+    if (message.multiplierBp !== 0) {
+      obj.multiplierBp = Math.round(message.multiplierBp);
+    }
+    if (message.utilizationBp !== 0) {
+      obj.utilizationBp = Math.round(message.utilizationBp);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PriceChanged>, I>>(base?: I): PriceChanged {
+    return PriceChanged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PriceChanged>, I>>(object: I): PriceChanged {
+    const message = createBasePriceChanged();
+    message.modelKey = object.modelKey ?? "";
+    message.previousPriceMicro = object.previousPriceMicro ?? 0;
+    message.priceMicro = object.priceMicro ?? 0;
+    message.basePriceMicro = object.basePriceMicro ?? 0;
+    message.multiplierBp = object.multiplierBp ?? 0;
+    message.utilizationBp = object.utilizationBp ?? 0;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
 function bytesFromBase64(b64: string): Uint8Array {
   return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
 }
@@ -1105,6 +1317,17 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
+}
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
 }
 
 function isSet(value: any): boolean {

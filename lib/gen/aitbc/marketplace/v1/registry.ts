@@ -168,7 +168,11 @@ export interface Gpu {
   averageRating: number;
   totalReviews: number;
   createdAt?: Date | undefined;
-  updatedAt?: Date | undefined;
+  updatedAt?:
+    | Date
+    | undefined;
+  /** The model catalogue's canonical key ("rtx-4090"); pricing groups GPUs by it. */
+  modelKey: string;
 }
 
 /** What an owner states about a GPU. Unset optional fields keep their stored value on update. */
@@ -294,6 +298,7 @@ function createBaseGpu(): Gpu {
     totalReviews: 0,
     createdAt: undefined,
     updatedAt: undefined,
+    modelKey: "",
   };
 }
 
@@ -364,6 +369,9 @@ export const Gpu: MessageFns<Gpu> = {
     }
     if (message.updatedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(178).fork()).join();
+    }
+    if (message.modelKey !== "") {
+      writer.uint32(186).string(message.modelKey);
     }
     return writer;
   },
@@ -557,6 +565,14 @@ export const Gpu: MessageFns<Gpu> = {
             message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.modelKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -655,6 +671,11 @@ export const Gpu: MessageFns<Gpu> = {
         : isSet(object.updated_at)
         ? fromJsonTimestamp(object.updated_at)
         : undefined,
+      modelKey: isSet(object.modelKey)
+        ? globalThis.String(object.modelKey)
+        : isSet(object.model_key)
+        ? globalThis.String(object.model_key)
+        : "",
     };
   },
 
@@ -726,6 +747,9 @@ export const Gpu: MessageFns<Gpu> = {
     if (message.updatedAt !== undefined) {
       obj.updatedAt = message.updatedAt.toISOString();
     }
+    if (message.modelKey !== "") {
+      obj.modelKey = message.modelKey;
+    }
     return obj;
   },
 
@@ -756,6 +780,7 @@ export const Gpu: MessageFns<Gpu> = {
     message.totalReviews = object.totalReviews ?? 0;
     message.createdAt = object.createdAt ?? undefined;
     message.updatedAt = object.updatedAt ?? undefined;
+    message.modelKey = object.modelKey ?? "";
     return message;
   },
 };

@@ -1,0 +1,72 @@
+import type { FastifyInstance } from 'fastify';
+import { invalid } from '../../../lib/errors';
+import { parseMoney } from '../../../lib/money';
+import type { GatewayDeps } from '../app';
+import { callerOf } from '../app';
+import { pricePointJson, pricingJson } from '../pricingJson';
+
+const modelParams = {
+  type: 'object',
+  required: ['model'],
+  properties: { model: { type: 'string', description: 'Any spelling of a model: "RTX 4090", "4090", "NVIDIA GeForce RTX 4090"' } },
+} as const;
+
+const historyQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    from: { type: 'string', format: 'date-time', description: 'Default: 24 hours before `to`' },
+    to: { type: 'string', format: 'date-time', description: 'Default: now' },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 500 },
+    cursor: { type: 'string', maxLength: 64 },
+  },
+} as const;
+
+const basePriceBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['base_price'],
+  properties: { base_price: { type: ['number', 'string', 'null'], description: 'AITBC per hour; null clears it' } },
+} as const;
+
+/** Pricing endpoints: a model's price and recommendations, its history, and the admin base price. */
+export function pricingRoutes(app: FastifyInstance, { pricing }: GatewayDeps): void {
+  // The CLI names the model in the path ("RTX 4090" → RTX%204090); no model is a 400, not a 404.
+  for (const path of ['/v1/marketplace/pricing', '/v1/marketplace/pricing/']) {
+    app.get(path, { schema: { hide: true } }, async () => {
+      throw invalid('model', 'is required: GET /v1/marketplace/pricing/{model}, for example /v1/marketplace/pricing/RTX%204090');
+    });
+  }
+
+  app.get<{ Params: { model: string } }>('/v1/marketplace/pricing/:model', {
+    schema: { summary: 'Current price, supply, demand and recommendations for a GPU model', params: modelParams },
+  }, async (request) => {
+    const { price } = await pricing.getModelPrice({ caller: callerOf(request), model: request.params.model });
+    return pricingJson(price!);
+  });
+
+  app.get<{ Params: { model: string }; Querystring: { from?: string; to?: string; limit: number; cursor?: string } }>(
+    '/v1/marketplace/pricing/:model/history', {
+      schema: { summary: "A model's price over time, oldest first", params: modelParams, querystring: historyQuery },
+    }, async (request, reply) => {
+      const { from, to, limit, cursor } = request.query;
+      const res = await pricing.getPriceHistory({
+        caller: callerOf(request), model: request.params.model, from: from ? new Date(from) : undefined, to: to ? new Date(to) : undefined,
+        limit, cursor: cursor ?? '',
+      });
+      if (res.nextCursor) reply.header('X-Next-Cursor', res.nextCursor);
+      return { model_key: res.modelKey, points: res.points.map(pricePointJson), next_cursor: res.nextCursor || null };
+    });
+
+  app.put<{ Params: { model: string }; Body: { base_price: number | string | null } }>('/v1/marketplace/pricing/:model/base-price', {
+    schema: { summary: "Admin: fix a model's base price (null: back to the median listed price)", params: modelParams, body: basePriceBody },
+    config: { roles: ['admin'] },
+  }, async (request) => {
+    const value = request.body.base_price;
+    const { price } = await pricing.setBasePrice({
+      caller: callerOf(request), model: request.params.model,
+      basePriceMicro: value === null ? undefined : parseMoney(value, 'base_price'),
+    });
+    return pricingJson(price!);
+  });
+}

@@ -1,0 +1,130 @@
+import type { Knex } from '../../../lib/db';
+import { newEvent } from '../../../lib/events/envelope';
+import type { Outbox } from '../../../lib/events/outbox';
+import type { Logger } from '../../../lib/logger';
+import type { Worker } from '../../../lib/service';
+import { nextModelState, type PricingParams } from './domain/modelState';
+import type { ModelRow, PricingStore } from './store';
+
+const RECENT_WINDOW_MS = 3600 * 1000;
+const FAIR_BAND_WINDOW_MS = 7 * 24 * 3600 * 1000;
+
+export interface PriceBook extends Worker {
+  /**
+   * Recomputes the named models (all when none are named) in `db` (a transaction of the
+   * caller's, or its own): supply and demand are counted, model rows locked and rewritten,
+   * history points and price.changed events written with them.
+   */
+  recompute(db: Knex, keys?: string[], reason?: string): Promise<ModelRow[]>;
+  /** Asks for a recomputation soon (events arrived); many pokes make one run. */
+  poke(): void;
+}
+
+export interface PriceBookOptions {
+  db: Knex;
+  store: PricingStore;
+  outbox: Outbox;
+  logger: Logger;
+  params: PricingParams;
+  /** The timer: models are recomputed this often even when no event arrives. */
+  tickMs: number;
+  /** How long to gather events before recomputing. */
+  debounceMs?: number;
+  retentionMs: number;
+  now?: () => Date;
+}
+
+/** The pricing engine: keeps every model's price current, on events and on a timer. */
+export function createPriceBook(options: PriceBookOptions): PriceBook {
+  const { db, store, outbox, logger, params } = options;
+  const now = options.now ?? (() => new Date());
+  let timer: NodeJS.Timeout | undefined;
+  let soon: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> | undefined;
+  let again = false;
+  let stopped = false;
+  let lastPrune = 0;
+
+  async function recompute(trx: Knex, keys?: string[], reason = 'demand'): Promise<ModelRow[]> {
+    const at = now();
+    const [supply, demand, previous] = [
+      await store.supply(trx, at, keys),
+      await store.demand(trx, new Date(at.getTime() - RECENT_WINDOW_MS), new Date(at.getTime() - FAIR_BAND_WINDOW_MS), keys),
+      await store.lockModels(trx, keys),
+    ];
+    const prevByKey = new Map(previous.map((r) => [r.model_key, r]));
+    const supplyByKey = new Map(supply.map((s) => [s.model_key, s]));
+    const demandByKey = new Map(demand.map((d) => [d.model_key, d]));
+    const all = [...new Set([...prevByKey.keys(), ...supplyByKey.keys(), ...(keys ?? [])])].sort();
+    const out: ModelRow[] = [];
+    for (const key of all) {
+      const prev = prevByKey.get(key);
+      if (!prev && !supplyByKey.has(key)) continue;
+      const next = nextModelState(key, prev, supplyByKey.get(key), demandByKey.get(key), at, params);
+      await store.saveModel(trx, next.row);
+      if (next.point) await store.addPoint(trx, next.point);
+      if (next.moved) {
+        await outbox.enqueue(trx, [newEvent('price.changed', 'pricing', key, {
+          modelKey: key, previousPriceMicro: next.moved.previousPriceMicro, priceMicro: next.row.current_price_micro,
+          basePriceMicro: next.row.base_price_micro, multiplierBp: next.row.multiplier_bp,
+          utilizationBp: next.point!.utilization_bp, reason,
+        })]);
+      }
+      out.push(next.row);
+    }
+    return out;
+  }
+
+  async function runAll(): Promise<void> {
+    await db.transaction((trx) => recompute(trx));
+    const at = now().getTime();
+    if (at - lastPrune > 600_000) {
+      lastPrune = at;
+      await store.pruneHistory(db, new Date(at - options.retentionMs));
+      await store.pruneBookings(db, new Date(at - FAIR_BAND_WINDOW_MS - RECENT_WINDOW_MS));
+    }
+  }
+
+  /** One run at a time; a request during a run makes one more run after it. */
+  function run(): void {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = runAll()
+      .catch((err) => logger.error({ err }, 'price recomputation failed'))
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          run();
+        }
+      });
+  }
+
+  return {
+    name: 'price book',
+    recompute,
+    poke() {
+      if (stopped || soon) return;
+      soon = setTimeout(() => {
+        soon = undefined;
+        run();
+      }, options.debounceMs ?? 20);
+      soon.unref();
+    },
+    async start() {
+      // First, bring every model up to date (the service may have been down for a while).
+      await runAll();
+      timer = setInterval(run, options.tickMs);
+      timer.unref();
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      clearTimeout(soon);
+      await running;
+    },
+  };
+}
