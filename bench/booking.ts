@@ -12,12 +12,8 @@ import { Agent, request } from 'undici';
 import { connectDb } from '../lib/db';
 import { createTestDatabase } from '../test/support/testDatabase';
 import { deleteStream, NATS_URL, testPrefix, waitFor } from '../test/support/events';
-import { startProcess } from './support';
+import { arg, startProcess } from './support';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const CONCURRENCY = 32;
 

@@ -16,11 +16,8 @@ import { createOutboxRelay } from '../lib/events/outboxRelay';
 import { createLogger } from '../lib/logger';
 import { deleteStream, NATS_URL, testEvent, testPrefix, waitFor } from '../test/support/events';
 import { createTestDatabase } from '../test/support/testDatabase';
+import { arg } from './support';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const round = (n: number) => Math.round(n * 10) / 10;
 const logger = createLogger('bench', 'silent');

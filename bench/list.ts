@@ -7,12 +7,7 @@
 import pg from 'pg';
 import { deleteStream, NATS_URL, testPrefix } from '../test/support/events';
 import { createTestDatabase } from '../test/support/testDatabase';
-import { load, startProcess } from './support';
-
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
+import { arg, load, startProcess } from './support';
 
 async function main(): Promise<void> {
   const gpus = arg('gpus', 100_000);

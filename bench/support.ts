@@ -60,3 +60,9 @@ export async function load(url: string, options: {
     requests: result.requests.total,
   };
 }
+
+/** A numeric command-line option: `--name value`, else the fallback. */
+export function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}

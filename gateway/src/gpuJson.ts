@@ -19,6 +19,7 @@ export function gpuJson(gpu: Gpu) {
     owner_id: gpu.ownerId,
     miner_id: gpu.minerId,
     model: gpu.model,
+    model_key: gpu.modelKey,
     memory_gb: gpu.memoryGb,
     cuda_cores: gpu.cudaCores,
     compute_capability: gpu.computeCapability || null,

@@ -1,7 +1,8 @@
 /**
  * Start-up test of `npm start` on the embedded PostgreSQL (run by .ci/run, not by mocha):
  * a fresh data folder, the mesh comes up, a provider registers a GPU with the CLI's body,
- * a client lists it, SIGTERM stops everything cleanly, and a second start finds the GPU
+ * a client lists it, asks its price, books, confirms and releases it (the price moves with
+ * demand), SIGINT stops everything cleanly, and a second start finds the GPU
  * again (data survives restarts). Prints one line per check; exits 1 on the first failure.
  */
 import { spawn } from 'node:child_process';
@@ -20,6 +21,9 @@ const env = {
   PORT: String(port),
   REGISTRY_PORT: String(port + 1000),
   BOOKING_PORT: String(port + 3000),
+  PRICING_PORT: String(port + 4000),
+  // Prices follow demand within seconds here (the default smooths over a minute).
+  PRICING_SMOOTHING_SECONDS: '2',
   EMBEDDED_PG_PORT: String(port + 2000),
   LOG_LEVEL: process.env.STARTUP_LOG_LEVEL ?? 'warn',
   DATABASE_URL: '',
@@ -95,12 +99,33 @@ async function main(): Promise<void> {
   const list = await fetch(`${base}/v1/marketplace/gpu/list?limit=20`, { headers: { 'X-Api-Key': keys.client } });
   const items = (await list.json()) as { id: string }[];
   check(list.status === 200 && items[0]?.id === gpuId, 'client lists it');
+  // `aitbc marketplace pricing "RTX 4090"`: the model appears once pricing has the registration event.
+  type Pricing = { current_price: number; demand_multiplier: number; static_pricing: { total_gpus: number }; recommendation: { summary: string } };
+  const pricing = async () => {
+    const res = await fetch(`${base}/v1/marketplace/pricing/${encodeURIComponent('RTX 4090')}`, { headers: { 'X-Api-Key': keys.client } });
+    return { status: res.status, body: (await res.json()) as Pricing };
+  };
+  let quoted = await pricing();
+  for (let i = 0; i < 40 && quoted.status !== 200; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    quoted = await pricing();
+  }
+  check(quoted.status === 200 && quoted.body.static_pricing.total_gpus === 1 && quoted.body.current_price > 0 && Boolean(quoted.body.recommendation.summary),
+    `pricing "RTX 4090" answers with price, range, availability and a recommendation (${quoted.status} ${quoted.body.current_price})`);
   const json = { 'Content-Type': 'application/json' };
   const book = await fetch(`${base}/v1/marketplace/gpu/${gpuId}/book`, {
     method: 'POST', headers: { 'X-Api-Key': keys.client, ...json }, body: JSON.stringify({ gpu_id: gpuId, duration_hours: 1, total_cost: 1 }),
   });
-  const booking = (await book.json()) as { booking_id: string; total_cost: number };
-  check(book.status === 201 && booking.total_cost === 0.5, `client booked it (${book.status})`);
+  const booking = (await book.json()) as { booking_id: string; total_cost: number; price_per_hour: number; pricing: { source: string } };
+  check(book.status === 201 && booking.pricing.source === 'pricing' && booking.total_cost === booking.price_per_hour,
+    `client booked it at the pricing service's quote (${book.status} ${booking.price_per_hour}/h)`);
+  let busy = await pricing();
+  for (let i = 0; i < 50 && busy.body.demand_multiplier <= quoted.body.demand_multiplier; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    busy = await pricing();
+  }
+  check(busy.body.demand_multiplier > quoted.body.demand_multiplier,
+    `the price moves with demand (multiplier ${quoted.body.demand_multiplier} → ${busy.body.demand_multiplier})`);
   let status = '';
   for (let i = 0; i < 40 && status !== 'booked'; i++) {
     await new Promise((r) => setTimeout(r, 100));
@@ -113,7 +138,8 @@ async function main(): Promise<void> {
   check(confirm.status === 200, 'client confirmed it');
   const release = await fetch(`${base}/v1/marketplace/gpu/${gpuId}/release`, { method: 'POST', headers: { 'X-Api-Key': keys.client } });
   const released = (await release.json()) as { charged: number; refund: number };
-  check(release.status === 200 && Math.round((released.charged + released.refund) * 1e6) === 500_000, 'client released it: charged + refund = total');
+  check(release.status === 200 && Math.round((released.charged + released.refund) * 1e6) === Math.round(booking.total_cost * 1e6),
+    'client released it: charged + refund = total');
   const orders = (await (await fetch(`${base}/v1/marketplace/orders`, { headers: { 'X-Api-Key': keys.client } })).json()) as { booking_id: string; status: string }[];
   check(orders[0]?.booking_id === booking.booking_id && orders[0].status === 'released', 'the order shows the release');
   check(await first.stop(), 'Ctrl-C (SIGINT) stops the mesh cleanly, embedded PostgreSQL included');

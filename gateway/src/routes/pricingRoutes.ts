@@ -1,9 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { invalid } from '../../../lib/errors';
+import { Role } from '../../../lib/caller';
 import { parseMoney } from '../../../lib/money';
+import { singleFlight } from '../../../lib/singleFlight';
 import type { GatewayDeps } from '../app';
 import { callerOf } from '../app';
 import { pricePointJson, pricingJson } from '../pricingJson';
+
+const SERVICE = { accountId: 'gateway', role: Role.ROLE_SERVICE };
 
 const modelParams = {
   type: 'object',
@@ -31,6 +35,13 @@ const basePriceBody = {
 
 /** Pricing endpoints: a model's price and recommendations, its history, and the admin base price. */
 export function pricingRoutes(app: FastifyInstance, { pricing }: GatewayDeps): void {
+  // A model's price is the same for every caller: concurrent reads of one model share one
+  // call (and one JSON rendering). Nothing is kept after it answers.
+  const priceOf = singleFlight(async (model: string) => {
+    const { price } = await pricing.getModelPrice({ caller: SERVICE, model });
+    return pricingJson(price!);
+  }, (model) => model);
+
   // The CLI names the model in the path ("RTX 4090" → RTX%204090); no model is a 400, not a 404.
   for (const path of ['/v1/marketplace/pricing', '/v1/marketplace/pricing/']) {
     app.get(path, { schema: { hide: true } }, async () => {
@@ -40,10 +51,7 @@ export function pricingRoutes(app: FastifyInstance, { pricing }: GatewayDeps): v
 
   app.get<{ Params: { model: string } }>('/v1/marketplace/pricing/:model', {
     schema: { summary: 'Current price, supply, demand and recommendations for a GPU model', params: modelParams },
-  }, async (request) => {
-    const { price } = await pricing.getModelPrice({ caller: callerOf(request), model: request.params.model });
-    return pricingJson(price!);
-  });
+  }, async (request) => priceOf(request.params.model));
 
   app.get<{ Params: { model: string }; Querystring: { from?: string; to?: string; limit: number; cursor?: string } }>(
     '/v1/marketplace/pricing/:model/history', {

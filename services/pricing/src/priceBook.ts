@@ -1,4 +1,4 @@
-import type { Knex } from '../../../lib/db';
+import { afterCommit, type Knex } from '../../../lib/db';
 import { newEvent } from '../../../lib/events/envelope';
 import type { Outbox } from '../../../lib/events/outbox';
 import type { Logger } from '../../../lib/logger';
@@ -18,6 +18,11 @@ export interface PriceBook extends Worker {
   recompute(db: Knex, keys?: string[], reason?: string): Promise<ModelRow[]>;
   /** Asks for a recomputation soon (events arrived); many pokes make one run. */
   poke(): void;
+  /**
+   * A model's state as this process last computed (and committed) it: what reads and quotes
+   * use, so they cost no database round trip. At most one tick old.
+   */
+  current(key: string): ModelRow | undefined;
 }
 
 export interface PriceBookOptions {
@@ -44,6 +49,7 @@ export function createPriceBook(options: PriceBookOptions): PriceBook {
   let again = false;
   let stopped = false;
   let lastPrune = 0;
+  const cache = new Map<string, ModelRow>();
 
   async function recompute(trx: Knex, keys?: string[], reason = 'demand'): Promise<ModelRow[]> {
     const at = now();
@@ -72,6 +78,9 @@ export function createPriceBook(options: PriceBookOptions): PriceBook {
       }
       out.push(next.row);
     }
+    afterCommit(trx, () => {
+      for (const row of out) cache.set(row.model_key, row);
+    });
     return out;
   }
 
@@ -106,6 +115,7 @@ export function createPriceBook(options: PriceBookOptions): PriceBook {
   return {
     name: 'price book',
     recompute,
+    current: (key) => cache.get(key),
     poke() {
       if (stopped || soon) return;
       soon = setTimeout(() => {

@@ -74,6 +74,9 @@ function unknownModel(identity: ModelIdentity): DomainError {
 /** gRPC handlers of aitbc.marketplace.v1.PricingService. */
 export function createPricingHandlers(deps: { db: Knex; store: PricingStore; book: PriceBook }): ServiceBinding<PricingServiceServer> {
   const { db, store, book } = deps;
+  // The price book's copy first; the database for a model this process has not computed
+  // (for example one an admin just priced through another replica).
+  const model = async (key: string) => book.current(key) ?? store.getModel(db, key);
   return {
     definition: PricingServiceService,
     implementation: {
@@ -83,7 +86,7 @@ export function createPricingHandlers(deps: { db: Knex; store: PricingStore; boo
         if (!Number.isSafeInteger(listed) || listed <= 0) throw invalid('listed_price_per_hour_micro', 'must be greater than 0');
         if (!(req.durationSeconds > 0)) throw invalid('duration_seconds', 'must be greater than 0');
         const identity = requestedModel(req.model);
-        const row = await store.getModel(db, identity.key);
+        const row = await model(identity.key);
         // A model pricing has not heard of yet (its events are on the way) is neutral.
         const bp = row?.multiplier_bp ?? multiplierBp(NEUTRAL_UTILIZATION);
         return {
@@ -99,7 +102,7 @@ export function createPricingHandlers(deps: { db: Knex; store: PricingStore; boo
       async getModelPrice(req) {
         requireCaller(req.caller, ANYONE);
         const identity = requestedModel(req.model);
-        const row = await store.getModel(db, identity.key);
+        const row = await model(identity.key);
         if (!priced(row)) throw unknownModel(identity);
         return { price: modelPrice(row) };
       },
@@ -119,7 +122,7 @@ export function createPricingHandlers(deps: { db: Knex; store: PricingStore; boo
           // Points are at millisecond precision: the next page starts just after the cursor.
           if (after >= from) from = new Date(after.getTime() + 1);
         }
-        if (!priced(await store.getModel(db, identity.key))) throw unknownModel(identity);
+        if (!priced(await model(identity.key))) throw unknownModel(identity);
         const rows = await store.history(db, identity.key, from, to, limit + 1);
         const page = rows.slice(0, limit);
         const nextCursor = rows.length > limit ? Buffer.from(new Date(page[page.length - 1].at).toISOString()).toString('base64url') : '';
