@@ -11,6 +11,7 @@ import { readGatewayConfig, startGateway } from '../gateway/src/main';
 import { readBookingConfig, startBooking } from '../services/booking/src/main';
 import { readPricingConfig, startPricing } from '../services/pricing/src/main';
 import { readRegistryConfig, startRegistry } from '../services/registry/src/main';
+import { readReviewsConfig, startReviews } from '../services/reviews/src/main';
 
 /**
  * `npm start`: the whole mesh in one process on one machine. Every service still listens on
@@ -44,15 +45,18 @@ async function main(): Promise<void> {
   const registry = await startRegistry(registryConfig, createLogger('registry', registryConfig.logLevel), { bus });
   const pricingConfig = readPricingConfig(process.env, { databaseUrl });
   const pricing = await startPricing(pricingConfig, createLogger('pricing', pricingConfig.logLevel), { bus });
+  const reviewsConfig = readReviewsConfig(process.env, { databaseUrl });
+  const reviews = await startReviews(reviewsConfig, createLogger('reviews', reviewsConfig.logLevel), { bus });
   const bookingConfig = readBookingConfig(process.env, { databaseUrl, registryAddr: registry.address, pricingAddr: pricing.address });
   const booking = await startBooking(bookingConfig, createLogger('booking', bookingConfig.logLevel), { bus });
   const gatewayConfig = readGatewayConfig(process.env, {
-    registryAddr: registry.address, bookingAddr: booking.address, pricingAddr: pricing.address, apiKeys: keys,
+    registryAddr: registry.address, bookingAddr: booking.address, pricingAddr: pricing.address, reviewsAddr: reviews.address, apiKeys: keys,
   });
   const gateway = await startGateway(gatewayConfig, createLogger('gateway', gatewayConfig.logLevel));
 
   lifecycle.onStop('gateway', gateway.stop);
   lifecycle.onStop('booking', booking.stop);
+  lifecycle.onStop('reviews', reviews.stop);
   lifecycle.onStop('pricing', pricing.stop);
   lifecycle.onStop('registry', registry.stop);
   if (bus) lifecycle.onStop('event bus', () => bus.close());
@@ -62,7 +66,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `AITBC marketplace mesh is up. Gateway: ${gateway.url}`,
-    `  registry gRPC ${registry.address}   booking gRPC ${booking.address}   pricing gRPC ${pricing.address}`,
+    `  registry gRPC ${registry.address}   booking gRPC ${booking.address}   reviews gRPC ${reviews.address}   pricing gRPC ${pricing.address}`,
     `  data: ${databaseUrl.includes('@127.0.0.1:' + pgPort) ? dataDir : 'DATABASE_URL'}`,
     `  events: ${natsUrl ? `NATS ${natsUrl} (tail them: npm run events)` : 'in-process bus (set NATS_URL to use NATS JetStream)'}`,
     `  API keys (${source}):`,

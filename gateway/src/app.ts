@@ -9,6 +9,7 @@ import { DomainError } from '../../lib/errors';
 import type { BookingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/booking';
 import type { PricingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/pricing';
 import type { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
+import type { ReviewsServiceClient } from '../../lib/gen/aitbc/marketplace/v1/reviews';
 import type { AsyncClient } from '../../lib/grpcClient';
 import type { Logger } from '../../lib/logger';
 import { type KeyStore, presentedKey } from '../../lib/apiKeys';
@@ -18,12 +19,14 @@ import { bookingRoutes } from './routes/bookingRoutes';
 import { minerRoutes } from './routes/minerRoutes';
 import { opsRoutes } from './routes/opsRoutes';
 import { pricingRoutes } from './routes/pricingRoutes';
+import { reviewRoutes } from './routes/reviewRoutes';
 
 /** What the gateway needs: clients of the services and the keys. It holds no business state. */
 export interface GatewayDeps {
   registry: AsyncClient<RegistryServiceClient>;
   booking: AsyncClient<BookingServiceClient>;
   pricing: AsyncClient<PricingServiceClient>;
+  reviews: AsyncClient<ReviewsServiceClient>;
   keys: KeyStore;
   logger: Logger;
   /** Services whose gRPC health /readyz reports. */
@@ -133,6 +136,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   minerRoutes(app, deps);
   bookingRoutes(app, deps);
   pricingRoutes(app, deps);
+  reviewRoutes(app, deps);
   return app;
 }
 

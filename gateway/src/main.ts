@@ -3,6 +3,7 @@ import { ConfigReader, type Env } from '../../lib/config';
 import { BookingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/booking';
 import { PricingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/pricing';
 import { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
+import { ReviewsServiceClient } from '../../lib/gen/aitbc/marketplace/v1/reviews';
 import { connect, healthChannel } from '../../lib/grpcClient';
 import { createLifecycle, type Lifecycle, serviceMain } from '../../lib/lifecycle';
 import { createLogger, type Logger } from '../../lib/logger';
@@ -16,6 +17,7 @@ export interface GatewayConfig {
   registryAddr: string;
   bookingAddr: string;
   pricingAddr: string;
+  reviewsAddr: string;
   apiKeys: string;
   rpcDeadlineMs: number;
   bodyLimitBytes: number;
@@ -31,6 +33,7 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> = {
     registryAddr: r.string('REGISTRY_ADDR', defaults.registryAddr ?? '127.0.0.1:50051'),
     bookingAddr: r.string('BOOKING_ADDR', defaults.bookingAddr ?? '127.0.0.1:50052'),
     pricingAddr: r.string('PRICING_ADDR', defaults.pricingAddr ?? '127.0.0.1:50054'),
+    reviewsAddr: r.string('REVIEWS_ADDR', defaults.reviewsAddr ?? '127.0.0.1:50053'),
     apiKeys: readKeyList(r, defaults.apiKeys) ?? '',
     // Below the CLI's 5 s timeout, so a slow backend becomes a 504 the CLI can show.
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 3000, 50, 60_000),
@@ -54,15 +57,18 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   const registry = connect(RegistryServiceClient, config.registryAddr, config.rpcDeadlineMs);
   const booking = connect(BookingServiceClient, config.bookingAddr, config.rpcDeadlineMs);
   const pricing = connect(PricingServiceClient, config.pricingAddr, config.rpcDeadlineMs);
+  const reviews = connect(ReviewsServiceClient, config.reviewsAddr, config.rpcDeadlineMs);
   const backends = [
     { name: 'registry', channel: healthChannel(config.registryAddr) },
     { name: 'booking', channel: healthChannel(config.bookingAddr) },
     { name: 'pricing', channel: healthChannel(config.pricingAddr) },
+    { name: 'reviews', channel: healthChannel(config.reviewsAddr) },
   ];
   const app = await buildGateway({
     registry: registry.client,
     booking: booking.client,
     pricing: pricing.client,
+    reviews: reviews.client,
     keys: createKeyStore(parseKeyList(config.apiKeys)),
     logger,
     backends,
@@ -73,6 +79,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     registry.close();
     booking.close();
     pricing.close();
+    reviews.close();
     for (const b of backends) b.channel.close();
   });
   await app.listen({ host: config.host, port: config.port });

@@ -1,5 +1,5 @@
 import {
-  BookingConfirmed, BookingCreated, BookingEnded, EventEnvelope, GpuRegistered, GpuStatusChanged, GpuUnregistered, GpuUpdated, PriceChanged,
+  BookingConfirmed, BookingCreated, BookingEnded, EventEnvelope, GpuRegistered, GpuStatusChanged, GpuUnregistered, GpuUpdated, PriceChanged, ReviewAdded, ReviewEdited, ReviewModerated,
 } from '../gen/aitbc/marketplace/v1/events';
 import { newId } from '../ids';
 
@@ -13,6 +13,9 @@ export const EVENT_TYPES = {
   'booking.confirmed': BookingConfirmed,
   'booking.ended': BookingEnded,
   'price.changed': PriceChanged,
+  'review.added': ReviewAdded,
+  'review.edited': ReviewEdited,
+  'review.moderated': ReviewModerated,
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

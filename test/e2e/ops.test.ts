@@ -16,17 +16,19 @@ describe('operations endpoints', () => {
     assert.deepEqual(health.body, { status: 'ok' });
     const ready = await http(mesh.url, 'GET', '/readyz');
     assert.equal(ready.status, 200);
-    assert.deepEqual(ready.body, { status: 'ready', services: { registry: 'SERVING', booking: 'SERVING', pricing: 'SERVING' } });
+    assert.deepEqual(ready.body, { status: 'ready', services: { registry: 'SERVING', booking: 'SERVING', pricing: 'SERVING', reviews: 'SERVING' } });
   });
 
-  it('/openapi.json documents every GPU, miner, booking, order and pricing endpoint', async () => {
+  it('/openapi.json documents every GPU, miner, booking, order, pricing and review endpoint', async () => {
     const res = await http(mesh.url, 'GET', '/openapi.json');
     assert.equal(res.status, 200);
     assert.match(res.body.openapi, /^3\./);
     for (const path of ['/v1/marketplace/gpu/register', '/v1/marketplace/gpu/list', '/v1/marketplace/gpu/{id}', '/v1/miners/register',
       '/v1/miners/heartbeat', '/v1/marketplace/gpu/{id}/book', '/v1/marketplace/gpu/{id}/confirm', '/v1/marketplace/gpu/{id}/release',
       '/v1/marketplace/bookings/{id}', '/v1/marketplace/bookings/{id}/release', '/v1/marketplace/orders',
-      '/v1/marketplace/pricing/{model}', '/v1/marketplace/pricing/{model}/history', '/v1/marketplace/pricing/{model}/base-price']) {
+      '/v1/marketplace/pricing/{model}', '/v1/marketplace/pricing/{model}/history', '/v1/marketplace/pricing/{model}/base-price',
+      '/v1/marketplace/gpu/{id}/reviews', '/v1/marketplace/reviews/{review_id}', '/v1/marketplace/reviews/{review_id}/moderation',
+      '/v1/marketplace/gpu/{id}/rating-history']) {
       assert.ok(res.body.paths[path], `${path} missing`);
     }
     assert.ok(res.body.paths['/v1/marketplace/gpu/{id}'].delete);

@@ -2,7 +2,7 @@
  * Start-up test of `npm start` on the embedded PostgreSQL (run by .ci/run, not by mocha):
  * a fresh data folder, the mesh comes up, a provider registers a GPU with the CLI's body,
  * a client lists it, asks its price, books, confirms and releases it (the price moves with
- * demand), SIGINT stops everything cleanly, and a second start finds the GPU
+ * demand), reviews it, SIGINT stops everything cleanly, and a second start finds the GPU
  * again (data survives restarts). Prints one line per check; exits 1 on the first failure.
  */
 import { spawn } from 'node:child_process';
@@ -22,6 +22,7 @@ const env = {
   REGISTRY_PORT: String(port + 1000),
   BOOKING_PORT: String(port + 3000),
   PRICING_PORT: String(port + 4000),
+  REVIEWS_PORT: String(port + 5000),
   // Prices follow demand within seconds here (the default smooths over a minute).
   PRICING_SMOOTHING_SECONDS: '2',
   EMBEDDED_PG_PORT: String(port + 2000),
@@ -142,6 +143,21 @@ async function main(): Promise<void> {
     'client released it: charged + refund = total');
   const orders = (await (await fetch(`${base}/v1/marketplace/orders`, { headers: { 'X-Api-Key': keys.client } })).json()) as { booking_id: string; status: string }[];
   check(orders[0]?.booking_id === booking.booking_id && orders[0].status === 'released', 'the order shows the release');
+  // `aitbc marketplace review ID --rating 5` (comment null), then `marketplace reviews ID --limit 10`.
+  const reviewed = await fetch(`${base}/v1/marketplace/gpu/${gpuId}/reviews`, {
+    method: 'POST', headers: { 'X-Api-Key': keys.client, ...json }, body: JSON.stringify({ rating: 5, comment: null }),
+  });
+  check(reviewed.status === 201, `client reviewed the GPU it booked (${reviewed.status})`);
+  const reviews = (await (await fetch(`${base}/v1/marketplace/gpu/${gpuId}/reviews?limit=10`, { headers: { 'X-Api-Key': keys.client } })).json()) as {
+    average_rating: number; total_reviews: number; reviews: unknown[];
+  };
+  check(reviews.average_rating === 5 && reviews.total_reviews === 1 && reviews.reviews.length === 1, 'the reviews list shows it with the average');
+  let average = 0;
+  for (let i = 0; i < 40 && average !== 5; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    average = ((await (await fetch(`${base}/v1/marketplace/gpu/${gpuId}`, { headers: { 'X-Api-Key': keys.client } })).json()) as { average_rating: number }).average_rating;
+  }
+  check(average === 5, 'the GPU shows the average rating');
   check(await first.stop(), 'Ctrl-C (SIGINT) stops the mesh cleanly, embedded PostgreSQL included');
 
   const second = await startMesh();

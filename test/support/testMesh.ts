@@ -5,6 +5,7 @@ import { createLogger } from '../../lib/logger';
 import { readGatewayConfig, startGateway, type RunningGateway } from '../../gateway/src/main';
 import { readBookingConfig, startBooking } from '../../services/booking/src/main';
 import { readPricingConfig, startPricing } from '../../services/pricing/src/main';
+import { readReviewsConfig, startReviews } from '../../services/reviews/src/main';
 import { readRegistryConfig, startRegistry } from '../../services/registry/src/main';
 import type { RunningService } from '../../lib/service';
 import { deleteStream, NATS_URL, testPrefix } from './events';
@@ -35,6 +36,7 @@ export interface TestMesh {
   booking: RunningService;
   /** Absent when the mesh was started without pricing (bookings at listed prices). */
   pricing?: RunningService;
+  reviews: RunningService;
   gateway: RunningGateway;
   /** The registry's knex handle, for checking what is stored. */
   db: Knex;
@@ -43,20 +45,29 @@ export interface TestMesh {
 }
 
 /**
- * Real services (registry, pricing, booking) on a fresh database and a real gateway, all on
- * ephemeral ports. `pricing: false` leaves pricing out: bookings are at listed prices.
+ * Real services (registry, pricing, reviews, booking) on a fresh database and a real gateway, all on
+ * ephemeral ports. `pricing: false` leaves pricing out: bookings are at listed prices;
+ * `extraKeys` (role:account:key) are accepted besides KEYS.
  */
-export async function startTestMesh(env: Record<string, string> = {}, options: { pricing?: boolean } = {}): Promise<TestMesh & { prefix: string }> {
+export async function startTestMesh(
+  env: Record<string, string> = {},
+  options: { pricing?: boolean; extraKeys?: string[] } = {},
+): Promise<TestMesh & { prefix: string }> {
+  const keyList = [KEY_LIST, ...(options.extraKeys ?? [])].join(',');
   const database = await createTestDatabase();
   // Real NATS, with a subject prefix (and so a stream) of this mesh's own.
   const prefix = testPrefix();
   const registry = await startRegistry(
-    readRegistryConfig({ REGISTRY_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, { databaseUrl: database.url, apiKeys: KEY_LIST }),
+    readRegistryConfig({ REGISTRY_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, { databaseUrl: database.url, apiKeys: keyList }),
     createLogger('registry', LOG_LEVEL),
   );
   const pricing = options.pricing === false ? undefined : await startPricing(
     readPricingConfig({ PRICING_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, PRICING_TICK_MS: '200', ...env }, { databaseUrl: database.url }),
     createLogger('pricing', LOG_LEVEL),
+  );
+  const reviews = await startReviews(
+    readReviewsConfig({ REVIEWS_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, { databaseUrl: database.url }),
+    createLogger('reviews', LOG_LEVEL),
   );
   const booking = await startBooking(
     readBookingConfig({ BOOKING_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, {
@@ -66,7 +77,8 @@ export async function startTestMesh(env: Record<string, string> = {}, options: {
   );
   const gateway = await startGateway(
     readGatewayConfig({ PORT: '0', ...env }, {
-      registryAddr: registry.address, bookingAddr: booking.address, pricingAddr: pricing?.address ?? '127.0.0.1:1', apiKeys: KEY_LIST,
+      registryAddr: registry.address, bookingAddr: booking.address, pricingAddr: pricing?.address ?? '127.0.0.1:1',
+      reviewsAddr: reviews.address, apiKeys: keyList,
     }),
     createLogger('gateway', LOG_LEVEL),
   );
@@ -78,6 +90,7 @@ export async function startTestMesh(env: Record<string, string> = {}, options: {
     registry,
     booking,
     pricing,
+    reviews,
     gateway,
     db: registry.db,
     registryClient,
@@ -86,6 +99,7 @@ export async function startTestMesh(env: Record<string, string> = {}, options: {
       await gateway.stop();
       await booking.stop();
       await pricing?.stop();
+      await reviews.stop();
       await registry.stop();
       await database.drop();
       await deleteStream(prefix);

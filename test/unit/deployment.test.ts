@@ -7,6 +7,7 @@ import { readGatewayConfig } from '../../gateway/src/main';
 import { readRegistryConfig } from '../../services/registry/src/main';
 import { readBookingConfig } from '../../services/booking/src/main';
 import { readPricingConfig } from '../../services/pricing/src/main';
+import { readReviewsConfig } from '../../services/reviews/src/main';
 
 /** Each app container's config reader: its environment must pass start-up validation. */
 const READERS: Record<string, (env: Record<string, string>) => unknown> = {
@@ -14,6 +15,7 @@ const READERS: Record<string, (env: Record<string, string>) => unknown> = {
   gateway: (env) => readGatewayConfig(env),
   booking: (env) => readBookingConfig(env),
   pricing: (env) => readPricingConfig(env),
+  reviews: (env) => readReviewsConfig(env),
 };
 
 describe('docker-compose.yml and Dockerfile', () => {
@@ -57,6 +59,8 @@ describe('docker-compose.yml and Dockerfile', () => {
       assert.equal(compose.services[name].environment?.PRICING_ADDR, `pricing:${compose.services.pricing.environment?.PRICING_PORT}`, name);
     }
     assert.equal(compose.services.pricing.environment?.PRICING_HOST, '0.0.0.0');
-    for (const name of ['registry', 'booking', 'pricing']) assert.equal(compose.services[name].environment?.NATS_URL, 'nats://nats:4222', name);
+    assert.equal(compose.services.gateway.environment?.REVIEWS_ADDR, `reviews:${compose.services.reviews.environment?.REVIEWS_PORT}`);
+    assert.equal(compose.services.reviews.environment?.REVIEWS_HOST, '0.0.0.0');
+    for (const name of ['registry', 'booking', 'pricing', 'reviews']) assert.equal(compose.services[name].environment?.NATS_URL, 'nats://nats:4222', name);
   });
 });

@@ -10,6 +10,7 @@ import { type Gpu, GpuSort, GpuStatus, type RegistryServiceClient } from '../../
 import type { AsyncClient } from '../../../lib/grpcClient';
 import type { ServiceBinding } from '../../../lib/grpcServer';
 import { isId, newId } from '../../../lib/ids';
+import { decodeTimeCursor, encodeTimeCursor } from '../../../lib/timeCursor';
 import { formatMoney } from '../../../lib/money';
 import { bookingMessage, STATUS_NAME } from './bookingMessage';
 import { durationSeconds, secondsUsed, settle, totalCost } from './domain/billing';
@@ -223,13 +224,13 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
         const rows = await store.listOrders(db, {
           clientId: caller.role === Role.ROLE_CLIENT ? caller.accountId : undefined,
           ownerId: caller.role === Role.ROLE_PROVIDER ? caller.accountId : undefined,
-          status, limit, after: req.cursor ? decodeOrderCursor(req.cursor) : undefined,
+          status, limit, after: req.cursor ? decodeTimeCursor(req.cursor) : undefined,
         });
         const page = rows.slice(0, limit);
         const last = page[page.length - 1];
         return {
           orders: page.map(bookingMessage),
-          nextCursor: rows.length > limit ? Buffer.from(JSON.stringify([last.created_at.toISOString(), last.booking_id])).toString('base64url') : '',
+          nextCursor: rows.length > limit ? encodeTimeCursor(last.created_at, last.booking_id) : '',
         };
       },
 
@@ -302,13 +303,4 @@ function quoteDetails(quote: Quote): Record<string, unknown> {
   };
 }
 
-function decodeOrderCursor(text: string): { createdAt: string; id: string } {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as [string, string];
-    if (typeof createdAt === 'string' && !Number.isNaN(Date.parse(createdAt)) && typeof id === 'string') return { createdAt, id };
-  } catch {
-    // fall through
-  }
-  throw invalid('cursor', 'is not a cursor from a previous page of this list; start again without it');
-}
 

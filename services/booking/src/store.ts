@@ -44,7 +44,7 @@ export interface OrderQuery {
   ownerId?: string;
   status?: BookingStatusName;
   limit: number;
-  after?: { createdAt: string; id: string };
+  after?: { at: string; id: string };
 }
 
 /** PostgreSQL's exclusion_violation: an overlapping live booking exists. */
@@ -158,7 +158,7 @@ export const bookingStore = {
     if (query.clientId) q.where('client_id', query.clientId);
     if (query.ownerId) q.where('owner_id', query.ownerId);
     if (query.status) q.where('status', query.status);
-    if (query.after) q.whereRaw('(created_at, booking_id) < (?::timestamptz, ?)', [query.after.createdAt, query.after.id]);
+    if (query.after) q.whereRaw('(created_at, booking_id) < (?::timestamptz, ?)', [query.after.at, query.after.id]);
     return q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'booking_id', order: 'desc' }]).limit(query.limit + 1);
   },
 

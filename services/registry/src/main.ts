@@ -10,6 +10,7 @@ import { startService, type RunningService } from '../../../lib/service';
 import { registryMigrations } from '../migrations';
 import { createKeyStore, parseKeyList, readKeyList } from '../../../lib/apiKeys';
 import { createBookingProjection } from './bookingProjection';
+import { createRatingProjection } from './ratingProjection';
 import { createLiveness } from './liveness';
 import { createMinerSessions } from './minerSessions';
 import { createOfflineSweeper } from './offlineSweeper';
@@ -86,6 +87,7 @@ export async function startRegistry(
           liveness,
           createOfflineSweeper({ db, store: registryStore, outbox, logger, ttlSeconds: config.heartbeatTtlSeconds, intervalMs: 500 }),
           createBookingProjection({ db, bus, store: registryStore, logger }),
+          createRatingProjection({ db, bus, store: registryStore, logger }),
           createOutboxRelay({ db, outbox, schema: 'registry', bus, logger }),
           ...closer,
         ],

@@ -67,6 +67,8 @@ export interface RegistryStore {
   addLiveBooking(db: Knex, booking: LiveBooking): Promise<void>;
   /** Projection of booking.ended. */
   removeLiveBooking(db: Knex, bookingId: string, gpuId: string): Promise<void>;
+  /** Projection of review events: the GPU's rating summary, unless a newer one is shown. */
+  setRating(db: Knex, gpuId: string, summary: { average: number; total: number; version: number }): Promise<void>;
   /** Marks GPUs alive at the given times (one statement); returns them with their previous liveness. */
   markAlive(db: Knex, ids: string[], times: Date[]): Promise<(GpuRow & { was_online: boolean })[]>;
   /** The live GPUs of a miner (ids only). */
@@ -80,6 +82,11 @@ const LIVE = 'deleted_at IS NULL';
 const BOOKED_NOW = 'COALESCE(booking_expires > now() AND (booking_starts IS NULL OR booking_starts <= now()), false)';
 
 export const registryStore: RegistryStore = {
+  async setRating(db, gpuId, { average, total, version }) {
+    await db('gpus').where({ id: gpuId }).where('rating_version', '<', version)
+      .update({ average_rating: average, total_reviews: total, rating_version: version });
+  },
+
   async addLiveBooking(db, booking) {
     // One statement: remember the booking, count it, and put the GPU's earliest live booking
     // (the new one included: CTEs see the table as it was) on its row.

@@ -9,6 +9,7 @@ import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../../google/protobuf/timestamp";
 import { Booking } from "./booking";
 import { Gpu, GpuStatus, gpuStatusFromJSON, gpuStatusToJSON } from "./registry";
+import { RatingSummary, Review } from "./reviews";
 
 export const protobufPackage = "aitbc.marketplace.v1";
 
@@ -105,6 +106,29 @@ export interface PriceChanged {
   multiplierBp: number;
   utilizationBp: number;
   /** demand, supply, base_price */
+  reason: string;
+}
+
+/** review.added: a client reviewed a GPU it booked; carries the GPU's new summary. */
+export interface ReviewAdded {
+  review?: Review | undefined;
+  summary?: RatingSummary | undefined;
+}
+
+/** review.edited: the author changed a review's rating or comment. */
+export interface ReviewEdited {
+  review?: Review | undefined;
+  summary?: RatingSummary | undefined;
+}
+
+/** review.moderated: an admin hid or restored a review (hidden reviews leave the summary). */
+export interface ReviewModerated {
+  review?: Review | undefined;
+  summary?:
+    | RatingSummary
+    | undefined;
+  /** hide, restore */
+  action: string;
   reason: string;
 }
 
@@ -1271,6 +1295,305 @@ export const PriceChanged: MessageFns<PriceChanged> = {
     message.basePriceMicro = object.basePriceMicro ?? 0;
     message.multiplierBp = object.multiplierBp ?? 0;
     message.utilizationBp = object.utilizationBp ?? 0;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseReviewAdded(): ReviewAdded {
+  return { review: undefined, summary: undefined };
+}
+
+export const ReviewAdded: MessageFns<ReviewAdded> = {
+  encode(message: ReviewAdded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.review !== undefined) {
+      Review.encode(message.review, writer.uint32(10).fork()).join();
+    }
+    if (message.summary !== undefined) {
+      RatingSummary.encode(message.summary, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReviewAdded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReviewAdded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.review = Review.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.summary = RatingSummary.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReviewAdded {
+    return {
+      review: isSet(object.review) ? Review.fromJSON(object.review) : undefined,
+      summary: isSet(object.summary) ? RatingSummary.fromJSON(object.summary) : undefined,
+    };
+  },
+
+  toJSON(message: ReviewAdded): unknown {
+    const obj: any = {};
+    if (message.review !== undefined) {
+      obj.review = Review.toJSON(message.review);
+    }
+    if (message.summary !== undefined) {
+      obj.summary = RatingSummary.toJSON(message.summary);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReviewAdded>, I>>(base?: I): ReviewAdded {
+    return ReviewAdded.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReviewAdded>, I>>(object: I): ReviewAdded {
+    const message = createBaseReviewAdded();
+    message.review = (object.review !== undefined && object.review !== null)
+      ? Review.fromPartial(object.review)
+      : undefined;
+    message.summary = (object.summary !== undefined && object.summary !== null)
+      ? RatingSummary.fromPartial(object.summary)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReviewEdited(): ReviewEdited {
+  return { review: undefined, summary: undefined };
+}
+
+export const ReviewEdited: MessageFns<ReviewEdited> = {
+  encode(message: ReviewEdited, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.review !== undefined) {
+      Review.encode(message.review, writer.uint32(10).fork()).join();
+    }
+    if (message.summary !== undefined) {
+      RatingSummary.encode(message.summary, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReviewEdited {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReviewEdited();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.review = Review.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.summary = RatingSummary.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReviewEdited {
+    return {
+      review: isSet(object.review) ? Review.fromJSON(object.review) : undefined,
+      summary: isSet(object.summary) ? RatingSummary.fromJSON(object.summary) : undefined,
+    };
+  },
+
+  toJSON(message: ReviewEdited): unknown {
+    const obj: any = {};
+    if (message.review !== undefined) {
+      obj.review = Review.toJSON(message.review);
+    }
+    if (message.summary !== undefined) {
+      obj.summary = RatingSummary.toJSON(message.summary);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReviewEdited>, I>>(base?: I): ReviewEdited {
+    return ReviewEdited.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReviewEdited>, I>>(object: I): ReviewEdited {
+    const message = createBaseReviewEdited();
+    message.review = (object.review !== undefined && object.review !== null)
+      ? Review.fromPartial(object.review)
+      : undefined;
+    message.summary = (object.summary !== undefined && object.summary !== null)
+      ? RatingSummary.fromPartial(object.summary)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReviewModerated(): ReviewModerated {
+  return { review: undefined, summary: undefined, action: "", reason: "" };
+}
+
+export const ReviewModerated: MessageFns<ReviewModerated> = {
+  encode(message: ReviewModerated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.review !== undefined) {
+      Review.encode(message.review, writer.uint32(10).fork()).join();
+    }
+    if (message.summary !== undefined) {
+      RatingSummary.encode(message.summary, writer.uint32(18).fork()).join();
+    }
+    if (message.action !== "") {
+      writer.uint32(26).string(message.action);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReviewModerated {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReviewModerated();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.review = Review.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.summary = RatingSummary.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.action = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReviewModerated {
+    return {
+      review: isSet(object.review) ? Review.fromJSON(object.review) : undefined,
+      summary: isSet(object.summary) ? RatingSummary.fromJSON(object.summary) : undefined,
+      action: isSet(object.action) ? globalThis.String(object.action) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: ReviewModerated): unknown {
+    const obj: any = {};
+    if (message.review !== undefined) {
+      obj.review = Review.toJSON(message.review);
+    }
+    if (message.summary !== undefined) {
+      obj.summary = RatingSummary.toJSON(message.summary);
+    }
+    if (message.action !== "") {
+      obj.action = message.action;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReviewModerated>, I>>(base?: I): ReviewModerated {
+    return ReviewModerated.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReviewModerated>, I>>(object: I): ReviewModerated {
+    const message = createBaseReviewModerated();
+    message.review = (object.review !== undefined && object.review !== null)
+      ? Review.fromPartial(object.review)
+      : undefined;
+    message.summary = (object.summary !== undefined && object.summary !== null)
+      ? RatingSummary.fromPartial(object.summary)
+      : undefined;
+    message.action = object.action ?? "";
     message.reason = object.reason ?? "";
     return message;
   },

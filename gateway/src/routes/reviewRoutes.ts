@@ -1,0 +1,100 @@
+import type { FastifyInstance } from 'fastify';
+import { Role } from '../../../lib/caller';
+import { ModerationAction } from '../../../lib/gen/aitbc/marketplace/v1/reviews';
+import type { GatewayDeps } from '../app';
+import { callerOf } from '../app';
+import { reviewJson, summaryJson } from '../reviewJson';
+import { idParamsSchema } from '../schemas';
+
+// Comments are checked by the service (trimmed, at most 2,000 characters); the schema only
+// keeps absurd bodies out.
+const rating = { type: 'integer', minimum: 1, maximum: 5, description: 'A whole number from 1 to 5' } as const;
+const comment = { type: ['string', 'null'], maxLength: 10_000, description: 'At most 2,000 characters after trimming; null for none' } as const;
+
+const reviewParams = {
+  type: 'object', required: ['review_id'], properties: { review_id: { type: 'string', minLength: 1, maxLength: 64 } },
+} as const;
+
+const CLIENTS = { roles: ['client'] };
+
+/** Review endpoints: read and write a GPU's reviews, edit your own, moderate (admin). */
+export function reviewRoutes(app: FastifyInstance, { reviews }: GatewayDeps): void {
+  app.get<{ Params: { id: string }; Querystring: { limit: number; cursor?: string } }>('/v1/marketplace/gpu/:id/reviews', {
+    schema: {
+      summary: "A GPU's reviews, newest first, with its rating summary (hidden reviews only for admin)",
+      params: idParamsSchema,
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 10 }, cursor: { type: 'string', maxLength: 300 } },
+      },
+    },
+  }, async (request, reply) => {
+    const caller = callerOf(request);
+    const res = await reviews.listReviews({ caller, gpuId: request.params.id, limit: request.query.limit, cursor: request.query.cursor ?? '' });
+    if (res.nextCursor) reply.header('X-Next-Cursor', res.nextCursor);
+    const admin = caller.role === Role.ROLE_ADMIN;
+    return { ...summaryJson(res.summary!), reviews: res.reviews.map((r) => reviewJson(r, admin)), next_cursor: res.nextCursor || null };
+  });
+
+  app.post<{ Params: { id: string }; Body: { rating: number; comment?: string | null } }>('/v1/marketplace/gpu/:id/reviews', {
+    schema: {
+      summary: 'Review a GPU you booked (once; change it later with PATCH /v1/marketplace/reviews/{review_id})',
+      params: idParamsSchema,
+      body: { type: 'object', additionalProperties: false, required: ['rating'], properties: { rating, comment } },
+    },
+    config: CLIENTS,
+  }, async (request, reply) => {
+    const { review, summary } = await reviews.addReview({
+      caller: callerOf(request), gpuId: request.params.id, rating: request.body.rating, comment: request.body.comment ?? undefined,
+    });
+    return reply.code(201).send({ ...reviewJson(review!), rating_summary: summaryJson(summary!) });
+  });
+
+  app.patch<{ Params: { review_id: string }; Body: { rating?: number; comment?: string | null } }>('/v1/marketplace/reviews/:review_id', {
+    schema: {
+      summary: 'Change your own review (rating and/or comment; "comment": null removes it)',
+      params: reviewParams,
+      body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { rating, comment } },
+    },
+    config: CLIENTS,
+  }, async (request) => {
+    const body = request.body;
+    const { review, summary } = await reviews.editReview({
+      caller: callerOf(request), reviewId: request.params.review_id, rating: body.rating,
+      setComment: 'comment' in body, comment: body.comment ?? undefined,
+    });
+    return { ...reviewJson(review!), rating_summary: summaryJson(summary!) };
+  });
+
+  app.post<{ Params: { review_id: string }; Body: { action: 'hide' | 'restore'; reason: string } }>('/v1/marketplace/reviews/:review_id/moderation', {
+    schema: {
+      summary: 'Admin: hide or restore a review, with a reason (hidden reviews leave the averages)',
+      params: reviewParams,
+      body: {
+        type: 'object', additionalProperties: false, required: ['action', 'reason'],
+        properties: { action: { type: 'string', enum: ['hide', 'restore'] }, reason: { type: 'string', maxLength: 2000 } },
+      },
+    },
+    config: { roles: ['admin'] },
+  }, async (request) => {
+    const res = await reviews.moderateReview({
+      caller: callerOf(request), reviewId: request.params.review_id, reason: request.body.reason,
+      action: request.body.action === 'hide' ? ModerationAction.MODERATION_ACTION_HIDE : ModerationAction.MODERATION_ACTION_RESTORE,
+    });
+    return { ...reviewJson(res.review!, true), changed: res.changed, rating_summary: summaryJson(res.summary!) };
+  });
+
+  app.get<{ Params: { id: string }; Querystring: { limit: number } }>('/v1/marketplace/gpu/:id/rating-history', {
+    schema: {
+      summary: "A GPU's average rating after each change, oldest first (for charts)",
+      params: idParamsSchema,
+      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 500 } } },
+    },
+  }, async (request) => {
+    const res = await reviews.getRatingHistory({ caller: callerOf(request), gpuId: request.params.id, limit: request.query.limit });
+    return {
+      gpu_id: request.params.id,
+      points: res.points.map((p) => ({ at: p.at?.toISOString(), average_rating: p.averageRating, total_reviews: p.totalReviews })),
+    };
+  });
+}

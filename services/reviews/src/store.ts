@@ -1,0 +1,140 @@
+import type { Knex } from '../../../lib/db';
+import type { Histogram } from './domain/ratings';
+
+export interface ReviewRow {
+  review_id: string;
+  gpu_id: string;
+  client_id: string;
+  booking_id: string;
+  rating: number;
+  comment: string | null;
+  hidden: boolean;
+  moderation_reason: string;
+  moderated_by: string | null;
+  moderated_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface SummaryRow {
+  gpu_id: string;
+  histogram: Histogram;
+  version: number;
+}
+
+export interface RatingPointRow {
+  at: Date;
+  average_rating: string;
+  total_reviews: number;
+}
+
+const summaryOf = (row: Record<string, unknown>): SummaryRow => ({
+  gpu_id: String(row.gpu_id),
+  histogram: [row.h1, row.h2, row.h3, row.h4, row.h5].map(Number) as Histogram,
+  version: Number(row.version),
+});
+
+/** Every SQL statement of the reviews service. */
+export const reviewsStore = {
+  // --- projections ---
+
+  async knowGpu(db: Knex, gpuId: string, ownerId: string): Promise<void> {
+    await db('known_gpus').insert({ gpu_id: gpuId, owner_id: ownerId }).onConflict('gpu_id').merge({ removed: false });
+  },
+
+  async forgetGpu(db: Knex, gpuId: string): Promise<void> {
+    await db('known_gpus').where({ gpu_id: gpuId }).update({ removed: true });
+  },
+
+  async gpuKnown(db: Knex, gpuId: string): Promise<boolean> {
+    return !!(await db('known_gpus').where({ gpu_id: gpuId, removed: false }).first('gpu_id'));
+  },
+
+  async addRenter(db: Knex, renter: { gpu_id: string; client_id: string; booking_id: string; booked_at: Date }): Promise<void> {
+    await db('renters').insert(renter).onConflict(['gpu_id', 'client_id', 'booking_id']).ignore();
+  },
+
+  /** The client's latest booking of the GPU, if it ever booked it. */
+  async latestBooking(db: Knex, gpuId: string, clientId: string): Promise<string | undefined> {
+    const row = await db('renters').where({ gpu_id: gpuId, client_id: clientId }).orderBy('booked_at', 'desc').first('booking_id');
+    return row?.booking_id;
+  },
+
+  // --- reviews ---
+
+  /** Inserts a review unless the client already reviewed the GPU; undefined then. */
+  async insertReview(db: Knex, row: Omit<ReviewRow, 'created_at' | 'updated_at' | 'moderated_by' | 'moderated_at' | 'hidden' | 'moderation_reason'>): Promise<ReviewRow | undefined> {
+    const [inserted] = await db<ReviewRow>('reviews').insert(row).onConflict(['gpu_id', 'client_id']).ignore().returning('*');
+    return inserted;
+  },
+
+  async reviewOf(db: Knex, gpuId: string, clientId: string): Promise<ReviewRow | undefined> {
+    return db<ReviewRow>('reviews').where({ gpu_id: gpuId, client_id: clientId }).first();
+  },
+
+  async getReview(db: Knex, reviewId: string, lock = false): Promise<ReviewRow | undefined> {
+    const q = db<ReviewRow>('reviews').where({ review_id: reviewId }).first();
+    return lock ? q.forUpdate() : q;
+  },
+
+  async updateReview(db: Knex, reviewId: string, changes: Partial<ReviewRow>): Promise<ReviewRow> {
+    const [row] = await db<ReviewRow>('reviews').where({ review_id: reviewId }).update({ ...changes, updated_at: new Date() }).returning('*');
+    return row;
+  },
+
+  /** A page of a GPU's reviews, newest first, after a (created_at, review_id) position. */
+  async page(db: Knex, gpuId: string, options: { includeHidden: boolean; limit: number; after?: { at: string; id: string } }): Promise<ReviewRow[]> {
+    const q = db<ReviewRow>('reviews').where({ gpu_id: gpuId });
+    if (!options.includeHidden) q.where('hidden', false);
+    if (options.after) q.whereRaw('(created_at, review_id) < (?::timestamptz, ?)', [options.after.at, options.after.id]);
+    return q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'review_id', order: 'desc' }]).limit(options.limit + 1);
+  },
+
+  // --- rating summary and history ---
+
+  async summary(db: Knex, gpuId: string): Promise<SummaryRow | undefined> {
+    const row = await db('gpu_ratings').where({ gpu_id: gpuId }).first();
+    return row ? summaryOf(row) : undefined;
+  },
+
+  /**
+   * Moves one rating out of and/or into a GPU's histogram, bumping its version; the row
+   * lock this takes orders concurrent changes of one GPU (and so their events).
+   */
+  async changeSummary(db: Knex, gpuId: string, change: { removed?: number; added?: number }): Promise<SummaryRow> {
+    const delta = [1, 2, 3, 4, 5].map((r) => (change.added === r ? 1 : 0) - (change.removed === r ? 1 : 0));
+    const set = `h1 = g.h1 + ?, h2 = g.h2 + ?, h3 = g.h3 + ?, h4 = g.h4 + ?, h5 = g.h5 + ?, version = g.version + 1, updated_at = now()`;
+    // A removal always finds the row (its rating was added before). An addition may be the
+    // GPU's first: insert it. (Not one upsert for both: CHECK (h >= 0) applies to the row
+    // an INSERT proposes, before ON CONFLICT turns it into an update.)
+    const { rows } = change.removed
+      ? await db.raw(`UPDATE gpu_ratings AS g SET ${set} WHERE gpu_id = ? RETURNING *`, [...delta, gpuId])
+      : await db.raw(
+        `INSERT INTO gpu_ratings AS g (gpu_id, h1, h2, h3, h4, h5, version, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, now())
+         ON CONFLICT (gpu_id) DO UPDATE SET ${set} RETURNING *`,
+        [gpuId, ...delta, ...delta],
+      );
+    return summaryOf(rows[0]);
+  },
+
+  async addRatingPoint(db: Knex, point: { gpu_id: string; version: number; at: Date; average_rating: number; total_reviews: number }): Promise<void> {
+    await db('rating_history').insert(point);
+  },
+
+  async ratingHistory(db: Knex, gpuId: string, limit: number): Promise<RatingPointRow[]> {
+    const newest: RatingPointRow[] = await db('rating_history').where({ gpu_id: gpuId }).orderBy('version', 'desc').limit(limit)
+      .select('at', 'average_rating', 'total_reviews');
+    return newest.reverse();
+  },
+
+  /** The summary recomputed from every visible review (tests and audits; never on a request). */
+  async recount(db: Knex, gpuId: string): Promise<Histogram> {
+    const rows: { rating: number; n: string }[] = await db('reviews').where({ gpu_id: gpuId, hidden: false })
+      .groupBy('rating').select('rating').count({ n: '*' });
+    const h: Histogram = [0, 0, 0, 0, 0];
+    for (const r of rows) h[r.rating - 1] = Number(r.n);
+    return h;
+  },
+};
+
+export type ReviewsStore = typeof reviewsStore;
