@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Role } from '../../../lib/caller';
 import { ModerationAction } from '../../../lib/gen/aitbc/marketplace/v1/reviews';
+import { singleFlight } from '../../../lib/singleFlight';
 import type { GatewayDeps } from '../app';
 import { callerOf } from '../app';
 import { reviewJson, summaryJson } from '../reviewJson';
@@ -19,6 +20,13 @@ const CLIENTS = { roles: ['client'] };
 
 /** Review endpoints: read and write a GPU's reviews, edit your own, moderate (admin). */
 export function reviewRoutes(app: FastifyInstance, { reviews }: GatewayDeps): void {
+  // A page of reviews is the same for every non-admin caller (admins also see hidden ones):
+  // concurrent identical reads share one call and one rendering; nothing is kept after.
+  const pageOf = singleFlight(async (q: { admin: boolean; gpuId: string; limit: number; cursor: string }) => {
+    const caller = q.admin ? { accountId: 'gateway', role: Role.ROLE_ADMIN } : { accountId: 'gateway', role: Role.ROLE_CLIENT };
+    const res = await reviews.listReviews({ caller, gpuId: q.gpuId, limit: q.limit, cursor: q.cursor });
+    return { ...summaryJson(res.summary!), reviews: res.reviews.map((r) => reviewJson(r, q.admin)), next_cursor: res.nextCursor || null };
+  }, (q) => JSON.stringify([q.admin, q.gpuId, q.limit, q.cursor]));
   app.get<{ Params: { id: string }; Querystring: { limit: number; cursor?: string } }>('/v1/marketplace/gpu/:id/reviews', {
     schema: {
       summary: "A GPU's reviews, newest first, with its rating summary (hidden reviews only for admin)",
@@ -29,11 +37,10 @@ export function reviewRoutes(app: FastifyInstance, { reviews }: GatewayDeps): vo
       },
     },
   }, async (request, reply) => {
-    const caller = callerOf(request);
-    const res = await reviews.listReviews({ caller, gpuId: request.params.id, limit: request.query.limit, cursor: request.query.cursor ?? '' });
-    if (res.nextCursor) reply.header('X-Next-Cursor', res.nextCursor);
-    const admin = caller.role === Role.ROLE_ADMIN;
-    return { ...summaryJson(res.summary!), reviews: res.reviews.map((r) => reviewJson(r, admin)), next_cursor: res.nextCursor || null };
+    const admin = callerOf(request).role === Role.ROLE_ADMIN;
+    const body = await pageOf({ admin, gpuId: request.params.id, limit: request.query.limit, cursor: request.query.cursor ?? '' });
+    if (body.next_cursor) reply.header('X-Next-Cursor', body.next_cursor);
+    return body;
   });
 
   app.post<{ Params: { id: string }; Body: { rating: number; comment?: string | null } }>('/v1/marketplace/gpu/:id/reviews', {

@@ -120,12 +120,9 @@ export function createReviewsHandlers(deps: { db: Knex; store: ReviewsStore; out
         const limit = req.limit || 10;
         if (limit < 1 || limit > 100) throw invalid('limit', 'must be from 1 to 100');
         const after = req.cursor ? decodeTimeCursor(req.cursor) : undefined;
-        await requireGpu(db, req.gpuId);
-        const includeHidden = caller.role === Role.ROLE_ADMIN;
-        const [summary, rows] = await Promise.all([
-          store.summary(db, req.gpuId),
-          store.page(db, req.gpuId, { includeHidden, limit, after }),
-        ]);
+        if (!isId(req.gpuId, 'gpu')) throw notFound(`GPU ${req.gpuId}`);
+        const { known, summary, rows } = await store.listing(db, req.gpuId, { includeHidden: caller.role === Role.ROLE_ADMIN, limit, after });
+        if (!known) throw notFound(`GPU ${req.gpuId}`);
         const page = rows.slice(0, limit);
         const last = page[page.length - 1];
         return {

@@ -82,12 +82,36 @@ export const reviewsStore = {
     return row;
   },
 
-  /** A page of a GPU's reviews, newest first, after a (created_at, review_id) position. */
-  async page(db: Knex, gpuId: string, options: { includeHidden: boolean; limit: number; after?: { at: string; id: string } }): Promise<ReviewRow[]> {
-    const q = db<ReviewRow>('reviews').where({ gpu_id: gpuId });
-    if (!options.includeHidden) q.where('hidden', false);
-    if (options.after) q.whereRaw('(created_at, review_id) < (?::timestamptz, ?)', [options.after.at, options.after.id]);
-    return q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'review_id', order: 'desc' }]).limit(options.limit + 1);
+  /**
+   * What a list of a GPU's reviews needs, in one statement (each round trip costs more than
+   * the queries): whether the GPU is known, its summary, and a page of reviews newest first
+   * after a (created_at, review_id) position — one row more than `limit`, to tell whether
+   * there is a next page.
+   */
+  async listing(db: Knex, gpuId: string, options: { includeHidden: boolean; limit: number; after?: { at: string; id: string } }): Promise<{
+    known: boolean; summary?: SummaryRow; rows: ReviewRow[];
+  }> {
+    const { rows } = await db.raw(
+      `SELECT EXISTS (SELECT 1 FROM known_gpus WHERE gpu_id = :gpuId AND NOT removed) AS known,
+         (SELECT row_to_json(s) FROM gpu_ratings s WHERE s.gpu_id = :gpuId) AS summary,
+         (SELECT coalesce(json_agg(p ORDER BY p.created_at DESC, p.review_id DESC), '[]') FROM (
+            SELECT * FROM reviews WHERE gpu_id = :gpuId ${options.includeHidden ? '' : 'AND NOT hidden'}
+              ${options.after ? 'AND (created_at, review_id) < (CAST(:afterAt AS timestamptz), :afterId)' : ''}
+            ORDER BY created_at DESC, review_id DESC LIMIT :limit) p) AS page`,
+      { gpuId, limit: options.limit + 1, afterAt: options.after?.at ?? null, afterId: options.after?.id ?? null },
+    );
+    const row = rows[0] as { known: boolean; summary: Record<string, unknown> | null; page: Record<string, unknown>[] };
+    return {
+      known: row.known,
+      summary: row.summary ? summaryOf(row.summary) : undefined,
+      // JSON carries times as text: back to Dates, as every other read returns them.
+      rows: row.page.map((r) => ({
+        ...(r as unknown as ReviewRow),
+        created_at: new Date(String(r.created_at)),
+        updated_at: new Date(String(r.updated_at)),
+        moderated_at: r.moderated_at ? new Date(String(r.moderated_at)) : null,
+      })),
+    };
   },
 
   // --- rating summary and history ---
