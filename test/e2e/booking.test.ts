@@ -28,9 +28,11 @@ describe('booking through the gateway', function () {
   const gpu = async (id: string, key = KEYS.client) => (await call('GET', `/v1/marketplace/gpu/${id}`, { key })).body;
 
   before(async () => {
-    // A pool large enough for 50 bookings to really run at once.
-    // Without pricing: these tests check billing at listed prices (pricing has its own suite).
-    mesh = await startTestMesh({ DB_POOL_MAX: '60' }, { pricing: false });
+    // A booking pool large enough for 50 bookings to really run at once (the booking service
+    // only: every service with 60 would pass PostgreSQL's 100 connections and fail the race
+    // with errors instead of conflicts). Without pricing: these tests check billing at listed
+    // prices (pricing has its own suite).
+    mesh = await startTestMesh({}, { pricing: false, bookingEnv: { DB_POOL_MAX: '60' } });
     const recording = await recordEvents(mesh.prefix, ['booking.ended']);
     ({ seen: ended } = recording);
     recorder = recording;

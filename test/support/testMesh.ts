@@ -47,11 +47,12 @@ export interface TestMesh {
 /**
  * Real services (registry, pricing, reviews, booking) on a fresh database and a real gateway, all on
  * ephemeral ports. `pricing: false` leaves pricing out: bookings are at listed prices;
- * `extraKeys` (role:account:key) are accepted besides KEYS.
+ * `extraKeys` (role:account:key) are accepted besides KEYS; `bookingEnv` is for the booking
+ * service only.
  */
 export async function startTestMesh(
   env: Record<string, string> = {},
-  options: { pricing?: boolean; extraKeys?: string[] } = {},
+  options: { pricing?: boolean; extraKeys?: string[]; bookingEnv?: Record<string, string> } = {},
 ): Promise<TestMesh & { prefix: string }> {
   const keyList = [KEY_LIST, ...(options.extraKeys ?? [])].join(',');
   const database = await createTestDatabase();
@@ -70,7 +71,7 @@ export async function startTestMesh(
     createLogger('reviews', LOG_LEVEL),
   );
   const booking = await startBooking(
-    readBookingConfig({ BOOKING_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, {
+    readBookingConfig({ BOOKING_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env, ...options.bookingEnv }, {
       databaseUrl: database.url, registryAddr: registry.address, pricingAddr: pricing?.address ?? 'none',
     }),
     createLogger('booking', LOG_LEVEL),
