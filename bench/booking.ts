@@ -1,12 +1,12 @@
 /**
- * Booking figures, with registry, booking and gateway as their own processes on the
- * machine's PostgreSQL and NATS:
+ * Booking figures, with every service and the gateway as their own processes on the
+ * machine's PostgreSQL and NATS (`--core`: registry, booking and gateway only):
  * - bookings per second through the gateway: book + release pairs over many GPUs, from 32
  *   concurrent clients (each on its own GPUs, so every booking succeeds);
  * - beside it, single-row INSERT transactions per second on the same PostgreSQL (a knex
  *   loop at the same concurrency);
  * - expiry lag: 1,000 bookings ending at the same moment, time from end to completion.
- * Prints one JSON line. Usage: npm run bench:booking [-- --seconds 10]
+ * Prints one JSON line. Usage: npm run bench:booking [-- --seconds 10 --concurrency 32 --core]
  */
 import { Agent, request } from 'undici';
 import { connectDb } from '../lib/db';
@@ -15,7 +15,7 @@ import { deleteStream, NATS_URL, testPrefix, waitFor } from '../test/support/eve
 import { arg, startProcess } from './support';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-const CONCURRENCY = 32;
+const CONCURRENCY = arg('concurrency', 32);
 
 async function main(): Promise<void> {
   const seconds = arg('seconds', 10);
@@ -28,9 +28,20 @@ async function main(): Promise<void> {
   const dispatcher = new Agent({ connections: CONCURRENCY + 4 });
   try {
     children.push(await startProcess('dist/services/registry/src/main.js', { ...common, REGISTRY_PORT: String(base + 1), HEARTBEAT_TTL_SECONDS: '86400' }, 'registry serving'));
-    children.push(await startProcess('dist/services/booking/src/main.js', { ...common, BOOKING_PORT: String(base + 2), REGISTRY_ADDR: `127.0.0.1:${base + 1}` }, 'booking serving'));
+    // --core: registry, booking and gateway only (bookings at listed prices); by default the
+    // whole mesh, whose pricing quotes every booking and whose consumers share the machine.
+    const core = process.argv.includes('--core');
+    if (!core) {
+      children.push(await startProcess('dist/services/pricing/src/main.js', { ...common, PRICING_PORT: String(base + 4) }, 'pricing serving'));
+      children.push(await startProcess('dist/services/reviews/src/main.js', { ...common, REVIEWS_PORT: String(base + 3) }, 'reviews serving'));
+    }
+    const pricingAddr = core ? 'none' : `127.0.0.1:${base + 4}`;
+    children.push(await startProcess('dist/services/booking/src/main.js', {
+      ...common, BOOKING_PORT: String(base + 2), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, PRICING_ADDR: pricingAddr,
+    }, 'booking serving'));
     children.push(await startProcess('dist/gateway/src/main.js', {
       PORT: String(base), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, BOOKING_ADDR: `127.0.0.1:${base + 2}`, LOG_LEVEL: 'info',
+      PRICING_ADDR: `127.0.0.1:${base + 4}`, REVIEWS_ADDR: `127.0.0.1:${base + 3}`,
       AITBC_API_KEYS: `provider:acme:${keys.provider},client:alice:${keys.client}`,
     }, 'gateway listening'));
     const url = `http://127.0.0.1:${base}`;
@@ -98,7 +109,7 @@ async function main(): Promise<void> {
     await db.destroy();
 
     process.stdout.write(`${JSON.stringify({
-      bench: 'booking', concurrency: CONCURRENCY, seconds,
+      bench: 'booking', mesh: core ? 'core (registry, booking, gateway)' : 'full', concurrency: CONCURRENCY, seconds,
       gateway: { bookings_per_second: bookingsPerSecond, book_p50_ms: Math.round(percentile(latencies, 50)), book_p99_ms: Math.round(percentile(latencies, 99)), failures },
       raw_insert_transactions_per_second: insertsPerSecond,
       bookings_vs_raw: Math.round((bookingsPerSecond / insertsPerSecond) * 1000) / 1000,

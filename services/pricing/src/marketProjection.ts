@@ -13,9 +13,9 @@ import type { PricingStore } from './store';
 /**
  * Pricing's view of the market, kept from registry and booking events (once each, through
  * the inbox): which GPUs exist, their model, listed price and liveness; which bookings are
- * live. Each applied batch asks the price book for a recomputation once it commits.
+ * live. Each applied event asks the price book to recompute its model once it commits.
  */
-export function createMarketProjection(deps: { db: Knex; bus: EventBus; store: PricingStore; logger: Logger; changed: () => void }) {
+export function createMarketProjection(deps: { db: Knex; bus: EventBus; store: PricingStore; logger: Logger; changed: (modelKey: string) => void }) {
   const { store } = deps;
   return createInboxConsumer({
     db: deps.db,
@@ -26,31 +26,40 @@ export function createMarketProjection(deps: { db: Knex; bus: EventBus; store: P
     async apply(trx, delivery) {
       const { type } = delivery.envelope;
       const payload = decodePayload(delivery.envelope);
+      let modelKey: string | undefined;
       switch (type) {
         case 'gpu.registered':
         case 'gpu.updated': {
           const { gpu } = payload as GpuRegistered;
           if (!gpu) return;
+          // An update may move a GPU to another model: both markets change.
+          const before = await store.modelOfGpu(trx, gpu.id);
+          if (before) afterCommit(trx, () => deps.changed(before));
+          modelKey = gpu.modelKey || modelKeyOf(gpu.model);
           await store.upsertGpu(trx, {
-            gpu_id: gpu.id, model_key: gpu.modelKey || modelKeyOf(gpu.model), model: gpu.model, price_micro: gpu.pricePerHourMicro,
+            gpu_id: gpu.id, model_key: modelKey, model: gpu.model, price_micro: gpu.pricePerHourMicro,
             online: gpu.status !== GpuStatus.GPU_STATUS_OFFLINE,
           });
           break;
         }
         case 'gpu.status_changed': {
           const change = payload as GpuStatusChanged;
+          modelKey = await store.modelOfGpu(trx, change.gpuId);
           await store.setOnline(trx, change.gpuId, change.status !== GpuStatus.GPU_STATUS_OFFLINE);
           break;
         }
-        case 'gpu.unregistered':
-          await store.removeGpu(trx, (payload as GpuUnregistered).gpuId);
+        case 'gpu.unregistered': {
+          const { gpuId } = payload as GpuUnregistered;
+          modelKey = await store.modelOfGpu(trx, gpuId);
+          await store.removeGpu(trx, gpuId);
           break;
+        }
         case 'booking.created': {
           const { booking } = payload as BookingCreated;
           if (!booking) return;
+          modelKey = (await store.modelOfGpu(trx, booking.gpuId)) ?? modelKeyOf(booking.gpuModel);
           await store.addBooking(trx, {
-            booking_id: booking.bookingId, gpu_id: booking.gpuId,
-            model_key: (await store.modelOfGpu(trx, booking.gpuId)) ?? modelKeyOf(booking.gpuModel),
+            booking_id: booking.bookingId, gpu_id: booking.gpuId, model_key: modelKey,
             price_per_hour_micro: booking.pricePerHourMicro, start_time: booking.startTime!, end_time: booking.endTime!,
             created_at: booking.createdAt ?? delivery.envelope.occurredAt ?? new Date(),
           });
@@ -59,13 +68,15 @@ export function createMarketProjection(deps: { db: Knex; bus: EventBus; store: P
         case 'booking.ended': {
           const { booking } = payload as BookingEnded;
           if (!booking) return;
+          modelKey = (await store.modelOfGpu(trx, booking.gpuId)) ?? modelKeyOf(booking.gpuModel);
           await store.endBooking(trx, booking.bookingId, booking.endedAt ?? new Date());
           break;
         }
         default:
           return; // other gpu.* events carry nothing pricing counts
       }
-      afterCommit(trx, deps.changed);
+      const key = modelKey;
+      if (key) afterCommit(trx, () => deps.changed(key));
     },
   });
 }

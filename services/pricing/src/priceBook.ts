@@ -16,8 +16,8 @@ export interface PriceBook extends Worker {
    * history points and price.changed events written with them.
    */
   recompute(db: Knex, keys?: string[], reason?: string): Promise<ModelRow[]>;
-  /** Asks for a recomputation soon (events arrived); many pokes make one run. */
-  poke(): void;
+  /** Asks for a recomputation of a model soon (its events arrived); many pokes make one run. */
+  poke(key: string): void;
   /**
    * A model's state as this process last computed (and committed) it: what reads and quotes
    * use, so they cost no database round trip. At most one tick old.
@@ -33,7 +33,7 @@ export interface PriceBookOptions {
   params: PricingParams;
   /** The timer: models are recomputed this often even when no event arrives. */
   tickMs: number;
-  /** How long to gather events before recomputing. */
+  /** How long to gather events before recomputing the models they touched. */
   debounceMs?: number;
   retentionMs: number;
   now?: () => Date;
@@ -47,6 +47,9 @@ export function createPriceBook(options: PriceBookOptions): PriceBook {
   let soon: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
   let again = false;
+  // Models whose events arrived since the last run; undefined entries mean "all".
+  let dirty = new Set<string>();
+  let all = false;
   let stopped = false;
   let lastPrune = 0;
   const cache = new Map<string, ModelRow>();
@@ -84,8 +87,8 @@ export function createPriceBook(options: PriceBookOptions): PriceBook {
     return out;
   }
 
-  async function runAll(): Promise<void> {
-    await db.transaction((trx) => recompute(trx));
+  async function runOnce(keys?: string[]): Promise<void> {
+    await db.transaction((trx) => recompute(trx, keys));
     const at = now().getTime();
     if (at - lastPrune > 600_000) {
       lastPrune = at;
@@ -101,7 +104,11 @@ export function createPriceBook(options: PriceBookOptions): PriceBook {
       again = true;
       return;
     }
-    running = runAll()
+    const keys = all ? undefined : [...dirty];
+    dirty = new Set();
+    all = false;
+    if (keys && !keys.length) return;
+    running = runOnce(keys)
       .catch((err) => logger.error({ err }, 'price recomputation failed'))
       .finally(() => {
         running = undefined;
@@ -116,18 +123,22 @@ export function createPriceBook(options: PriceBookOptions): PriceBook {
     name: 'price book',
     recompute,
     current: (key) => cache.get(key),
-    poke() {
+    poke(key) {
+      dirty.add(key);
       if (stopped || soon) return;
       soon = setTimeout(() => {
         soon = undefined;
         run();
-      }, options.debounceMs ?? 20);
+      }, options.debounceMs ?? 100);
       soon.unref();
     },
     async start() {
       // First, bring every model up to date (the service may have been down for a while).
-      await runAll();
-      timer = setInterval(run, options.tickMs);
+      await runOnce();
+      timer = setInterval(() => {
+        all = true;
+        run();
+      }, options.tickMs);
       timer.unref();
     },
     async stop() {
