@@ -53,6 +53,7 @@ describe('pricing through events and the gateway', function () {
     assert.equal(res.status, 200);
     const p = res.body;
     assert.equal(p.model_key, 'rtx-4090');
+    assert.equal(p.model, 'GeForce RTX 4090');
     assert.equal(p.base_price, 2.5); // median of 1, 2, 3, 4
     assert.equal(p.base_price_source, 'median_listed');
     assert.deepEqual(

@@ -47,7 +47,8 @@ export function createPriceBook(options: PriceBookOptions): PriceBook {
   let soon: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
   let again = false;
-  // Models whose events arrived since the last run; undefined entries mean "all".
+  // Models whose events arrived since the last run, and whether the timer asked for all.
+  // (A failed run forgets its models: the next tick reprices every model anyway.)
   let dirty = new Set<string>();
   let all = false;
   let stopped = false;
@@ -64,9 +65,9 @@ export function createPriceBook(options: PriceBookOptions): PriceBook {
     const prevByKey = new Map(previous.map((r) => [r.model_key, r]));
     const supplyByKey = new Map(supply.map((s) => [s.model_key, s]));
     const demandByKey = new Map(demand.map((d) => [d.model_key, d]));
-    const all = [...new Set([...prevByKey.keys(), ...supplyByKey.keys(), ...(keys ?? [])])].sort();
+    const models = [...new Set([...prevByKey.keys(), ...supplyByKey.keys(), ...(keys ?? [])])].sort();
     const out: ModelRow[] = [];
-    for (const key of all) {
+    for (const key of models) {
       const prev = prevByKey.get(key);
       if (!prev && !supplyByKey.has(key)) continue;
       const next = nextModelState(key, prev, supplyByKey.get(key), demandByKey.get(key), at, params);

@@ -1,3 +1,4 @@
+import { identifyModel } from '../../../../lib/modelCatalogue';
 import type { Demand, ModelRow, PricePointRow, Supply } from '../store';
 import {
   applyMultiplier, instantUtilization, isHistoryPoint, medianPrice, multiplierBp, NEUTRAL_UTILIZATION, percentilePrice,
@@ -20,6 +21,11 @@ export interface NextState {
   /** Set when the price moved past the threshold (announce it as price.changed). */
   moved?: { previousPriceMicro: number };
 }
+
+const catalogueName = (key: string): string | undefined => {
+  const identity = identifyModel(key);
+  return identity.known ? identity.name : undefined;
+};
 
 const NO_SUPPLY = (key: string, model: string): Supply => ({
   model_key: key, model, total: 0, online: 0, booked: 0, online_prices: [], all_prices: [], cheapest_gpu_id: null, cheapest_price_micro: null,
@@ -57,7 +63,8 @@ export function nextModelState(
   const total = supply.all_prices.reduce((a, b) => a + b, 0);
   const row: ModelRow = {
     model_key: key,
-    model: prev?.model || supply.model,
+    // The catalogue's name for a known model ("GeForce RTX 4090"), else the registered one.
+    model: catalogueName(key) ?? (prev?.model || supply.model),
     admin_price_micro: admin,
     base_price_micro: base.price,
     base_price_source: base.source,
