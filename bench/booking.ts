@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     children.push(await startProcess('dist/gateway/src/main.js', {
       PORT: String(base), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, BOOKING_ADDR: `127.0.0.1:${base + 2}`, LOG_LEVEL: 'info',
       PRICING_ADDR: `127.0.0.1:${base + 4}`, REVIEWS_ADDR: `127.0.0.1:${base + 3}`,
-      AITBC_API_KEYS: `provider:acme:${keys.provider},client:alice:${keys.client}`,
+      RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: `provider:acme:${keys.provider},client:alice:${keys.client}`,
     }, 'gateway listening'));
     const url = `http://127.0.0.1:${base}`;
     // undici's request(), not fetch(): fetch's web streams cost the load generator more CPU

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
       'registry serving'));
     await seed(database.url, gpus);
     children.push(await startProcess('dist/gateway/src/main.js', {
-      PORT: String(base), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, AITBC_API_KEYS: `client:bench:${key}`, LOG_LEVEL: 'info',
+      PORT: String(base), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: `client:bench:${key}`, LOG_LEVEL: 'info',
     }, 'gateway listening'));
     const listUrl = `http://127.0.0.1:${base}/v1/marketplace/gpu/list?available=true&limit=20`;
     const page = await (await fetch(listUrl, { headers: { 'X-Api-Key': key } })).text();

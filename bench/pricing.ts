@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     }, 'pricing serving'));
     const seedMs = await seed(database.url, gpus);
     children.push(await startProcess('dist/gateway/src/main.js', {
-      PORT: String(base), PRICING_ADDR: `127.0.0.1:${base + 4}`, AITBC_API_KEYS: `client:bench:${key}`, LOG_LEVEL: 'info',
+      PORT: String(base), PRICING_ADDR: `127.0.0.1:${base + 4}`, RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: `client:bench:${key}`, LOG_LEVEL: 'info',
     }, 'gateway listening'));
     const url = (m: string) => `http://127.0.0.1:${base}/v1/marketplace/pricing/${encodeURIComponent(m)}`;
     // Wait for the price book's next tick to have priced every seeded model.

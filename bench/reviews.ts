@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     }, 'reviews serving'));
     const hot = await seed(database.url, reviews, writers.map((w) => w.account));
     children.push(await startProcess('dist/gateway/src/main.js', {
-      PORT: String(base), REVIEWS_ADDR: `127.0.0.1:${base + 3}`, AITBC_API_KEYS: keys, LOG_LEVEL: 'info',
+      PORT: String(base), REVIEWS_ADDR: `127.0.0.1:${base + 3}`, RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: keys, LOG_LEVEL: 'info',
     }, 'gateway listening'));
     const url = `http://127.0.0.1:${base}/v1/marketplace/gpu/${hot}/reviews?limit=10`;
     const first = await (await fetch(url, { headers: { 'X-Api-Key': readerKey } })).json() as { total_reviews: number; reviews: unknown[] };

@@ -1,4 +1,5 @@
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -14,6 +15,8 @@ import type { AsyncClient } from '../../lib/grpcClient';
 import type { Logger } from '../../lib/logger';
 import { type KeyStore, presentedKey } from '../../lib/apiKeys';
 import { errorHandler, problem, sendProblem } from './problem';
+import { createMetrics } from './metrics';
+import { createRateLimiter } from './rateLimiter';
 import { gpuRoutes } from './routes/gpuRoutes';
 import { bookingRoutes } from './routes/bookingRoutes';
 import { minerRoutes } from './routes/minerRoutes';
@@ -32,6 +35,8 @@ export interface GatewayDeps {
   /** Services whose gRPC health /readyz reports. */
   backends: { name: string; channel: Client }[];
   bodyLimitBytes?: number;
+  /** Requests per second per account (0: no limit) and the burst allowed above it. */
+  rateLimit?: { perSecond: number; burst: number };
 }
 
 declare module 'fastify' {
@@ -94,7 +99,10 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, problem(404, `no route ${request.method} ${request.url.split('?')[0]}`)));
 
+  const metrics = createMetrics();
   app.addHook('onResponse', async (request, reply) => {
+    // Route templates, not URLs: ids and models in paths would make one series per value.
+    metrics.observe(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime);
     const level = reply.statusCode >= 500 ? 'warn' : 'debug';
     if (deps.logger.isLevelEnabled(level)) {
       deps.logger[level]({
@@ -104,15 +112,22 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     }
   });
 
+  const limiter = deps.rateLimit?.perSecond ? createRateLimiter(deps.rateLimit.perSecond, deps.rateLimit.burst) : undefined;
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
-    if (config?.public) return;
+    // The docs page and its assets are public (registered by @fastify/swagger-ui).
+    if (config?.public || request.routeOptions.url?.startsWith('/docs')) return;
     const caller = deps.keys.authenticate(presentedKey(request.headers));
     if (!caller) {
       const detail = presentedKey(request.headers) ? 'unknown API key' : 'missing API key: send X-Api-Key or Authorization: Bearer';
       return sendProblem(reply.header('WWW-Authenticate', 'Bearer'), problem(401, detail));
     }
     request.caller = caller;
+    const wait = limiter?.take(`${caller.role}:${caller.accountId}`) ?? 0;
+    if (wait) {
+      return sendProblem(reply.header('Retry-After', String(wait)),
+        problem(429, `too many requests for this account (limit ${deps.rateLimit!.perSecond}/s); retry after ${wait} s`));
+    }
     const roles = config?.roles;
     if (roles && !roles.includes(roleName(caller.role))) {
       return sendProblem(reply, problem(403, `this needs a ${roles.join(' or ')} key; this key is a ${roleName(caller.role)} key`));
@@ -131,7 +146,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       security: [{ apiKey: [] }, { bearer: [] }],
     },
   });
-  opsRoutes(app, deps);
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  opsRoutes(app, deps, metrics);
   gpuRoutes(app, deps);
   minerRoutes(app, deps);
   bookingRoutes(app, deps);

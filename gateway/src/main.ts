@@ -21,6 +21,8 @@ export interface GatewayConfig {
   apiKeys: string;
   rpcDeadlineMs: number;
   bodyLimitBytes: number;
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
   shutdownTimeoutMs: number;
 }
 
@@ -38,6 +40,9 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> = {
     // Below the CLI's 5 s timeout, so a slow backend becomes a 504 the CLI can show.
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 3000, 50, 60_000),
     bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+    // Per account; far above what a person or an agent needs, low enough to stop a runaway loop.
+    rateLimitPerSecond: r.int('RATE_LIMIT_PER_SECOND', 200, 0, 1_000_000),
+    rateLimitBurst: r.int('RATE_LIMIT_BURST', 400, 1, 1_000_000),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
   };
   if (!config.apiKeys) r.problem('AITBC_API_KEYS is required (role:account:key,…)');
@@ -73,6 +78,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     logger,
     backends,
     bodyLimitBytes: config.bodyLimitBytes,
+    rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
   });
   lifecycle.onStop('http', () => app.close());
   lifecycle.onStop('grpc clients', () => {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { http, startTestMesh, type TestMesh } from '../support/testMesh';
+import { createLogger } from '../../lib/logger';
+import { readGatewayConfig, startGateway } from '../../gateway/src/main';
+import { http, KEY_LIST, KEYS, LOG_LEVEL, startTestMesh, type TestMesh } from '../support/testMesh';
 
 describe('operations endpoints', () => {
   let mesh: TestMesh;
@@ -34,11 +36,47 @@ describe('operations endpoints', () => {
     assert.ok(res.body.paths['/v1/marketplace/gpu/{id}'].delete);
   });
 
+  it('/metrics is Prometheus text by route template; /docs serves the API page without a key', async () => {
+    await http(mesh.url, 'GET', '/v1/marketplace/gpu/gpu_00000000000000000000', { key: KEYS.client });
+    const res = await fetch(`${mesh.url}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+    const text = await res.text();
+    assert.match(text, /aitbc_gateway_requests_total\{route="\/v1\/marketplace\/gpu\/:id",method="GET",status="404"\} 1/);
+    assert.match(text, /aitbc_gateway_request_duration_seconds_bucket\{route="\/v1\/marketplace\/gpu\/:id",method="GET",le="\+Inf"\} 1/);
+    assert.doesNotMatch(text, /gpu_00000000000000000000/, 'ids stay out of label values');
+    const docs = await fetch(`${mesh.url}/docs`, { redirect: 'follow' });
+    assert.equal(docs.status, 200);
+    assert.match(await docs.text(), /swagger/i);
+  });
+
   it('unknown routes are problem+json 404s (after authentication)', async () => {
     assert.equal((await http(mesh.url, 'GET', '/v1/nothing-here', { key: 'not-a-key' })).status, 401);
     const res = await http(mesh.url, 'GET', '/v1/nothing-here', { key: 'client-key-alice' });
     assert.equal(res.status, 404);
     assert.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+  });
+
+  it('answers 429 with Retry-After when an account goes over its rate, other accounts unaffected', async () => {
+    const gateway = await startGateway(readGatewayConfig({ PORT: '0', RATE_LIMIT_PER_SECOND: '2', RATE_LIMIT_BURST: '3' }, {
+      registryAddr: mesh.registry.address, bookingAddr: mesh.booking.address, pricingAddr: mesh.pricing!.address,
+      reviewsAddr: mesh.reviews.address, apiKeys: KEY_LIST,
+    }), createLogger('gateway', LOG_LEVEL));
+    try {
+      const list = (key: string) => http(gateway.url, 'GET', '/v1/marketplace/gpu/list', { key });
+      const statuses = [];
+      for (let i = 0; i < 5; i++) statuses.push((await list(KEYS.client)).status);
+      assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
+      const limited = await list(KEYS.client);
+      assert.equal(limited.headers.get('retry-after'), '1');
+      assert.match(limited.body.detail, /too many requests for this account/);
+      assert.equal((await list(KEYS.client2)).status, 200);
+      assert.equal((await http(gateway.url, 'GET', '/healthz')).status, 200, 'public routes are not limited');
+      await new Promise((r) => setTimeout(r, 600));
+      assert.equal((await list(KEYS.client)).status, 200, 'tokens come back with time');
+    } finally {
+      await gateway.stop();
+    }
   });
 
   it('/readyz turns 503 when the registry stops, and the API answers 503 instead of hanging', async () => {

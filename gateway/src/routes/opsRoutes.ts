@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { checkHealth } from '../../../lib/grpcClient';
 import type { GatewayDeps } from '../app';
+import type { Metrics } from '../metrics';
 import { problem, sendProblem } from '../problem';
 
 const PUBLIC = { public: true };
 
-/** Operations endpoints: liveness, readiness over gRPC health, the OpenAPI document. */
-export function opsRoutes(app: FastifyInstance, { backends }: GatewayDeps): void {
+/** Operations endpoints: liveness, readiness over gRPC health, Prometheus metrics, the OpenAPI document (the /docs page is @fastify/swagger-ui). */
+export function opsRoutes(app: FastifyInstance, { backends }: GatewayDeps, metrics: Metrics): void {
   app.get('/healthz', { config: PUBLIC, schema: { hide: true } }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', { config: PUBLIC, schema: { hide: true } }, async (_request, reply) => {
@@ -18,6 +19,9 @@ export function opsRoutes(app: FastifyInstance, { backends }: GatewayDeps): void
     const down = entries.filter(([, s]) => s !== 'SERVING').map(([n, s]) => `${n} is ${s}`);
     return sendProblem(reply, problem(503, `not ready: ${down.join(', ')}`, { services }));
   });
+
+  app.get('/metrics', { config: PUBLIC, schema: { hide: true } }, async (_request, reply) =>
+    reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render()));
 
   app.get('/openapi.json', { config: PUBLIC, schema: { hide: true } }, async () => app.swagger());
 }
