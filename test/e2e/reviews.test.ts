@@ -82,6 +82,10 @@ describe('reviews through the gateway', function () {
     assert.equal((await call('PATCH', `/v1/marketplace/reviews/${res.body.review_id}`, { key: KEYS.client2, body: { rating: 5 } })).status, 404);
     const history = await call('GET', `/v1/marketplace/gpu/${gpuId}/rating-history`, { key: KEYS.client });
     assert.deepEqual(history.body.points.map((p: { average_rating: number }) => p.average_rating), [4, 2]);
+    // An unregistered GPU keeps its history: its reviews can still be read.
+    assert.equal((await call('DELETE', `/v1/marketplace/gpu/${gpuId}`, { key: KEYS.provider })).status, 200);
+    const kept = await reviews(gpuId);
+    assert.deepEqual([kept.status, kept.body.total_reviews], [200, 1]);
   });
 
   it('refuses bad reviews with the right status and a clear message, storing nothing', async () => {

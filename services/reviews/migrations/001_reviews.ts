@@ -51,8 +51,7 @@ export const migration001Reviews: Migration = {
     await db.raw(`
       CREATE TABLE known_gpus (
         gpu_id text PRIMARY KEY,
-        owner_id text NOT NULL,
-        removed boolean NOT NULL DEFAULT false
+        owner_id text NOT NULL
       )`);
     await db.raw(`
       CREATE TABLE renters (

@@ -2,14 +2,14 @@ import type { Knex } from '../../../lib/db';
 import type { EventBus } from '../../../lib/events/bus';
 import { decodePayload } from '../../../lib/events/envelope';
 import { createInboxConsumer } from '../../../lib/events/inboxConsumer';
-import type { BookingCreated, GpuRegistered, GpuUnregistered } from '../../../lib/gen/aitbc/marketplace/v1/events';
+import type { BookingCreated, GpuRegistered } from '../../../lib/gen/aitbc/marketplace/v1/events';
 import type { Logger } from '../../../lib/logger';
 import type { ReviewsStore } from './store';
 
 /**
  * What the reviews service knows from other services' events (once each, through the
- * inbox): which GPUs exist (reviews of an unknown GPU are 404) and which client booked which
- * GPU (only they may review it).
+ * inbox): which GPUs were ever registered (reviews of an unknown GPU are 404; an unregistered
+ * GPU keeps its reviews) and which client booked which GPU (only they may review it).
  */
 export function createRenterProjection(deps: { db: Knex; bus: EventBus; store: ReviewsStore; logger: Logger }) {
   const { store } = deps;
@@ -18,7 +18,7 @@ export function createRenterProjection(deps: { db: Knex; bus: EventBus; store: R
     bus: deps.bus,
     logger: deps.logger,
     durable: 'reviews-renters',
-    types: ['gpu.registered', 'gpu.unregistered', 'booking.created'],
+    types: ['gpu.registered', 'booking.created'],
     async apply(trx, delivery) {
       const payload = decodePayload(delivery.envelope);
       switch (delivery.envelope.type) {
@@ -27,9 +27,6 @@ export function createRenterProjection(deps: { db: Knex; bus: EventBus; store: R
           if (gpu) await store.knowGpu(trx, gpu.id, gpu.ownerId);
           break;
         }
-        case 'gpu.unregistered':
-          await store.forgetGpu(trx, (payload as GpuUnregistered).gpuId);
-          break;
         case 'booking.created': {
           const { booking } = payload as BookingCreated;
           if (booking) {

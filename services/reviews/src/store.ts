@@ -34,20 +34,25 @@ const summaryOf = (row: Record<string, unknown>): SummaryRow => ({
   version: Number(row.version),
 });
 
+/** Whether the GPU :gpuId is known (see gpuKnown). */
+const KNOWN = `(EXISTS (SELECT 1 FROM known_gpus WHERE gpu_id = :gpuId) OR EXISTS (SELECT 1 FROM renters WHERE gpu_id = :gpuId))`;
+
 /** Every SQL statement of the reviews service. */
 export const reviewsStore = {
   // --- projections ---
 
   async knowGpu(db: Knex, gpuId: string, ownerId: string): Promise<void> {
-    await db('known_gpus').insert({ gpu_id: gpuId, owner_id: ownerId }).onConflict('gpu_id').merge({ removed: false });
+    await db('known_gpus').insert({ gpu_id: gpuId, owner_id: ownerId }).onConflict('gpu_id').ignore();
   },
 
-  async forgetGpu(db: Knex, gpuId: string): Promise<void> {
-    await db('known_gpus').where({ gpu_id: gpuId }).update({ removed: true });
-  },
-
+  /**
+   * A GPU is known once registered, and stays known after it is unregistered (its history,
+   * reviews included, stays); a GPU someone booked is known too, even if its registration
+   * event predates this service's data.
+   */
   async gpuKnown(db: Knex, gpuId: string): Promise<boolean> {
-    return !!(await db('known_gpus').where({ gpu_id: gpuId, removed: false }).first('gpu_id'));
+    const { rows } = await db.raw(`SELECT ${KNOWN} AS known`, { gpuId });
+    return rows[0].known;
   },
 
   async addRenter(db: Knex, renter: { gpu_id: string; client_id: string; booking_id: string; booked_at: Date }): Promise<void> {
@@ -92,7 +97,7 @@ export const reviewsStore = {
     known: boolean; summary?: SummaryRow; rows: ReviewRow[];
   }> {
     const { rows } = await db.raw(
-      `SELECT EXISTS (SELECT 1 FROM known_gpus WHERE gpu_id = :gpuId AND NOT removed) AS known,
+      `SELECT ${KNOWN} AS known,
          (SELECT row_to_json(s) FROM gpu_ratings s WHERE s.gpu_id = :gpuId) AS summary,
          (SELECT coalesce(json_agg(p ORDER BY p.created_at DESC, p.review_id DESC), '[]') FROM (
             SELECT * FROM reviews WHERE gpu_id = :gpuId ${options.includeHidden ? '' : 'AND NOT hidden'}
