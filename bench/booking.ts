@@ -10,40 +10,37 @@
  */
 import { Agent, request } from 'undici';
 import { connectDb } from '../lib/db';
-import { createTestDatabase } from '../test/support/testDatabase';
-import { deleteStream, NATS_URL, testPrefix, waitFor } from '../test/support/events';
-import { arg, startProcess } from './support';
+import { waitFor } from '../test/support/events';
+import { arg, benchFixture } from './support';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const CONCURRENCY = arg('concurrency', 32);
 
 async function main(): Promise<void> {
   const seconds = arg('seconds', 10);
-  const database = await createTestDatabase();
-  const prefix = testPrefix();
-  const base = 23_000 + Math.floor(Math.random() * 1000);
+  const bench = await benchFixture(25_000);
+  const { base, database } = bench;
   const keys = { provider: 'bench-provider-key', client: 'bench-client-key' };
-  const common = { DATABASE_URL: database.url, NATS_URL, NATS_SUBJECT_PREFIX: prefix, LOG_LEVEL: 'info', DB_POOL_MAX: process.env.BENCH_DB_POOL_MAX ?? '10' };
-  const children = [];
+  const common = { ...bench.common, DB_POOL_MAX: process.env.BENCH_DB_POOL_MAX ?? '10' };
   const dispatcher = new Agent({ connections: CONCURRENCY + 4 });
   try {
-    children.push(await startProcess('dist/services/registry/src/main.js', { ...common, REGISTRY_PORT: String(base + 1), HEARTBEAT_TTL_SECONDS: '86400' }, 'registry serving'));
+    await bench.start('dist/services/registry/src/main.js', { ...common, REGISTRY_PORT: String(base + 1), HEARTBEAT_TTL_SECONDS: '86400' }, 'registry serving');
     // --core: registry, booking and gateway only (bookings at listed prices); by default the
     // whole mesh, whose pricing quotes every booking and whose consumers share the machine.
     const core = process.argv.includes('--core');
     if (!core) {
-      children.push(await startProcess('dist/services/pricing/src/main.js', { ...common, PRICING_PORT: String(base + 4) }, 'pricing serving'));
-      children.push(await startProcess('dist/services/reviews/src/main.js', { ...common, REVIEWS_PORT: String(base + 3) }, 'reviews serving'));
+      await bench.start('dist/services/pricing/src/main.js', { ...common, PRICING_PORT: String(base + 4) }, 'pricing serving');
+      await bench.start('dist/services/reviews/src/main.js', { ...common, REVIEWS_PORT: String(base + 3) }, 'reviews serving');
     }
     const pricingAddr = core ? 'none' : `127.0.0.1:${base + 4}`;
-    children.push(await startProcess('dist/services/booking/src/main.js', {
+    await bench.start('dist/services/booking/src/main.js', {
       ...common, BOOKING_PORT: String(base + 2), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, PRICING_ADDR: pricingAddr,
-    }, 'booking serving'));
-    children.push(await startProcess('dist/gateway/src/main.js', {
+    }, 'booking serving');
+    await bench.start('dist/gateway/src/main.js', {
       PORT: String(base), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, BOOKING_ADDR: `127.0.0.1:${base + 2}`, LOG_LEVEL: 'info',
       PRICING_ADDR: `127.0.0.1:${base + 4}`, REVIEWS_ADDR: `127.0.0.1:${base + 3}`,
       RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: `provider:acme:${keys.provider},client:alice:${keys.client}`,
-    }, 'gateway listening'));
+    }, 'gateway listening');
     const url = `http://127.0.0.1:${base}`;
     // undici's request(), not fetch(): fetch's web streams cost the load generator more CPU
     // than the services it measures.
@@ -118,10 +115,7 @@ async function main(): Promise<void> {
     })}\n`);
   } finally {
     await dispatcher.close();
-    for (const child of children) child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 1000));
-    await deleteStream(prefix);
-    await database.drop();
+    await bench.close();
   }
 }
 

@@ -9,9 +9,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { connectDb } from '../lib/db';
 import { type ConnectRequest, type ConnectResponse, MinerServiceClient } from '../lib/gen/aitbc/marketplace/v1/miner';
-import { deleteStream, NATS_URL, testPrefix, waitFor } from '../test/support/events';
-import { createTestDatabase } from '../test/support/testDatabase';
-import { startProcess } from './support';
+import { waitFor } from '../test/support/events';
+import { benchFixture } from './support';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,12 +33,11 @@ interface Miner {
 async function main(): Promise<void> {
   const steps = arg('steps', '500,1000,2000,3000,4000').split(',').map(Number);
   const seconds = Number(arg('seconds', '8'));
-  const database = await createTestDatabase();
-  const prefix = testPrefix();
-  const port = 25_000 + Math.floor(Math.random() * 1000);
+  const bench = await benchFixture(26_000);
+  const { base: port, database } = bench;
   const key = 'bench-provider-key';
-  const registry = await startProcess('dist/services/registry/src/main.js', {
-    DATABASE_URL: database.url, NATS_URL, NATS_SUBJECT_PREFIX: prefix, REGISTRY_PORT: String(port), LOG_LEVEL: 'info',
+  await bench.start('dist/services/registry/src/main.js', {
+    ...bench.common, REGISTRY_PORT: String(port),
     AITBC_API_KEYS: `provider:acme:${key}`, HEARTBEAT_TTL_SECONDS: String(TTL_SECONDS), HEARTBEAT_INTERVAL_SECONDS: '1',
   }, 'registry serving');
   const channels: InstanceType<typeof MinerServiceClient>[] = [];
@@ -128,10 +126,7 @@ async function main(): Promise<void> {
     clearInterval(timer);
     for (const m of miners) m.stream.cancel();
     for (const c of channels) c.close();
-    registry.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 1000));
-    await deleteStream(prefix);
-    await database.drop();
+    await bench.close();
   }
 }
 

@@ -5,32 +5,26 @@
  * one JSON line. Usage: npm run bench:list [-- --gpus 100000 --seconds 10]
  */
 import pg from 'pg';
-import { deleteStream, NATS_URL, testPrefix } from '../test/support/events';
-import { createTestDatabase } from '../test/support/testDatabase';
-import { arg, load, startProcess } from './support';
+import { arg, benchFixture, load } from './support';
 
 async function main(): Promise<void> {
   const gpus = arg('gpus', 100_000);
   const seconds = arg('seconds', 10);
   const connections = arg('connections', 50);
-  const database = await createTestDatabase();
-  const prefix = testPrefix();
-  const base = 21_000 + Math.floor(Math.random() * 1000);
+  const bench = await benchFixture(21_000);
+  const { base } = bench;
   const key = 'bench-client-key';
-  const children = [];
   try {
-    children.push(await startProcess('dist/services/registry/src/main.js',
-      // A TTL longer than the run keeps the seeded GPUs online throughout.
-      { DATABASE_URL: database.url, REGISTRY_PORT: String(base + 1), LOG_LEVEL: 'info', HEARTBEAT_TTL_SECONDS: '86400', NATS_URL, NATS_SUBJECT_PREFIX: prefix },
-      'registry serving'));
-    await seed(database.url, gpus);
-    children.push(await startProcess('dist/gateway/src/main.js', {
+    // A TTL longer than the run keeps the seeded GPUs online throughout.
+    await bench.start('dist/services/registry/src/main.js', { ...bench.common, REGISTRY_PORT: String(base + 1), HEARTBEAT_TTL_SECONDS: '86400' }, 'registry serving');
+    await seed(bench.database.url, gpus);
+    await bench.start('dist/gateway/src/main.js', {
       PORT: String(base), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: `client:bench:${key}`, LOG_LEVEL: 'info',
-    }, 'gateway listening'));
+    }, 'gateway listening');
     const listUrl = `http://127.0.0.1:${base}/v1/marketplace/gpu/list?available=true&limit=20`;
     const page = await (await fetch(listUrl, { headers: { 'X-Api-Key': key } })).text();
     if (JSON.parse(page).length !== 20) throw new Error(`expected a page of 20, got ${page.slice(0, 200)}`);
-    children.push(await startProcess('bench/bareServer.ts', { PORT: String(base + 2), BARE_BODY: page }, 'bare listening'));
+    await bench.start('bench/bareServer.ts', { PORT: String(base + 2), BARE_BODY: page }, 'bare listening');
 
     await load(listUrl, { connections, seconds: 2, headers: { 'X-Api-Key': key } }); // warm-up
     const list = await load(listUrl, { connections, seconds, headers: { 'X-Api-Key': key } });
@@ -46,10 +40,7 @@ async function main(): Promise<void> {
       targets: { list_vs_bare_min: 0.3, p99_ms_max: 25 },
     })}\n`);
   } finally {
-    for (const child of children) child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
-    await database.drop();
-    await deleteStream(prefix);
+    await bench.close();
   }
 }
 

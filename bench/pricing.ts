@@ -10,28 +10,22 @@ import { Role } from '../lib/caller';
 import { PricingServiceClient } from '../lib/gen/aitbc/marketplace/v1/pricing';
 import { connect } from '../lib/grpcClient';
 import { CATALOGUE } from '../lib/modelCatalogue';
-import { deleteStream, NATS_URL, testPrefix } from '../test/support/events';
-import { createTestDatabase } from '../test/support/testDatabase';
-import { arg, load, startProcess } from './support';
+import { arg, benchFixture, load } from './support';
 
 const MODELS = CATALOGUE.slice(0, 20);
 
 async function main(): Promise<void> {
   const gpus = arg('gpus', 10_000);
   const seconds = arg('seconds', 10);
-  const database = await createTestDatabase();
-  const prefix = testPrefix();
-  const base = 23_000 + Math.floor(Math.random() * 1000);
+  const bench = await benchFixture(23_000);
+  const { base } = bench;
   const key = 'bench-client-key';
-  const children = [];
   try {
-    children.push(await startProcess('dist/services/pricing/src/main.js', {
-      DATABASE_URL: database.url, PRICING_PORT: String(base + 4), LOG_LEVEL: 'info', NATS_URL, NATS_SUBJECT_PREFIX: prefix,
-    }, 'pricing serving'));
-    const seedMs = await seed(database.url, gpus);
-    children.push(await startProcess('dist/gateway/src/main.js', {
+    await bench.start('dist/services/pricing/src/main.js', { ...bench.common, PRICING_PORT: String(base + 4) }, 'pricing serving');
+    const seedMs = await seed(bench.database.url, gpus);
+    await bench.start('dist/gateway/src/main.js', {
       PORT: String(base), PRICING_ADDR: `127.0.0.1:${base + 4}`, RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: `client:bench:${key}`, LOG_LEVEL: 'info',
-    }, 'gateway listening'));
+    }, 'gateway listening');
     const url = (m: string) => `http://127.0.0.1:${base}/v1/marketplace/pricing/${encodeURIComponent(m)}`;
     // Wait for the price book's next tick to have priced every seeded model.
     for (let i = 0; ; i++) {
@@ -54,10 +48,7 @@ async function main(): Promise<void> {
       targets: { rest_p99_ms_max: 20 },
     })}\n`);
   } finally {
-    for (const child of children) child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
-    await database.drop();
-    await deleteStream(prefix);
+    await bench.close();
   }
 }
 

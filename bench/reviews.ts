@@ -7,9 +7,7 @@
  */
 import pg from 'pg';
 import { Agent, request } from 'undici';
-import { deleteStream, NATS_URL, testPrefix } from '../test/support/events';
-import { createTestDatabase } from '../test/support/testDatabase';
-import { arg, load, startProcess } from './support';
+import { arg, benchFixture, load } from './support';
 
 const WRITERS = 32;
 const GPUS_PER_WRITER = 2000;
@@ -17,21 +15,17 @@ const GPUS_PER_WRITER = 2000;
 async function main(): Promise<void> {
   const reviews = arg('reviews', 10_000);
   const seconds = arg('seconds', 10);
-  const database = await createTestDatabase();
-  const prefix = testPrefix();
-  const base = 24_000 + Math.floor(Math.random() * 1000);
+  const bench = await benchFixture(24_000);
+  const { base } = bench;
   const readerKey = 'bench-reader-key';
   const writers = Array.from({ length: WRITERS }, (_, i) => ({ account: `w${i}`, key: `bench-writer-key-${i}` }));
   const keys = [`client:reader:${readerKey}`, ...writers.map((w) => `client:${w.account}:${w.key}`)].join(',');
-  const children = [];
   try {
-    children.push(await startProcess('dist/services/reviews/src/main.js', {
-      DATABASE_URL: database.url, REVIEWS_PORT: String(base + 3), LOG_LEVEL: 'info', NATS_URL, NATS_SUBJECT_PREFIX: prefix,
-    }, 'reviews serving'));
-    const hot = await seed(database.url, reviews, writers.map((w) => w.account));
-    children.push(await startProcess('dist/gateway/src/main.js', {
+    await bench.start('dist/services/reviews/src/main.js', { ...bench.common, REVIEWS_PORT: String(base + 3) }, 'reviews serving');
+    const hot = await seed(bench.database.url, reviews, writers.map((w) => w.account));
+    await bench.start('dist/gateway/src/main.js', {
       PORT: String(base), REVIEWS_ADDR: `127.0.0.1:${base + 3}`, RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: keys, LOG_LEVEL: 'info',
-    }, 'gateway listening'));
+    }, 'gateway listening');
     const url = `http://127.0.0.1:${base}/v1/marketplace/gpu/${hot}/reviews?limit=10`;
     const first = await (await fetch(url, { headers: { 'X-Api-Key': readerKey } })).json() as { total_reviews: number; reviews: unknown[] };
     if (first.total_reviews !== reviews || first.reviews.length !== 10) throw new Error(`unexpected answer ${JSON.stringify(first).slice(0, 200)}`);
@@ -55,10 +49,7 @@ async function main(): Promise<void> {
       targets: { read_p99_ms_max: 20 },
     })}\n`);
   } finally {
-    for (const child of children) child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
-    await database.drop();
-    await deleteStream(prefix);
+    await bench.close();
   }
 }
 

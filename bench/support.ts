@@ -2,6 +2,8 @@ import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { ROOT } from '../lib/paths';
+import { deleteStream, NATS_URL, testPrefix } from '../test/support/events';
+import { createTestDatabase, type TestDatabase } from '../test/support/testDatabase';
 
 /** Starts a compiled entry point (or a .ts file through tsx) as its own process. */
 export function startProcess(entry: string, env: Record<string, string>, readyText: string): Promise<ChildProcess> {
@@ -65,4 +67,41 @@ export async function load(url: string, options: {
 export function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/** What every bench starts from: a database and a NATS prefix of its own, and its processes. */
+export interface BenchFixture {
+  database: TestDatabase;
+  prefix: string;
+  /** A port range of this run's own: base, base + 1, … */
+  base: number;
+  /** What each service needs: the database, NATS with the prefix, info logs. */
+  common: Record<string, string>;
+  /** Starts an entry point (see startProcess); it is stopped by `close`. */
+  start(entry: string, env: Record<string, string>, readyText: string): Promise<ChildProcess>;
+  /** Stops the processes, then drops the database and the stream. */
+  close(): Promise<void>;
+}
+
+export async function benchFixture(portBase: number): Promise<BenchFixture> {
+  const database = await createTestDatabase();
+  const prefix = testPrefix();
+  const children: ChildProcess[] = [];
+  return {
+    database,
+    prefix,
+    base: portBase + Math.floor(Math.random() * 1000),
+    common: { DATABASE_URL: database.url, NATS_URL, NATS_SUBJECT_PREFIX: prefix, LOG_LEVEL: 'info' },
+    async start(entry, env, readyText) {
+      const child = await startProcess(entry, env, readyText);
+      children.push(child);
+      return child;
+    },
+    async close() {
+      for (const child of children) child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 1000));
+      await deleteStream(prefix);
+      await database.drop();
+    },
+  };
 }
