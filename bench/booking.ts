@@ -62,6 +62,7 @@ async function main(): Promise<void> {
     let failures = 0;
     const until = Date.now() + seconds * 1000;
     const latencies: number[] = [];
+    const cpuBefore = bench.cpu();
     await Promise.all(Array.from({ length: CONCURRENCY }, async (_, worker) => {
       for (let n = 0; Date.now() < until; n++) {
         const gpuId = gpus[worker + CONCURRENCY * (n % 4)];
@@ -75,6 +76,10 @@ async function main(): Promise<void> {
     }));
     latencies.sort((a, b) => a - b);
     const bookingsPerSecond = Math.round(pairs / seconds);
+    // Where the CPU went, per booking pair (PostgreSQL: backends alive at both ends).
+    const cpuAfter = bench.cpu();
+    const cpuPerPair = Object.fromEntries(Object.keys(cpuAfter)
+      .map((k) => [k, Math.round(((cpuAfter[k] - (cpuBefore[k] ?? 0)) / Math.max(pairs, 1)) * 100) / 100]));
 
     // 2. Raw single-row INSERT transactions on the same PostgreSQL, same concurrency.
     const raw = connectDb({ url: database.url, schema: 'public', poolMax: CONCURRENCY });
@@ -108,6 +113,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify({
       bench: 'booking', mesh: core ? 'core (registry, booking, gateway)' : 'full', concurrency: CONCURRENCY, seconds,
       gateway: { bookings_per_second: bookingsPerSecond, book_p50_ms: Math.round(percentile(latencies, 50)), book_p99_ms: Math.round(percentile(latencies, 99)), failures },
+      cpu_ms_per_booking: cpuPerPair,
       raw_insert_transactions_per_second: insertsPerSecond,
       bookings_vs_raw: Math.round((bookingsPerSecond / insertsPerSecond) * 1000) / 1000,
       expiry_lag_ms: { bookings: lags.length, p50: Math.round(percentile(lags, 50)), p99: Math.round(percentile(lags, 99)), max: Math.round(lags[lags.length - 1]) },

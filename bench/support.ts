@@ -1,5 +1,6 @@
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from '../lib/paths';
 import { deleteStream, NATS_URL, testPrefix } from '../test/support/events';
@@ -79,14 +80,44 @@ export interface BenchFixture {
   common: Record<string, string>;
   /** Starts an entry point (see startProcess); it is stopped by `close`. */
   start(entry: string, env: Record<string, string>, readyText: string): Promise<ChildProcess>;
+  /** CPU milliseconds used so far by each started process, PostgreSQL, NATS and this process. */
+  cpu(): Record<string, number>;
   /** Stops the processes, then drops the database and the stream. */
   close(): Promise<void>;
+}
+
+const TICK_MS = 10; // Linux USER_HZ is 100
+
+/** utime + stime of a process from /proc, in ms; 0 when it is gone. */
+function procCpuMs(pid: number | string): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  } catch {
+    return 0;
+  }
+}
+
+/** The summed CPU of every process whose command name is `comm` (PostgreSQL backends come and go; the sum over live ones is what is measurable). */
+function commCpuMs(comm: string): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === comm) total += procCpuMs(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
 }
 
 export async function benchFixture(portBase: number): Promise<BenchFixture> {
   const database = await createTestDatabase();
   const prefix = testPrefix();
   const children: ChildProcess[] = [];
+  const names = new Map<number, string>();
   return {
     database,
     prefix,
@@ -95,7 +126,19 @@ export async function benchFixture(portBase: number): Promise<BenchFixture> {
     async start(entry, env, readyText) {
       const child = await startProcess(entry, env, readyText);
       children.push(child);
+      // dist/services/<name>/…, dist/gateway/…, bench/<name>.ts
+      const parts = entry.split('/');
+      names.set(child.pid!, parts[1] === 'services' ? parts[2] : parts[0] === 'dist' ? parts[1] : path.basename(entry).replace(/\..*$/, ''));
       return child;
+    },
+    cpu() {
+      const usage = process.cpuUsage();
+      const out: Record<string, number> = {};
+      for (const [pid, name] of names) out[name] = procCpuMs(pid);
+      out.postgres = commCpuMs('postgres');
+      out.nats = commCpuMs('nats-server');
+      out.load_generator = Math.round((usage.user + usage.system) / 1000);
+      return out;
     },
     async close() {
       for (const child of children) child.kill('SIGTERM');
