@@ -7,6 +7,7 @@ import {
 import { GPU_LIMITS } from '../../../lib/gpuLimits';
 import type { ServiceBinding } from '../../../lib/grpcServer';
 import { MICRO_PER_UNIT } from '../../../lib/money';
+import { CONTROL_CHARS } from '../../../lib/text';
 import { identifyModel, type ModelIdentity } from '../../../lib/modelCatalogue';
 import { applyMultiplier, BP, multiplierBp, NEUTRAL_UTILIZATION, toBp } from './domain/demandPricing';
 import type { PriceBook } from './priceBook';
@@ -15,13 +16,12 @@ import type { ModelRow, PricePointRow, PricingStore } from './store';
 const ANYONE = [Role.ROLE_CLIENT, Role.ROLE_PROVIDER, Role.ROLE_ADMIN, Role.ROLE_SERVICE];
 const HISTORY_DEFAULT_MS = 24 * 3600 * 1000;
 const HISTORY_MAX_RANGE_MS = 366 * 24 * 3600 * 1000;
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Reads a model name from a request: what people type, resolved through the catalogue. */
 export function requestedModel(text: string): ModelIdentity {
   const name = text.trim();
   if (!name) throw invalid('model', 'is required, for example "RTX 4090"');
-  if (name.length > GPU_LIMITS.modelMaxLength || CONTROL.test(name)) {
+  if (name.length > GPU_LIMITS.modelMaxLength || CONTROL_CHARS.test(name)) {
     throw invalid('model', `must be at most ${GPU_LIMITS.modelMaxLength} printable characters`);
   }
   const identity = identifyModel(name);

@@ -1,4 +1,5 @@
 import { invalid } from '../../../../lib/errors';
+import { CONTROL_CHARS as CONTROL } from '../../../../lib/text';
 import { GPU_LIMITS as L } from '../../../../lib/gpuLimits';
 import { MICRO_PER_UNIT } from '../../../../lib/money';
 import type { GpuSpec } from '../../../../lib/gen/aitbc/marketplace/v1/registry';
@@ -17,7 +18,6 @@ export interface CleanSpec {
   capabilities?: string[];
 }
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
 const re = (pattern: string) => new RegExp(pattern);
 const UUID = re(L.uuidPattern);
 const MINER = re(L.minerIdPattern);

@@ -1,9 +1,8 @@
 import { invalid } from '../../../../lib/errors';
+import { CONTROL_CHARS_IN_TEXT as CONTROL } from '../../../../lib/text';
 
 export const COMMENT_MAX = 2000;
 export const REASON_MAX = 500;
-// Newlines and tabs are text; every other control character (NUL, escapes, bells) is refused.
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
 /** A rating is an integer from 1 to 5. */
 export function cleanRating(rating: unknown, field = 'rating'): number {
