@@ -33,7 +33,7 @@ export function createMarketProjection(deps: { db: Knex; bus: EventBus; store: P
           const { gpu } = payload as GpuRegistered;
           if (!gpu) return;
           // An update may move a GPU to another model: both markets change.
-          const before = await store.modelOfGpu(trx, gpu.id);
+          const before = type === 'gpu.updated' ? await store.modelOfGpu(trx, gpu.id) : undefined;
           if (before) afterCommit(trx, () => deps.changed(before));
           modelKey = gpu.modelKey || modelKeyOf(gpu.model);
           await store.upsertGpu(trx, {
@@ -44,32 +44,26 @@ export function createMarketProjection(deps: { db: Knex; bus: EventBus; store: P
         }
         case 'gpu.status_changed': {
           const change = payload as GpuStatusChanged;
-          modelKey = await store.modelOfGpu(trx, change.gpuId);
-          await store.setOnline(trx, change.gpuId, change.status !== GpuStatus.GPU_STATUS_OFFLINE);
+          modelKey = await store.setOnline(trx, change.gpuId, change.status !== GpuStatus.GPU_STATUS_OFFLINE);
           break;
         }
-        case 'gpu.unregistered': {
-          const { gpuId } = payload as GpuUnregistered;
-          modelKey = await store.modelOfGpu(trx, gpuId);
-          await store.removeGpu(trx, gpuId);
+        case 'gpu.unregistered':
+          modelKey = await store.removeGpu(trx, (payload as GpuUnregistered).gpuId);
           break;
-        }
         case 'booking.created': {
           const { booking } = payload as BookingCreated;
           if (!booking) return;
-          modelKey = (await store.modelOfGpu(trx, booking.gpuId)) ?? modelKeyOf(booking.gpuModel);
-          await store.addBooking(trx, {
-            booking_id: booking.bookingId, gpu_id: booking.gpuId, model_key: modelKey,
+          modelKey = await store.addBooking(trx, {
+            booking_id: booking.bookingId, gpu_id: booking.gpuId,
             price_per_hour_micro: booking.pricePerHourMicro, start_time: booking.startTime!, end_time: booking.endTime!,
             created_at: booking.createdAt ?? delivery.envelope.occurredAt ?? new Date(),
-          });
+          }, modelKeyOf(booking.gpuModel));
           break;
         }
         case 'booking.ended': {
           const { booking } = payload as BookingEnded;
           if (!booking) return;
-          modelKey = (await store.modelOfGpu(trx, booking.gpuId)) ?? modelKeyOf(booking.gpuModel);
-          await store.endBooking(trx, booking.bookingId, booking.endedAt ?? new Date());
+          modelKey = await store.endBooking(trx, booking.bookingId, booking.endedAt ?? new Date());
           break;
         }
         default:

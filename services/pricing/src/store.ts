@@ -89,12 +89,17 @@ export const pricingStore = {
     await db('gpus').insert(gpu).onConflict('gpu_id').merge();
   },
 
-  async setOnline(db: Knex, gpuId: string, online: boolean): Promise<void> {
-    await db('gpus').where({ gpu_id: gpuId }).update({ online });
+  // The writes below return the model they touched, so the caller knows which to reprice
+  // without another read.
+
+  async setOnline(db: Knex, gpuId: string, online: boolean): Promise<string | undefined> {
+    const [row] = await db('gpus').where({ gpu_id: gpuId }).update({ online }).returning('model_key');
+    return row?.model_key;
   },
 
-  async removeGpu(db: Knex, gpuId: string): Promise<void> {
-    await db('gpus').where({ gpu_id: gpuId }).delete();
+  async removeGpu(db: Knex, gpuId: string): Promise<string | undefined> {
+    const [row] = await db('gpus').where({ gpu_id: gpuId }).delete().returning('model_key');
+    return row?.model_key;
   },
 
   async modelOfGpu(db: Knex, gpuId: string): Promise<string | undefined> {
@@ -102,12 +107,21 @@ export const pricingStore = {
     return row?.model_key;
   },
 
-  async addBooking(db: Knex, booking: ProjectedBooking): Promise<void> {
-    await db('bookings').insert(booking).onConflict('booking_id').ignore();
+  /** Records a booking under its GPU's model (or `fallbackModel` for a GPU not projected). */
+  async addBooking(db: Knex, booking: Omit<ProjectedBooking, 'model_key'>, fallbackModel: string): Promise<string> {
+    const { rows } = await db.raw(
+      `INSERT INTO bookings (booking_id, gpu_id, model_key, price_per_hour_micro, start_time, end_time, created_at)
+       VALUES (:booking_id, :gpu_id, COALESCE((SELECT model_key FROM gpus WHERE gpu_id = :gpu_id), :fallbackModel),
+         :price_per_hour_micro, :start_time, :end_time, :created_at)
+       ON CONFLICT (booking_id) DO UPDATE SET booking_id = EXCLUDED.booking_id RETURNING model_key`,
+      { ...booking, fallbackModel },
+    );
+    return rows[0].model_key;
   },
 
-  async endBooking(db: Knex, bookingId: string, at: Date): Promise<void> {
-    await db('bookings').where({ booking_id: bookingId }).whereNull('ended_at').update({ ended_at: at });
+  async endBooking(db: Knex, bookingId: string, at: Date): Promise<string | undefined> {
+    const [row] = await db('bookings').where({ booking_id: bookingId }).whereNull('ended_at').update({ ended_at: at }).returning('model_key');
+    return row?.model_key;
   },
 
   // --- counting supply and demand ---
