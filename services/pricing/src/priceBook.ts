@@ -1,10 +1,22 @@
 import { afterCommit, type Knex } from '../../../lib/db';
-import { newEvent } from '../../../lib/events/envelope';
+import { type EventEnvelope, newEvent } from '../../../lib/events/envelope';
 import type { Outbox } from '../../../lib/events/outbox';
 import type { Logger } from '../../../lib/logger';
 import type { Worker } from '../../../lib/service';
+import { BP } from './domain/demandPricing';
 import { nextModelState, type PricingParams } from './domain/modelState';
-import type { ModelRow, PricingStore } from './store';
+import type { ModelRow, PricePointRow, PricingStore } from './store';
+
+/**
+ * Whether a model's new state changes nothing a reader sees and its smoothed utilisation has
+ * reached what it follows: an idle market then costs no writes, tick after tick.
+ */
+function settled(prev: ModelRow, next: ModelRow): boolean {
+  if (Math.abs(next.utilization - next.instant_utilization_bp / BP) > 1e-4) return false;
+  const same = (a: unknown, b: unknown) => (a instanceof Date || b instanceof Date ? String(a) === String(b) : a === b);
+  return (Object.keys(next) as (keyof ModelRow)[])
+    .every((k) => k === 'utilization' || k === 'computed_at' || same(prev[k], next[k]));
+}
 
 const RECENT_WINDOW_MS = 3600 * 1000;
 const FAIR_BAND_WINDOW_MS = 7 * 24 * 3600 * 1000;
@@ -67,21 +79,34 @@ export function createPriceBook(options: PriceBookOptions): PriceBook {
     const demandByKey = new Map(demand.map((d) => [d.model_key, d]));
     const models = [...new Set([...prevByKey.keys(), ...supplyByKey.keys(), ...(keys ?? [])])].sort();
     const out: ModelRow[] = [];
+    const changed: ModelRow[] = [];
+    const points: PricePointRow[] = [];
+    const events: EventEnvelope[] = [];
     for (const key of models) {
       const prev = prevByKey.get(key);
       if (!prev && !supplyByKey.has(key)) continue;
       const next = nextModelState(key, prev, supplyByKey.get(key), demandByKey.get(key), at, params);
-      await store.saveModel(trx, next.row);
-      if (next.point) await store.addPoint(trx, next.point);
+      if (prev && !next.point && settled(prev, next.row)) {
+        // No write; the next computation smooths from the stored time, over the longer
+        // interval, which comes to the same as stepping through it.
+        out.push(prev);
+        continue;
+      }
+      changed.push(next.row);
+      if (next.point) points.push(next.point);
       if (next.moved) {
-        await outbox.enqueue(trx, [newEvent('price.changed', 'pricing', key, {
+        events.push(newEvent('price.changed', 'pricing', key, {
           modelKey: key, previousPriceMicro: next.moved.previousPriceMicro, priceMicro: next.row.current_price_micro,
           basePriceMicro: next.row.base_price_micro, multiplierBp: next.row.multiplier_bp,
           utilizationBp: next.point!.utilization_bp, reason,
-        })]);
+        }));
       }
       out.push(next.row);
     }
+    // One statement each for every model's row, the history points and the events.
+    await store.saveModels(trx, changed);
+    await store.addPoints(trx, points);
+    await outbox.enqueue(trx, events);
     afterCommit(trx, () => {
       for (const row of out) cache.set(row.model_key, row);
     });

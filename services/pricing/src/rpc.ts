@@ -9,7 +9,7 @@ import type { ServiceBinding } from '../../../lib/grpcServer';
 import { MICRO_PER_UNIT } from '../../../lib/money';
 import { CONTROL_CHARS } from '../../../lib/text';
 import { identifyModel, type ModelIdentity } from '../../../lib/modelCatalogue';
-import { applyMultiplier, BP, multiplierBp, NEUTRAL_UTILIZATION, toBp } from './domain/demandPricing';
+import { applyMultiplier, multiplierBp, NEUTRAL_UTILIZATION, toBp } from './domain/demandPricing';
 import type { PriceBook } from './priceBook';
 import type { ModelRow, PricePointRow, PricingStore } from './store';
 
@@ -139,10 +139,11 @@ export function createPricingHandlers(deps: { db: Knex; store: PricingStore; boo
         const row = await db.transaction(async (trx) => {
           const [current] = await store.lockModels(trx, [identity.key]);
           if (!current && price === undefined) throw unknownModel(identity);
-          await store.saveModel(trx, {
-            ...(current ?? newModelRow(identity)),
-            admin_price_micro: price ?? null,
+          const row = current ?? await store.createModel(trx, {
+            model_key: identity.key, model: identity.name, utilization: NEUTRAL_UTILIZATION, computed_at: new Date(),
+            multiplier_bp: multiplierBp(NEUTRAL_UTILIZATION),
           });
+          await store.saveModels(trx, [{ ...row, admin_price_micro: price ?? null }]);
           const [updated] = await book.recompute(trx, [identity.key], 'base_price');
           return updated;
         });
@@ -152,13 +153,3 @@ export function createPricingHandlers(deps: { db: Knex; store: PricingStore; boo
   };
 }
 
-/** The row of a model an admin prices before any GPU of it is registered. */
-function newModelRow(identity: ModelIdentity): ModelRow {
-  return {
-    model_key: identity.key, model: identity.name, admin_price_micro: null, base_price_micro: 0, base_price_source: 'none',
-    utilization: NEUTRAL_UTILIZATION, computed_at: new Date(), multiplier_bp: BP, current_price_micro: 0, instant_utilization_bp: 0,
-    total_gpus: 0, online_gpus: 0, booked_gpus: 0, available_gpus: 0, recent_bookings: 0, min_price_micro: 0, max_price_micro: 0,
-    average_price_micro: 0, cheapest_gpu_id: '', cheapest_price_micro: 0, fair_low_micro: 0, fair_high_micro: 0,
-    fair_band_bookings: 0, last_point_price_micro: null, last_point_at: null,
-  };
-}

@@ -186,12 +186,18 @@ export const pricingStore = {
     return db<ModelRow>('models').where({ model_key: key }).first();
   },
 
-  async saveModel(db: Knex, row: ModelRow): Promise<void> {
-    await db('models').insert(row).onConflict('model_key').merge();
+  async saveModels(db: Knex, rows: ModelRow[]): Promise<void> {
+    if (rows.length) await db('models').insert(rows).onConflict('model_key').merge();
   },
 
-  async addPoint(db: Knex, point: PricePointRow): Promise<void> {
-    await db('price_points').insert(point).onConflict(['model_key', 'at']).merge();
+  /** The row of a model an admin prices before any GPU of it is registered (the rest: column defaults). */
+  async createModel(db: Knex, row: Pick<ModelRow, 'model_key' | 'model' | 'utilization' | 'computed_at' | 'multiplier_bp'>): Promise<ModelRow> {
+    const [created] = await db<ModelRow>('models').insert(row).returning('*');
+    return created;
+  },
+
+  async addPoints(db: Knex, points: PricePointRow[]): Promise<void> {
+    if (points.length) await db('price_points').insert(points).onConflict(['model_key', 'at']).merge();
   },
 
   async history(db: Knex, key: string, from: Date, to: Date, limit: number): Promise<PricePointRow[]> {
