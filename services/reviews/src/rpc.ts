@@ -76,9 +76,10 @@ export function createReviewsHandlers(deps: { db: Knex; store: ReviewsStore; out
         const rating = cleanRating(req.rating);
         const comment = cleanComment(req.comment);
         return db.transaction(async (trx) => {
-          await requireGpu(trx, req.gpuId);
-          const bookingId = await store.latestBooking(trx, req.gpuId, caller.accountId);
+          // A booking proves the GPU exists; only without one does "unknown" (404) need asking.
+          const bookingId = isId(req.gpuId, 'gpu') ? await store.latestBooking(trx, req.gpuId, caller.accountId) : undefined;
           if (!bookingId) {
+            await requireGpu(trx, req.gpuId);
             throw new DomainError('PERMISSION_DENIED', `only clients who booked GPU ${req.gpuId} can review it, and this account has no booking of it`);
           }
           const row = await store.insertReview(trx, {
