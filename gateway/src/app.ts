@@ -115,8 +115,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   const limiter = deps.rateLimit?.perSecond ? createRateLimiter(deps.rateLimit.perSecond, deps.rateLimit.burst) : undefined;
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
-    // The docs page and its assets are public (registered by @fastify/swagger-ui).
-    if (config?.public || request.routeOptions.url?.startsWith('/docs')) return;
+    if (config?.public) return;
     const caller = deps.keys.authenticate(presentedKey(request.headers));
     if (!caller) {
       const detail = presentedKey(request.headers) ? 'unknown API key' : 'missing API key: send X-Api-Key or Authorization: Bearer';
@@ -145,6 +144,10 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       },
       security: [{ apiKey: [] }, { bearer: [] }],
     },
+  });
+  // The docs page and its assets are public like the document they show.
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/docs')) route.config = { ...route.config, public: true };
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   opsRoutes(app, deps, metrics);
