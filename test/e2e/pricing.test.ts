@@ -135,6 +135,7 @@ describe('pricing through events and the gateway', function () {
       assert.equal(bad.status, 400, JSON.stringify(body));
       assert.match(bad.body.detail, new RegExp(field));
     }
+    assert.equal((await price()).body.base_price_source, 'median_listed', 'refused input changed nothing');
   });
 
   it('refuses bad model names and ranges with a clear 4xx', async () => {
