@@ -5,7 +5,9 @@
  *   concurrent clients (each on its own GPUs, so every booking succeeds);
  * - beside it, single-row INSERT transactions per second on the same PostgreSQL (a knex
  *   loop at the same concurrency);
- * - expiry lag: 1,000 bookings ending at the same moment, time from end to completion.
+ * - expiry lag: 1,000 bookings ending at the same moment, time from end to completion;
+ * - where the work goes, per booking pair and process: CPU ms and write system calls (on this
+ *   VM each socket write that wakes another process is the dominant cost).
  * Prints one JSON line. Usage: npm run bench:booking [-- --seconds 10 --concurrency 32 --core]
  */
 import { Agent, request } from 'undici';
@@ -63,6 +65,7 @@ async function main(): Promise<void> {
     const until = Date.now() + seconds * 1000;
     const latencies: number[] = [];
     const cpuBefore = bench.cpu();
+    const writesBefore = bench.writes();
     await Promise.all(Array.from({ length: CONCURRENCY }, async (_, worker) => {
       for (let n = 0; Date.now() < until; n++) {
         const gpuId = gpus[worker + CONCURRENCY * (n % 4)];
@@ -77,14 +80,16 @@ async function main(): Promise<void> {
     latencies.sort((a, b) => a - b);
     const bookingsPerSecond = Math.round(pairs / seconds);
     // Where the CPU went, per booking pair (PostgreSQL: backends alive at both ends).
-    const cpuAfter = bench.cpu();
-    const cpuPerPair = Object.fromEntries(Object.keys(cpuAfter)
-      .map((k) => [k, Math.round(((cpuAfter[k] - (cpuBefore[k] ?? 0)) / Math.max(pairs, 1)) * 100) / 100]));
+    const perPair = (before: Record<string, number>, after: Record<string, number>) => Object.fromEntries(Object.keys(after)
+      .map((k) => [k, Math.round(((after[k] - (before[k] ?? 0)) / Math.max(pairs, 1)) * 100) / 100]));
+    const cpuPerPair = perPair(cpuBefore, bench.cpu());
+    const writesPerPair = perPair(writesBefore, bench.writes());
 
     // 2. Raw single-row INSERT transactions on the same PostgreSQL, same concurrency.
     const raw = connectDb({ url: database.url, schema: 'public', poolMax: CONCURRENCY });
     await raw.raw('CREATE TABLE bench_rows (id bigserial PRIMARY KEY, gpu_id text NOT NULL, client_id text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())');
     let inserts = 0;
+    const rawWritesBefore = bench.writes().load_generator;
     const rawUntil = Date.now() + seconds * 1000;
     await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
       while (Date.now() < rawUntil) {
@@ -92,6 +97,7 @@ async function main(): Promise<void> {
         inserts++;
       }
     }));
+    const rawWritesPerInsert = Math.round(((bench.writes().load_generator - rawWritesBefore) / Math.max(inserts, 1)) * 100) / 100;
     await raw.destroy();
     const insertsPerSecond = Math.round(inserts / seconds);
 
@@ -114,7 +120,9 @@ async function main(): Promise<void> {
       bench: 'booking', mesh: core ? 'core (registry, booking, gateway)' : 'full', concurrency: CONCURRENCY, seconds,
       gateway: { bookings_per_second: bookingsPerSecond, book_p50_ms: Math.round(percentile(latencies, 50)), book_p99_ms: Math.round(percentile(latencies, 99)), failures },
       cpu_ms_per_booking: cpuPerPair,
+      write_syscalls_per_booking: writesPerPair,
       raw_insert_transactions_per_second: insertsPerSecond,
+      raw_insert_write_syscalls_per_transaction: rawWritesPerInsert,
       bookings_vs_raw: Math.round((bookingsPerSecond / insertsPerSecond) * 1000) / 1000,
       expiry_lag_ms: { bookings: lags.length, p50: Math.round(percentile(lags, 50)), p99: Math.round(percentile(lags, 99)), max: Math.round(lags[lags.length - 1]) },
       targets: { bookings_vs_raw_min: 0.15, expiry_lag_p99_ms_max: 1000 },

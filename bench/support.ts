@@ -82,6 +82,8 @@ export interface BenchFixture {
   start(entry: string, env: Record<string, string>, readyText: string): Promise<ChildProcess>;
   /** CPU milliseconds used so far by each started process, PostgreSQL, NATS and this process. */
   cpu(): Record<string, number>;
+  /** write/writev system calls made so far by the same processes (sockets included; see procWrites). */
+  writes(): Record<string, number>;
   /** Stops the processes, then drops the database and the stream. */
   close(): Promise<void>;
 }
@@ -99,13 +101,27 @@ function procCpuMs(pid: number | string): number {
   }
 }
 
-/** The summed CPU of every process whose command name is `comm` (PostgreSQL backends come and go; the sum over live ones is what is measurable). */
-function commCpuMs(comm: string): number {
+/**
+ * write(2)/writev(2) calls of a process from /proc (syscw); 0 when it is gone. On this kind of
+ * VM a socket write that wakes another process costs far more than the work it carries, so
+ * the count explains throughput better than the bytes do. PostgreSQL answers with send(2),
+ * which syscw does not count.
+ */
+function procWrites(pid: number | string): number {
+  try {
+    return Number(/^syscw: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** The sum of `measure` over every process whose command name is `comm` (PostgreSQL backends come and go; the sum over live ones is what is measurable). */
+function commSum(comm: string, measure: (pid: string) => number): number {
   let total = 0;
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === comm) total += procCpuMs(pid);
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === comm) total += measure(pid);
     } catch {
       // gone meanwhile
     }
@@ -135,9 +151,16 @@ export async function benchFixture(portBase: number): Promise<BenchFixture> {
       const usage = process.cpuUsage();
       const out: Record<string, number> = {};
       for (const [pid, name] of names) out[name] = procCpuMs(pid);
-      out.postgres = commCpuMs('postgres');
-      out.nats = commCpuMs('nats-server');
+      out.postgres = commSum('postgres', procCpuMs);
+      out.nats = commSum('nats-server', procCpuMs);
       out.load_generator = Math.round((usage.user + usage.system) / 1000);
+      return out;
+    },
+    writes() {
+      const out: Record<string, number> = {};
+      for (const [pid, name] of names) out[name] = procWrites(pid);
+      out.nats = commSum('nats-server', procWrites);
+      out.load_generator = procWrites(process.pid);
       return out;
     },
     async close() {
