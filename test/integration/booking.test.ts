@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { Role } from '../../lib/caller';
 import { DomainError } from '../../lib/errors';
 import type { Delivery } from '../../lib/events/bus';
+import { EventEnvelope, newEvent } from '../../lib/events/envelope';
+import { connectNatsBus } from '../../lib/events/natsBus';
 import { BookingServiceClient, BookingStatus, JobOutcome } from '../../lib/gen/aitbc/marketplace/v1/booking';
-import { GpuSpec, RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
+import { GpuSpec, GpuStatus, RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
 import { connect, type ClientHandle } from '../../lib/grpcClient';
 import { createLogger } from '../../lib/logger';
 import type { RunningService } from '../../lib/service';
@@ -110,6 +112,47 @@ describe('booking service over gRPC, two replicas on one database', function () 
     assert.equal(done.booking!.status, BookingStatus.BOOKING_STATUS_RELEASED);
     assert.ok(done.booking!.chargedMicro > 0);
     assert.equal(done.booking!.chargedMicro + done.booking!.refundMicro, done.booking!.totalCostMicro);
+  });
+
+  it('settles a booking cancelled by its GPU going offline as of when it went offline, however late the event arrives', async () => {
+    const bus = await connectNatsBus({ url: NATS_URL, prefix, name: 'test-registry', logger: createLogger('test', LOG_LEVEL) });
+    try {
+      // 3.6 AITBC an hour: 1,000 micro a second.
+      const book = async () => {
+        const g = await gpu('A10', 3_600_000);
+        return (await bookingA.client.createBooking({
+          caller: client, gpuId: g.id, durationHours: 1, jobId: '', dryRun: false, idempotencyKey: '', clientId: '',
+        })).booking!;
+      };
+      const offline = (gpuId: string, occurredAt: Date) => {
+        const envelope = newEvent('gpu.status_changed', 'registry', gpuId, {
+          gpuId, ownerId: 'acme', minerId: 'rig', model: 'A10', previousStatus: GpuStatus.GPU_STATUS_AVAILABLE,
+          status: GpuStatus.GPU_STATUS_OFFLINE, reason: 'heartbeat_timeout',
+        });
+        envelope.occurredAt = occurredAt;
+        return { id: envelope.eventId, subject: bus.subject(envelope.type), aggregateId: gpuId, data: EventEnvelope.encode(envelope).finish() };
+      };
+      const running = await book();
+      // Went offline 1 s after the start; the event reaches booking well after that.
+      await new Promise((r) => setTimeout(r, 2500));
+      const started = running.startTime!.getTime();
+      // Booked just after the GPU went offline (before the registry said so): refunded in full.
+      const late = await book();
+      await bus.publish([offline(running.gpuId, new Date(started + 1000)), offline(late.gpuId, new Date(late.startTime!.getTime() - 1000))]);
+      const rowOf = async (id: string) => replicas[0].db('bookings').where({ booking_id: id }).first();
+      await waitFor(async () => (await rowOf(running.bookingId)).status === 'cancelled' && (await rowOf(late.bookingId)).status === 'cancelled', 5000, 'cancelled');
+      const a = await rowOf(running.bookingId);
+      assert.equal(a.end_reason, 'gpu_offline');
+      assert.equal(Number(a.charged_micro), 1000, 'charged for the one second before the GPU went offline');
+      assert.equal(Number(a.refund_micro), 3_599_000);
+      assert.equal(a.ended_at.getTime(), started + 1000);
+      const b = await rowOf(late.bookingId);
+      assert.equal(Number(b.charged_micro), 0);
+      assert.equal(Number(b.refund_micro), 3_600_000);
+      assert.equal(b.ended_at.getTime(), late.startTime!.getTime());
+    } finally {
+      await bus.close();
+    }
   });
 
   it('refuses coordinator calls from clients, impossible requirements and unknown outcomes', async () => {

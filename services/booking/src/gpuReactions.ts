@@ -11,18 +11,21 @@ import { bookingEnded } from './events';
 import type { BookingRow, BookingStore } from './store';
 
 /**
- * The booking service's reactions to registry events, applied once each (inbox):
+ * The booking service's reactions to registry events, applied once each (inbox), as of the
+ * moment the event happened:
  * - a GPU going offline cancels the booking running on it, refunding the unused time;
  * - an unregistered GPU (forced while booked) cancels every live booking on it, the running
  *   one refunded for its unused time, advance reservations in full.
  */
 export function createGpuReactions(deps: { db: Knex; bus: EventBus; store: BookingStore; outbox: Outbox; logger: Logger }) {
-  const cancel = async (trx: Knex, rows: BookingRow[], reason: string, at: Date) => {
+  const cancel = async (trx: Knex, rows: BookingRow[], reason: string, at: Date, now: Date) => {
     const ended: BookingRow[] = [];
     for (const row of rows) {
       const used = at < row.start_time ? 0 : secondsUsed(row.start_time, at);
+      // A booking that had not started by then ends when it started, or now if that is later.
+      const endedAt = at < row.start_time ? new Date(Math.min(row.start_time.getTime(), now.getTime())) : at;
       ended.push(await deps.store.end(trx, row.booking_id, {
-        status: 'cancelled', reason, ...settle(row.total_cost_micro, row.duration_seconds, used), endedAt: at,
+        status: 'cancelled', reason, ...settle(row.total_cost_micro, row.duration_seconds, used), endedAt,
       }));
     }
     await deps.outbox.enqueue(trx, ended.map(bookingEnded));
@@ -36,14 +39,20 @@ export function createGpuReactions(deps: { db: Knex; bus: EventBus; store: Booki
     durable: 'booking-gpu-reactions',
     types: ['gpu.status_changed', 'gpu.unregistered'],
     async apply(trx: Knex, delivery: Delivery) {
-      const at = new Date();
+      // The client is charged until the GPU went away, not until this service got to the
+      // event (it may have been down or behind): the event's own time, never in the future.
+      const now = new Date();
+      const occurred = delivery.envelope.occurredAt;
+      const at = occurred && occurred < now ? occurred : now;
       if (delivery.envelope.type === 'gpu.status_changed') {
         const change = decodePayload(delivery.envelope) as GpuStatusChanged;
         if (change.status !== GpuStatus.GPU_STATUS_OFFLINE) return;
-        await cancel(trx, await deps.store.liveOnGpu(trx, change.gpuId, at), 'gpu_offline', at);
+        // Running at some moment since it went offline: one that started later (booked in
+        // the instant before the registry noticed) is refunded in full.
+        await cancel(trx, await deps.store.liveOnGpu(trx, change.gpuId, { from: at, to: now }), 'gpu_offline', at, now);
       } else {
         const gone = decodePayload(delivery.envelope) as GpuUnregistered;
-        await cancel(trx, await deps.store.liveOnGpu(trx, gone.gpuId), 'cancelled', at);
+        await cancel(trx, await deps.store.liveOnGpu(trx, gone.gpuId), 'cancelled', at, now);
       }
     },
   });

@@ -146,10 +146,10 @@ export const bookingStore = {
     return rows;
   },
 
-  /** Live bookings of a GPU (locked), optionally only the one running at `at`. */
-  async liveOnGpu(db: Knex, gpuId: string, runningAt?: Date): Promise<BookingRow[]> {
+  /** Live bookings of a GPU (locked), optionally only those running at some moment of [from, to]. */
+  async liveOnGpu(db: Knex, gpuId: string, running?: { from: Date; to: Date }): Promise<BookingRow[]> {
     const q = db<BookingRow>('bookings').where({ gpu_id: gpuId, status: 'active' }).orderBy('start_time').forUpdate();
-    if (runningAt) q.where('start_time', '<=', runningAt).where('end_time', '>', runningAt);
+    if (running) q.where('start_time', '<=', running.to).where('end_time', '>', running.from);
     return q;
   },
 
