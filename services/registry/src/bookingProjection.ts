@@ -1,4 +1,4 @@
-import type { Knex } from '../../../lib/db';
+import { afterCommit, type Knex } from '../../../lib/db';
 import type { EventBus } from '../../../lib/events/bus';
 import { decodePayload } from '../../../lib/events/envelope';
 import { createInboxConsumer } from '../../../lib/events/inboxConsumer';
@@ -32,11 +32,13 @@ export function createBookingProjection(deps: { db: Knex; bus: EventBus; store: 
       } else {
         await deps.store.removeLiveBooking(trx, booking.bookingId, booking.gpuId);
       }
-      // Tell the miner (best effort, not stored: the booking events are the record).
-      deps.bus.publishTransient(deps.bus.subject(NOTICE_TYPE), BookingNotice.encode({
+      // Tell the miner (best effort, not stored: the booking events are the record), once the
+      // projection has committed; the notices of one batch then leave in one socket write.
+      const notice = BookingNotice.encode({
         gpuId: booking.gpuId, bookingId: booking.bookingId, started, startTime: booking.startTime, endTime: booking.endTime,
         reason: reason ?? '',
-      }).finish());
+      }).finish();
+      afterCommit(trx, () => deps.bus.publishTransient(deps.bus.subject(NOTICE_TYPE), notice));
     },
   });
 }
