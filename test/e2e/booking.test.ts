@@ -141,10 +141,18 @@ describe('booking through the gateway', function () {
     assert.equal((await book('gpu_00000000000000000000')).status, 404);
     assert.equal((await book('not-an-id')).status, 404);
     const gpuId = await newGpu();
-    assert.equal((await book(gpuId)).status, 201);
+    const first = await book(gpuId);
+    assert.equal(first.status, 201);
     const again = await book(gpuId, {}, KEYS.client2);
     assert.equal(again.status, 409);
-    assert.match(again.body.detail, /already booked/);
+    // It says when the GPU is free again, in words and as a field.
+    assert.equal(again.body.detail, `GPU ${gpuId} is already booked until ${first.body.end_time}; pick another GPU, or a start_time at or after ${first.body.end_time}`);
+    assert.equal(again.body.booked_until, first.body.end_time);
+    const dry = await call('POST', `/v1/marketplace/gpu/${gpuId}/book?dry_run=true`, { key: KEYS.client2, body: { duration_hours: 1 } });
+    assert.equal(dry.body.would_succeed, false);
+    assert.match(dry.body.reason, new RegExp(`booked until ${first.body.end_time}`));
+    const after = await book(gpuId, { start_time: first.body.end_time }, KEYS.client2);
+    assert.equal(after.status, 201, 'the start it suggests is free');
     const provider = await book(await newGpu(), {}, KEYS.provider);
     assert.equal(provider.status, 403);
     const offline = await newGpu(1, 'gone-rig');

@@ -131,8 +131,8 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
         'book again with a total_cost of at least the current cost', 'total_cost', { quote: quoteDetails(quote) });
     }
     if (req.dryRun) {
-      const taken = await store.overlaps(db, gpu.id, start, end);
-      return { quote, wouldSucceed: !taken, reason: taken ? 'the GPU is booked for an overlapping time' : '', replayed: false };
+      const taken = await store.lastOverlap(db, gpu.id, start, end);
+      return { quote, wouldSucceed: !taken, reason: taken ? overlapConflict(gpu.id, taken).message : '', replayed: false };
     }
 
     const row: BookingRow = {
@@ -164,7 +164,7 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
       });
     } catch (err) {
       if ((err as { code?: string }).code === EXCLUSION_VIOLATION) {
-        throw new DomainError('FAILED_PRECONDITION', `GPU ${gpu.id} is already booked for an overlapping time`);
+        throw overlapConflict(gpu.id, await store.lastOverlap(db, gpu.id, start, end));
       }
       throw err;
     }
@@ -294,6 +294,19 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
     }, { deadlineMs: 1000 });
     return gpus;
   }
+}
+
+/**
+ * The conflict of a booking refused for overlapping a live one, saying when the GPU is free
+ * again (`booked_until`) so the client can act on it. Without `taken` (it ended meanwhile),
+ * a retry may succeed.
+ */
+function overlapConflict(gpuId: string, taken: { end_time: Date } | undefined): DomainError {
+  if (!taken) return new DomainError('FAILED_PRECONDITION', `GPU ${gpuId} was booked for an overlapping time; try again`);
+  const until = taken.end_time.toISOString();
+  return new DomainError('FAILED_PRECONDITION',
+    `GPU ${gpuId} is already booked until ${until}; pick another GPU, or a start_time at or after ${until}`,
+    undefined, { booked_until: until });
 }
 
 /** A quote in the details of a refused booking (micro-units; the gateway turns them into AITBC). */

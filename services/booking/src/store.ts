@@ -99,13 +99,16 @@ export const bookingStore = {
     return db<BookingRow>('bookings').where({ client_id: clientId, job_id: jobId, status: 'active' }).first();
   },
 
-  /** Whether a live booking of the GPU overlaps [start, end) (dry runs only: advisory). */
-  async overlaps(db: Knex, gpuId: string, start: Date, end: Date): Promise<boolean> {
-    const row = await db('bookings')
+  /**
+   * The live booking of the GPU overlapping [start, end) that ends last, if any (advisory:
+   * dry runs and the message of a refused booking; the exclusion constraint decides).
+   */
+  async lastOverlap(db: Knex, gpuId: string, start: Date, end: Date): Promise<{ end_time: Date } | undefined> {
+    return db('bookings')
       .where({ gpu_id: gpuId, status: 'active' })
       .whereRaw("tstzrange(start_time, end_time, '[)') && tstzrange(?, ?, '[)')", [start, end])
-      .first('booking_id');
-    return row !== undefined;
+      .orderBy('end_time', 'desc')
+      .first('end_time');
   },
 
   async confirm(db: Knex, bookingId: string): Promise<BookingRow> {
