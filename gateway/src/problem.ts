@@ -63,6 +63,22 @@ export function errorHandler(logger: Logger) {
 }
 
 /** Names the field an Ajv error is about (`gpu.memory_gb`, `limit`) and says what is wrong. */
+/** JSON Schema type names as a person would say them ("must be a number", not "must be number"). */
+const TYPE_WORDS: Record<string, string> = {
+  number: 'a number', integer: 'a whole number', string: 'a string', boolean: 'true or false', object: 'an object', array: 'a list',
+};
+
+/** Bounds in words ("must be at most 500", not "must be <= 500"); other keywords keep Ajv's text. */
+const BOUND_WORDS: Record<string, (params: Record<string, any>) => string> = {
+  maximum: (p) => `must be at most ${p.limit}`,
+  minimum: (p) => `must be at least ${p.limit}`,
+  exclusiveMaximum: (p) => `must be less than ${p.limit}`,
+  exclusiveMinimum: (p) => `must be more than ${p.limit}`,
+  maxLength: (p) => `must be at most ${p.limit} characters`,
+  minLength: (p) => (p.limit === 1 ? 'must not be empty' : `must be at least ${p.limit} characters`),
+  maxItems: (p) => `must have at most ${p.limit} items`,
+};
+
 export function describeValidation(err: ErrorObject, context: string): { field: string; detail: string } {
   const base = err.instancePath.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
   const join = (name: string) => (base ? `${base}.${name}` : name);
@@ -76,16 +92,18 @@ export function describeValidation(err: ErrorObject, context: string): { field: 
       const field = join(String(err.params.missingProperty));
       return { field, detail: `${field}: is required` };
     }
-    case 'type':
-      return { field: base || where, detail: `${base || where}: must be ${String(err.params.type).replace(',', ' or ')}` };
+    case 'type': {
+      const types = String(err.params.type).split(',').map((t) => TYPE_WORDS[t] ?? t);
+      return { field: base || where, detail: `${base || where}: must be ${types.join(' or ')}` };
+    }
     default:
-      return { field: base || where, detail: `${base || where}: ${err.message ?? 'is invalid'}` };
+      return { field: base || where, detail: `${base || where}: ${BOUND_WORDS[err.keyword]?.(err.params) ?? err.message ?? 'is invalid'}` };
   }
 }
 
 /**
  * Of several schema errors (a oneOf reports one per branch), the deepest one says most about
- * what to fix: "capabilities.gpu[1].memory_gb" beats "capabilities.gpu: must be object".
+ * what to fix: "capabilities.gpu[1].memory_gb" beats "capabilities.gpu: must be an object".
  */
 function mostSpecific(errors: ErrorObject[]): ErrorObject {
   const real = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf');

@@ -118,7 +118,7 @@ describe('booking through the gateway', function () {
     ['zero duration', { duration_hours: 0 }, 400, /duration_hours/],
     ['negative duration', { duration_hours: -1 }, 400, /duration_hours/],
     ['huge duration', { duration_hours: 100000 }, 400, /duration_hours/],
-    ['text duration', { duration_hours: 'two' }, 400, /duration_hours: must be number/],
+    ['text duration', { duration_hours: 'two' }, 400, /duration_hours: must be a number/],
     ['no duration', { duration_hours: undefined }, 400, /duration_hours: is required/],
     ['negative total_cost', { total_cost: -1 }, 400, /total_cost/],
     ['mismatched gpu_id', { gpu_id: 'gpu_00000000000000000000' }, 400, /gpu_id/],

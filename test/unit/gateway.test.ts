@@ -58,9 +58,17 @@ describe('schema error messages', () => {
     assert.deepEqual(describeValidation(err({ keyword: 'required', params: { missingProperty: 'gpu' } }), 'body'),
       { field: 'gpu', detail: 'gpu: is required' });
     assert.deepEqual(describeValidation(err({ instancePath: '/gpu/memory_gb', params: { type: 'integer' } }), 'body'),
-      { field: 'gpu.memory_gb', detail: 'gpu.memory_gb: must be integer' });
-    assert.deepEqual(describeValidation(err({ keyword: 'maximum', instancePath: '/limit', message: 'must be <= 500' }), 'querystring'),
-      { field: 'limit', detail: 'limit: must be <= 500' });
+      { field: 'gpu.memory_gb', detail: 'gpu.memory_gb: must be a whole number' });
+    assert.deepEqual(describeValidation(err({ keyword: 'maximum', instancePath: '/limit', params: { limit: 500 }, message: 'must be <= 500' }), 'querystring'),
+      { field: 'limit', detail: 'limit: must be at most 500' });
+    assert.equal(describeValidation(err({ keyword: 'maxLength', instancePath: '/comment', params: { limit: 2000 } }), 'body').detail,
+      'comment: must be at most 2000 characters');
+    assert.equal(describeValidation(err({ keyword: 'minLength', instancePath: '/gpu/name', params: { limit: 1 } }), 'body').detail,
+      'gpu.name: must not be empty');
+    assert.equal(describeValidation(err({ instancePath: '/comment', params: { type: 'string,null' } }), 'body').detail,
+      'comment: must be a string or null');
+    assert.equal(describeValidation(err({ keyword: 'pattern', instancePath: '/uuid', message: 'must match pattern "^GPU-"' }), 'body').detail,
+      'uuid: must match pattern "^GPU-"');
     assert.equal(describeValidation(err({ keyword: 'additionalProperties', params: { additionalProperty: 'colour' } }), 'querystring').detail,
       'colour: unknown query parameter');
     assert.equal(describeValidation(err({ keyword: 'minimum', instancePath: '/capabilities/gpu/1/memory', message: 'must be >= 1' }), 'body').field,
