@@ -101,6 +101,7 @@ export interface CommonConfig {
   natsUrl?: string;
   natsPrefix: string;
   dbPoolMax: number;
+  dbStatementTimeoutMs: number;
 }
 
 export function readCommon(r: ConfigReader, databaseUrl?: string): CommonConfig {
@@ -111,6 +112,8 @@ export function readCommon(r: ConfigReader, databaseUrl?: string): CommonConfig 
     natsUrl: r.url('NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']),
     natsPrefix: r.string('NATS_SUBJECT_PREFIX', 'aitbc'),
     dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 500),
+    // The deadline of every SQL statement a service runs (lock waits included).
+    dbStatementTimeoutMs: r.int('DB_STATEMENT_TIMEOUT_MS', 10_000, 50, 600_000),
   };
 }
 

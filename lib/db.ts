@@ -23,6 +23,12 @@ export interface DbOptions {
   schema: string;
   migrations: Migration[];
   poolMax?: number;
+  /**
+   * The longest a statement may run, lock waits included (PostgreSQL cancels it: 57014); the
+   * client gives up a second later if the server does not answer at all. Unset: no limit.
+   * Migrations run without it.
+   */
+  statementTimeoutMs?: number;
 }
 
 /**
@@ -40,7 +46,14 @@ export async function openDb(options: DbOptions): Promise<Knex> {
       migrationSource: {
         getMigrations: async () => options.migrations,
         getMigrationName: (m: Migration) => m.name,
-        getMigration: async (m: Migration) => ({ up: m.up, down: async () => { throw new Error('migrations are forward-only'); } }),
+        getMigration: async (m: Migration) => ({
+          // Each migration runs in its own transaction; a backfill of a big table may take long.
+          up: async (trx: Knex) => {
+            await trx.raw('SET LOCAL statement_timeout = 0');
+            await m.up(trx);
+          },
+          down: async () => { throw new Error('migrations are forward-only'); },
+        }),
       },
     });
   } catch (err) {
@@ -54,7 +67,16 @@ export async function openDb(options: DbOptions): Promise<Knex> {
 export function connectDb(options: Omit<DbOptions, 'migrations'>): Knex {
   return knex({
     client: 'pg',
-    connection: { connectionString: options.url, application_name: `aitbc-${options.schema}` },
+    connection: {
+      connectionString: options.url,
+      application_name: `aitbc-${options.schema}`,
+      ...(options.statementTimeoutMs ? {
+        statement_timeout: options.statementTimeoutMs,
+        query_timeout: options.statementTimeoutMs + 1000,
+        // A transaction left open (a bug, a hung client) must not hold its locks for ever.
+        idle_in_transaction_session_timeout: Math.max(options.statementTimeoutMs * 6, 60_000),
+      } : {}),
+    },
     searchPath: [options.schema, 'public'],
     pool: { min: 0, max: options.poolMax ?? 10 },
     acquireConnectionTimeout: 10_000,

@@ -51,11 +51,33 @@ const GRPC_CODE: Record<ErrorCode, GrpcStatus> = {
 /** Metadata keys that carry a DomainError's field and details across a gRPC hop. */
 const FIELD_KEY = 'x-error-field';
 const DETAILS_KEY = 'x-error-details-bin';
+/** Set on every status a handler answered with, so a client can tell it from a transport failure. */
+const DOMAIN_KEY = 'x-error-domain';
+
+/**
+ * What a database failure means to the caller, or undefined for errors that are bugs: a
+ * statement past its deadline or a database out of reach is UNAVAILABLE (retry shortly), a
+ * deadlock or serialization failure is ABORTED (retry now). Nothing was committed in either
+ * case: the statement or its transaction was rolled back.
+ */
+export function fromDatabaseError(err: unknown): DomainError | undefined {
+  const { code, name } = (err ?? {}) as { code?: string; name?: string };
+  if (code === '57014' || name === 'KnexTimeoutError' || /^(08|57P)/.test(code ?? '') || code === 'ECONNREFUSED' || code === 'ECONNRESET'
+    || (err instanceof Error && /^Query read timeout$|Connection terminated/.test(err.message))) {
+    return new DomainError('UNAVAILABLE', 'the database did not answer in time; nothing was changed, retry shortly');
+  }
+  if (code === '40P01' || code === '40001') {
+    return new DomainError('ABORTED', 'a concurrent change got in the way; nothing was changed, retry');
+  }
+  return undefined;
+}
 
 /** Turns any thrown value into a gRPC status object; unknown errors never leak their text. */
 export function toGrpcError(err: unknown): Partial<ServiceError> & { code: GrpcStatus } {
+  err = fromDatabaseError(err) ?? err;
   if (err instanceof DomainError) {
     const metadata = new Metadata();
+    metadata.set(DOMAIN_KEY, '1');
     if (err.field) metadata.set(FIELD_KEY, err.field);
     if (err.details) metadata.set(DETAILS_KEY, Buffer.from(JSON.stringify(err.details)));
     return { code: GRPC_CODE[err.code], details: err.message, metadata };
@@ -80,8 +102,10 @@ export function fromGrpcError(err: ServiceError): DomainError {
       details = undefined;
     }
   }
-  // A connection failure has code UNAVAILABLE and a transport message not meant for users.
-  const message = code === 'UNAVAILABLE' ? 'a backing service is unavailable' : err.details || code;
+  // A connection failure has code UNAVAILABLE and a transport message not meant for users;
+  // an UNAVAILABLE a handler answered with (its database, say) keeps its own message.
+  const fromHandler = err.metadata?.get(DOMAIN_KEY)[0] === '1';
+  const message = code === 'UNAVAILABLE' && !fromHandler ? 'a backing service is unavailable' : err.details || code;
   return new DomainError(code, message, typeof field === 'string' ? field : undefined, details);
 }
 

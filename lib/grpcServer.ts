@@ -124,6 +124,7 @@ function wrapUnary(path: string, impl: AsyncUnary<unknown, unknown>, logger: Log
         const status = toGrpcError(err);
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         if (status.code === grpc.status.INTERNAL) logger.error({ err, method: path, ms }, 'rpc failed');
+        else if (status.code === grpc.status.UNAVAILABLE) logger.warn({ err, method: path, ms }, 'rpc failed: a dependency is unavailable or too slow');
         else logger.info({ method: path, ms, code: grpc.status[status.code], detail: status.details }, 'rpc refused');
         return callback(status);
       },

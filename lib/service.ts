@@ -15,7 +15,7 @@ export interface ServiceOptions {
   name: string;
   logger: Logger;
   /** Where to listen and which database: the service's config (host, port and CommonConfig). */
-  config: Pick<CommonConfig, 'databaseUrl' | 'dbPoolMax' | 'shutdownTimeoutMs'> & { host: string; port: number };
+  config: Pick<CommonConfig, 'databaseUrl' | 'dbPoolMax' | 'dbStatementTimeoutMs' | 'shutdownTimeoutMs'> & { host: string; port: number };
   schema: string;
   migrations: Migration[];
   protoFiles: string[];
@@ -42,7 +42,10 @@ export interface RunningService {
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { logger, config } = options;
   const lifecycle = createLifecycle(logger);
-  const db = await openDb({ url: config.databaseUrl, schema: options.schema, migrations: options.migrations, poolMax: config.dbPoolMax });
+  const db = await openDb({
+    url: config.databaseUrl, schema: options.schema, migrations: options.migrations, poolMax: config.dbPoolMax,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+  });
   try {
     const { bindings, workers = [], beforeStop } = options.build(db);
     const grpcServer = createGrpcServer({ logger, protoFiles: options.protoFiles }, bindings);

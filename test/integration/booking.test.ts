@@ -155,6 +155,36 @@ describe('booking service over gRPC, two replicas on one database', function () 
     }
   });
 
+  it('gives up on a booking row locked past the database deadline with UNAVAILABLE, changing nothing', async () => {
+    const impatient = await startBooking(
+      readBookingConfig({ NATS_URL, NATS_SUBJECT_PREFIX: prefix, BOOKING_PORT: '0', PRICING_ADDR: 'none', DB_STATEMENT_TIMEOUT_MS: '300' },
+        { databaseUrl: database.url, registryAddr: registry.address }),
+      createLogger('booking-impatient', LOG_LEVEL),
+    );
+    const rpc = connect(BookingServiceClient, impatient.address, 5000);
+    const holder = await replicas[0].db.transaction();
+    try {
+      const g = await gpu('L4', 800_000);
+      const { booking } = await rpc.client.createBooking({
+        caller: client, gpuId: g.id, durationHours: 1, jobId: '', dryRun: false, idempotencyKey: '', clientId: '',
+      });
+      // Another transaction holds the booking's row (a stuck session, say).
+      await holder('bookings').where({ booking_id: booking!.bookingId }).forUpdate();
+      const started = Date.now();
+      await assert.rejects(rpc.client.confirmBooking({ caller: client, bookingId: booking!.bookingId, gpuId: '' }),
+        (err: DomainError) => err.code === 'UNAVAILABLE' && /did not answer in time; nothing was changed/.test(err.message));
+      assert.ok(Date.now() - started < 2000, 'answered at the database deadline');
+      await holder.rollback();
+      assert.equal((await replicas[0].db('bookings').where({ booking_id: booking!.bookingId }).first()).confirmed_at, null);
+      const confirmed = await rpc.client.confirmBooking({ caller: client, bookingId: booking!.bookingId, gpuId: '' });
+      assert.ok(confirmed.booking!.confirmedAt, 'the retry goes through');
+    } finally {
+      if (!holder.isCompleted()) await holder.rollback();
+      rpc.close();
+      await impatient.stop();
+    }
+  });
+
   it('refuses coordinator calls from clients, impossible requirements and unknown outcomes', async () => {
     const expect = async (p: Promise<unknown>, code: string) => {
       await assert.rejects(p, (err: DomainError) => err instanceof DomainError && err.code === code);
