@@ -23,6 +23,8 @@ export type PayloadOf<T extends EventType> = ReturnType<(typeof EVENT_TYPES)[T][
 
 /** Streams hold these subject families (`<prefix>.<family>.>`). */
 export const STREAM_FAMILIES = ['gpu', 'booking', 'review', 'price'];
+/** How long the stream keeps events: the furthest back a replay can reach. */
+export const STREAM_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 
 export { EventEnvelope };
 

@@ -1,8 +1,18 @@
 import type { Knex } from '../db';
 import { EventEnvelope } from '../gen/aitbc/marketplace/v1/events';
 import type { Logger } from '../logger';
+import { createPeriodic } from '../periodic';
 import type { Worker } from '../service';
 import type { Delivery, EventBus } from './bus';
+import { STREAM_MAX_AGE_MS } from './envelope';
+
+/**
+ * Inbox rows are kept a day longer than the stream keeps events: no delivery or replay can
+ * bring back an event older than that, so its id need not be remembered.
+ */
+export const INBOX_RETENTION_MS = STREAM_MAX_AGE_MS + 24 * 3600 * 1000;
+/** Rows deleted per statement when pruning: each statement stays short. */
+const PRUNE_BATCH = 10_000;
 
 export interface InboxConsumerOptions {
   db: Knex;
@@ -17,6 +27,8 @@ export interface InboxConsumerOptions {
   maxDeliver?: number;
   retryDelayMs?: number;
   ackWaitMs?: number;
+  /** How often old inbox rows are pruned (default hourly). */
+  pruneIntervalMs?: number;
 }
 
 /**
@@ -28,10 +40,15 @@ export function createInboxConsumer(options: InboxConsumerOptions): Worker & { a
   const { db, bus, logger, durable } = options;
   let subscription: { stop(): Promise<void> } | undefined;
   let applied = 0;
+  const pruner = createPeriodic(`inbox-pruner:${durable}`, options.pruneIntervalMs ?? 3600_000, logger, async () => {
+    const pruned = await pruneInbox(db, durable, new Date(Date.now() - INBOX_RETENTION_MS));
+    if (pruned) logger.info({ durable, pruned }, 'inbox pruned');
+  });
   return {
     name: `consumer:${durable}`,
     applied: () => applied,
     async start() {
+      pruner.start();
       subscription = await bus.consume({
         durable,
         subjects: options.types.map((t) => bus.subject(t)),
@@ -60,9 +77,26 @@ export function createInboxConsumer(options: InboxConsumerOptions): Worker & { a
       });
     },
     async stop() {
+      await pruner.stop();
       await subscription?.stop();
     },
   };
+}
+
+/**
+ * Forgets the event ids a consumer applied before `before`, in short statements; returns how
+ * many. (Without it the inbox grows by one row per event and consumer, for ever.)
+ */
+export async function pruneInbox(db: Knex, consumer: string, before: Date): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = await db('inbox')
+      .whereIn(['consumer', 'event_id'], db('inbox').select('consumer', 'event_id')
+        .where({ consumer }).where('processed_at', '<', before).limit(PRUNE_BATCH))
+      .del();
+    total += deleted;
+    if (deleted < PRUNE_BATCH) return total;
+  }
 }
 
 /**

@@ -5,7 +5,7 @@ import {
 import { EventEnvelope } from '../gen/aitbc/marketplace/v1/events';
 import type { Logger } from '../logger';
 import { type ConsumerOptions, deliver, type EventBus, type OutgoingEvent, type Subscription } from './bus';
-import { STREAM_FAMILIES, subjectMatches } from './envelope';
+import { STREAM_FAMILIES, STREAM_MAX_AGE_MS, subjectMatches } from './envelope';
 
 export interface NatsBusOptions {
   url: string;
@@ -53,7 +53,7 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
     subjects: STREAM_FAMILIES.map((family) => `${prefix}.${family}.>`),
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
-    max_age: nanos(7 * 24 * 3600 * 1000),
+    max_age: nanos(STREAM_MAX_AGE_MS),
     duplicate_window: nanos(120_000),
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { openDb, type Knex } from '../../lib/db';
 import type { EventBus } from '../../lib/events/bus';
 import { eventTablesMigration } from '../../lib/events/eventTables';
-import { applyBatchOnce, createInboxConsumer } from '../../lib/events/inboxConsumer';
+import { applyBatchOnce, createInboxConsumer, INBOX_RETENTION_MS, pruneInbox } from '../../lib/events/inboxConsumer';
 import { createMemoryBus } from '../../lib/events/memoryBus';
 import { connectNatsBus } from '../../lib/events/natsBus';
 import { createLogger } from '../../lib/logger';
@@ -62,6 +62,36 @@ describe('inbox consumers against PostgreSQL', function () {
       }
     });
   }
+
+  it('forgets event ids only once no replay can bring them back, in short statements, one consumer at a time', async () => {
+    const now = Date.now();
+    const old = new Date(now - INBOX_RETENTION_MS - 60_000);
+    const recent = new Date(now - INBOX_RETENTION_MS + 3600_000);
+    await db.raw(`INSERT INTO inbox (consumer, event_id, processed_at)
+      SELECT 'prune-a', 'evt_old_' || i, ? FROM generate_series(1, 25000) i`, [old]);
+    await db('inbox').insert([
+      ...Array.from({ length: 5 }, (_, i) => ({ consumer: 'prune-a', event_id: `evt_recent_${i}`, processed_at: recent })),
+      ...Array.from({ length: 5 }, (_, i) => ({ consumer: 'prune-b', event_id: `evt_old_${i}`, processed_at: old })),
+    ]);
+    assert.equal(await pruneInbox(db, 'prune-a', new Date(now - INBOX_RETENTION_MS)), 25_000);
+    const left = await db('inbox').whereIn('consumer', ['prune-a', 'prune-b']).select('consumer', 'event_id').orderBy(['consumer', 'event_id']);
+    assert.deepEqual(left.map((r: { consumer: string; event_id: string }) => `${r.consumer}/${r.event_id}`), [
+      ...Array.from({ length: 5 }, (_, i) => `prune-a/evt_recent_${i}`),
+      ...Array.from({ length: 5 }, (_, i) => `prune-b/evt_old_${i}`),
+    ]);
+
+    // A running consumer prunes its own inbox on its own.
+    const bus = createMemoryBus({ prefix: testPrefix() });
+    const consumer = createInboxConsumer({ db, bus, logger: silent, durable: 'prune-b', types: ['gpu.>'], pruneIntervalMs: 50, apply: async () => undefined });
+    await consumer.start();
+    try {
+      await waitFor(async () => (await db('inbox').where({ consumer: 'prune-b' })).length === 0, 5000, 'pruned by the consumer');
+      assert.equal((await db('inbox').where({ consumer: 'prune-a' })).length, 5, "another consumer's ids stay");
+    } finally {
+      await consumer.stop();
+      await bus.close();
+    }
+  });
 
   it('applies a batch that repeats events (a redelivery) only once', async () => {
     const bus = createMemoryBus();
