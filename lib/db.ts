@@ -103,3 +103,20 @@ export function afterCommit(db: Knex, fn: () => void): void {
   if (commit) commit.then(fn, () => undefined);
   else fn();
 }
+
+/**
+ * Deletes the rows of `table` that `where` picks, at most `batch` per statement (chosen by
+ * the key columns, so each statement is an index walk), until none is left: every statement
+ * stays far inside the statement deadline and holds its locks briefly, however much has piled
+ * up. Returns how many rows went.
+ */
+export async function deleteInBatches(
+  db: Knex, table: string, key: string[], where: (q: Knex.QueryBuilder) => Knex.QueryBuilder, batch = 10_000,
+): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = await db(table).whereIn(key, where(db(table).select(key)).limit(batch)).del();
+    total += deleted;
+    if (deleted < batch) return total;
+  }
+}

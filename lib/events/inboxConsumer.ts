@@ -1,4 +1,4 @@
-import type { Knex } from '../db';
+import { deleteInBatches, type Knex } from '../db';
 import { EventEnvelope } from '../gen/aitbc/marketplace/v1/events';
 import type { Logger } from '../logger';
 import { createPeriodic } from '../periodic';
@@ -11,8 +11,6 @@ import { STREAM_MAX_AGE_MS } from './envelope';
  * bring back an event older than that, so its id need not be remembered.
  */
 export const INBOX_RETENTION_MS = STREAM_MAX_AGE_MS + 24 * 3600 * 1000;
-/** Rows deleted per statement when pruning: each statement stays short. */
-const PRUNE_BATCH = 10_000;
 
 export interface InboxConsumerOptions {
   db: Knex;
@@ -87,16 +85,8 @@ export function createInboxConsumer(options: InboxConsumerOptions): Worker & { a
  * Forgets the event ids a consumer applied before `before`, in short statements; returns how
  * many. (Without it the inbox grows by one row per event and consumer, for ever.)
  */
-export async function pruneInbox(db: Knex, consumer: string, before: Date): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const deleted = await db('inbox')
-      .whereIn(['consumer', 'event_id'], db('inbox').select('consumer', 'event_id')
-        .where({ consumer }).where('processed_at', '<', before).limit(PRUNE_BATCH))
-      .del();
-    total += deleted;
-    if (deleted < PRUNE_BATCH) return total;
-  }
+export async function pruneInbox(db: Knex, consumer: string, before: Date, batch?: number): Promise<number> {
+  return deleteInBatches(db, 'inbox', ['consumer', 'event_id'], (q) => q.where({ consumer }).where('processed_at', '<', before), batch);
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Knex } from '../db';
+import { deleteInBatches, type Knex } from '../db';
 import type { Logger } from '../logger';
 import type { Worker } from '../service';
 import type { EventBus } from './bus';
@@ -82,7 +82,8 @@ export function createOutboxRelay(options: RelayOptions): Worker {
   async function cleanup(): Promise<void> {
     if (Date.now() - lastCleanup < 60_000) return;
     lastCleanup = Date.now();
-    await db('outbox').whereNotNull('published_at').where('published_at', '<', new Date(Date.now() - retentionMs)).del();
+    const before = new Date(Date.now() - retentionMs);
+    await deleteInBatches(db, 'outbox', ['id'], (q) => q.whereNotNull('published_at').where('published_at', '<', before));
   }
 
   async function run(): Promise<void> {

@@ -6,6 +6,7 @@ import { Role } from '../../lib/caller';
 import type { DomainError } from '../../lib/errors';
 import { PricingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/pricing';
 import { connect } from '../../lib/grpcClient';
+import { pricingStore } from '../../services/pricing/src/store';
 import { recordEvents, waitFor } from '../support/events';
 import { http, KEYS, startTestMesh, type TestMesh } from '../support/testMesh';
 
@@ -176,6 +177,25 @@ describe('pricing through events and the gateway', function () {
     } finally {
       handle.close();
     }
+  });
+
+  it('forgets history past its retention and finished bookings past every window, nothing newer', async () => {
+    const db = mesh.pricing!.db;
+    const day = 86_400_000;
+    const point = (at: Date) => ({
+      model_key: 'prune-test', at, price_micro: 1, base_price_micro: 1, multiplier_bp: 10_000, utilization_bp: 0, online_gpus: 0, booked_gpus: 0,
+    });
+    await db('price_points').insert([point(new Date(Date.now() - 91 * day)), point(new Date(Date.now() - 92 * day)), point(new Date(Date.now() - 89 * day))]);
+    const booking = (id: string, createdDaysAgo: number, ended: boolean) => ({
+      booking_id: id, gpu_id: 'gpu_prune', model_key: 'prune-test', price_per_hour_micro: 1, start_time: new Date(), end_time: new Date(),
+      created_at: new Date(Date.now() - createdDaysAgo * day), ended_at: ended ? new Date() : null,
+    });
+    await db('bookings').insert([booking('bkg_prune_old', 30, true), booking('bkg_prune_live', 30, false), booking('bkg_prune_new', 1, true)]);
+    assert.equal(await pricingStore.pruneHistory(db, new Date(Date.now() - 90 * day)), 2);
+    assert.equal((await db('price_points').where({ model_key: 'prune-test' })).length, 1);
+    assert.equal(await pricingStore.pruneBookings(db, new Date(Date.now() - 14 * day)), 1);
+    assert.deepEqual((await db('bookings').where({ model_key: 'prune-test' }).orderBy('booking_id')).map((r: { booking_id: string }) => r.booking_id),
+      ['bkg_prune_live', 'bkg_prune_new']);
   });
 
   it('with the pricing service stopped, bookings still work at the listed price and say so', async () => {

@@ -10,6 +10,7 @@ import { connect, type ClientHandle } from '../../lib/grpcClient';
 import { createLogger } from '../../lib/logger';
 import type { RunningService } from '../../lib/service';
 import { readBookingConfig, startBooking } from '../../services/booking/src/main';
+import { bookingStore } from '../../services/booking/src/store';
 import { readRegistryConfig, startRegistry } from '../../services/registry/src/main';
 import { deleteStream, NATS_URL, recordEvents, testPrefix, waitFor } from '../support/events';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
@@ -183,6 +184,17 @@ describe('booking service over gRPC, two replicas on one database', function () 
       rpc.close();
       await impatient.stop();
     }
+  });
+
+  it('keeps Idempotency-Keys two days, then forgets them', async () => {
+    const db = replicas[0].db;
+    const hour = 3600_000;
+    await db('idempotency_keys').insert([
+      { account_id: 'prune', key: 'fresh', request_hash: 'h', created_at: new Date(Date.now() - 47 * hour) },
+      ...Array.from({ length: 3 }, (_, i) => ({ account_id: 'prune', key: `stale-${i}`, request_hash: 'h', created_at: new Date(Date.now() - 49 * hour) })),
+    ]);
+    assert.equal(await bookingStore.idempotency.prune(db, 48 * hour), 3);
+    assert.deepEqual((await db('idempotency_keys').where({ account_id: 'prune' })).map((r: { key: string }) => r.key), ['fresh']);
   });
 
   it('refuses coordinator calls from clients, impossible requirements and unknown outcomes', async () => {

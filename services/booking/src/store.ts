@@ -1,4 +1,4 @@
-import type { Knex } from '../../../lib/db';
+import { deleteInBatches, type Knex } from '../../../lib/db';
 import type { OutboxRow } from '../../../lib/events/outbox';
 
 export type BookingStatusName = 'active' | 'completed' | 'released' | 'cancelled';
@@ -183,7 +183,8 @@ export const bookingStore = {
     },
     /** Keys are kept at least 24 hours; this drops those older than `olderThanMs`. */
     async prune(db: Knex, olderThanMs: number): Promise<number> {
-      return db('idempotency_keys').where('created_at', '<', new Date(Date.now() - olderThanMs)).del();
+      const before = new Date(Date.now() - olderThanMs);
+      return deleteInBatches(db, 'idempotency_keys', ['account_id', 'key'], (q) => q.where('created_at', '<', before));
     },
   },
 };

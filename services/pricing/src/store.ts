@@ -1,4 +1,4 @@
-import type { Knex } from '../../../lib/db';
+import { deleteInBatches, type Knex } from '../../../lib/db';
 
 /** A model's stored pricing state (one row per model key). */
 export interface ModelRow {
@@ -210,12 +210,12 @@ export const pricingStore = {
   },
 
   async pruneHistory(db: Knex, before: Date): Promise<number> {
-    return db('price_points').where('at', '<', before).delete();
+    return deleteInBatches(db, 'price_points', ['model_key', 'at'], (q) => q.where('at', '<', before));
   },
 
   /** Forgets finished bookings too old to count in any window. */
   async pruneBookings(db: Knex, before: Date): Promise<number> {
-    return db('bookings').whereNotNull('ended_at').where('created_at', '<', before).delete();
+    return deleteInBatches(db, 'bookings', ['booking_id'], (q) => q.whereNotNull('ended_at').where('created_at', '<', before));
   },
 };
 
