@@ -1,5 +1,6 @@
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
+import type { Logger } from './logger';
 
 export type { Knex };
 
@@ -29,6 +30,8 @@ export interface DbOptions {
    * Migrations run without it.
    */
   statementTimeoutMs?: number;
+  /** Where knex's own warnings go (as JSON log lines); by default knex prints them as text. */
+  logger?: Logger;
 }
 
 /**
@@ -80,7 +83,20 @@ export function connectDb(options: Omit<DbOptions, 'migrations'>): Knex {
     searchPath: [options.schema, 'public'],
     pool: { min: 0, max: options.poolMax ?? 10 },
     acquireConnectionTimeout: 10_000,
+    ...(options.logger ? { log: knexLog(options.logger) } : {}),
   });
+}
+
+/** knex's log (pool errors while the database is away, deprecations) as structured lines. */
+function knexLog(logger: Logger) {
+  const log = logger.child({ component: 'knex' });
+  const text = (m: unknown) => (typeof m === 'string' ? m : JSON.stringify(m));
+  return {
+    warn: (m: unknown) => log.warn(text(m)),
+    error: (m: unknown) => log.error(text(m)),
+    deprecate: (m: unknown) => log.warn(text(m)),
+    debug: (m: unknown) => log.debug(text(m)),
+  };
 }
 
 async function createSchema(db: Knex, schema: string): Promise<void> {

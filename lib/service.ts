@@ -44,7 +44,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const lifecycle = createLifecycle(logger);
   const db = await openDb({
     url: config.databaseUrl, schema: options.schema, migrations: options.migrations, poolMax: config.dbPoolMax,
-    statementTimeoutMs: config.dbStatementTimeoutMs,
+    statementTimeoutMs: config.dbStatementTimeoutMs, logger,
   });
   try {
     const { bindings, workers = [], beforeStop } = options.build(db);

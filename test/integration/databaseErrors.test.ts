@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
+import pino from 'pino';
 import { connectDb, type Knex, openDb } from '../../lib/db';
 import { fromDatabaseError, toGrpcError } from '../../lib/errors';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
@@ -71,14 +72,17 @@ describe('database deadlines and failures', function () {
     await Promise.all([a.isCompleted() ? undefined : a.rollback().catch(() => undefined), b.isCompleted() ? undefined : b.rollback().catch(() => undefined)]);
   });
 
-  it('answers an unreachable database with UNAVAILABLE', async () => {
+  it('answers an unreachable database with UNAVAILABLE, logging it as a JSON line', async () => {
     const url = new URL(database.url);
     url.port = '1';
-    const gone = connectDb({ url: url.toString(), schema: 'deadlines', statementTimeoutMs: 300 });
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ base: { service: 'test' } }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const gone = connectDb({ url: url.toString(), schema: 'deadlines', statementTimeoutMs: 300, logger });
     try {
       const err = await gone.raw('SELECT 1').then(() => undefined, (e: unknown) => e);
       assert.ok(err, 'the query fails');
       assert.equal(toGrpcError(err).code, status.UNAVAILABLE);
+      assert.ok(lines.some((l) => l.component === 'knex' && l.service === 'test' && /ECONNREFUSED/.test(String(l.msg))), JSON.stringify(lines));
     } finally {
       await gone.destroy();
     }
