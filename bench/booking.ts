@@ -90,6 +90,7 @@ async function main(): Promise<void> {
     await raw.raw('CREATE TABLE bench_rows (id bigserial PRIMARY KEY, gpu_id text NOT NULL, client_id text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())');
     let inserts = 0;
     const rawWritesBefore = bench.writes().load_generator;
+    const rawCpuBefore = bench.cpu();
     const rawUntil = Date.now() + seconds * 1000;
     await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
       while (Date.now() < rawUntil) {
@@ -98,6 +99,9 @@ async function main(): Promise<void> {
       }
     }));
     const rawWritesPerInsert = Math.round(((bench.writes().load_generator - rawWritesBefore) / Math.max(inserts, 1)) * 100) / 100;
+    const rawCpuAfter = bench.cpu();
+    const rawCpuPerInsert = Object.fromEntries(['postgres', 'load_generator']
+      .map((k) => [k, Math.round(((rawCpuAfter[k] - rawCpuBefore[k]) / Math.max(inserts, 1)) * 1000) / 1000]));
     await raw.destroy();
     const insertsPerSecond = Math.round(inserts / seconds);
 
@@ -123,6 +127,7 @@ async function main(): Promise<void> {
       write_syscalls_per_booking: writesPerPair,
       raw_insert_transactions_per_second: insertsPerSecond,
       raw_insert_write_syscalls_per_transaction: rawWritesPerInsert,
+      raw_insert_cpu_ms_per_transaction: rawCpuPerInsert,
       bookings_vs_raw: Math.round((bookingsPerSecond / insertsPerSecond) * 1000) / 1000,
       expiry_lag_ms: { bookings: lags.length, p50: Math.round(percentile(lags, 50)), p99: Math.round(percentile(lags, 99)), max: Math.round(lags[lags.length - 1]) },
       targets: { bookings_vs_raw_min: 0.15, expiry_lag_p99_ms_max: 1000 },
