@@ -3,8 +3,8 @@ import path from 'node:path';
 import { ConfigReader } from '../lib/config';
 import { createMemoryBus } from '../lib/events/memoryBus';
 import { ensureWritableDir, startEmbeddedPostgres } from '../lib/embeddedPostgres';
-import { createLifecycle, runMain, stopOnSignals } from '../lib/lifecycle';
-import { createLogger } from '../lib/logger';
+import { createLifecycle, type Lifecycle, runMain, stopOnSignals } from '../lib/lifecycle';
+import { createLogger, type Logger } from '../lib/logger';
 import { ROOT } from '../lib/paths';
 import { generateKey, parseKeyList } from '../lib/apiKeys';
 import { readGatewayConfig, startGateway } from '../gateway/src/main';
@@ -29,38 +29,13 @@ async function main(): Promise<void> {
   stopOnSignals(lifecycle, logger);
 
   ensureWritableDir(dataDir, 'AITBC_DATA_DIR');
-  let databaseUrl = process.env.DATABASE_URL?.trim();
-  const stopLast: (() => Promise<void>)[] = [];
-  if (!databaseUrl) {
-    const pg = await startEmbeddedPostgres({ dataDir, port: pgPort, logger: logger.child({ component: 'postgres' }) });
-    databaseUrl = pg.url;
-    stopLast.push(pg.stop);
-  }
-  const { keys, source } = apiKeys(dataDir);
-
-  // Without NATS_URL every service shares one in-process bus (same guarantees, one process).
   const natsUrl = process.env.NATS_URL?.trim();
-  const bus = natsUrl ? undefined : createMemoryBus();
-  const registryConfig = readRegistryConfig(process.env, { databaseUrl, apiKeys: keys });
-  const registry = await startRegistry(registryConfig, createLogger('registry', registryConfig.logLevel), { bus });
-  const pricingConfig = readPricingConfig(process.env, { databaseUrl });
-  const pricing = await startPricing(pricingConfig, createLogger('pricing', pricingConfig.logLevel), { bus });
-  const reviewsConfig = readReviewsConfig(process.env, { databaseUrl });
-  const reviews = await startReviews(reviewsConfig, createLogger('reviews', reviewsConfig.logLevel), { bus });
-  const bookingConfig = readBookingConfig(process.env, { databaseUrl, registryAddr: registry.address, pricingAddr: pricing.address });
-  const booking = await startBooking(bookingConfig, createLogger('booking', bookingConfig.logLevel), { bus });
-  const gatewayConfig = readGatewayConfig(process.env, {
-    registryAddr: registry.address, bookingAddr: booking.address, pricingAddr: pricing.address, reviewsAddr: reviews.address, apiKeys: keys,
-  });
-  const gateway = await startGateway(gatewayConfig, createLogger('gateway', gatewayConfig.logLevel));
-
-  lifecycle.onStop('gateway', gateway.stop);
-  lifecycle.onStop('booking', booking.stop);
-  lifecycle.onStop('reviews', reviews.stop);
-  lifecycle.onStop('pricing', pricing.stop);
-  lifecycle.onStop('registry', registry.stop);
-  if (bus) lifecycle.onStop('event bus', () => bus.close());
-  for (const stop of stopLast) lifecycle.onStop('postgres', stop);
+  // A part that fails to start (a taken port, say) stops those already started.
+  const { registry, pricing, reviews, booking, gateway, keys, source, databaseUrl } = await startParts(lifecycle, logger, dataDir, pgPort, natsUrl)
+    .catch(async (err: unknown) => {
+      await lifecycle.stop();
+      throw err;
+    });
   lifecycle.onStop('done', () => void process.stdout.write('mesh stopped\n'));
 
   const lines = [
@@ -75,6 +50,41 @@ async function main(): Promise<void> {
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/**
+ * Starts PostgreSQL (unless DATABASE_URL), the event bus (unless NATS_URL), the services and
+ * the gateway, each registered to stop before everything started earlier.
+ */
+async function startParts(lifecycle: Lifecycle, logger: Logger, dataDir: string, pgPort: number, natsUrl: string | undefined) {
+  let databaseUrl = process.env.DATABASE_URL?.trim();
+  if (!databaseUrl) {
+    const pg = await startEmbeddedPostgres({ dataDir, port: pgPort, logger: logger.child({ component: 'postgres' }) });
+    databaseUrl = pg.url;
+    lifecycle.onStopFirst('postgres', pg.stop);
+  }
+  // Without NATS_URL every service shares one in-process bus (same guarantees, one process).
+  const bus = natsUrl ? undefined : createMemoryBus();
+  if (bus) lifecycle.onStopFirst('event bus', () => bus.close());
+  const { keys, source } = apiKeys(dataDir);
+  const begin = async <T extends { stop(): Promise<void> }>(name: string, start: () => Promise<T>): Promise<T> => {
+    const part = await start();
+    lifecycle.onStopFirst(name, () => part.stop());
+    return part;
+  };
+  const registryConfig = readRegistryConfig(process.env, { databaseUrl, apiKeys: keys });
+  const registry = await begin('registry', () => startRegistry(registryConfig, createLogger('registry', registryConfig.logLevel), { bus }));
+  const pricingConfig = readPricingConfig(process.env, { databaseUrl });
+  const pricing = await begin('pricing', () => startPricing(pricingConfig, createLogger('pricing', pricingConfig.logLevel), { bus }));
+  const reviewsConfig = readReviewsConfig(process.env, { databaseUrl });
+  const reviews = await begin('reviews', () => startReviews(reviewsConfig, createLogger('reviews', reviewsConfig.logLevel), { bus }));
+  const bookingConfig = readBookingConfig(process.env, { databaseUrl, registryAddr: registry.address, pricingAddr: pricing.address });
+  const booking = await begin('booking', () => startBooking(bookingConfig, createLogger('booking', bookingConfig.logLevel), { bus }));
+  const gatewayConfig = readGatewayConfig(process.env, {
+    registryAddr: registry.address, bookingAddr: booking.address, pricingAddr: pricing.address, reviewsAddr: reviews.address, apiKeys: keys,
+  });
+  const gateway = await begin('gateway', () => startGateway(gatewayConfig, createLogger('gateway', gatewayConfig.logLevel)));
+  return { registry, pricing, reviews, booking, gateway, keys, source, databaseUrl };
 }
 
 /** AITBC_API_KEYS when set; otherwise development keys created once in the data folder. */

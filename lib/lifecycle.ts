@@ -3,6 +3,8 @@ import { createLogger, type Logger } from './logger';
 export interface Lifecycle {
   /** Adds a shutdown step; steps run in the order they were added. */
   onStop(name: string, step: () => Promise<void> | void): void;
+  /** Adds a step that runs before every step added so far (stop the last started first). */
+  onStopFirst(name: string, step: () => Promise<void> | void): void;
   /** Runs every step once, in order, logging failures and going on. Idempotent. */
   stop(): Promise<void>;
 }
@@ -17,6 +19,9 @@ export function createLifecycle(logger: Logger): Lifecycle {
   return {
     onStop(name, step) {
       steps.push({ name, step });
+    },
+    onStopFirst(name, step) {
+      steps.unshift({ name, step });
     },
     stop() {
       stopping ??= (async () => {
@@ -35,7 +40,7 @@ export function createLifecycle(logger: Logger): Lifecycle {
 }
 
 /** Stops on SIGTERM/SIGINT (a second signal exits at once) and exits when done. */
-export function stopOnSignals(lifecycle: Lifecycle, logger: Logger): void {
+export function stopOnSignals(lifecycle: Pick<Lifecycle, 'stop'>, logger: Logger): void {
   let signalled = false;
   const handler = (signal: NodeJS.Signals) => {
     if (signalled) {
@@ -53,11 +58,23 @@ export function stopOnSignals(lifecycle: Lifecycle, logger: Logger): void {
 /** Runs a composition root's main, logging a start-up failure and exiting 1. */
 export function runMain(main: () => Promise<unknown>): void {
   main().catch((err: unknown) => {
-    // Config errors carry their own readable text; anything else gets its stack.
-    const text = err instanceof Error && err.name === 'ConfigError' ? err.message : err instanceof Error ? err.stack : String(err);
-    process.stderr.write(`fatal: ${text}\n`);
+    process.stderr.write(`fatal: ${startupFailureText(err)}\n`);
     process.exit(1);
   });
+}
+
+/**
+ * What a person reads when start-up fails: config errors and taken ports in words (they are
+ * the person's to fix, a stack would only hide that), anything else with its stack.
+ */
+export function startupFailureText(err: unknown): string {
+  if (err instanceof Error && err.name === 'ConfigError') return err.message;
+  const taken = /EADDRINUSE[^\d]*?([\w.:[\]-]+:\d+)/.exec(String((err as Error)?.message ?? err));
+  if (taken) {
+    return `cannot listen on ${taken[1]}: the port is already in use (is the mesh or a service already running?). ` +
+      'Stop it, or choose free ports: PORT (gateway), REGISTRY_PORT, BOOKING_PORT, REVIEWS_PORT, PRICING_PORT.';
+  }
+  return err instanceof Error ? err.stack ?? err.message : String(err);
 }
 
 /**
@@ -73,6 +90,6 @@ export function serviceMain<C extends { logLevel: string }>(
     const config = read(process.env);
     const logger = createLogger(name, config.logLevel);
     const running = await start(config, logger);
-    stopOnSignals({ onStop: () => undefined, stop: () => running.stop() }, logger);
+    stopOnSignals({ stop: () => running.stop() }, logger);
   });
 }

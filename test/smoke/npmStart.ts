@@ -2,11 +2,12 @@
  * Start-up test of `npm start` on the embedded PostgreSQL (run by .ci/run, not by mocha):
  * a fresh data folder, the mesh comes up, a provider registers a GPU with the CLI's body,
  * a client lists it, asks its price, books, confirms and releases it (the price moves with
- * demand), reviews it, SIGINT stops everything cleanly, and a second start finds the GPU
- * again (data survives restarts). Prints one line per check; exits 1 on the first failure.
+ * demand), reviews it, SIGINT stops everything cleanly, a second start finds the GPU
+ * again (data survives restarts), and a start with the gateway's port taken fails in words,
+ * stopping what it had started. Prints one line per check; exits 1 on the first failure.
  */
 import { spawn } from 'node:child_process';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -164,6 +165,26 @@ async function main(): Promise<void> {
   const details = await fetch(`${base}/v1/marketplace/gpu/${gpuId}`, { headers: { 'X-Api-Key': keys.client } });
   check(details.status === 200, 'after a restart the GPU is still there (data survives restarts)');
   check(await second.stop(), 'the second run stops cleanly too');
+
+  // The gateway's port taken: a sentence saying what to do, exit 1, and nothing left running.
+  const blocker = createServer().listen(port, '127.0.0.1');
+  await new Promise((r) => blocker.once('listening', r));
+  try {
+    const child = spawn('npm', ['start', '--silent'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => { child.kill('SIGKILL'); resolve(null); }, 120_000);
+      child.on('exit', (c) => { clearTimeout(timer); resolve(c); });
+    });
+    const said = output.includes(`fatal: cannot listen on 127.0.0.1:${port}: the port is already in use`) && !/\n\s+at /.test(output);
+    if (!said) process.stdout.write(output);
+    check(code !== 0 && code !== null && said, `with the gateway's port taken it says so in one sentence and exits ${code}`);
+    check(!(await reachable(Number(env.EMBEDDED_PG_PORT))), 'and stops the parts it had started, embedded PostgreSQL included');
+  } finally {
+    blocker.close();
+  }
 }
 
 main().then(
