@@ -62,7 +62,9 @@ const DOMAIN_KEY = 'x-error-domain';
  */
 export function fromDatabaseError(err: unknown): DomainError | undefined {
   const { code, name } = (err ?? {}) as { code?: string; name?: string };
-  if (code === '57014' || name === 'KnexTimeoutError' || /^(08|57P)/.test(code ?? '') || code === 'ECONNREFUSED' || code === 'ECONNRESET'
+  // 57014: statement deadline; 08: connection; 53: out of resources (too many connections,
+  // disk, memory); 57P: the server shutting down or starting.
+  if (code === '57014' || name === 'KnexTimeoutError' || /^(08|53|57P)/.test(code ?? '') || code === 'ECONNREFUSED' || code === 'ECONNRESET'
     || (err instanceof Error && /^Query read timeout$|Connection terminated/.test(err.message))) {
     return new DomainError('UNAVAILABLE', 'the database did not answer in time; nothing was changed, retry shortly');
   }
