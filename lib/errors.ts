@@ -55,18 +55,21 @@ const DETAILS_KEY = 'x-error-details-bin';
 const DOMAIN_KEY = 'x-error-domain';
 
 /**
- * What a database failure means to the caller, or undefined for errors that are bugs: a
- * statement past its deadline or a database out of reach is UNAVAILABLE (retry shortly), a
- * deadlock or serialization failure is ABORTED (retry now). Nothing was committed in either
- * case: the statement or its transaction was rolled back.
+ * What a database failure means to the caller, or undefined for errors that are bugs. Out of
+ * time or out of reach before anything ran: UNAVAILABLE, nothing was changed. A connection
+ * lost mid-way: UNAVAILABLE, without that promise (a commit in flight may have landed). A
+ * deadlock or serialization failure: ABORTED, rolled back, retry now.
  */
 export function fromDatabaseError(err: unknown): DomainError | undefined {
   const { code, name } = (err ?? {}) as { code?: string; name?: string };
-  // 57014: statement deadline; 08: connection; 53: out of resources (too many connections,
-  // disk, memory); 57P: the server shutting down or starting.
-  if (code === '57014' || name === 'KnexTimeoutError' || /^(08|53|57P)/.test(code ?? '') || code === 'ECONNREFUSED' || code === 'ECONNRESET'
-    || (err instanceof Error && /^Query read timeout$|Connection terminated/.test(err.message))) {
+  const message = err instanceof Error ? err.message : '';
+  // 57014: statement deadline; 53: out of connections, disk or memory; 57P03: starting up.
+  if (code === '57014' || /^53/.test(code ?? '') || code === '57P03' || code === 'ECONNREFUSED' || name === 'KnexTimeoutError') {
     return new DomainError('UNAVAILABLE', 'the database did not answer in time; nothing was changed, retry shortly');
+  }
+  // 08: connection failures; 57P01/02: the server shut down under us.
+  if (/^(08|57P0[12])/.test(code ?? '') || code === 'ECONNRESET' || /^Query read timeout$|Connection terminated/.test(message)) {
+    return new DomainError('UNAVAILABLE', 'the connection to the database was lost; retry shortly');
   }
   if (code === '40P01' || code === '40001') {
     return new DomainError('ABORTED', 'a concurrent change got in the way; nothing was changed, retry');

@@ -14,7 +14,7 @@ describe('database deadlines and failures', function () {
   before(async () => {
     database = await createTestDatabase();
     db = await openDb({
-      url: database.url, schema: 'deadlines', statementTimeoutMs: 300,
+      url: database.url, schema: 'deadlines', statementTimeoutMs: 300, logger: pino({ level: 'silent' }),
       migrations: [{
         name: '001_rows',
         async up(trx) {
@@ -86,6 +86,19 @@ describe('database deadlines and failures', function () {
     } finally {
       await gone.destroy();
     }
+  });
+
+  it('answers a connection lost mid-statement with UNAVAILABLE, promising nothing about what landed', async () => {
+    const trx = await db.transaction();
+    const { rows: [{ pid }] } = await trx.raw('SELECT pg_backend_pid() AS pid');
+    const sleeping = trx.raw('SELECT pg_sleep(0.25)').then(() => undefined, (e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    await db.raw('SELECT pg_terminate_backend(?)', [pid]);
+    const err = await sleeping;
+    await trx.rollback().catch(() => undefined);
+    assert.equal(toGrpcError(err).code, status.UNAVAILABLE);
+    assert.equal(fromDatabaseError(err)!.message, 'the connection to the database was lost; retry shortly');
+    assert.equal((await db.raw('SELECT 1 AS one')).rows[0].one, 1, 'the pool goes on with a new connection');
   });
 
   it('leaves errors that are bugs to INTERNAL, without their text', async () => {
