@@ -49,10 +49,11 @@ export function createGpuReactions(deps: { db: Knex; bus: EventBus; store: Booki
         if (change.status !== GpuStatus.GPU_STATUS_OFFLINE) return;
         // Running at some moment since it went offline: one that started later (booked in
         // the instant before the registry noticed) is refunded in full.
-        await cancel(trx, await deps.store.liveOnGpu(trx, change.gpuId, { from: at, to: now }), 'gpu_offline', at, now);
+        await cancel(trx, await deps.store.liveOnGpu(trx, change.gpuId, at, now), 'gpu_offline', at, now);
       } else {
+        // Every live booking not over by then: the running one, and reservations ahead.
         const gone = decodePayload(delivery.envelope) as GpuUnregistered;
-        await cancel(trx, await deps.store.liveOnGpu(trx, gone.gpuId), 'cancelled', at, now);
+        await cancel(trx, await deps.store.liveOnGpu(trx, gone.gpuId, at), 'cancelled', at, now);
       }
     },
   });

@@ -149,10 +149,13 @@ export const bookingStore = {
     return rows;
   },
 
-  /** Live bookings of a GPU (locked), optionally only those running at some moment of [from, to]. */
-  async liveOnGpu(db: Knex, gpuId: string, running?: { from: Date; to: Date }): Promise<BookingRow[]> {
-    const q = db<BookingRow>('bookings').where({ gpu_id: gpuId, status: 'active' }).orderBy('start_time').forUpdate();
-    if (running) q.where('start_time', '<=', running.to).where('end_time', '>', running.from);
+  /**
+   * Live bookings of a GPU (locked) not over by `from`; with `to`, only those already started
+   * by then (running at some moment of [from, to]).
+   */
+  async liveOnGpu(db: Knex, gpuId: string, from: Date, to?: Date): Promise<BookingRow[]> {
+    const q = db<BookingRow>('bookings').where({ gpu_id: gpuId, status: 'active' }).where('end_time', '>', from).orderBy('start_time').forUpdate();
+    if (to) q.where('start_time', '<=', to);
     return q;
   },
 
