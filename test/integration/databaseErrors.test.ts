@@ -35,9 +35,9 @@ describe('database deadlines and failures', function () {
   });
 
   it('cancels a statement past its deadline, lock waits included, as UNAVAILABLE', async () => {
-    const started = Date.now();
+    // Without the deadline this sleep would simply succeed.
     const slow = await db.raw('SELECT pg_sleep(3)').then(() => undefined, (err: unknown) => err);
-    assert.ok(Date.now() - started < 2000, 'cancelled at the deadline, not after the sleep');
+    assert.equal((slow as { code?: string }).code, '57014', 'cancelled by the statement deadline');
     assert.equal(toGrpcError(slow).code, status.UNAVAILABLE);
     assert.match(fromDatabaseError(slow)!.message, /did not answer in time; nothing was changed/);
 
