@@ -27,6 +27,9 @@ export function problem(status: number, detail: string, extra: Partial<Problem> 
 }
 
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
+  // A backend that is down or overloaded is usually back within moments: say when to retry
+  // (a 429 sets its own Retry-After).
+  if (p.status === 503 && !reply.hasHeader('retry-after')) reply.header('Retry-After', '1');
   return reply.code(p.status).type('application/problem+json').send(p);
 }
 

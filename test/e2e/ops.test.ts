@@ -87,5 +87,6 @@ describe('operations endpoints', () => {
     const list = await http(mesh.url, 'GET', '/v1/marketplace/gpu/list', { key: 'client-key-alice' });
     assert.equal(list.status, 503);
     assert.equal(list.body.detail, 'a backing service is unavailable');
+    assert.equal(list.headers.get('retry-after'), '1');
   });
 });
