@@ -153,6 +153,12 @@ describe('booking through the gateway', function () {
     assert.match(dry.body.reason, new RegExp(`booked until ${first.body.end_time}`));
     const after = await book(gpuId, { start_time: first.body.end_time }, KEYS.client2);
     assert.equal(after.status, 201, 'the start it suggests is free');
+    // Booking again what you already hold (a retry after a lost answer) names your booking.
+    const mine = await book(gpuId);
+    assert.equal(mine.status, 409);
+    assert.equal(mine.body.detail, `you already hold booking ${first.body.booking_id} on GPU ${gpuId} until ${first.body.end_time}; release it first, or pick a start_time at or after ${after.body.end_time}`);
+    assert.equal(mine.body.booking_id, first.body.booking_id);
+    assert.equal(mine.body.booked_until, after.body.end_time, 'free after the last booking in the way');
     const provider = await book(await newGpu(), {}, KEYS.provider);
     assert.equal(provider.status, 403);
     const offline = await newGpu(1, 'gone-rig');

@@ -17,7 +17,7 @@ import { bookingMessage, STATUS_NAME } from './bookingMessage';
 import { durationSeconds, secondsUsed, settle, totalCost } from './domain/billing';
 import { bookingConfirmed, bookingCreated, bookingEnded } from './events';
 import type { PricingPort } from './pricing';
-import { type BookingRow, type BookingStore, EXCLUSION_VIOLATION, type Ending } from './store';
+import { type BookingRow, type BookingStore, EXCLUSION_VIOLATION, type Ending, type Overlap } from './store';
 
 export interface BookingDeps {
   db: Knex;
@@ -131,8 +131,8 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
         'book again with a total_cost of at least the current cost', 'total_cost', { quote: quoteDetails(quote) });
     }
     if (req.dryRun) {
-      const taken = await store.lastOverlap(db, gpu.id, start, end);
-      return { quote, wouldSucceed: !taken, reason: taken ? overlapConflict(gpu.id, taken).message : '', replayed: false };
+      const taken = await store.overlaps(db, gpu.id, start, end);
+      return { quote, wouldSucceed: !taken.length, reason: taken.length ? overlapConflict(gpu.id, taken, req.clientId).message : '', replayed: false };
     }
 
     const row: BookingRow = {
@@ -164,7 +164,7 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
       });
     } catch (err) {
       if ((err as { code?: string }).code === EXCLUSION_VIOLATION) {
-        throw overlapConflict(gpu.id, await store.lastOverlap(db, gpu.id, start, end));
+        throw overlapConflict(gpu.id, await store.overlaps(db, gpu.id, start, end), req.clientId);
       }
       throw err;
     }
@@ -297,13 +297,21 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
 }
 
 /**
- * The conflict of a booking refused for overlapping a live one, saying when the GPU is free
- * again (`booked_until`) so the client can act on it. Without `taken` (it ended meanwhile),
- * a retry may succeed.
+ * The conflict of a booking refused for overlapping live ones (`taken`, the last to end
+ * first), saying when the GPU is free again (`booked_until`) so the client can act on it.
+ * When one in the way is the client's own (a retry after a timed-out answer, say) it names
+ * it. With nothing in the way any more (it ended meanwhile), a retry may succeed.
  */
-function overlapConflict(gpuId: string, taken: { end_time: Date } | undefined): DomainError {
-  if (!taken) return new DomainError('FAILED_PRECONDITION', `GPU ${gpuId} was booked for an overlapping time; try again`);
-  const until = taken.end_time.toISOString();
+function overlapConflict(gpuId: string, taken: Overlap[], clientId: string): DomainError {
+  if (!taken.length) return new DomainError('FAILED_PRECONDITION', `GPU ${gpuId} was booked for an overlapping time; try again`);
+  const until = taken[0].end_time.toISOString();
+  const mine = taken.find((b) => b.client_id === clientId);
+  if (mine) {
+    return new DomainError('FAILED_PRECONDITION',
+      `you already hold booking ${mine.booking_id} on GPU ${gpuId} until ${mine.end_time.toISOString()}; ` +
+      `release it first, or pick a start_time at or after ${until}`,
+      undefined, { booked_until: until, booking_id: mine.booking_id });
+  }
   return new DomainError('FAILED_PRECONDITION',
     `GPU ${gpuId} is already booked until ${until}; pick another GPU, or a start_time at or after ${until}`,
     undefined, { booked_until: until });

@@ -47,6 +47,9 @@ export interface OrderQuery {
   after?: { at: string; id: string };
 }
 
+/** A live booking in the way of a new one. */
+export type Overlap = Pick<BookingRow, 'booking_id' | 'client_id' | 'end_time'>;
+
 /** PostgreSQL's exclusion_violation: an overlapping live booking exists. */
 export const EXCLUSION_VIOLATION = '23P01';
 
@@ -100,15 +103,16 @@ export const bookingStore = {
   },
 
   /**
-   * The live booking of the GPU overlapping [start, end) that ends last, if any (advisory:
+   * The live bookings of the GPU overlapping [start, end), the last to end first (advisory:
    * dry runs and the message of a refused booking; the exclusion constraint decides).
    */
-  async lastOverlap(db: Knex, gpuId: string, start: Date, end: Date): Promise<{ end_time: Date } | undefined> {
+  async overlaps(db: Knex, gpuId: string, start: Date, end: Date): Promise<Overlap[]> {
     return db('bookings')
       .where({ gpu_id: gpuId, status: 'active' })
       .whereRaw("tstzrange(start_time, end_time, '[)') && tstzrange(?, ?, '[)')", [start, end])
       .orderBy('end_time', 'desc')
-      .first('end_time');
+      .limit(50)
+      .select('booking_id', 'client_id', 'end_time');
   },
 
   async confirm(db: Knex, bookingId: string): Promise<BookingRow> {
