@@ -5,6 +5,7 @@ import { subjectMatches } from './envelope';
 interface Stored {
   subject: string;
   data: Uint8Array;
+  at: number;
 }
 
 interface DurableState {
@@ -19,12 +20,18 @@ interface DurableState {
  * The in-process bus for `npm start` without NATS: a log that plays the part of a stream,
  * durable positions per consumer name, the same delivery rule as JetStream (lib/events/bus.ts)
  * and a duplicate window on event ids. It lives as long as the process; the outbox is what
- * makes events survive a restart (unpublished rows are published again on start).
+ * makes events survive a restart (unpublished rows are published on start, recently
+ * published ones again: lib/events/outboxRelay.ts). Events every durable has passed are
+ * dropped once `keepMs` old (10 minutes), so a long-running mesh does not grow without end;
+ * a durable that first appears later than that starts from what is left.
  */
-export function createMemoryBus(options: { prefix?: string; duplicateWindowMs?: number } = {}): EventBus {
+export function createMemoryBus(options: { prefix?: string; duplicateWindowMs?: number; keepMs?: number } = {}): EventBus {
   const prefix = options.prefix ?? 'aitbc';
   const windowMs = options.duplicateWindowMs ?? 120_000;
+  const keepMs = options.keepMs ?? 10 * 60_000;
+  /** The log from absolute position `base` on (positions below it were dropped). */
   const log: Stored[] = [];
+  let base = 0;
   const seen = new Map<string, number>();
   const durables = new Map<string, DurableState>();
   const wakers = new Set<() => void>();
@@ -33,6 +40,18 @@ export function createMemoryBus(options: { prefix?: string; duplicateWindowMs?: 
 
   const wakeAll = () => {
     for (const wake of [...wakers]) wake();
+  };
+  /** Drops old events every durable has passed (in chunks: splicing an array is O(n)). */
+  const trim = (now: number) => {
+    let passed = Infinity;
+    for (const d of durables.values()) passed = Math.min(passed, d.position);
+    if (passed === Infinity) return;
+    let n = 0;
+    while (n < passed - base && n < log.length && now - log[n].at > keepMs) n++;
+    if (n >= 1024 || (n > 0 && n === log.length)) {
+      log.splice(0, n);
+      base += n;
+    }
   };
 
   return {
@@ -46,15 +65,16 @@ export function createMemoryBus(options: { prefix?: string; duplicateWindowMs?: 
       for (const event of events) {
         if (seen.has(event.id)) continue;
         seen.set(event.id, now);
-        log.push({ subject: event.subject, data: event.data });
+        log.push({ subject: event.subject, data: event.data, at: now });
       }
+      trim(now);
       wakeAll();
     },
 
     async consume(consumer: ConsumerOptions): Promise<Subscription> {
       let state = durables.get(consumer.durable);
       if (!state) {
-        state = { position: 0, deliveries: 0, active: false };
+        state = { position: base, deliveries: 0, active: false };
         durables.set(consumer.durable, state);
       }
       if (state.active) throw new Error(`durable ${consumer.durable} already has a consumer in this process`);
@@ -64,7 +84,7 @@ export function createMemoryBus(options: { prefix?: string; duplicateWindowMs?: 
       let wake: (() => void) | undefined;
       const loop = (async () => {
         while (!stopped) {
-          const next = log[durable.position];
+          const next = log[durable.position - base];
           if (!next) {
             await new Promise<void>((resolve) => {
               wake = resolve;

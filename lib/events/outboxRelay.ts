@@ -18,6 +18,13 @@ export interface RelayOptions {
   lingerMs?: number;
   /** Published rows are deleted after this long (they are kept for audit and tests). */
   retentionMs?: number;
+  /**
+   * On the in-process bus only: rows published this recently are published again at start
+   * (10 minutes). That bus forgets everything when the process ends, so events published
+   * just before a stop or a crash may not have reached every consumer; their inboxes make
+   * the second delivery harmless for those they did reach.
+   */
+  replayOnStartMs?: number;
 }
 
 interface Row {
@@ -47,6 +54,7 @@ export function createOutboxRelay(options: RelayOptions): Worker {
   const pollMs = options.pollMs ?? 100;
   const lingerMs = options.lingerMs ?? 5;
   const retentionMs = options.retentionMs ?? 24 * 3600 * 1000;
+  const replayOnStartMs = options.replayOnStartMs ?? 10 * 60_000;
   const lockKey = `outbox:${schema}`;
   let running = false;
   let wake: (() => void) | undefined;
@@ -86,7 +94,24 @@ export function createOutboxRelay(options: RelayOptions): Worker {
     await deleteInBatches(db, 'outbox', ['id'], (q) => q.whereNotNull('published_at').where('published_at', '<', before));
   }
 
+  /** The in-process bus's restart: recent published rows again, in order, before new ones. */
+  async function replayRecent(): Promise<void> {
+    if (bus.kind !== 'memory' || replayOnStartMs <= 0) return;
+    const since = new Date(Date.now() - replayOnStartMs);
+    let replayed = 0;
+    for (let after = 0; ;) {
+      const rows: Row[] = await db('outbox').whereNotNull('published_at').where('published_at', '>', since)
+        .where('id', '>', after).orderBy('id').limit(batchSize).select('id', 'event_id', 'type', 'aggregate_id', 'envelope');
+      if (!rows.length) break;
+      await bus.publish(rows.map((r) => ({ id: r.event_id, subject: bus.subject(r.type), aggregateId: r.aggregate_id, data: r.envelope })));
+      replayed += rows.length;
+      after = rows[rows.length - 1].id;
+    }
+    if (replayed) logger.info({ replayed, schema }, 'in-process bus: recent events published again for consumers that may have missed them');
+  }
+
   async function run(): Promise<void> {
+    await replayRecent().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not replay recent events'));
     let failures = 0;
     let byCommit = false;
     while (running) {

@@ -154,3 +154,36 @@ for (const [name, open] of BUSES) {
     });
   });
 }
+
+describe('in-process bus memory', () => {
+  const consume = async (bus: EventBus, durable: string, seen: string[]) => bus.consume({
+    durable, subjects: [bus.subject('gpu.>')], handle: async (d) => void seen.push(d.envelope.eventId), deadLetter: async () => undefined,
+  });
+
+  it('drops old events only once every durable has passed them', async () => {
+    const bus = createMemoryBus({ prefix: testPrefix(), keepMs: 0 });
+    const fast: string[] = [];
+    const slow: string[] = [];
+    const fastSub = await consume(bus, 'fast', fast);
+    // A durable that exists but has not read anything yet holds every event.
+    const slowSub = await consume(bus, 'slow', slow);
+    await slowSub.stop();
+    const batch = () => Array.from({ length: 1500 }, (_, i) => testEvent(bus, `gpu_${i}`).outgoing);
+    await bus.publish(batch());
+    await waitFor(() => fast.length === 1500, 5000, 'the fast durable');
+    await bus.publish(batch());
+    await waitFor(() => fast.length === 3000, 5000, 'the fast durable again');
+    const resumed = await consume(bus, 'slow', slow);
+    await waitFor(() => slow.length === 3000, 5000, 'the slow durable, nothing dropped before it read it');
+    // Now both have passed everything: the next publish drops the old events, and a durable
+    // that first appears afterwards starts from what is left.
+    await bus.publish([testEvent(bus, 'gpu_last').outgoing]);
+    const late: string[] = [];
+    const lateSub = await consume(bus, 'late', late);
+    await waitFor(() => fast.length === 3001 && slow.length === 3001, 5000, 'the last event');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(late.length, 1, 'the late durable starts after the dropped events');
+    for (const s of [fastSub, resumed, lateSub]) await s.stop();
+    await bus.close();
+  });
+});

@@ -4,6 +4,8 @@ import type { EventBus } from '../../lib/events/bus';
 import { eventTablesMigration } from '../../lib/events/eventTables';
 import { applyBatchOnce, createInboxConsumer, INBOX_RETENTION_MS, pruneInbox } from '../../lib/events/inboxConsumer';
 import { createMemoryBus } from '../../lib/events/memoryBus';
+import { createOutbox } from '../../lib/events/outbox';
+import { createOutboxRelay } from '../../lib/events/outboxRelay';
 import { connectNatsBus } from '../../lib/events/natsBus';
 import { createLogger } from '../../lib/logger';
 import { deleteStream, NATS_URL, testEvent, testPrefix, waitFor } from '../support/events';
@@ -90,6 +92,37 @@ describe('inbox consumers against PostgreSQL', function () {
     } finally {
       await consumer.stop();
       await bus.close();
+    }
+  });
+
+  it('on the in-process bus, events published just before a restart reach the consumers that missed them, once', async () => {
+    const bus = createMemoryBus({ prefix: testPrefix() });
+    const durable = 'restart-consumer';
+    // Published by the previous process: one a minute ago that this consumer never got, one
+    // a minute ago that it did apply, and one from long ago.
+    const [missed, applied, old] = ['gpu_missed', 'gpu_applied', 'gpu_old'].map((id) => testEvent(bus, id));
+    const row = (e: typeof missed, publishedAgoMs: number) => ({
+      event_id: e.envelope.eventId, type: e.envelope.type, aggregate_id: e.envelope.aggregateId,
+      envelope: Buffer.from(e.outgoing.data), published_at: new Date(Date.now() - publishedAgoMs),
+    });
+    await db('outbox').insert([row(old, 3600_000), row(missed, 60_000), row(applied, 60_000)]);
+    await db('inbox').insert({ consumer: durable, event_id: applied.envelope.eventId });
+    const seen: string[] = [];
+    const consumer = createInboxConsumer({
+      db, bus, logger: silent, durable, types: ['gpu.>'], apply: async (_trx, d) => void seen.push(d.envelope.aggregateId),
+    });
+    const relay = createOutboxRelay({ db, outbox: createOutbox(), schema: 'inbox_test', bus, logger: silent });
+    relay.start();
+    await consumer.start();
+    try {
+      await waitFor(() => seen.includes('gpu_missed'), 5000, 'the missed event');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(seen, ['gpu_missed'], 'the missed one once; the applied one not again; the old one not replayed');
+    } finally {
+      await relay.stop();
+      await consumer.stop();
+      await bus.close();
+      await db('outbox').whereIn('event_id', [missed, applied, old].map((e) => e.envelope.eventId)).del();
     }
   });
 
