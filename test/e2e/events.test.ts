@@ -71,6 +71,11 @@ describe('registry events on NATS, through the gateway', () => {
       assert.equal(change.status, GpuStatus.GPU_STATUS_OFFLINE);
       assert.equal(change.previousStatus, GpuStatus.GPU_STATUS_AVAILABLE);
       assert.equal(change.reason, 'heartbeat_timeout');
+      // When it was last heard from: at registration, a TTL or more before the event.
+      const lastSeen = change.lastHeartbeatAt!.getTime();
+      const registeredAt = Date.parse(res.body.gpus.find((g: { id: string }) => g.id === id).last_heartbeat_at);
+      assert.equal(lastSeen, registeredAt);
+      assert.ok(ofType('gpu.status_changed', id)[0].envelope.occurredAt!.getTime() > lastSeen);
     }
     await call('POST', '/v1/miners/heartbeat', { key: KEYS.provider, headers: { 'X-Miner-ID': 'ev-miner' }, body: { status: 'ONLINE' } });
     await waitFor(() => ids.every((id) => ofType('gpu.status_changed', id).length === 2), 5000, 'online transitions');

@@ -115,7 +115,7 @@ describe('booking service over gRPC, two replicas on one database', function () 
     assert.equal(done.booking!.chargedMicro + done.booking!.refundMicro, done.booking!.totalCostMicro);
   });
 
-  it('settles a booking cancelled by its GPU going offline as of when it went offline, however late the event arrives', async () => {
+  it('settles a booking cancelled by its GPU going offline as of its last heartbeat or the event, however late the event arrives', async () => {
     const bus = await connectNatsBus({ url: NATS_URL, prefix, name: 'test-registry', logger: createLogger('test', LOG_LEVEL) });
     try {
       // 3.6 AITBC an hour: 1,000 micro a second.
@@ -125,23 +125,29 @@ describe('booking service over gRPC, two replicas on one database', function () 
           caller: client, gpuId: g.id, durationHours: 1, jobId: '', dryRun: false, idempotencyKey: '', clientId: '',
         })).booking!;
       };
-      const offline = (gpuId: string, occurredAt: Date) => {
+      const offline = (gpuId: string, occurredAt: Date, lastHeartbeatAt?: Date) => {
         const envelope = newEvent('gpu.status_changed', 'registry', gpuId, {
           gpuId, ownerId: 'acme', minerId: 'rig', model: 'A10', previousStatus: GpuStatus.GPU_STATUS_AVAILABLE,
-          status: GpuStatus.GPU_STATUS_OFFLINE, reason: 'heartbeat_timeout',
+          status: GpuStatus.GPU_STATUS_OFFLINE, reason: 'heartbeat_timeout', lastHeartbeatAt,
         });
         envelope.occurredAt = occurredAt;
         return { id: envelope.eventId, subject: bus.subject(envelope.type), aggregateId: gpuId, data: EventEnvelope.encode(envelope).finish() };
       };
       const running = await book();
+      const silent = await book();
       // Went offline 1 s after the start; the event reaches booking well after that.
       await new Promise((r) => setTimeout(r, 2500));
       const started = running.startTime!.getTime();
       // Booked just after the GPU went offline (before the registry said so): refunded in full.
       const late = await book();
-      await bus.publish([offline(running.gpuId, new Date(started + 1000)), offline(late.gpuId, new Date(late.startTime!.getTime() - 1000))]);
+      await bus.publish([
+        offline(running.gpuId, new Date(started + 1000)),
+        offline(late.gpuId, new Date(late.startTime!.getTime() - 1000)),
+        // Declared offline 2 s after its last heartbeat (the TTL): paid up to the heartbeat.
+        offline(silent.gpuId, new Date(silent.startTime!.getTime() + 2000), new Date(silent.startTime!.getTime() + 1000)),
+      ]);
       const rowOf = async (id: string) => replicas[0].db('bookings').where({ booking_id: id }).first();
-      await waitFor(async () => (await rowOf(running.bookingId)).status === 'cancelled' && (await rowOf(late.bookingId)).status === 'cancelled', 5000, 'cancelled');
+      await waitFor(async () => (await Promise.all([running, late, silent].map((b) => rowOf(b.bookingId)))).every((r) => r.status === 'cancelled'), 5000, 'cancelled');
       const a = await rowOf(running.bookingId);
       assert.equal(a.end_reason, 'gpu_offline');
       assert.equal(Number(a.charged_micro), 1000, 'charged for the one second before the GPU went offline');
@@ -151,6 +157,9 @@ describe('booking service over gRPC, two replicas on one database', function () 
       assert.equal(Number(b.charged_micro), 0);
       assert.equal(Number(b.refund_micro), 3_600_000);
       assert.equal(b.ended_at.getTime(), late.startTime!.getTime());
+      const c = await rowOf(silent.bookingId);
+      assert.equal(Number(c.charged_micro), 1000, 'charged up to the last heartbeat, not the TTL after it');
+      assert.equal(c.ended_at.getTime(), silent.startTime!.getTime() + 1000);
     } finally {
       await bus.close();
     }

@@ -47,9 +47,13 @@ export function createGpuReactions(deps: { db: Knex; bus: EventBus; store: Booki
       if (delivery.envelope.type === 'gpu.status_changed') {
         const change = decodePayload(delivery.envelope) as GpuStatusChanged;
         if (change.status !== GpuStatus.GPU_STATUS_OFFLINE) return;
-        // Running at some moment since it went offline: one that started later (booked in
-        // the instant before the registry noticed) is refunded in full.
-        await cancel(trx, await deps.store.liveOnGpu(trx, change.gpuId, at, now), 'gpu_offline', at, now);
+        // A GPU that fell silent is declared offline a TTL later; it stopped serving when it
+        // was last heard from (the registry says when), and that is as far as its client pays.
+        const lastSeen = change.lastHeartbeatAt;
+        const gone = lastSeen && lastSeen < at ? lastSeen : at;
+        // Running at some moment since it went: one that started later (booked in the
+        // instant before the registry noticed) is refunded in full.
+        await cancel(trx, await deps.store.liveOnGpu(trx, change.gpuId, gone, now), 'gpu_offline', gone, now);
       } else {
         // Every live booking not over by then: the running one, and reservations ahead.
         const gone = decodePayload(delivery.envelope) as GpuUnregistered;

@@ -19,6 +19,8 @@ export function statusChangedEvent(row: GpuRow, wasOnline: boolean, reason: stri
     : GpuStatus.GPU_STATUS_OFFLINE;
   return newEvent('gpu.status_changed', SOURCE, row.id, {
     gpuId: row.id, ownerId: row.owner_id, minerId: row.miner_id, model: row.model, previousStatus: previous, status, reason,
+    // Silence is noticed a TTL late; a miner saying it goes offline is heard at once.
+    lastHeartbeatAt: reason === 'heartbeat_timeout' ? row.last_heartbeat_at : undefined,
   });
 }
 

@@ -55,6 +55,11 @@ export interface GpuStatusChanged {
   status: GpuStatus;
   /** heartbeat_timeout, heartbeat, miner_offline, registered */
   reason: string;
+  /**
+   * On a heartbeat_timeout: when the GPU was last heard from, the last moment it is known to
+   * have been serving (its bookings are settled up to here, not up to the timeout).
+   */
+  lastHeartbeatAt?: Date | undefined;
 }
 
 /** gpu.unregistered: a GPU left the marketplace (its history stays). */
@@ -428,7 +433,16 @@ export const GpuUpdated: MessageFns<GpuUpdated> = {
 };
 
 function createBaseGpuStatusChanged(): GpuStatusChanged {
-  return { gpuId: "", ownerId: "", minerId: "", model: "", previousStatus: 0, status: 0, reason: "" };
+  return {
+    gpuId: "",
+    ownerId: "",
+    minerId: "",
+    model: "",
+    previousStatus: 0,
+    status: 0,
+    reason: "",
+    lastHeartbeatAt: undefined,
+  };
 }
 
 export const GpuStatusChanged: MessageFns<GpuStatusChanged> = {
@@ -453,6 +467,9 @@ export const GpuStatusChanged: MessageFns<GpuStatusChanged> = {
     }
     if (message.reason !== "") {
       writer.uint32(58).string(message.reason);
+    }
+    if (message.lastHeartbeatAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastHeartbeatAt), writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -526,6 +543,14 @@ export const GpuStatusChanged: MessageFns<GpuStatusChanged> = {
             message.reason = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.lastHeartbeatAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -563,6 +588,11 @@ export const GpuStatusChanged: MessageFns<GpuStatusChanged> = {
         : 0,
       status: isSet(object.status) ? gpuStatusFromJSON(object.status) : 0,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      lastHeartbeatAt: isSet(object.lastHeartbeatAt)
+        ? fromJsonTimestamp(object.lastHeartbeatAt)
+        : isSet(object.last_heartbeat_at)
+        ? fromJsonTimestamp(object.last_heartbeat_at)
+        : undefined,
     };
   },
 
@@ -589,6 +619,9 @@ export const GpuStatusChanged: MessageFns<GpuStatusChanged> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.lastHeartbeatAt !== undefined) {
+      obj.lastHeartbeatAt = message.lastHeartbeatAt.toISOString();
+    }
     return obj;
   },
 
@@ -604,6 +637,7 @@ export const GpuStatusChanged: MessageFns<GpuStatusChanged> = {
     message.previousStatus = object.previousStatus ?? 0;
     message.status = object.status ?? 0;
     message.reason = object.reason ?? "";
+    message.lastHeartbeatAt = object.lastHeartbeatAt ?? undefined;
     return message;
   },
 };
