@@ -140,7 +140,12 @@ describe('booking service over gRPC, two replicas on one database', function () 
       const started = running.startTime!.getTime();
       // Booked just after the GPU went offline (before the registry said so): refunded in full.
       const late = await book();
+      // Booked well after the registry declared its GPU offline (so after it came back): an
+      // offline event reaching booking only now leaves it alone.
+      const rebooked = await book();
+      const rebookedAt = rebooked.startTime!.getTime();
       await bus.publish([
+        offline(rebooked.gpuId, new Date(rebookedAt - 10_000), new Date(rebookedAt - 12_000)),
         offline(running.gpuId, new Date(started + 1000)),
         offline(late.gpuId, new Date(late.startTime!.getTime() - 1000)),
         // Declared offline 2 s after its last heartbeat (the TTL): paid up to the heartbeat.
@@ -157,6 +162,7 @@ describe('booking service over gRPC, two replicas on one database', function () 
       assert.equal(Number(b.charged_micro), 0);
       assert.equal(Number(b.refund_micro), 3_600_000);
       assert.equal(b.ended_at.getTime(), late.startTime!.getTime());
+      assert.equal((await rowOf(rebooked.bookingId)).status, 'active', 'a booking made after the GPU came back stays');
       const c = await rowOf(silent.bookingId);
       assert.equal(Number(c.charged_micro), 1000, 'charged up to the last heartbeat, not the TTL after it');
       assert.equal(c.ended_at.getTime(), silent.startTime!.getTime() + 1000);

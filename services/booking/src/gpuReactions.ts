@@ -11,6 +11,12 @@ import { bookingEnded } from './events';
 import type { BookingRow, BookingStore } from './store';
 
 /**
+ * How long after the registry declared a GPU offline a booking may still have been made on
+ * a status read just before (the registry call's deadline plus the insert, with room).
+ */
+const STALE_STATUS_MS = 5000;
+
+/**
  * The booking service's reactions to registry events, applied once each (inbox), as of the
  * moment the event happened:
  * - a GPU going offline cancels the booking running on it, refunding the unused time;
@@ -51,9 +57,11 @@ export function createGpuReactions(deps: { db: Knex; bus: EventBus; store: Booki
         // was last heard from (the registry says when), and that is as far as its client pays.
         const lastSeen = change.lastHeartbeatAt;
         const gone = lastSeen && lastSeen < at ? lastSeen : at;
-        // Running at some moment since it went: one that started later (booked in the
-        // instant before the registry noticed) is refunded in full.
-        await cancel(trx, await deps.store.liveOnGpu(trx, change.gpuId, gone, now), 'gpu_offline', gone, now);
+        // Running at some moment since it went: one that started later is refunded in full.
+        // Bookings started after the registry said so could only have read its status just
+        // before (within STALE_STATUS_MS); later ones were made after the GPU came back.
+        const declaredBy = new Date(Math.min(now.getTime(), at.getTime() + STALE_STATUS_MS));
+        await cancel(trx, await deps.store.liveOnGpu(trx, change.gpuId, gone, declaredBy), 'gpu_offline', gone, now);
       } else {
         // Every live booking not over by then: the running one, and reservations ahead.
         const gone = decodePayload(delivery.envelope) as GpuUnregistered;
