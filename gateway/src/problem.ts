@@ -65,7 +65,6 @@ export function errorHandler(logger: Logger) {
   };
 }
 
-/** Names the field an Ajv error is about (`gpu.memory_gb`, `limit`) and says what is wrong. */
 /** JSON Schema type names as a person would say them ("must be a number", not "must be number"). */
 const TYPE_WORDS: Record<string, string> = {
   number: 'a number', integer: 'a whole number', string: 'a string', boolean: 'true or false', object: 'an object', array: 'a list',
@@ -82,6 +81,7 @@ const BOUND_WORDS: Record<string, (params: Record<string, any>) => string> = {
   maxItems: (p) => `must have at most ${p.limit} items`,
 };
 
+/** Names the field an Ajv error is about (`gpu.memory_gb`, `limit`) and says what is wrong. */
 export function describeValidation(err: ErrorObject, context: string): { field: string; detail: string } {
   const base = err.instancePath.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
   const join = (name: string) => (base ? `${base}.${name}` : name);
