@@ -71,7 +71,7 @@ const TYPE_WORDS: Record<string, string> = {
 };
 
 /** Bounds in words ("must be at most 500", not "must be <= 500"); other keywords keep Ajv's text. */
-const BOUND_WORDS: Record<string, (params: Record<string, any>) => string> = {
+const BOUND_WORDS: Record<string, (params: Record<string, unknown>) => string> = {
   maximum: (p) => `must be at most ${p.limit}`,
   minimum: (p) => `must be at least ${p.limit}`,
   exclusiveMaximum: (p) => `must be less than ${p.limit}`,
