@@ -31,8 +31,10 @@ describe('booking through the gateway', function () {
     // A booking pool large enough for 50 bookings to really run at once (the booking service
     // only: every service with 60 would pass PostgreSQL's 100 connections and fail the race
     // with errors instead of conflicts). Without pricing: these tests check billing at listed
-    // prices (pricing has its own suite).
-    mesh = await startTestMesh({}, { pricing: false, bookingEnv: { DB_POOL_MAX: '60' } });
+    // prices (pricing has its own suite). A long gateway deadline: in a race the 49 losers
+    // wait for the winner's commit, and a slow disk flush (seen in CI right after npm ci) can
+    // stretch that past the default 3 s; these tests are about outcomes, not latency.
+    mesh = await startTestMesh({ RPC_DEADLINE_MS: '20000' }, { pricing: false, bookingEnv: { DB_POOL_MAX: '60' } });
     const recording = await recordEvents(mesh.prefix, ['booking.ended']);
     ({ seen: ended } = recording);
     recorder = recording;
