@@ -31,9 +31,9 @@ describe('booking through the gateway', function () {
     // A booking pool large enough for 50 bookings to really run at once (the booking service
     // only: every service with 60 would pass PostgreSQL's 100 connections and fail the race
     // with errors instead of conflicts). Without pricing: these tests check billing at listed
-    // prices (pricing has its own suite). A long gateway deadline: in a race the 49 losers
-    // wait for the winner's commit, and a slow disk flush (seen in CI right after npm ci) can
-    // stretch that past the default 3 s; these tests are about outcomes, not latency.
+    // prices (pricing has its own suite). A long gateway deadline: these tests are about
+    // outcomes, not latency, and one CI run saw 7 of 50 racing requests pass the default 3 s
+    // (the losers wait on the winner's commit; the stall was not reproduced).
     mesh = await startTestMesh({ RPC_DEADLINE_MS: '20000' }, { pricing: false, bookingEnv: { DB_POOL_MAX: '60' } });
     const recording = await recordEvents(mesh.prefix, ['booking.ended']);
     ({ seen: ended } = recording);
