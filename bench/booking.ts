@@ -18,6 +18,12 @@ import { arg, benchFixture } from './support';
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const CONCURRENCY = arg('concurrency', 32);
 
+/** What each measure grew by between two readings, per unit of work done (`count`), rounded. */
+function perUnit(before: Record<string, number>, after: Record<string, number>, count: number, decimals = 2): Record<string, number> {
+  const scale = 10 ** decimals;
+  return Object.fromEntries(Object.keys(after).map((k) => [k, Math.round(((after[k] - (before[k] ?? 0)) / Math.max(count, 1)) * scale) / scale]));
+}
+
 async function main(): Promise<void> {
   const seconds = arg('seconds', 10);
   const bench = await benchFixture(25_000);
@@ -80,16 +86,14 @@ async function main(): Promise<void> {
     latencies.sort((a, b) => a - b);
     const bookingsPerSecond = Math.round(pairs / seconds);
     // Where the CPU went, per booking pair (PostgreSQL: backends alive at both ends).
-    const perPair = (before: Record<string, number>, after: Record<string, number>) => Object.fromEntries(Object.keys(after)
-      .map((k) => [k, Math.round(((after[k] - (before[k] ?? 0)) / Math.max(pairs, 1)) * 100) / 100]));
-    const cpuPerPair = perPair(cpuBefore, bench.cpu());
-    const writesPerPair = perPair(writesBefore, bench.writes());
+    const cpuPerPair = perUnit(cpuBefore, bench.cpu(), pairs);
+    const writesPerPair = perUnit(writesBefore, bench.writes(), pairs);
 
     // 2. Raw single-row INSERT transactions on the same PostgreSQL, same concurrency.
     const raw = connectDb({ url: database.url, schema: 'public', poolMax: CONCURRENCY });
     await raw.raw('CREATE TABLE bench_rows (id bigserial PRIMARY KEY, gpu_id text NOT NULL, client_id text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())');
     let inserts = 0;
-    const rawWritesBefore = bench.writes().load_generator;
+    const rawWritesBefore = bench.writes();
     const rawCpuBefore = bench.cpu();
     const rawUntil = Date.now() + seconds * 1000;
     await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
@@ -98,10 +102,9 @@ async function main(): Promise<void> {
         inserts++;
       }
     }));
-    const rawWritesPerInsert = Math.round(((bench.writes().load_generator - rawWritesBefore) / Math.max(inserts, 1)) * 100) / 100;
-    const rawCpuAfter = bench.cpu();
-    const rawCpuPerInsert = Object.fromEntries(['postgres', 'load_generator']
-      .map((k) => [k, Math.round(((rawCpuAfter[k] - rawCpuBefore[k]) / Math.max(inserts, 1)) * 1000) / 1000]));
+    const rawWritesPerInsert = perUnit(rawWritesBefore, bench.writes(), inserts).load_generator;
+    const { postgres, load_generator } = perUnit(rawCpuBefore, bench.cpu(), inserts, 3);
+    const rawCpuPerInsert = { postgres, load_generator };
     await raw.destroy();
     const insertsPerSecond = Math.round(inserts / seconds);
 

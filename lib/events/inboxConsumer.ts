@@ -85,8 +85,8 @@ export function createInboxConsumer(options: InboxConsumerOptions): Worker & { a
  * Forgets the event ids a consumer applied before `before`, in short statements; returns how
  * many. (Without it the inbox grows by one row per event and consumer, for ever.)
  */
-export async function pruneInbox(db: Knex, consumer: string, before: Date, batch?: number): Promise<number> {
-  return deleteInBatches(db, 'inbox', ['consumer', 'event_id'], (q) => q.where({ consumer }).where('processed_at', '<', before), batch);
+export async function pruneInbox(db: Knex, consumer: string, before: Date): Promise<number> {
+  return deleteInBatches(db, 'inbox', ['consumer', 'event_id'], (q) => q.where({ consumer }).where('processed_at', '<', before));
 }
 
 /**

@@ -62,6 +62,8 @@ export function createOutboxRelay(options: RelayOptions): Worker {
   let dirty = false;
   let loop: Promise<void> | undefined;
   let lastCleanup = 0;
+  /** An outbox row as the bus takes it (the event id doubles as the stream's dedup id). */
+  const outgoing = (r: Row) => ({ id: r.event_id, subject: bus.subject(r.type), aggregateId: r.aggregate_id, data: r.envelope });
 
   /**
    * Publishes one batch; returns how many rows it published (0: nothing to do or not our
@@ -82,7 +84,7 @@ export function createOutboxRelay(options: RelayOptions): Worker {
       );
       if (!rows.length) return 0;
       rows.sort((a, b) => a.id - b.id);
-      await bus.publish(rows.map((r) => ({ id: r.event_id, subject: bus.subject(r.type), aggregateId: r.aggregate_id, data: r.envelope })));
+      await bus.publish(rows.map(outgoing));
       return rows.length;
     });
   }
@@ -103,7 +105,7 @@ export function createOutboxRelay(options: RelayOptions): Worker {
       const rows: Row[] = await db('outbox').whereNotNull('published_at').where('published_at', '>', since)
         .where('id', '>', after).orderBy('id').limit(batchSize).select('id', 'event_id', 'type', 'aggregate_id', 'envelope');
       if (!rows.length) break;
-      await bus.publish(rows.map((r) => ({ id: r.event_id, subject: bus.subject(r.type), aggregateId: r.aggregate_id, data: r.envelope })));
+      await bus.publish(rows.map(outgoing));
       replayed += rows.length;
       after = rows[rows.length - 1].id;
     }

@@ -64,8 +64,8 @@ export function createGpuReactions(deps: { db: Knex; bus: EventBus; store: Booki
         await cancel(trx, await deps.store.liveOnGpu(trx, change.gpuId, gone, declaredBy), 'gpu_offline', gone, now);
       } else {
         // Every live booking not over by then: the running one, and reservations ahead.
-        const gone = decodePayload(delivery.envelope) as GpuUnregistered;
-        await cancel(trx, await deps.store.liveOnGpu(trx, gone.gpuId, at), 'cancelled', at, now);
+        const unregistered = decodePayload(delivery.envelope) as GpuUnregistered;
+        await cancel(trx, await deps.store.liveOnGpu(trx, unregistered.gpuId, at), 'cancelled', at, now);
       }
     },
   });
