@@ -13,7 +13,7 @@
 import { Agent, request } from 'undici';
 import { connectDb } from '../lib/db';
 import { waitFor } from '../test/support/events';
-import { arg, benchFixture } from './support';
+import { arg, benchFixture, withServiceKeys } from './support';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const CONCURRENCY = arg('concurrency', 32);
@@ -28,11 +28,11 @@ async function main(): Promise<void> {
   const seconds = arg('seconds', 10);
   const bench = await benchFixture(25_000);
   const { base, database } = bench;
-  const keys = { provider: 'bench-provider-key', client: 'bench-client-key' };
+  const keys = { provider: 'bench-provider-key-00000000', client: 'bench-client-key-0000000000' };
   const common = { ...bench.common, DB_POOL_MAX: process.env.BENCH_DB_POOL_MAX ?? '10' };
   const dispatcher = new Agent({ connections: CONCURRENCY + 4 });
   try {
-    await bench.start('dist/services/registry/src/main.js', { ...common, REGISTRY_PORT: String(base + 1), HEARTBEAT_TTL_SECONDS: '86400' }, 'registry serving');
+    await bench.start('dist/services/registry/src/main.js', { ...common, REGISTRY_PORT: String(base + 1), MINER_PORT: String(base + 7), HEARTBEAT_TTL_SECONDS: '86400' }, 'registry serving');
     // --core: registry, booking and gateway only (bookings at listed prices); by default the
     // whole mesh, whose pricing quotes every booking and whose consumers share the machine.
     const core = process.argv.includes('--core');
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     await bench.start('dist/gateway/src/main.js', {
       PORT: String(base), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, BOOKING_ADDR: `127.0.0.1:${base + 2}`, LOG_LEVEL: 'info',
       PRICING_ADDR: `127.0.0.1:${base + 4}`, REVIEWS_ADDR: `127.0.0.1:${base + 3}`,
-      RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: `provider:acme:${keys.provider},client:alice:${keys.client}`,
+      RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: withServiceKeys(`provider:acme:${keys.provider},client:alice:${keys.client}`),
     }, 'gateway listening');
     const url = `http://127.0.0.1:${base}`;
     // undici's request(), not fetch(): fetch's web streams cost the load generator more CPU

@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { connectDb } from '../lib/db';
 import { type ConnectRequest, type ConnectResponse, MinerServiceClient } from '../lib/gen/aitbc/marketplace/v1/miner';
 import { waitFor } from '../test/support/events';
-import { benchFixture } from './support';
+import { benchFixture, withServiceKeys } from './support';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,10 +35,10 @@ async function main(): Promise<void> {
   const seconds = Number(arg('seconds', '8'));
   const bench = await benchFixture(26_000);
   const { base: port, database } = bench;
-  const key = 'bench-provider-key';
+  const key = 'bench-provider-key-00000000';
   await bench.start('dist/services/registry/src/main.js', {
-    ...bench.common, REGISTRY_PORT: String(port),
-    AITBC_API_KEYS: `provider:acme:${key}`, HEARTBEAT_TTL_SECONDS: String(TTL_SECONDS), HEARTBEAT_INTERVAL_SECONDS: '1',
+    ...bench.common, MINER_PORT: String(port), REGISTRY_PORT: String(port + 1),
+    AITBC_API_KEYS: withServiceKeys(`provider:acme:${key}`), HEARTBEAT_TTL_SECONDS: String(TTL_SECONDS), HEARTBEAT_INTERVAL_SECONDS: '1',
   }, 'registry serving');
   const channels: InstanceType<typeof MinerServiceClient>[] = [];
   const miners: Miner[] = [];

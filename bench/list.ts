@@ -5,7 +5,7 @@
  * one JSON line. Usage: npm run bench:list [-- --gpus 100000 --seconds 10]
  */
 import pg from 'pg';
-import { arg, benchFixture, load } from './support';
+import { arg, benchFixture, load, withServiceKeys } from './support';
 
 async function main(): Promise<void> {
   const gpus = arg('gpus', 100_000);
@@ -13,13 +13,13 @@ async function main(): Promise<void> {
   const connections = arg('connections', 50);
   const bench = await benchFixture(21_000);
   const { base } = bench;
-  const key = 'bench-client-key';
+  const key = 'bench-client-key-0000000000';
   try {
     // A TTL longer than the run keeps the seeded GPUs online throughout.
-    await bench.start('dist/services/registry/src/main.js', { ...bench.common, REGISTRY_PORT: String(base + 1), HEARTBEAT_TTL_SECONDS: '86400' }, 'registry serving');
+    await bench.start('dist/services/registry/src/main.js', { ...bench.common, REGISTRY_PORT: String(base + 1), MINER_PORT: String(base + 7), HEARTBEAT_TTL_SECONDS: '86400' }, 'registry serving');
     await seed(bench.database.url, gpus);
     await bench.start('dist/gateway/src/main.js', {
-      PORT: String(base), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: `client:bench:${key}`, LOG_LEVEL: 'info',
+      PORT: String(base), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: withServiceKeys(`client:bench:${key}`), LOG_LEVEL: 'info',
     }, 'gateway listening');
     const listUrl = `http://127.0.0.1:${base}/v1/marketplace/gpu/list?available=true&limit=20`;
     const page = await (await fetch(listUrl, { headers: { 'X-Api-Key': key } })).text();

@@ -10,7 +10,7 @@ import { Role } from '../lib/caller';
 import { PricingServiceClient } from '../lib/gen/aitbc/marketplace/v1/pricing';
 import { connect } from '../lib/grpcClient';
 import { CATALOGUE } from '../lib/modelCatalogue';
-import { arg, benchFixture, load } from './support';
+import { arg, benchFixture, load, BENCH_SERVICE_KEY, withServiceKeys } from './support';
 
 const MODELS = CATALOGUE.slice(0, 20);
 
@@ -19,12 +19,12 @@ async function main(): Promise<void> {
   const seconds = arg('seconds', 10);
   const bench = await benchFixture(23_000);
   const { base } = bench;
-  const key = 'bench-client-key';
+  const key = 'bench-client-key-0000000000';
   try {
     await bench.start('dist/services/pricing/src/main.js', { ...bench.common, PRICING_PORT: String(base + 4) }, 'pricing serving');
     const seedMs = await seed(bench.database.url, gpus);
     await bench.start('dist/gateway/src/main.js', {
-      PORT: String(base), PRICING_ADDR: `127.0.0.1:${base + 4}`, RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: `client:bench:${key}`, LOG_LEVEL: 'info',
+      PORT: String(base), PRICING_ADDR: `127.0.0.1:${base + 4}`, RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: withServiceKeys(`client:bench:${key}`), LOG_LEVEL: 'info',
     }, 'gateway listening');
     const url = (m: string) => `http://127.0.0.1:${base}/v1/marketplace/pricing/${encodeURIComponent(m)}`;
     // Wait for the price book's next tick to have priced every seeded model.
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
 
-    const handle = connect(PricingServiceClient, `127.0.0.1:${base + 4}`, 3000);
+    const handle = connect(PricingServiceClient, `127.0.0.1:${base + 4}`, 3000, { key: BENCH_SERVICE_KEY('bench') });
     const quotes = await quoteLoad(handle.client, seconds);
     handle.close();
 

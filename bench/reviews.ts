@@ -7,7 +7,7 @@
  */
 import pg from 'pg';
 import { Agent, request } from 'undici';
-import { arg, benchFixture, load } from './support';
+import { arg, benchFixture, load, withServiceKeys } from './support';
 
 const WRITERS = 32;
 const GPUS_PER_WRITER = 2000;
@@ -17,14 +17,14 @@ async function main(): Promise<void> {
   const seconds = arg('seconds', 10);
   const bench = await benchFixture(24_000);
   const { base } = bench;
-  const readerKey = 'bench-reader-key';
-  const writers = Array.from({ length: WRITERS }, (_, i) => ({ account: `w${i}`, key: `bench-writer-key-${i}` }));
+  const readerKey = 'bench-reader-key-0000000000';
+  const writers = Array.from({ length: WRITERS }, (_, i) => ({ account: `w${i}`, key: `bench-writer-key-${String(i).padStart(8, '0')}` }));
   const keys = [`client:reader:${readerKey}`, ...writers.map((w) => `client:${w.account}:${w.key}`)].join(',');
   try {
     await bench.start('dist/services/reviews/src/main.js', { ...bench.common, REVIEWS_PORT: String(base + 3) }, 'reviews serving');
     const hot = await seed(bench.database.url, reviews, writers.map((w) => w.account));
     await bench.start('dist/gateway/src/main.js', {
-      PORT: String(base), REVIEWS_ADDR: `127.0.0.1:${base + 3}`, RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: keys, LOG_LEVEL: 'info',
+      PORT: String(base), REVIEWS_ADDR: `127.0.0.1:${base + 3}`, RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: withServiceKeys(keys), LOG_LEVEL: 'info',
     }, 'gateway listening');
     const url = `http://127.0.0.1:${base}/v1/marketplace/gpu/${hot}/reviews?limit=10`;
     const first = await (await fetch(url, { headers: { 'X-Api-Key': readerKey } })).json() as { total_reviews: number; reviews: unknown[] };

@@ -129,6 +129,12 @@ function commSum(comm: string, measure: (pid: string) => number): number {
   return total;
 }
 
+/** The service key of each bench process that calls others (each finds its own as service:<name>) and of the bench itself. */
+export const BENCH_SERVICE_KEY = (name: string) => `bench-service-key-${name}-0000000000`;
+const BENCH_SERVICE_KEYS = ['gateway', 'booking', 'bench'].map((n) => `service:${n}:${BENCH_SERVICE_KEY(n)}`).join(',');
+/** A bench's user keys (role:account:key,…) with the service keys every process needs. */
+export const withServiceKeys = (users: string): string => `${users},${BENCH_SERVICE_KEYS}`;
+
 export async function benchFixture(portBase: number): Promise<BenchFixture> {
   const database = await createTestDatabase();
   const prefix = testPrefix();
@@ -138,7 +144,7 @@ export async function benchFixture(portBase: number): Promise<BenchFixture> {
     database,
     prefix,
     base: portBase + Math.floor(Math.random() * 1000),
-    common: { DATABASE_URL: database.url, NATS_URL, NATS_SUBJECT_PREFIX: prefix, LOG_LEVEL: 'info' },
+    common: { DATABASE_URL: database.url, NATS_URL, NATS_SUBJECT_PREFIX: prefix, LOG_LEVEL: 'info', AITBC_API_KEYS: BENCH_SERVICE_KEYS },
     async start(entry, env, readyText) {
       const child = await startProcess(entry, env, readyText);
       children.push(child);

@@ -41,7 +41,8 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `AITBC marketplace mesh is up. Gateway: ${gateway.url}`,
-    `  registry gRPC ${registry.address}   booking gRPC ${booking.address}   reviews gRPC ${reviews.address}   pricing gRPC ${pricing.address}`,
+    `  miner port (public) ${registry.publicAddress}`,
+    `  internal gRPC: registry ${registry.address}   booking ${booking.address}   reviews ${reviews.address}   pricing ${pricing.address}`,
     `  data: ${databaseUrl.includes('@127.0.0.1:' + pgPort) ? dataDir : 'DATABASE_URL'}`,
     `  events: ${natsUrl ? `NATS ${natsUrl} (tail them: npm run events)` : 'in-process bus (set NATS_URL to use NATS JetStream)'}`,
     `  API keys (${source}):`,
@@ -66,25 +67,46 @@ async function startParts(lifecycle: Lifecycle, logger: Logger, dataDir: string,
   // Without NATS_URL every service shares one in-process bus (same guarantees, one process).
   const bus = natsUrl ? undefined : createMemoryBus();
   if (bus) lifecycle.onStopFirst('event bus', () => bus.close());
-  const { keys, source } = apiKeys(dataDir);
+  const { keys: userKeys, source } = apiKeys(dataDir);
+  // Each part calls the others with a service key of its own, made afresh at every start
+  // (nothing outside this process needs them) unless AITBC_API_KEYS already names one.
+  const own = meshServiceKeys(userKeys);
+  const keys = [userKeys, ...Object.entries(own).filter(([, k]) => k.generated).map(([name, k]) => `service:${name}:${k.key}`)].join(',');
+  const defaults = (name: string) => ({ databaseUrl, apiKeys: keys, serviceKey: own[name].key });
+  // The parts read the keys handed to them, not the environment's (which may hold only user
+  // keys, and one AITBC_SERVICE_KEY would make every part the same account); reflection is
+  // on for development unless GRPC_REFLECTION says otherwise.
+  const env = { ...process.env, AITBC_API_KEYS: undefined, AITBC_SERVICE_KEY: undefined, GRPC_REFLECTION: process.env.GRPC_REFLECTION ?? 'true' };
   const begin = async <T extends { stop(): Promise<void> }>(name: string, start: () => Promise<T>): Promise<T> => {
     const part = await start();
     lifecycle.onStopFirst(name, () => part.stop());
     return part;
   };
-  const registryConfig = readRegistryConfig(process.env, { databaseUrl, apiKeys: keys });
+  const registryConfig = readRegistryConfig(env, defaults('registry'));
   const registry = await begin('registry', () => startRegistry(registryConfig, createLogger('registry', registryConfig.logLevel), { bus }));
-  const pricingConfig = readPricingConfig(process.env, { databaseUrl });
+  const pricingConfig = readPricingConfig(env, defaults('pricing'));
   const pricing = await begin('pricing', () => startPricing(pricingConfig, createLogger('pricing', pricingConfig.logLevel), { bus }));
-  const reviewsConfig = readReviewsConfig(process.env, { databaseUrl });
+  const reviewsConfig = readReviewsConfig(env, defaults('reviews'));
   const reviews = await begin('reviews', () => startReviews(reviewsConfig, createLogger('reviews', reviewsConfig.logLevel), { bus }));
-  const bookingConfig = readBookingConfig(process.env, { databaseUrl, registryAddr: registry.address, pricingAddr: pricing.address });
+  const bookingConfig = readBookingConfig(env, { ...defaults('booking'), registryAddr: registry.address, pricingAddr: pricing.address });
   const booking = await begin('booking', () => startBooking(bookingConfig, createLogger('booking', bookingConfig.logLevel), { bus }));
-  const gatewayConfig = readGatewayConfig(process.env, {
-    registryAddr: registry.address, bookingAddr: booking.address, pricingAddr: pricing.address, reviewsAddr: reviews.address, apiKeys: keys,
+  const gatewayConfig = readGatewayConfig(env, {
+    registryAddr: registry.address, bookingAddr: booking.address, pricingAddr: pricing.address, reviewsAddr: reviews.address,
+    apiKeys: keys, serviceKey: own.gateway.key,
   });
   const gateway = await begin('gateway', () => startGateway(gatewayConfig, createLogger('gateway', gatewayConfig.logLevel)));
-  return { registry, pricing, reviews, booking, gateway, keys, source, databaseUrl };
+  return { registry, pricing, reviews, booking, gateway, keys: userKeys, source, databaseUrl };
+}
+
+const MESH_PARTS = ['gateway', 'registry', 'booking', 'pricing', 'reviews'];
+
+/** The service key of each part: AITBC_API_KEYS's `service:<part>:KEY` when it has one, else a fresh one. */
+function meshServiceKeys(keyList: string): Record<string, { key: string; generated: boolean }> {
+  const listed = parseKeyList(keyList);
+  return Object.fromEntries(MESH_PARTS.map((name) => {
+    const entry = listed.find((e) => e.role === 'service' && e.account === name);
+    return [name, entry ? { key: entry.key, generated: false } : { key: generateKey('service'), generated: true }];
+  }));
 }
 
 /** AITBC_API_KEYS when set; otherwise development keys created once in the data folder. */
@@ -92,12 +114,25 @@ function apiKeys(dataDir: string): { keys: string; source: string } {
   const fromEnv = process.env.AITBC_API_KEYS?.trim();
   if (fromEnv) return { keys: fromEnv, source: 'AITBC_API_KEYS' };
   const file = path.join(dataDir, 'api-keys');
-  if (!existsSync(file)) {
-    const keys = ['admin:ops', 'provider:provider', 'client:client'].map((ra) => `${ra}:${generateKey(ra.split(':')[0])}`);
-    writeFileSync(file, `${keys.join(',')}\n`, { mode: 0o600 });
+  let keys = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+  // A key file from before service keys (or before the 24-character minimum) is made anew.
+  if (!usable(keys)) {
+    keys = DEV_ACCOUNTS.map((ra) => `${ra}:${generateKey(ra.split(':')[0])}`).join(',');
+    writeFileSync(file, `${keys}\n`, { mode: 0o600 });
   }
-  return { keys: readFileSync(file, 'utf8').trim(), source: `development keys from ${file}` };
+  return { keys, source: `development keys from ${file}` };
 }
+
+function usable(keys: string): boolean {
+  try {
+    return parseKeyList(keys).some((k) => k.role === 'service');
+  } catch {
+    return false;
+  }
+}
+
+/** The accounts of a fresh development key file; the coordinator's key is for integrators calling gRPC. */
+const DEV_ACCOUNTS = ['admin:ops', 'provider:provider', 'client:client', 'service:coordinator'];
 
 const mask = (key: string) => `${key.slice(0, 4)}…(${key.length} chars)`;
 

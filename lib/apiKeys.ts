@@ -2,7 +2,11 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type Caller, Role } from './caller';
 import type { ConfigReader } from './config';
 
-export const ROLES: Record<string, Role> = { client: Role.ROLE_CLIENT, provider: Role.ROLE_PROVIDER, admin: Role.ROLE_ADMIN };
+export const ROLES: Record<string, Role> = {
+  client: Role.ROLE_CLIENT, provider: Role.ROLE_PROVIDER, admin: Role.ROLE_ADMIN, service: Role.ROLE_SERVICE,
+};
+/** Shorter keys are refused at start-up: a key is a bearer secret, and 24 random characters are out of reach of guessing. */
+export const MIN_KEY_LENGTH = 24;
 
 export interface KeyEntry {
   role: string;
@@ -37,9 +41,9 @@ export function parseKeyList(text: string): KeyEntry[] {
     const [role, account, ...rest] = entry.split(':');
     const key = rest.join(':');
     const where = `AITBC_API_KEYS entry ${i + 1}`;
-    if (!(role in ROLES)) throw new Error(`${where}: role must be client, provider or admin, got "${role}"`);
+    if (!(role in ROLES)) throw new Error(`${where}: role must be client, provider, admin or service, got "${role}"`);
     if (!ACCOUNT.test(account ?? '')) throw new Error(`${where}: account must be 1-64 letters, digits, ".", "_" or "-"`);
-    if (key.length < 8) throw new Error(`${where}: key must be at least 8 characters`);
+    if (key.length < MIN_KEY_LENGTH) throw new Error(`${where} (${role}:${account}): key must be at least ${MIN_KEY_LENGTH} characters, got ${key.length}`);
     if (seen.has(key)) throw new Error(`${where}: the same key appears twice`);
     seen.add(key);
     return { role, account, key };

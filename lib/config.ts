@@ -1,3 +1,5 @@
+import { type MeshSecurityConfig, readMeshSecurity } from './meshSecurity';
+
 /**
  * Typed configuration from environment variables. Each service declares what it reads with
  * the helpers below; `readConfig` collects every problem and throws one ConfigError that
@@ -94,6 +96,8 @@ export class ConfigReader {
 
 /** Settings every service shares. */
 export interface CommonConfig {
+  /** Keys accepted, this service's own key, forwarders, TLS, reflection. */
+  security: MeshSecurityConfig;
   logLevel: string;
   databaseUrl: string;
   shutdownTimeoutMs: number;
@@ -104,8 +108,18 @@ export interface CommonConfig {
   dbStatementTimeoutMs: number;
 }
 
-export function readCommon(r: ConfigReader, databaseUrl?: string): CommonConfig {
+/** What the one-process mesh (or a test) hands a service instead of environment variables. */
+export interface CommonDefaults {
+  databaseUrl?: string;
+  apiKeys?: string;
+  serviceKey?: string;
+}
+
+/** Reads the settings every service shares; `self` is its service account, `callsOut` whether it calls other services. */
+export function readCommon(r: ConfigReader, self: string, defaults: CommonDefaults = {}, callsOut = false): CommonConfig {
+  const { databaseUrl } = defaults;
   return {
+    security: readMeshSecurity(r, self, { ...defaults, callsOut }),
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     databaseUrl: r.url('DATABASE_URL', ['postgres:', 'postgresql:'], databaseUrl) ?? required(r, 'DATABASE_URL'),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),

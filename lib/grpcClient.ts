@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { fromGrpcError } from './errors';
+import { channelCredentials, type ClientAuth, type TlsFiles } from './meshSecurity';
 
 type UnaryMethod<Req, Res> = (
   request: Req,
@@ -34,10 +35,15 @@ export const CHANNEL_OPTIONS: Partial<grpc.ClientOptions> = {
 
 /**
  * Connects to a service and wraps every unary method so that it always carries a deadline
- * (`defaultDeadlineMs` unless the call names one) and rejects with a DomainError.
+ * (`defaultDeadlineMs` unless the call names one) and the caller's credential
+ * (`authorization: Bearer <key>`), and rejects with a DomainError. With `auth.tls` the
+ * channel is mutual TLS.
  */
-export function connect<C>(Ctor: ClientCtor<C>, address: string, defaultDeadlineMs: number): ClientHandle<C> {
-  const raw = new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+export function connect<C>(Ctor: ClientCtor<C>, address: string, defaultDeadlineMs: number, auth: ClientAuth): ClientHandle<C> {
+  const raw = new Ctor(address, channelCredentials(auth.tls), CHANNEL_OPTIONS);
+  // Cloned per call: grpc-js may add to the metadata it is given.
+  const metadata = new grpc.Metadata();
+  metadata.set('authorization', `Bearer ${auth.key}`);
   const cache = new Map<string, unknown>();
   const client = new Proxy({} as AsyncClient<C>, {
     get(_target, key: string) {
@@ -48,7 +54,7 @@ export function connect<C>(Ctor: ClientCtor<C>, address: string, defaultDeadline
         fn = (request: unknown, options?: { deadlineMs?: number }) =>
           new Promise((resolve, reject) => {
             const deadline = new Date(Date.now() + (options?.deadlineMs ?? defaultDeadlineMs));
-            method.call(raw, request, new grpc.Metadata(), { deadline }, (err, response) =>
+            method.call(raw, request, metadata.clone(), { deadline }, (err, response) =>
               err ? reject(fromGrpcError(err)) : resolve(response),
             );
           });
@@ -66,8 +72,8 @@ const HealthClient = (
 ).grpc.health.v1.Health as typeof grpc.Client;
 
 /** A channel to a server's grpc.health.v1 service, reusable across checks. */
-export function healthChannel(address: string): grpc.Client {
-  return new HealthClient(address, grpc.credentials.createInsecure());
+export function healthChannel(address: string, tls?: TlsFiles): grpc.Client {
+  return new HealthClient(address, channelCredentials(tls));
 }
 
 /**

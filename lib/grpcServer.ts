@@ -3,8 +3,11 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import path from 'node:path';
+import type { CallAuthenticator } from './callAuth';
+import type { Caller } from './caller';
 import { toGrpcError } from './errors';
 import type { Logger } from './logger';
+import { serverCredentials, type TlsFiles } from './meshSecurity';
 import { PROTO_DIR } from './paths';
 
 /** A unary handler written as an async function; errors are thrown, never passed. */
@@ -19,12 +22,25 @@ export interface ServiceBinding<S extends grpc.UntypedServiceImplementation> {
   definition: grpc.ServiceDefinition<S>;
   /** Unary methods as async functions; streaming methods as grpc-js handlers. */
   implementation: AsyncService<S>;
+  /**
+   * Streaming methods check their own credentials (the miner stream takes provider keys and
+   * throttles failures itself). Unary methods are always authenticated by the server.
+   */
+  streamsAuthenticateThemselves?: boolean;
 }
 
 export interface GrpcServerOptions {
   logger: Logger;
   /** Proto files (relative to proto/) served by reflection. */
   protoFiles: string[];
+  /** Decides who every call is from, before any handler runs. */
+  auth: CallAuthenticator;
+  /** Serve gRPC server reflection (GRPC_REFLECTION=true). */
+  reflection?: boolean;
+  /** Mutual TLS when set. */
+  tls?: TlsFiles;
+  /** A port facing the outside (the miner port): TLS without client certificates. */
+  publicPort?: boolean;
 }
 
 export interface GrpcServer {
@@ -38,7 +54,8 @@ export interface GrpcServer {
 
 /**
  * Builds an unbound gRPC server with health (NOT_SERVING until the caller flips it),
- * reflection, and one wrapper around every unary call that logs it and maps errors.
+ * reflection when asked for, and one wrapper around every call that authenticates it before
+ * the handler runs, logs it and maps errors. Health is the only thing served without a key.
  */
 export function createGrpcServer(options: GrpcServerOptions, bindings: ServiceBinding<any>[]): GrpcServer {
   const server = new grpc.Server({
@@ -49,13 +66,15 @@ export function createGrpcServer(options: GrpcServerOptions, bindings: ServiceBi
   });
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   health.addToServer(server);
-  const packageDefinition = protoLoader.loadSync(
-    options.protoFiles.map((f) => path.join(PROTO_DIR, f)),
-    { includeDirs: [PROTO_DIR], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true },
-  );
-  new ReflectionService(packageDefinition).addToServer(server);
+  if (options.reflection) {
+    const packageDefinition = protoLoader.loadSync(
+      options.protoFiles.map((f) => path.join(PROTO_DIR, f)),
+      { includeDirs: [PROTO_DIR], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true },
+    );
+    new ReflectionService(packageDefinition).addToServer(server);
+  }
   for (const binding of bindings) {
-    server.addService(binding.definition, wrapService(binding, options.logger));
+    server.addService(binding.definition, wrapService(binding, options));
   }
 
   const names = bindings.flatMap((b) => Object.values(b.definition).map((m) => m.path.split('/')[1]));
@@ -65,7 +84,7 @@ export function createGrpcServer(options: GrpcServerOptions, bindings: ServiceBi
     health,
     listen: (host, port) =>
       new Promise((resolve, reject) => {
-        server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+        server.bindAsync(`${host}:${port}`, serverCredentials(options.tls, options.publicPort), (err, bound) =>
           err ? reject(err) : resolve(bound),
         );
       }),
@@ -97,23 +116,49 @@ export function markServing(grpcServer: GrpcServer, bindings: ServiceBinding<any
   }
 }
 
-function wrapService(binding: ServiceBinding<any>, logger: Logger): grpc.UntypedServiceImplementation {
+function wrapService(binding: ServiceBinding<any>, options: GrpcServerOptions): grpc.UntypedServiceImplementation {
   const out: grpc.UntypedServiceImplementation = {};
   for (const [key, method] of Object.entries(binding.definition)) {
     const impl = (binding.implementation as Record<string, unknown>)[key];
     if (typeof impl !== 'function') throw new Error(`no handler for ${method.path}`);
-    out[key] = method.requestStream || method.responseStream
-      ? (impl as grpc.UntypedHandleCall)
-      : wrapUnary(method.path, impl as AsyncUnary<unknown, unknown>, logger);
+    if (!(method.requestStream || method.responseStream)) {
+      out[key] = wrapUnary(method.path, impl as AsyncUnary<unknown, unknown>, options);
+    } else if (binding.streamsAuthenticateThemselves) {
+      out[key] = impl as grpc.UntypedHandleCall;
+    } else {
+      out[key] = guardStream(impl as (call: grpc.ServerWritableStream<unknown, unknown>) => void, options);
+    }
   }
   return out;
 }
 
-/** The per-call interceptor: timing, one log line, DomainError → status, unknown → INTERNAL. */
-function wrapUnary(path: string, impl: AsyncUnary<unknown, unknown>, logger: Logger): grpc.handleUnaryCall<unknown, unknown> {
+/** A streaming handler runs only for a call with a valid credential. */
+function guardStream(impl: (call: grpc.ServerWritableStream<unknown, unknown>) => void, options: GrpcServerOptions) {
+  return (call: grpc.ServerWritableStream<unknown, unknown>) => {
+    try {
+      options.auth.credential(call.metadata, call.getPeer());
+    } catch (err) {
+      call.emit('error', toGrpcError(err));
+      return;
+    }
+    impl(call);
+  };
+}
+
+/**
+ * The per-call interceptor: the caller from the credential (replacing whatever caller the
+ * message names, or refusing the call), timing, one log line, DomainError → status,
+ * unknown → INTERNAL.
+ */
+function wrapUnary(path: string, impl: AsyncUnary<unknown, unknown>, options: GrpcServerOptions): grpc.handleUnaryCall<unknown, unknown> {
+  const { logger, auth } = options;
   return (call, callback) => {
     const started = process.hrtime.bigint();
-    impl(call.request, call).then(
+    const request = call.request as { caller?: Caller };
+    Promise.resolve().then(() => {
+      request.caller = auth.authorize(call.metadata, call.getPeer(), request.caller);
+      return impl(call.request, call);
+    }).then(
       (response) => {
         if (logger.isLevelEnabled('debug')) {
           logger.debug({ method: path, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'rpc ok');

@@ -5,7 +5,8 @@ import addFormats from 'ajv-formats';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Client } from '@grpc/grpc-js';
 import type { Caller } from '../../lib/caller';
-import { roleName } from '../../lib/caller';
+import { Role, roleName } from '../../lib/caller';
+import { FAILED_AUTH } from '../../lib/callAuth';
 import { DomainError } from '../../lib/errors';
 import type { BookingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/booking';
 import type { PricingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/pricing';
@@ -16,7 +17,7 @@ import type { Logger } from '../../lib/logger';
 import { type KeyStore, presentedKey } from '../../lib/apiKeys';
 import { errorHandler, problem, sendProblem } from './problem';
 import { createMetrics } from './metrics';
-import { createRateLimiter } from './rateLimiter';
+import { createRateLimiter } from '../../lib/rateLimiter';
 import { gpuRoutes } from './routes/gpuRoutes';
 import { bookingRoutes } from './routes/bookingRoutes';
 import { minerRoutes } from './routes/minerRoutes';
@@ -37,6 +38,10 @@ export interface GatewayDeps {
   bodyLimitBytes?: number;
   /** Requests per second per account (0: no limit) and the burst allowed above it. */
   rateLimit?: { perSecond: number; burst: number };
+  /** Unknown keys allowed per client address (a burst, then per second) before every key from it gets 429. */
+  failedAuthLimit?: { perSecond: number; burst: number };
+  /** The client address is X-Forwarded-For's (behind a reverse proxy). */
+  trustProxy?: boolean;
 }
 
 declare module 'fastify' {
@@ -81,6 +86,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimitBytes ?? 64 * 1024,
     return503OnClosing: true,
+    trustProxy: deps.trustProxy ?? false,
     // Long enough that a too-long model name or id reaches validation (a 400 naming the
     // field) instead of falling out of routing as a 404.
     routerOptions: { maxParamLength: 500 },
@@ -113,13 +119,27 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   });
 
   const limiter = deps.rateLimit?.perSecond ? createRateLimiter(deps.rateLimit.perSecond, deps.rateLimit.burst) : undefined;
+  const failures = deps.failedAuthLimit ?? FAILED_AUTH;
+  const failedKeys = createRateLimiter(failures.perSecond, failures.burst);
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
     if (config?.public) return;
-    const caller = deps.keys.authenticate(presentedKey(request.headers));
+    // An address that keeps presenting unknown keys is refused before its next key is even
+    // looked at, whichever key it is: guessing gets a few tries a second, not thousands.
+    const blocked = failedKeys.peek(request.ip);
+    if (blocked) {
+      return sendProblem(reply.header('Retry-After', String(blocked)),
+        problem(429, `too many unknown API keys from this address; retry after ${blocked} s`));
+    }
+    const presented = presentedKey(request.headers);
+    const caller = deps.keys.authenticate(presented);
     if (!caller) {
-      const detail = presentedKey(request.headers) ? 'unknown API key' : 'missing API key: send X-Api-Key or Authorization: Bearer';
+      if (presented) failedKeys.take(request.ip);
+      const detail = presented ? 'unknown API key' : 'missing API key: send X-Api-Key or Authorization: Bearer';
       return sendProblem(reply.header('WWW-Authenticate', 'Bearer'), problem(401, detail));
+    }
+    if (caller.role === Role.ROLE_SERVICE) {
+      return sendProblem(reply, problem(403, 'service keys are for the gRPC API; use a client, provider or admin key here'));
     }
     request.caller = caller;
     const wait = limiter?.take(`${caller.role}:${caller.accountId}`) ?? 0;

@@ -8,7 +8,8 @@ import { connect, healthChannel } from '../../lib/grpcClient';
 import { createLifecycle, type Lifecycle, serviceMain } from '../../lib/lifecycle';
 import { createLogger, type Logger } from '../../lib/logger';
 import { buildGateway } from './app';
-import { createKeyStore, parseKeyList, readKeyList } from '../../lib/apiKeys';
+import { createKeyStore, parseKeyList } from '../../lib/apiKeys';
+import { type MeshSecurityConfig, readMeshSecurity } from '../../lib/meshSecurity';
 
 export interface GatewayConfig {
   host: string;
@@ -18,7 +19,9 @@ export interface GatewayConfig {
   bookingAddr: string;
   pricingAddr: string;
   reviewsAddr: string;
-  apiKeys: string;
+  security: MeshSecurityConfig;
+  /** Take the client address from X-Forwarded-For (behind a reverse proxy that sets it). */
+  trustProxy: boolean;
   rpcDeadlineMs: number;
   bodyLimitBytes: number;
   rateLimitPerSecond: number;
@@ -26,17 +29,18 @@ export interface GatewayConfig {
   shutdownTimeoutMs: number;
 }
 
-export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> = {}): GatewayConfig {
+export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> & { apiKeys?: string; serviceKey?: string } = {}): GatewayConfig {
   const r = new ConfigReader(env);
   const config: GatewayConfig = {
     host: r.string('HOST', defaults.host ?? '127.0.0.1'),
     port: r.port('PORT', defaults.port ?? 8080),
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-    registryAddr: r.string('REGISTRY_ADDR', defaults.registryAddr ?? '127.0.0.1:50051'),
+    registryAddr: r.string('REGISTRY_ADDR', defaults.registryAddr ?? '127.0.0.1:50057'),
     bookingAddr: r.string('BOOKING_ADDR', defaults.bookingAddr ?? '127.0.0.1:50052'),
     pricingAddr: r.string('PRICING_ADDR', defaults.pricingAddr ?? '127.0.0.1:50054'),
     reviewsAddr: r.string('REVIEWS_ADDR', defaults.reviewsAddr ?? '127.0.0.1:50053'),
-    apiKeys: readKeyList(r, defaults.apiKeys) ?? '',
+    security: readMeshSecurity(r, 'gateway', { apiKeys: defaults.apiKeys, serviceKey: defaults.serviceKey, callsOut: true }),
+    trustProxy: r.oneOf('TRUST_PROXY', 'false', ['true', 'false']) === 'true',
     // Below the CLI's 5 s timeout, so a slow backend becomes a 504 the CLI can show.
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 3000, 50, 60_000),
     bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
@@ -45,7 +49,6 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> = {
     rateLimitBurst: r.int('RATE_LIMIT_BURST', 400, 1, 1_000_000),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
   };
-  if (!config.apiKeys) r.problem('AITBC_API_KEYS is required (role:account:key,…)');
   r.done();
   return config;
 }
@@ -59,22 +62,25 @@ export interface RunningGateway {
 /** The gateway's composition root: gRPC clients, key store, Fastify app, bound port. */
 export async function startGateway(config: GatewayConfig, logger: Logger = createLogger('gateway', config.logLevel)): Promise<RunningGateway> {
   const lifecycle: Lifecycle = createLifecycle(logger);
-  const registry = connect(RegistryServiceClient, config.registryAddr, config.rpcDeadlineMs);
-  const booking = connect(BookingServiceClient, config.bookingAddr, config.rpcDeadlineMs);
-  const pricing = connect(PricingServiceClient, config.pricingAddr, config.rpcDeadlineMs);
-  const reviews = connect(ReviewsServiceClient, config.reviewsAddr, config.rpcDeadlineMs);
+  const { tls, serviceKey } = config.security;
+  const auth = { key: serviceKey, tls };
+  const registry = connect(RegistryServiceClient, config.registryAddr, config.rpcDeadlineMs, auth);
+  const booking = connect(BookingServiceClient, config.bookingAddr, config.rpcDeadlineMs, auth);
+  const pricing = connect(PricingServiceClient, config.pricingAddr, config.rpcDeadlineMs, auth);
+  const reviews = connect(ReviewsServiceClient, config.reviewsAddr, config.rpcDeadlineMs, auth);
   const backends = [
-    { name: 'registry', channel: healthChannel(config.registryAddr) },
-    { name: 'booking', channel: healthChannel(config.bookingAddr) },
-    { name: 'pricing', channel: healthChannel(config.pricingAddr) },
-    { name: 'reviews', channel: healthChannel(config.reviewsAddr) },
+    { name: 'registry', channel: healthChannel(config.registryAddr, tls) },
+    { name: 'booking', channel: healthChannel(config.bookingAddr, tls) },
+    { name: 'pricing', channel: healthChannel(config.pricingAddr, tls) },
+    { name: 'reviews', channel: healthChannel(config.reviewsAddr, tls) },
   ];
   const app = await buildGateway({
     registry: registry.client,
     booking: booking.client,
     pricing: pricing.client,
     reviews: reviews.client,
-    keys: createKeyStore(parseKeyList(config.apiKeys)),
+    keys: createKeyStore(parseKeyList(config.security.apiKeys)),
+    trustProxy: config.trustProxy,
     logger,
     backends,
     bodyLimitBytes: config.bodyLimitBytes,

@@ -52,7 +52,7 @@ describe('operations endpoints', () => {
 
   it('unknown routes are problem+json 404s (after authentication)', async () => {
     assert.equal((await http(mesh.url, 'GET', '/v1/nothing-here', { key: 'not-a-key' })).status, 401);
-    const res = await http(mesh.url, 'GET', '/v1/nothing-here', { key: 'client-key-alice' });
+    const res = await http(mesh.url, 'GET', '/v1/nothing-here', { key: KEYS.client });
     assert.equal(res.status, 404);
     assert.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8');
   });
@@ -84,7 +84,7 @@ describe('operations endpoints', () => {
     const ready = await http(mesh.url, 'GET', '/readyz');
     assert.equal(ready.status, 503);
     assert.match(ready.body.detail, /registry is (NOT_SERVING|UNREACHABLE)/);
-    const list = await http(mesh.url, 'GET', '/v1/marketplace/gpu/list', { key: 'client-key-alice' });
+    const list = await http(mesh.url, 'GET', '/v1/marketplace/gpu/list', { key: KEYS.client });
     assert.equal(list.status, 503);
     assert.equal(list.body.detail, 'a backing service is unavailable');
     assert.equal(list.headers.get('retry-after'), '1');

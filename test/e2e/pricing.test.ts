@@ -8,7 +8,7 @@ import { PricingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/pricing
 import { connect } from '../../lib/grpcClient';
 import { pricingStore } from '../../services/pricing/src/store';
 import { recordEvents, waitFor } from '../support/events';
-import { http, KEYS, startTestMesh, type TestMesh } from '../support/testMesh';
+import { http, KEYS, startTestMesh, type TestMesh, testClient } from '../support/testMesh';
 
 describe('pricing through events and the gateway', function () {
   this.timeout(90_000);
@@ -159,7 +159,7 @@ describe('pricing through events and the gateway', function () {
   });
 
   it('Quote over gRPC: exact listed × multiplier for services; bad input and other roles refused', async () => {
-    const handle = connect(PricingServiceClient, mesh.pricing!.address, 3000);
+    const handle = testClient(PricingServiceClient, mesh.pricing!.address, 3000);
     try {
       const service = { accountId: 'coordinator', role: Role.ROLE_SERVICE };
       const q = await handle.client.quote({ caller: service, gpuId: gpus[0], model: 'RTX 4090', listedPricePerHourMicro: 1_234_567, durationSeconds: 3600 });

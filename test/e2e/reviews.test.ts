@@ -4,7 +4,7 @@ import { recordEvents, waitFor } from '../support/events';
 import { http, KEYS, startTestMesh, type TestMesh } from '../support/testMesh';
 
 /** 100 more client keys, for the concurrency test. */
-const CROWD = Array.from({ length: 100 }, (_, i) => ({ account: `crowd${i}`, key: `crowd-client-key-${String(i).padStart(3, '0')}` }));
+const CROWD = Array.from({ length: 100 }, (_, i) => ({ account: `crowd${i}`, key: `crowd-client-key-${String(i).padStart(8, '0')}` }));
 
 describe('reviews through the gateway', function () {
   this.timeout(90_000);

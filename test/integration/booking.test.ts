@@ -14,7 +14,7 @@ import { bookingStore } from '../../services/booking/src/store';
 import { readRegistryConfig, startRegistry } from '../../services/registry/src/main';
 import { deleteStream, NATS_URL, recordEvents, testPrefix, waitFor } from '../support/events';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
-import { LOG_LEVEL } from '../support/testMesh';
+import { LOG_LEVEL, testClient, KEY_LIST } from '../support/testMesh';
 
 const provider = { accountId: 'acme', role: Role.ROLE_PROVIDER };
 const coordinator = { accountId: 'coordinator', role: Role.ROLE_SERVICE };
@@ -39,16 +39,16 @@ describe('booking service over gRPC, two replicas on one database', function () 
     database = await createTestDatabase();
     prefix = testPrefix();
     const env = { NATS_URL, NATS_SUBJECT_PREFIX: prefix };
-    registry = await startRegistry(readRegistryConfig({ ...env, REGISTRY_PORT: '0' }, { databaseUrl: database.url }), createLogger('registry', LOG_LEVEL));
+    registry = await startRegistry(readRegistryConfig({ ...env, REGISTRY_PORT: '0', MINER_PORT: '0' }, { databaseUrl: database.url, apiKeys: KEY_LIST }), createLogger('registry', LOG_LEVEL));
     for (let i = 0; i < 2; i++) {
       replicas.push(await startBooking(
-        readBookingConfig({ ...env, BOOKING_PORT: '0', PRICING_ADDR: 'none' }, { databaseUrl: database.url, registryAddr: registry.address }),
+        readBookingConfig({ ...env, BOOKING_PORT: '0', PRICING_ADDR: 'none' }, { databaseUrl: database.url, apiKeys: KEY_LIST, registryAddr: registry.address }),
         createLogger(`booking-${i}`, LOG_LEVEL),
       ));
     }
-    registryClient = connect(RegistryServiceClient, registry.address, 5000);
-    bookingA = connect(BookingServiceClient, replicas[0].address, 5000);
-    bookingB = connect(BookingServiceClient, replicas[1].address, 5000);
+    registryClient = testClient(RegistryServiceClient, registry.address, 5000);
+    bookingA = testClient(BookingServiceClient, replicas[0].address, 5000);
+    bookingB = testClient(BookingServiceClient, replicas[1].address, 5000);
     const recording = await recordEvents(prefix, ['booking.ended']);
     ({ seen: ended } = recording);
     recorder = recording;
@@ -174,10 +174,10 @@ describe('booking service over gRPC, two replicas on one database', function () 
   it('gives up on a booking row locked past the database deadline with UNAVAILABLE, changing nothing', async () => {
     const impatient = await startBooking(
       readBookingConfig({ NATS_URL, NATS_SUBJECT_PREFIX: prefix, BOOKING_PORT: '0', PRICING_ADDR: 'none', DB_STATEMENT_TIMEOUT_MS: '300' },
-        { databaseUrl: database.url, registryAddr: registry.address }),
+        { databaseUrl: database.url, apiKeys: KEY_LIST, registryAddr: registry.address }),
       createLogger('booking-impatient', LOG_LEVEL),
     );
-    const rpc = connect(BookingServiceClient, impatient.address, 5000);
+    const rpc = testClient(BookingServiceClient, impatient.address, 5000);
     const holder = await replicas[0].db.transaction();
     try {
       const g = await gpu('L4', 800_000);

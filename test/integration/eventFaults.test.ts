@@ -15,7 +15,7 @@ import { readRegistryConfig, startRegistry } from '../../services/registry/src/m
 import { deleteStream, NATS_URL, testEvent, testPrefix, waitFor } from '../support/events';
 import { PrivateNats } from '../support/privateNats';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
-import { LOG_LEVEL } from '../support/testMesh';
+import { LOG_LEVEL, testClient, KEY_LIST } from '../support/testMesh';
 
 const provider = { accountId: 'acme', role: Role.ROLE_PROVIDER };
 const spec = (i: number) => GpuSpec.fromPartial({ model: 'RTX 4090', memoryGb: 24, pricePerHourMicro: 500_000, uuid: `GPU-fault-${i}` });
@@ -46,12 +46,12 @@ describe('event backbone under faults (real NATS servers)', function () {
     try {
       const prefix = testPrefix();
       registry = await startRegistry(readRegistryConfig(
-        { REGISTRY_PORT: '0', NATS_URL: nats.url, NATS_SUBJECT_PREFIX: prefix, LOG_LEVEL: 'silent' },
-        { databaseUrl: database.url },
+        { REGISTRY_PORT: '0', MINER_PORT: '0', NATS_URL: nats.url, NATS_SUBJECT_PREFIX: prefix, LOG_LEVEL: 'silent' },
+        { databaseUrl: database.url, apiKeys: KEY_LIST },
       ), silent);
       watcher = await connectNatsBus({ url: nats.url, prefix, name: 'watcher', logger: silent });
       const { counts } = await countDeliveries(watcher, 'watcher');
-      const client = connect(RegistryServiceClient, registry.address, 5000);
+      const client = testClient(RegistryServiceClient, registry.address, 5000);
       const register = (from: number, n: number) => Promise.all(Array.from({ length: n }, (_, i) =>
         client.client.registerGpu({ caller: provider, minerId: 'rig', spec: spec(from + i) })));
 
@@ -130,7 +130,7 @@ describe('event backbone under faults (real NATS servers)', function () {
     const database = await createTestDatabase();
     const prefix = testPrefix();
     const port = 26_000 + Math.floor(Math.random() * 2000);
-    const env = { ...process.env, DATABASE_URL: database.url, NATS_URL, NATS_SUBJECT_PREFIX: prefix, REGISTRY_PORT: String(port), LOG_LEVEL: 'info' };
+    const env = { ...process.env, DATABASE_URL: database.url, NATS_URL, NATS_SUBJECT_PREFIX: prefix, REGISTRY_PORT: String(port), MINER_PORT: String(port + 1), AITBC_API_KEYS: KEY_LIST, LOG_LEVEL: 'info' };
     const startChild = async (): Promise<ChildProcess> => {
       const child = spawn(process.execPath, [...TS, 'services/registry/src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
@@ -160,7 +160,7 @@ describe('event backbone under faults (real NATS servers)', function () {
       await consumer.start();
       deliveries = await countDeliveries(bus, 'burst-deliveries');
 
-      const client = connect(RegistryServiceClient, `127.0.0.1:${port}`, 5000);
+      const client = testClient(RegistryServiceClient, `127.0.0.1:${port}`, 5000);
       let acknowledged = 0;
       let failed = 0;
       let next = 0;

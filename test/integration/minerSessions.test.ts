@@ -18,7 +18,7 @@ import { newEvent } from '../../lib/events/envelope';
 import { EventEnvelope } from '../../lib/gen/aitbc/marketplace/v1/events';
 import { Booking } from '../../lib/gen/aitbc/marketplace/v1/booking';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
-import { KEY_LIST, KEYS, LOG_LEVEL } from '../support/testMesh';
+import { KEY_LIST, KEYS, LOG_LEVEL, testClient } from '../support/testMesh';
 
 const TS = ['--require', require.resolve('tsx/cjs')];
 const client = { accountId: 'alice', role: Role.ROLE_CLIENT };
@@ -60,10 +60,10 @@ describe('miner sessions over gRPC', function () {
     database = await createTestDatabase();
     prefix = testPrefix();
     registry = await startRegistry(readRegistryConfig(
-      { REGISTRY_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, HEARTBEAT_TTL_SECONDS: '2', HEARTBEAT_INTERVAL_SECONDS: '1', HEARTBEAT_FLUSH_MS: '200', SHUTDOWN_TIMEOUT_MS: '5000' },
+      { REGISTRY_PORT: '0', MINER_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, HEARTBEAT_TTL_SECONDS: '2', HEARTBEAT_INTERVAL_SECONDS: '1', HEARTBEAT_FLUSH_MS: '200', SHUTDOWN_TIMEOUT_MS: '5000' },
       { databaseUrl: database.url, apiKeys: KEY_LIST },
     ), createLogger('registry', LOG_LEVEL));
-    handle = connect(RegistryServiceClient, registry.address, 5000);
+    handle = testClient(RegistryServiceClient, registry.address, 5000);
     const recording = await recordEvents(prefix, ['gpu.status_changed']);
     ({ seen: changes } = recording);
     recorder = recording;
@@ -82,7 +82,7 @@ describe('miner sessions over gRPC', function () {
 
   it('runs the agent: its GPUs come online, go offline within TTL + 1 s of a kill (one event each), and come back without duplicates', async () => {
     const agent = (): ChildProcess => spawn(process.execPath, [...TS, 'bin/miner.ts', '--simulate', '3', '--api-key', KEYS.provider,
-      '--miner-id', 'rig-agent', '--registry', registry.address], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+      '--miner-id', 'rig-agent', '--registry', registry.publicAddress!], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: 'ignore' });
     let first: ChildProcess | undefined = agent();
     let second: ChildProcess | undefined;
     try {
@@ -116,31 +116,31 @@ describe('miner sessions over gRPC', function () {
       s.close();
       return s.status()!;
     };
-    const noKey = openStream(registry.address);
+    const noKey = openStream(registry.publicAddress!);
     noKey.hello(inventory(1));
     assert.equal((await ended(noKey)).code, grpc.status.UNAUTHENTICATED);
-    const clientKey = openStream(registry.address, KEYS.client);
+    const clientKey = openStream(registry.publicAddress!, KEYS.client);
     clientKey.hello(inventory(1));
     assert.equal((await ended(clientKey)).code, grpc.status.PERMISSION_DENIED);
-    const early = openStream(registry.address, KEYS.provider);
+    const early = openStream(registry.publicAddress!, KEYS.provider);
     early.beat([{ uuid: 'GPU-x' }]);
     const earlyStatus = await ended(early);
     assert.equal(earlyStatus.code, grpc.status.INVALID_ARGUMENT);
     assert.match(earlyStatus.details, /hello/);
-    const huge = openStream(registry.address, KEYS.provider);
+    const huge = openStream(registry.publicAddress!, KEYS.provider);
     huge.hello(inventory(65, 'GPU-huge'));
     const hugeStatus = await ended(huge);
     assert.equal(hugeStatus.code, grpc.status.INVALID_ARGUMENT);
     assert.match(hugeStatus.details, /hello\.gpus: must describe at most 64/);
-    const noUuid = openStream(registry.address, KEYS.provider);
+    const noUuid = openStream(registry.publicAddress!, KEYS.provider);
     noUuid.hello([{ ...inventory(1)[0], uuid: '' }]);
     assert.match((await ended(noUuid)).details, /hello\.gpus\[0\]\.uuid/);
-    const badMemory = openStream(registry.address, KEYS.provider);
+    const badMemory = openStream(registry.publicAddress!, KEYS.provider);
     badMemory.hello([{ ...inventory(1)[0], memoryGb: 0 }]);
     assert.match((await ended(badMemory)).details, /memory_gb/);
     assert.equal((await list('rig')).length, 0, 'nothing was registered by refused hellos');
 
-    const good = openStream(registry.address, KEYS.provider);
+    const good = openStream(registry.publicAddress!, KEYS.provider);
     good.hello(inventory(2, 'GPU-good'), 'rig-good');
     await waitFor(() => good.received.length === 1, 5000, 'welcome');
     assert.equal(good.received[0].kind?.$case, 'welcome');
@@ -159,7 +159,7 @@ describe('miner sessions over gRPC', function () {
   });
 
   it("tells a miner when one of its GPUs is booked and when the booking ends", async () => {
-    const session = openStream(registry.address, KEYS.provider);
+    const session = openStream(registry.publicAddress!, KEYS.provider);
     session.hello(inventory(1, 'GPU-notice'), 'rig-notice');
     await waitFor(() => session.received.length === 1, 5000, 'welcome');
     const welcome = session.received[0].kind;
@@ -185,7 +185,7 @@ describe('miner sessions over gRPC', function () {
   });
 
   it('shuts down with 100 open streams within the shutdown timeout, ending them with UNAVAILABLE', async () => {
-    const streams = Array.from({ length: 100 }, () => openStream(registry.address, KEYS.provider));
+    const streams = Array.from({ length: 100 }, () => openStream(registry.publicAddress!, KEYS.provider));
     streams.forEach((s, i) => s.hello(inventory(1, `GPU-many-${i}`), `rig-many-${i}`));
     await waitFor(() => streams.every((s) => s.received.length === 1), 20_000, '100 welcomes');
     const started = Date.now();

@@ -7,13 +7,15 @@ import { DomainError } from '../../lib/errors';
 import { GpuSort, GpuSpec, RegistryServiceClient, RegistryServiceService } from '../../lib/gen/aitbc/marketplace/v1/registry';
 import { checkHealth, connect, healthChannel } from '../../lib/grpcClient';
 import { createGrpcServer } from '../../lib/grpcServer';
+import { createCallAuthenticator } from '../../lib/callAuth';
+import { createKeyStore, parseKeyList } from '../../lib/apiKeys';
 import { createLogger } from '../../lib/logger';
 import type { RunningService } from '../../lib/service';
 import { readRegistryConfig, startRegistry } from '../../services/registry/src/main';
 import { registryStore } from '../../services/registry/src/store';
 import { createMemoryBus } from '../../lib/events/memoryBus';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
-import { LOG_LEVEL } from '../support/testMesh';
+import { LOG_LEVEL, testClient, KEY_LIST } from '../support/testMesh';
 
 const provider = { accountId: 'acme', role: Role.ROLE_PROVIDER };
 const client = { accountId: 'alice', role: Role.ROLE_CLIENT };
@@ -40,9 +42,9 @@ describe('registry over gRPC against PostgreSQL', () => {
 
   before(async () => {
     database = await createTestDatabase();
-    registry = await startRegistry(readRegistryConfig({ REGISTRY_PORT: '0' }, { databaseUrl: database.url }), createLogger('registry', LOG_LEVEL),
+    registry = await startRegistry(readRegistryConfig({ REGISTRY_PORT: '0', MINER_PORT: '0', GRPC_REFLECTION: 'true' }, { databaseUrl: database.url, apiKeys: KEY_LIST }), createLogger('registry', LOG_LEVEL),
       { bus: createMemoryBus() });
-    handle = connect(RegistryServiceClient, registry.address, 5000);
+    handle = testClient(RegistryServiceClient, registry.address, 5000);
   });
   after(async () => {
     handle?.close();
@@ -71,7 +73,8 @@ describe('registry over gRPC against PostgreSQL', () => {
   });
 
   it('maps domain errors to gRPC status codes with the offending field', async () => {
-    await rejectsWith(rpc().registerGpu({ minerId: 'r', spec: spec() }), 'UNAUTHENTICATED');
+    // No caller named: the gateway's key acts as the gateway, a service, which owns no GPUs.
+    await rejectsWith(rpc().registerGpu({ minerId: 'r', spec: spec() }), 'PERMISSION_DENIED');
     await rejectsWith(rpc().registerGpu({ caller: client, minerId: 'r', spec: spec() }), 'PERMISSION_DENIED');
     const err = await rejectsWith(rpc().registerGpu({ caller: provider, minerId: 'r', spec: spec({ memoryGb: 0 }) }), 'INVALID_ARGUMENT');
     assert.equal(err.field, 'memory_gb');
@@ -126,12 +129,13 @@ describe('gRPC client deadlines', () => {
   it('gives up with DEADLINE_EXCEEDED when a server does not answer in time', async () => {
     const logger = createLogger('slow', 'silent');
     const never = () => new Promise<never>(() => undefined);
-    const server = createGrpcServer({ logger, protoFiles: ['aitbc/marketplace/v1/registry.proto'] }, [{
+    const auth = createCallAuthenticator({ keys: createKeyStore(parseKeyList(KEY_LIST)), forwarders: new Set(['gateway']) });
+    const server = createGrpcServer({ logger, protoFiles: ['aitbc/marketplace/v1/registry.proto'], auth }, [{
       definition: RegistryServiceService,
       implementation: { registerGpu: never, getGpu: never, listGpus: never, unregisterGpu: never, registerMiner: never, minerHeartbeat: never },
     }]);
     const port = await server.listen('127.0.0.1', 0);
-    const handle = connect(RegistryServiceClient, `127.0.0.1:${port}`, 150);
+    const handle = testClient(RegistryServiceClient, `127.0.0.1:${port}`, 150);
     const started = Date.now();
     await rejectsWith(handle.client.getGpu({ caller: client, id: 'x' }), 'DEADLINE_EXCEEDED');
     assert.ok(Date.now() - started < 2000);

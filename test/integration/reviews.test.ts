@@ -12,7 +12,7 @@ import { readReviewsConfig, startReviews } from '../../services/reviews/src/main
 import { reviewsStore } from '../../services/reviews/src/store';
 import { deleteStream, NATS_URL, testPrefix } from '../support/events';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
-import { LOG_LEVEL } from '../support/testMesh';
+import { LOG_LEVEL, testClient, KEY_LIST } from '../support/testMesh';
 
 const admin = { accountId: 'ops', role: Role.ROLE_ADMIN };
 const client = (i: number) => ({ accountId: `c${i}`, role: Role.ROLE_CLIENT });
@@ -39,9 +39,9 @@ describe('reviews service over gRPC: the rating summary', function () {
   before(async () => {
     database = await createTestDatabase();
     prefix = testPrefix();
-    service = await startReviews(readReviewsConfig({ NATS_URL, NATS_SUBJECT_PREFIX: prefix, REVIEWS_PORT: '0' }, { databaseUrl: database.url }),
+    service = await startReviews(readReviewsConfig({ NATS_URL, NATS_SUBJECT_PREFIX: prefix, REVIEWS_PORT: '0' }, { databaseUrl: database.url, apiKeys: KEY_LIST }),
       createLogger('reviews', LOG_LEVEL));
-    reviews = connect(ReviewsServiceClient, service.address, 5000);
+    reviews = testClient(ReviewsServiceClient, service.address, 5000);
   });
   after(async () => {
     reviews?.close();

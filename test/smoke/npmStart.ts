@@ -21,6 +21,7 @@ const env = {
   AITBC_DATA_DIR: dataDir,
   PORT: String(port),
   REGISTRY_PORT: String(port + 1000),
+  MINER_PORT: String(port + 1001),
   BOOKING_PORT: String(port + 3000),
   PRICING_PORT: String(port + 4000),
   REVIEWS_PORT: String(port + 5000),

@@ -1,6 +1,9 @@
 import type { Knex } from '../../lib/db';
 import { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
 import { connect, type ClientHandle } from '../../lib/grpcClient';
+import type { ClientAuth } from '../../lib/meshSecurity';
+import type { Client } from '@grpc/grpc-js';
+import { Role } from '../../lib/caller';
 import { createLogger } from '../../lib/logger';
 import { readGatewayConfig, startGateway, type RunningGateway } from '../../gateway/src/main';
 import { readBookingConfig, startBooking } from '../../services/booking/src/main';
@@ -13,11 +16,17 @@ import { createTestDatabase, type TestDatabase } from './testDatabase';
 
 /** Keys every end-to-end test may use (role:account:key). */
 export const KEYS = {
-  admin: 'admin-key-0001',
-  provider: 'provider-key-acme',
-  provider2: 'provider-key-beta',
-  client: 'client-key-alice',
-  client2: 'client-key-bob',
+  admin: 'admin-key-ops-0001-xxxxxxxx',
+  provider: 'provider-key-acme-xxxxxxxx',
+  provider2: 'provider-key-beta-xxxxxxxx',
+  client: 'client-key-alice-xxxxxxxxx',
+  client2: 'client-key-bob-xxxxxxxxxxx',
+};
+/** Service keys: the gateway and booking (which call other services) and an integrator. */
+export const SERVICE_KEYS = {
+  gateway: 'service-key-gateway-xxxxxxxx',
+  booking: 'service-key-booking-xxxxxxxx',
+  coordinator: 'service-key-coordinator-xxxx',
 };
 export const KEY_LIST = [
   `admin:ops:${KEYS.admin}`,
@@ -25,7 +34,43 @@ export const KEY_LIST = [
   `provider:beta:${KEYS.provider2}`,
   `client:alice:${KEYS.client}`,
   `client:bob:${KEYS.client2}`,
+  ...Object.entries(SERVICE_KEYS).map(([account, key]) => `service:${account}:${key}`),
 ].join(',');
+
+/** How a test calls a service directly: as the coordinator unless told otherwise. */
+export const asCaller = (key: string = SERVICE_KEYS.coordinator): ClientAuth => ({ key });
+
+/**
+ * A client for tests that name their callers, as the mesh would send them: a call for a
+ * user goes with the gateway's key (which may forward users), a call naming a service
+ * caller with that service's own key (the coordinator's unless SERVICE_KEYS has it).
+ */
+export function testClient<C>(Ctor: new (...args: any[]) => C & Client, address: string, deadlineMs = 5000): ClientHandle<C> {
+  const asGateway = connect(Ctor, address, deadlineMs, asCaller(SERVICE_KEYS.gateway));
+  const asService = new Map<string, ClientHandle<C>>();
+  const service = (account: string) => {
+    let handle = asService.get(account);
+    if (!handle) {
+      handle = connect(Ctor, address, deadlineMs, asCaller(SERVICE_KEYS[account as keyof typeof SERVICE_KEYS] ?? SERVICE_KEYS.coordinator));
+      asService.set(account, handle);
+    }
+    return handle;
+  };
+  const client = new Proxy({} as ClientHandle<C>['client'], {
+    get: (_target, key: string) => (request: { caller?: { accountId: string; role: Role } }, options?: { deadlineMs?: number }) => {
+      const handle = request?.caller?.role === Role.ROLE_SERVICE ? service(request.caller.accountId) : asGateway;
+      return (handle.client as Record<string, (r: unknown, o?: unknown) => Promise<unknown>>)[key](request, options);
+    },
+  });
+  return {
+    client,
+    raw: asGateway.raw,
+    close: () => {
+      asGateway.close();
+      for (const h of asService.values()) h.close();
+    },
+  };
+}
 
 export const LOG_LEVEL = process.env.TEST_LOG_LEVEL ?? 'silent';
 
@@ -59,20 +104,20 @@ export async function startTestMesh(
   // Real NATS, with a subject prefix (and so a stream) of this mesh's own.
   const prefix = testPrefix();
   const registry = await startRegistry(
-    readRegistryConfig({ REGISTRY_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, { databaseUrl: database.url, apiKeys: keyList }),
+    readRegistryConfig({ REGISTRY_PORT: '0', MINER_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, { databaseUrl: database.url, apiKeys: keyList }),
     createLogger('registry', LOG_LEVEL),
   );
   const pricing = options.pricing === false ? undefined : await startPricing(
-    readPricingConfig({ PRICING_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, PRICING_TICK_MS: '200', ...env }, { databaseUrl: database.url }),
+    readPricingConfig({ PRICING_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, PRICING_TICK_MS: '200', ...env }, { databaseUrl: database.url, apiKeys: keyList }),
     createLogger('pricing', LOG_LEVEL),
   );
   const reviews = await startReviews(
-    readReviewsConfig({ REVIEWS_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, { databaseUrl: database.url }),
+    readReviewsConfig({ REVIEWS_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, { databaseUrl: database.url, apiKeys: keyList }),
     createLogger('reviews', LOG_LEVEL),
   );
   const booking = await startBooking(
     readBookingConfig({ BOOKING_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env, ...options.bookingEnv }, {
-      databaseUrl: database.url, registryAddr: registry.address, pricingAddr: pricing?.address ?? 'none',
+      databaseUrl: database.url, apiKeys: keyList, registryAddr: registry.address, pricingAddr: pricing?.address ?? 'none',
     }),
     createLogger('booking', LOG_LEVEL),
   );
@@ -83,7 +128,7 @@ export async function startTestMesh(
     }),
     createLogger('gateway', LOG_LEVEL),
   );
-  const registryClient = connect(RegistryServiceClient, registry.address, 5000);
+  const registryClient = testClient(RegistryServiceClient, registry.address);
   return {
     prefix,
     url: gateway.url,

@@ -20,7 +20,7 @@ const READERS: Record<string, (env: Record<string, string>) => unknown> = {
 
 describe('docker-compose.yml and Dockerfile', () => {
   const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')) as {
-    services: Record<string, { build?: string; command?: string[]; environment?: Record<string, string>; depends_on?: unknown }>;
+    services: Record<string, { build?: string; command?: string[]; environment?: Record<string, string>; depends_on?: unknown; ports?: string[] }>;
   };
   const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
 
@@ -42,10 +42,20 @@ describe('docker-compose.yml and Dockerfile', () => {
   it('passes each service an environment its start-up validation accepts', () => {
     for (const [name, read] of Object.entries(READERS)) {
       const env = { ...compose.services[name].environment };
-      // Compose substitutes ${AITBC_API_KEYS:?…} from the caller's environment.
-      for (const [k, v] of Object.entries(env)) if (String(v).startsWith('${')) env[k] = 'admin:ops:compose-test-key';
+      // Compose substitutes ${VAR:?…} from the caller's environment.
+      const given: Record<string, string> = {
+        AITBC_API_KEYS: 'admin:ops:compose-test-key-0000000000', AITBC_GATEWAY_KEY: 'compose-gateway-key-0000000000', AITBC_BOOKING_KEY: 'compose-booking-key-0000000000',
+      };
+      for (const [k, v] of Object.entries(env)) env[k] = String(v).replace(/\$\{(\w+):\?[^}]*\}/g, (_, name: string) => given[name] ?? '');
       assert.doesNotThrow(() => read(env), `${name}`);
     }
+  });
+
+  it('publishes only the gateway and the miner port', () => {
+    const published = Object.entries(compose.services).filter(([, s]) => s.ports?.length).map(([name, s]) => [name, s.ports]);
+    assert.deepEqual(published, [['registry', ['50051:50051']], ['gateway', ['8080:8080']]]);
+    assert.equal(compose.services.registry.environment?.MINER_PORT, '50051');
+    assert.notEqual(compose.services.registry.environment?.REGISTRY_PORT, '50051');
   });
 
   it('points the gateway at the registry container and the registry at the postgres container', () => {

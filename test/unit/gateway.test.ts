@@ -1,34 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ErrorObject } from 'ajv';
-import { Role } from '../../lib/caller';
-import { createKeyStore, parseKeyList, presentedKey } from '../../lib/apiKeys';
 import { describeValidation } from '../../gateway/src/problem';
 import { gpuSpecFromBody } from '../../gateway/src/routes/gpuRoutes';
-
-describe('API keys', () => {
-  const store = createKeyStore(parseKeyList('admin:ops:k1-longer-key, provider:acme:k2-longer-key,client:alice:k3:with:colons'));
-
-  it('authenticates known keys to their account and role', () => {
-    assert.deepEqual(store.authenticate('k2-longer-key'), { accountId: 'acme', role: Role.ROLE_PROVIDER });
-    assert.deepEqual(store.authenticate('k3:with:colons'), { accountId: 'alice', role: Role.ROLE_CLIENT });
-    assert.equal(store.authenticate('k2-longer-keyX'), undefined);
-    assert.equal(store.authenticate(''), undefined);
-    assert.equal(store.authenticate(undefined), undefined);
-  });
-
-  it('takes X-Api-Key, else a Bearer token; an empty key is no key', () => {
-    assert.equal(presentedKey({ 'x-api-key': ' abc ' }), 'abc');
-    assert.equal(presentedKey({ 'x-api-key': '', authorization: 'Bearer tok' }), 'tok');
-    assert.equal(presentedKey({ 'x-api-key': '' }), undefined);
-    assert.equal(presentedKey({ authorization: 'Basic abc' }), undefined);
-  });
-
-  it('refuses a malformed key list without echoing keys', () => {
-    assert.throws(() => parseKeyList(''), /no entries/);
-    assert.throws(() => parseKeyList('client:bad account:secretsecret'), (e: Error) => !e.message.includes('secretsecret'));
-    assert.throws(() => parseKeyList('client:a:samekey12,client:b:samekey12'), /twice/);
-  });
-});
 
 describe('REST body mapping', () => {
   it('accepts the CLI body and the documented aliases', () => {

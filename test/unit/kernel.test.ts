@@ -7,6 +7,7 @@ import { commonFilter } from '../../lib/events/natsBus';
 import { readRegistryConfig, startRegistry } from '../../services/registry/src/main';
 import { createLogger } from '../../lib/logger';
 import { readGatewayConfig } from '../../gateway/src/main';
+import { KEY_LIST } from '../support/testMesh';
 
 describe('config', () => {
   it('reads typed values with defaults', () => {
@@ -37,15 +38,19 @@ describe('config', () => {
 
   it('validates the registry and gateway settings at start-up', () => {
     assert.throws(() => readRegistryConfig({}), /DATABASE_URL is required/);
-    assert.throws(() => readRegistryConfig({ DATABASE_URL: 'postgres://h/d', HEARTBEAT_TTL_SECONDS: '10', HEARTBEAT_INTERVAL_SECONDS: '10' }),
+    assert.throws(() => readRegistryConfig({}), /AITBC_API_KEYS is required/);
+    const base = { DATABASE_URL: 'postgres://h/d', AITBC_API_KEYS: KEY_LIST };
+    assert.throws(() => readRegistryConfig({ ...base, HEARTBEAT_TTL_SECONDS: '10', HEARTBEAT_INTERVAL_SECONDS: '10' }),
       /HEARTBEAT_INTERVAL_SECONDS must be shorter/);
-    assert.throws(() => readRegistryConfig({ DATABASE_URL: 'postgres://h/d', DEFAULT_PRICE_PER_HOUR: '-1' }), /DEFAULT_PRICE_PER_HOUR/);
-    const ok = readRegistryConfig({ DATABASE_URL: 'postgres://h/d', HEARTBEAT_TTL_SECONDS: '30' });
+    assert.throws(() => readRegistryConfig({ ...base, DEFAULT_PRICE_PER_HOUR: '-1' }), /DEFAULT_PRICE_PER_HOUR/);
+    const ok = readRegistryConfig({ ...base, HEARTBEAT_TTL_SECONDS: '30' });
     assert.equal(ok.heartbeatIntervalSeconds, 10);
     assert.equal(ok.defaultPriceMicro, 1_000_000);
     assert.throws(() => readGatewayConfig({}), /AITBC_API_KEYS is required/);
-    assert.throws(() => readGatewayConfig({ AITBC_API_KEYS: 'root:x:longenoughkey' }), /role must be client, provider or admin/);
-    assert.throws(() => readGatewayConfig({ AITBC_API_KEYS: 'client:x:short' }), /at least 8 characters/);
+    assert.throws(() => readGatewayConfig({ AITBC_API_KEYS: 'root:x:longenoughkey-longenoughkey' }), /role must be client, provider, admin or service/);
+    assert.throws(() => readGatewayConfig({ AITBC_API_KEYS: 'client:x:short' }), /key must be at least 24 characters, got 5/);
+    assert.throws(() => readGatewayConfig({ AITBC_API_KEYS: `client:x:${'k'.repeat(24)}` }), /AITBC_SERVICE_KEY is required \(or a service:gateway:KEY entry/);
+    assert.doesNotThrow(() => readGatewayConfig({ AITBC_API_KEYS: KEY_LIST }));
   });
 });
 
@@ -90,7 +95,7 @@ describe('ids', () => {
 describe('services without NATS', () => {
   it('refuse to start on their own without NATS_URL, saying why', async () => {
     await assert.rejects(
-      startRegistry(readRegistryConfig({ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }), createLogger('t', 'silent')),
+      startRegistry(readRegistryConfig({ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', AITBC_API_KEYS: KEY_LIST }), createLogger('t', 'silent')),
       (err: ConfigError) => {
         assert.equal(err.name, 'ConfigError');
         assert.match(err.message, /NATS_URL is required to run the registry on its own/);

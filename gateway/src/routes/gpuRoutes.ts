@@ -82,7 +82,6 @@ const SORT_BY_NAME: Record<string, GpuSort> = {
 
 const PROVIDERS = { roles: ['provider', 'admin'] };
 /** Lists are the same for every caller; the gateway asks for them as itself. */
-const SERVICE_CALLER = { accountId: 'gateway', role: Role.ROLE_SERVICE };
 
 /** GPU endpoints of CONTRACT.md: register, list, details, unregister. */
 export function gpuRoutes(app: FastifyInstance, { registry, booking }: GatewayDeps): void {
@@ -100,7 +99,7 @@ export function gpuRoutes(app: FastifyInstance, { registry, booking }: GatewayDe
   // registry call and one serialisation (the list is the hottest read of the marketplace).
   const fetchPage = singleFlight(async (q: ListQuery) => {
     const { gpus, nextCursor } = await registry.listGpus({
-      caller: SERVICE_CALLER,
+      caller: undefined, // the gateway as itself
       available: q.available,
       status: q.status ? STATUS_BY_NAME[q.status] : 0,
       model: q.model ?? '',

@@ -7,7 +7,6 @@ import type { GatewayDeps } from '../app';
 import { callerOf } from '../app';
 import { pricePointJson, pricingJson } from '../pricingJson';
 
-const SERVICE = { accountId: 'gateway', role: Role.ROLE_SERVICE };
 
 const modelParams = {
   type: 'object',
@@ -38,7 +37,7 @@ export function pricingRoutes(app: FastifyInstance, { pricing }: GatewayDeps): v
   // A model's price is the same for every caller: concurrent reads of one model share one
   // call (and one JSON rendering). Nothing is kept after it answers.
   const priceOf = singleFlight(async (model: string) => {
-    const { price } = await pricing.getModelPrice({ caller: SERVICE, model });
+    const { price } = await pricing.getModelPrice({ caller: undefined, model });
     return pricingJson(price!);
   }, (model) => model);
 

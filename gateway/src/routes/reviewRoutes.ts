@@ -22,11 +22,12 @@ const CLIENTS = { roles: ['client'] };
 export function reviewRoutes(app: FastifyInstance, { reviews }: GatewayDeps): void {
   // A page of reviews is the same for every non-admin caller (admins also see hidden ones):
   // concurrent identical reads share one call and one rendering; nothing is kept after.
-  const pageOf = singleFlight(async (q: { admin: boolean; gpuId: string; limit: number; cursor: string }) => {
-    const caller = q.admin ? { accountId: 'gateway', role: Role.ROLE_ADMIN } : { accountId: 'gateway', role: Role.ROLE_CLIENT };
+  const pageOf = singleFlight(async (q: { admin?: string; gpuId: string; limit: number; cursor: string }) => {
+    // Admins' pages (hidden reviews too) are asked for as an admin; others' as the gateway itself.
+    const caller = q.admin ? { accountId: q.admin, role: Role.ROLE_ADMIN } : undefined;
     const res = await reviews.listReviews({ caller, gpuId: q.gpuId, limit: q.limit, cursor: q.cursor });
-    return { ...summaryJson(res.summary!), reviews: res.reviews.map((r) => reviewJson(r, q.admin)), next_cursor: res.nextCursor || null };
-  }, (q) => JSON.stringify([q.admin, q.gpuId, q.limit, q.cursor]));
+    return { ...summaryJson(res.summary!), reviews: res.reviews.map((r) => reviewJson(r, Boolean(q.admin))), next_cursor: res.nextCursor || null };
+  }, (q) => JSON.stringify([Boolean(q.admin), q.gpuId, q.limit, q.cursor]));
   app.get<{ Params: { id: string }; Querystring: { limit: number; cursor?: string } }>('/v1/marketplace/gpu/:id/reviews', {
     schema: {
       summary: "A GPU's reviews, newest first, with its rating summary (hidden reviews only for admin)",
@@ -37,7 +38,8 @@ export function reviewRoutes(app: FastifyInstance, { reviews }: GatewayDeps): vo
       },
     },
   }, async (request, reply) => {
-    const admin = callerOf(request).role === Role.ROLE_ADMIN;
+    const caller = callerOf(request);
+    const admin = caller.role === Role.ROLE_ADMIN ? caller.accountId : undefined;
     const body = await pageOf({ admin, gpuId: request.params.id, limit: request.query.limit, cursor: request.query.cursor ?? '' });
     if (body.next_cursor) reply.header('X-Next-Cursor', body.next_cursor);
     return body;

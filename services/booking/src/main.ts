@@ -1,4 +1,4 @@
-import { type CommonConfig, ConfigReader, readCommon, type Env } from '../../../lib/config';
+import { type CommonConfig, type CommonDefaults, ConfigReader, readCommon, type Env } from '../../../lib/config';
 import type { EventBus } from '../../../lib/events/bus';
 import { createOutbox } from '../../../lib/events/outbox';
 import { createOutboxRelay } from '../../../lib/events/outboxRelay';
@@ -27,13 +27,13 @@ export interface BookingConfig extends CommonConfig {
   rpcDeadlineMs: number;
 }
 
-export function readBookingConfig(env: Env, defaults: { databaseUrl?: string; registryAddr?: string; pricingAddr?: string } = {}): BookingConfig {
+export function readBookingConfig(env: Env, defaults: CommonDefaults & { registryAddr?: string; pricingAddr?: string } = {}): BookingConfig {
   const r = new ConfigReader(env);
   const config: BookingConfig = {
-    ...readCommon(r, defaults.databaseUrl),
+    ...readCommon(r, 'booking', defaults, true),
     host: r.string('BOOKING_HOST', '127.0.0.1'),
     port: r.port('BOOKING_PORT', 50052),
-    registryAddr: r.string('REGISTRY_ADDR', defaults.registryAddr ?? '127.0.0.1:50051'),
+    registryAddr: r.string('REGISTRY_ADDR', defaults.registryAddr ?? '127.0.0.1:50057'),
     // "none": no pricing service at all (every booking at its GPU's listed price).
     pricingAddr: r.string('PRICING_ADDR', defaults.pricingAddr ?? '127.0.0.1:50054').replace(/^none$/, ''),
     // Short: a slow pricing service must not make booking slow (the listed price is used).
@@ -55,8 +55,9 @@ export async function startBooking(
   options: { bus?: EventBus; pricing?: PricingPort } = {},
 ): Promise<RunningService> {
   const { bus, closer } = await openServiceBus('booking', config, logger, options.bus);
-  const registry = connect(RegistryServiceClient, config.registryAddr, config.rpcDeadlineMs);
-  const pricingClient = config.pricingAddr ? connect(PricingServiceClient, config.pricingAddr, config.pricingDeadlineMs) : undefined;
+  const auth = { key: config.security.serviceKey, tls: config.security.tls };
+  const registry = connect(RegistryServiceClient, config.registryAddr, config.rpcDeadlineMs, auth);
+  const pricingClient = config.pricingAddr ? connect(PricingServiceClient, config.pricingAddr, config.pricingDeadlineMs, auth) : undefined;
   const pricing = options.pricing
     ?? (pricingClient ? pricingServiceQuotes(pricingClient.client, config.pricingDeadlineMs, logger) : listedPricing);
   const outbox = createOutbox();

@@ -36,7 +36,7 @@ export function pricingServiceQuotes(client: AsyncClient<PricingServiceClient>, 
     async quote(gpu, durationSeconds, start) {
       try {
         const q = await client.quote({
-          caller: { accountId: 'booking', role: Role.ROLE_SERVICE }, gpuId: gpu.id, model: gpu.model,
+          caller: undefined, gpuId: gpu.id, model: gpu.model,
           listedPricePerHourMicro: gpu.pricePerHourMicro, durationSeconds, startTime: start,
         }, { deadlineMs });
         return { pricePerHourMicro: q.pricePerHourMicro, listedPriceMicro: q.listedPriceMicro, multiplier: q.multiplierBp / 10_000, source: 'pricing' };

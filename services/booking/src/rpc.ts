@@ -28,7 +28,6 @@ export interface BookingDeps {
   now?: () => Date;
 }
 
-const SERVICE: Caller = { accountId: 'booking', role: Role.ROLE_SERVICE };
 const RENTERS = [Role.ROLE_CLIENT, Role.ROLE_SERVICE];
 const ANYONE = [Role.ROLE_CLIENT, Role.ROLE_PROVIDER, Role.ROLE_ADMIN, Role.ROLE_SERVICE];
 /** Advance reservations may start at most this far ahead. */
@@ -49,7 +48,7 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
 
   async function fetchGpu(gpuId: string): Promise<Gpu> {
     if (!isId(gpuId, 'gpu')) throw notFound(`GPU ${gpuId}`);
-    const { gpu } = await registry.getGpu({ caller: SERVICE, id: gpuId }, { deadlineMs: 1000 });
+    const { gpu } = await registry.getGpu({ caller: undefined, id: gpuId }, { deadlineMs: 1000 });
     return gpu!;
   }
 
@@ -289,7 +288,7 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
   async function candidates(requirements: { model: string; memoryMin: number; region: string; maxPricePerHourMicro?: number } | undefined): Promise<Gpu[]> {
     const r = requirements ?? { model: '', memoryMin: 0, region: '' };
     const { gpus } = await registry.listGpus({
-      caller: SERVICE, available: true, status: 0, model: r.model, memoryMin: r.memoryMin || undefined, region: r.region,
+      caller: undefined, available: true, status: 0, model: r.model, memoryMin: r.memoryMin || undefined, region: r.region,
       priceMaxMicro: r.maxPricePerHourMicro, minerId: '', sort: GpuSort.GPU_SORT_PRICE_ASC, limit: 5, cursor: '', ownerId: '',
     }, { deadlineMs: 1000 });
     return gpus;

@@ -1,4 +1,4 @@
-import { type CommonConfig, ConfigReader, readCommon, type Env } from '../../../lib/config';
+import { type CommonConfig, type CommonDefaults, ConfigReader, readCommon, type Env } from '../../../lib/config';
 import type { EventBus } from '../../../lib/events/bus';
 import { createOutbox } from '../../../lib/events/outbox';
 import { createOutboxRelay } from '../../../lib/events/outboxRelay';
@@ -22,10 +22,10 @@ export interface PricingConfig extends CommonConfig {
   historyRetentionDays: number;
 }
 
-export function readPricingConfig(env: Env, defaults: { databaseUrl?: string } = {}): PricingConfig {
+export function readPricingConfig(env: Env, defaults: CommonDefaults = {}): PricingConfig {
   const r = new ConfigReader(env);
   const config: PricingConfig = {
-    ...readCommon(r, defaults.databaseUrl),
+    ...readCommon(r, 'pricing', defaults),
     host: r.string('PRICING_HOST', '127.0.0.1'),
     port: r.port('PRICING_PORT', 50054),
     tickMs: r.int('PRICING_TICK_MS', 1000, 50, 3_600_000),

@@ -1,4 +1,4 @@
-import { type CommonConfig, ConfigReader, readCommon, type Env } from '../../../lib/config';
+import { type CommonConfig, type CommonDefaults, ConfigReader, readCommon, type Env } from '../../../lib/config';
 import type { EventBus } from '../../../lib/events/bus';
 import { createOutbox } from '../../../lib/events/outbox';
 import { createOutboxRelay } from '../../../lib/events/outboxRelay';
@@ -8,7 +8,6 @@ import { parseMoney } from '../../../lib/money';
 import { serviceMain } from '../../../lib/lifecycle';
 import { startService, type RunningService } from '../../../lib/service';
 import { registryMigrations } from '../migrations';
-import { createKeyStore, parseKeyList, readKeyList } from '../../../lib/apiKeys';
 import { createBookingProjection } from './bookingProjection';
 import { createRatingProjection } from './ratingProjection';
 import { createLiveness } from './liveness';
@@ -18,30 +17,33 @@ import { createRegistryHandlers } from './rpc';
 import { registryStore } from './store';
 
 export interface RegistryConfig extends CommonConfig {
+  /** The internal API (RegistryService): the gateway, services and the coordinator. */
   host: string;
   port: number;
+  /** The public miner port (MinerService and health only). */
+  minerHost: string;
+  minerPort: number;
   heartbeatTtlSeconds: number;
   heartbeatIntervalSeconds: number;
   heartbeatFlushMs: number;
   defaultPriceMicro: number;
-  /** role:account:key,… — provider keys authenticate miner streams. */
-  apiKeys?: string;
 }
 
 /** Reads the registry's settings; `defaults` lets the mesh supply a database URL. */
-export function readRegistryConfig(env: Env, defaults: { databaseUrl?: string; apiKeys?: string } = {}): RegistryConfig {
+export function readRegistryConfig(env: Env, defaults: CommonDefaults = {}): RegistryConfig {
   const r = new ConfigReader(env);
-  const common = readCommon(r, defaults.databaseUrl);
+  const common = readCommon(r, 'registry', defaults);
   const heartbeatTtlSeconds = r.int('HEARTBEAT_TTL_SECONDS', 30, 2, 86_400);
   const config: RegistryConfig = {
     ...common,
     host: r.string('REGISTRY_HOST', '127.0.0.1'),
-    port: r.port('REGISTRY_PORT', 50051),
+    port: r.port('REGISTRY_PORT', 50057),
+    minerHost: r.string('MINER_HOST', '127.0.0.1'),
+    minerPort: r.port('MINER_PORT', 50051),
     heartbeatTtlSeconds,
     heartbeatIntervalSeconds: r.int('HEARTBEAT_INTERVAL_SECONDS', Math.max(1, Math.floor(heartbeatTtlSeconds / 3)), 1, 86_400),
     heartbeatFlushMs: r.int('HEARTBEAT_FLUSH_MS', 1000, 50, 10_000),
     defaultPriceMicro: 0,
-    apiKeys: readKeyList(r, defaults.apiKeys),
   };
   try {
     config.defaultPriceMicro = parseMoney(r.string('DEFAULT_PRICE_PER_HOUR', '1'), 'DEFAULT_PRICE_PER_HOUR');
@@ -74,14 +76,15 @@ export async function startRegistry(
     schema: 'registry',
     migrations: registryMigrations,
     protoFiles: ['aitbc/marketplace/v1/registry.proto', 'aitbc/marketplace/v1/miner.proto'],
-    build: (db) => {
+    build: (db, auth) => {
       const liveness = createLiveness({ db, store: registryStore, outbox, logger, flushMs: config.heartbeatFlushMs });
       const common = { db, store: registryStore, outbox, liveness, defaultPriceMicro: config.defaultPriceMicro, heartbeatIntervalSeconds: config.heartbeatIntervalSeconds };
       const miners = createMinerSessions({
-        ...common, bus, logger, keys: config.apiKeys ? createKeyStore(parseKeyList(config.apiKeys)) : undefined,
+        ...common, bus, logger, auth,
       });
       return {
-        bindings: [createRegistryHandlers(common), miners.binding],
+        bindings: [createRegistryHandlers(common)],
+        publicPort: { host: config.minerHost, port: config.minerPort, bindings: [miners.binding] },
         beforeStop: miners.abortAll,
         workers: [
           liveness,

@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import { type KeyStore, presentedKey } from '../../../lib/apiKeys';
+import type { CallAuthenticator } from '../../../lib/callAuth';
 import { type Caller, requireCaller, Role } from '../../../lib/caller';
 import type { Knex } from '../../../lib/db';
 import { DomainError, invalid, toGrpcError } from '../../../lib/errors';
@@ -25,8 +25,8 @@ export interface MinerSessionDeps {
   liveness: Liveness;
   bus: EventBus;
   logger: Logger;
-  /** Provider keys; without them every session is refused. */
-  keys?: KeyStore;
+  /** Checks the stream's key (and throttles failed logins by address). */
+  auth: CallAuthenticator;
   heartbeatIntervalSeconds: number;
   defaultPriceMicro: number;
 }
@@ -71,16 +71,9 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
     streamOfGpu.get(notice.gpuId)?.write({ kind: { $case: 'booking', value: notice } });
   });
 
-  function authenticate(call: Stream): Caller {
-    const headers: Record<string, string | undefined> = {
-      'x-api-key': call.metadata.get('x-api-key')[0]?.toString(),
-      authorization: call.metadata.get('authorization')[0]?.toString(),
-    };
-    if (!deps.keys) throw new DomainError('UNAUTHENTICATED', 'this registry has no API keys configured (AITBC_API_KEYS)');
-    const caller = deps.keys.authenticate(presentedKey(headers));
-    if (!caller) throw new DomainError('UNAUTHENTICATED', 'missing or unknown API key: send a provider key as x-api-key metadata');
-    return requireCaller(caller, [Role.ROLE_PROVIDER, Role.ROLE_ADMIN]);
-  }
+  /** A miner is who its provider key says; a missing, unknown or non-provider key ends the stream. */
+  const authenticate = (call: Stream): Caller =>
+    requireCaller(deps.auth.credential(call.metadata, call.getPeer()), [Role.ROLE_PROVIDER, Role.ROLE_ADMIN]);
 
   function connect(call: Stream): void {
     let caller: Caller;
@@ -170,7 +163,7 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
   }
 
   return {
-    binding: { definition: MinerServiceService, implementation: { connect } },
+    binding: { definition: MinerServiceService, implementation: { connect }, streamsAuthenticateThemselves: true },
     abortAll() {
       void notices.stop();
       for (const call of [...sessions]) fail(call, new DomainError('UNAVAILABLE', 'the registry is shutting down; reconnect'));

@@ -1,4 +1,4 @@
-import { type CommonConfig, ConfigReader, readCommon, type Env } from '../../../lib/config';
+import { type CommonConfig, type CommonDefaults, ConfigReader, readCommon, type Env } from '../../../lib/config';
 import type { EventBus } from '../../../lib/events/bus';
 import { createOutbox } from '../../../lib/events/outbox';
 import { createOutboxRelay } from '../../../lib/events/outboxRelay';
@@ -16,10 +16,10 @@ export interface ReviewsConfig extends CommonConfig {
   port: number;
 }
 
-export function readReviewsConfig(env: Env, defaults: { databaseUrl?: string } = {}): ReviewsConfig {
+export function readReviewsConfig(env: Env, defaults: CommonDefaults = {}): ReviewsConfig {
   const r = new ConfigReader(env);
   const config: ReviewsConfig = {
-    ...readCommon(r, defaults.databaseUrl),
+    ...readCommon(r, 'reviews', defaults),
     host: r.string('REVIEWS_HOST', '127.0.0.1'),
     port: r.port('REVIEWS_PORT', 50053),
   };
