@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { MIN_KEY_LENGTH, parseKeyList, readKeyList } from './apiKeys';
+import { FAILED_AUTH } from './callAuth';
 import type { ConfigReader } from './config';
 
 /** PEM text of the mesh's CA, this process's certificate and its private key. */
@@ -22,6 +23,8 @@ export interface MeshSecurityConfig {
   tls?: TlsFiles;
   /** gRPC server reflection (off unless GRPC_REFLECTION=true). */
   reflection: boolean;
+  /** Unknown keys allowed per client address: a burst, then so many a second. */
+  failedAuth: { burst: number; perSecond: number };
 }
 
 /** What a client sends with each call: its key, and TLS settings when the mesh uses them. */
@@ -59,7 +62,11 @@ export function readMeshSecurity(
   }
   const forwarders = (r.optionalString('AITBC_FORWARDERS') ?? 'gateway').split(',').map((s) => s.trim()).filter(Boolean);
   const reflection = r.oneOf('GRPC_REFLECTION', 'false', ['true', 'false']) === 'true';
-  return { apiKeys, serviceKey, forwarders, tls: readTls(r), reflection };
+  const failedAuth = {
+    burst: r.int('AUTH_FAILURE_BURST', FAILED_AUTH.burst, 1, 1_000_000),
+    perSecond: r.int('AUTH_FAILURES_PER_SECOND', FAILED_AUTH.perSecond, 1, 1_000_000),
+  };
+  return { apiKeys, serviceKey, forwarders, tls: readTls(r), reflection, failedAuth };
 }
 
 function readTls(r: ConfigReader): TlsFiles | undefined {

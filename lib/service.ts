@@ -1,3 +1,4 @@
+import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { CommonConfig } from './config';
 import { openDb, type Knex, type Migration } from './db';
 import { createKeyStore, parseKeyList } from './apiKeys';
@@ -41,6 +42,8 @@ export interface RunningService {
   address: string;
   /** The public port (host:port), when the service has one. */
   publicAddress?: string;
+  /** What each port serves (health aside). */
+  served: { address: string; definitions: ServiceDefinition[] }[];
   db: Knex;
   /** Ordered shutdown: health off → end streams → drain gRPC → stop workers → close the database. */
   stop(): Promise<void>;
@@ -59,7 +62,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
   try {
     const { security } = config;
-    const auth = createCallAuthenticator({ keys: createKeyStore(parseKeyList(security.apiKeys)), forwarders: new Set(security.forwarders) });
+    const auth = createCallAuthenticator({
+      keys: createKeyStore(parseKeyList(security.apiKeys)), forwarders: new Set(security.forwarders), failedAuth: security.failedAuth,
+    });
     const { bindings, publicPort, workers = [], beforeStop } = options.build(db, auth);
     const serverOptions = { logger, protoFiles: options.protoFiles, auth, reflection: security.reflection, tls: security.tls };
     const grpcServer = createGrpcServer(serverOptions, bindings);
@@ -84,7 +89,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     for (const [server, served] of servers) markServing(server, served);
     const address = hostPort(config.host, port);
     logger.info({ address, publicAddress }, `${options.name} serving`);
-    return { name: options.name, port, address, publicAddress, db, stop: () => lifecycle.stop() };
+    const served = [{ address, definitions: bindings.map((b) => b.definition) }];
+    if (publicPort) served.push({ address: publicAddress!, definitions: publicPort.bindings.map((b) => b.definition) });
+    return { name: options.name, port, address, publicAddress, served, db, stop: () => lifecycle.stop() };
   } catch (err) {
     await lifecycle.stop();
     await db.destroy();

@@ -81,6 +81,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     reviews: reviews.client,
     keys: createKeyStore(parseKeyList(config.security.apiKeys)),
     trustProxy: config.trustProxy,
+    failedAuthLimit: config.security.failedAuth,
     logger,
     backends,
     bodyLimitBytes: config.bodyLimitBytes,

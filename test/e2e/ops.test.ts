@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { createKeyStore, parseKeyList } from '../../lib/apiKeys';
+import { healthChannel } from '../../lib/grpcClient';
 import { createLogger } from '../../lib/logger';
+import { buildGateway } from '../../gateway/src/app';
+import { READY_MAX_AGE_MS } from '../../gateway/src/routes/opsRoutes';
 import { readGatewayConfig, startGateway } from '../../gateway/src/main';
 import { http, KEY_LIST, KEYS, LOG_LEVEL, startTestMesh, type TestMesh } from '../support/testMesh';
 
@@ -79,8 +85,62 @@ describe('operations endpoints', () => {
     }
   });
 
+  it('throttles unknown keys by client address: 429 with Retry-After for every key from it, then lets it back', async () => {
+    const gateway = await startGateway(readGatewayConfig({ PORT: '0', AUTH_FAILURE_BURST: '5', AUTH_FAILURES_PER_SECOND: '1' }, {
+      registryAddr: mesh.registry.address, bookingAddr: mesh.booking.address, pricingAddr: mesh.pricing!.address,
+      reviewsAddr: mesh.reviews.address, apiKeys: KEY_LIST,
+    }), createLogger('gateway', LOG_LEVEL));
+    try {
+      const list = (key: string) => http(gateway.url, 'GET', '/v1/marketplace/gpu/list', { key });
+      const guesses = await Promise.all(Array.from({ length: 300 }, (_, i) => list(`guess-${i}-padded-to-a-real-length`)));
+      const statuses = guesses.map((g) => g.status);
+      assert.equal(statuses.filter((s) => s === 401).length, 5, 'the burst, then no more key is looked at');
+      assert.equal(statuses.filter((s) => s === 429).length, 295);
+      const refused = guesses.find((g) => g.status === 429)!;
+      assert.equal(refused.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+      assert.match(refused.body.detail, /too many unknown API keys from this address/);
+      const wait = Number(refused.headers.get('retry-after'));
+      assert.ok(wait >= 1, String(wait));
+      assert.equal((await list(KEYS.client)).status, 429, 'a good key from a throttled address waits too');
+      assert.equal((await http(gateway.url, 'GET', '/healthz')).status, 200, 'public routes are not throttled');
+      await new Promise((r) => setTimeout(r, wait * 1000 + 100));
+      assert.equal((await list(KEYS.client)).status, 200);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it('/readyz answers from a result at most a second old: 200 requests, one health call per service', async () => {
+    let checks = 0;
+    const server = new grpc.Server({ interceptors: [(_methodDescriptor, call) => {
+      checks++;
+      return new grpc.ServerInterceptingCall(call);
+    }] });
+    new HealthImplementation({ '': 'SERVING' }).addToServer(server);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    const channel = healthChannel(`127.0.0.1:${port}`);
+    const app = await buildGateway({
+      registry: {} as never, booking: {} as never, pricing: {} as never, reviews: {} as never, keys: createKeyStore(parseKeyList(KEY_LIST)),
+      logger: createLogger('gateway', LOG_LEVEL), backends: [{ name: 'x', channel }],
+    });
+    try {
+      const answers = await Promise.all(Array.from({ length: 200 }, () => app.inject({ method: 'GET', url: '/readyz' })));
+      assert.ok(answers.every((a) => a.statusCode === 200));
+      assert.equal(checks, 1);
+      await new Promise((r) => setTimeout(r, READY_MAX_AGE_MS + 50));
+      assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+      assert.equal(checks, 2, 'a result older than a second is asked for again');
+    } finally {
+      await app.close();
+      channel.close();
+      server.forceShutdown();
+    }
+  });
+
   it('/readyz turns 503 when the registry stops, and the API answers 503 instead of hanging', async () => {
     await mesh.registry.stop();
+    await new Promise((r) => setTimeout(r, READY_MAX_AGE_MS + 50));
     const ready = await http(mesh.url, 'GET', '/readyz');
     assert.equal(ready.status, 503);
     assert.match(ready.body.detail, /registry is (NOT_SERVING|UNREACHABLE)/);

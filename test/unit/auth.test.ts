@@ -90,6 +90,9 @@ describe('gRPC call authentication', () => {
     const codes = Array.from({ length: 5 }, (_, i) => code(() => throttled.credential(md(`guess-${i}`), `ipv4:10.9.9.9:${4000 + i}`)));
     assert.deepEqual(codes, ['UNAUTHENTICATED', 'UNAUTHENTICATED', 'UNAUTHENTICATED', 'RESOURCE_EXHAUSTED', 'RESOURCE_EXHAUSTED']);
     assert.equal(code(() => throttled.credential(md(K('acme')), 'ipv4:10.9.9.9:1')), 'RESOURCE_EXHAUSTED');
+    assert.equal(code(() => throttled.credential(md(), 'ipv4:10.9.9.9:1')), 'RESOURCE_EXHAUSTED');
+    // The mesh's own service keys are never locked out by a neighbour's failures.
+    assert.equal(code(() => throttled.credential(md(K('gateway')), 'ipv4:10.9.9.9:1')), 'OK');
     assert.equal(code(() => throttled.credential(md(K('acme')), 'ipv4:10.9.9.8:1')), 'OK');
     t += 1500;
     assert.equal(code(() => throttled.credential(md(K('acme')), 'ipv4:10.9.9.9:1')), 'OK');

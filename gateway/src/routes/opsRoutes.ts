@@ -5,15 +5,25 @@ import type { Metrics } from '../metrics';
 import { problem, sendProblem } from '../problem';
 
 const PUBLIC = { public: true };
+/** How old a readiness answer may be. */
+export const READY_MAX_AGE_MS = 1000;
 
 /** Operations endpoints: liveness, readiness over gRPC health, Prometheus metrics, the OpenAPI document (the /docs page is @fastify/swagger-ui). */
 export function opsRoutes(app: FastifyInstance, { backends }: GatewayDeps, metrics: Metrics): void {
   app.get('/healthz', { config: PUBLIC, schema: { hide: true } }, async () => ({ status: 'ok' }));
 
+  // Readiness is asked for by probes, and by anyone (it is public): answering from a result at
+  // most READY_MAX_AGE_MS old keeps it from fanning out health calls per request.
+  let last: { at: number; entries: Promise<(readonly [string, string])[]> } | undefined;
+  const health = () => {
+    if (!last || performance.now() - last.at > READY_MAX_AGE_MS) {
+      last = { at: performance.now(), entries: Promise.all(backends.map(async (b) => [b.name, await checkHealth(b.channel, 1000)] as const)) };
+    }
+    return last.entries;
+  };
+
   app.get('/readyz', { config: PUBLIC, schema: { hide: true } }, async (_request, reply) => {
-    const entries = await Promise.all(
-      backends.map(async (b) => [b.name, await checkHealth(b.channel, 1000)] as const),
-    );
+    const entries = await health();
     const services = Object.fromEntries(entries);
     if (entries.every(([, s]) => s === 'SERVING')) return { status: 'ready', services };
     const down = entries.filter(([, s]) => s !== 'SERVING').map(([n, s]) => `${n} is ${s}`);
