@@ -3,14 +3,17 @@
  * stream and keeps them online with heartbeats.
  *
  *   npm run miner -- --simulate 4 --api-key <provider key> [--miner-id rig-1] [--registry 127.0.0.1:50051]
- *                    [--price 0.5] [--region eu-west]
+ *                    [--price 0.5] [--region eu-west] [--ca registry-ca.pem]
  *
  * Real GPUs are read with nvidia-smi when it is present; --simulate N reports N simulated GPUs
- * instead. Environment fallbacks: AITBC_REGISTRY_ADDR, AITBC_API_KEY, AITBC_MINER_ID.
+ * instead. --ca (a PEM file of the CA that signed the registry's certificate) connects over TLS,
+ * for a registry run with GRPC_TLS_*. Environment fallbacks: AITBC_REGISTRY_ADDR, AITBC_API_KEY,
+ * AITBC_MINER_ID, AITBC_REGISTRY_CA.
  * Reconnects with exponential backoff and jitter; a refused key stops it.
  */
 import * as grpc from '@grpc/grpc-js';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { CHANNEL_OPTIONS } from '../lib/grpcClient';
 import { type ConnectRequest, type ConnectResponse, type GpuInventory, type GpuTelemetry, MinerServiceClient } from '../lib/gen/aitbc/marketplace/v1/miner';
@@ -24,6 +27,8 @@ export interface AgentOptions {
   simulate: number;
   priceMicro?: number;
   region?: string;
+  /** PEM of the CA to check the registry's certificate with: TLS when set. */
+  ca?: string;
 }
 
 function arg(argv: string[], name: string): string | undefined {
@@ -37,6 +42,7 @@ export function readAgentOptions(argv: string[], env: NodeJS.ProcessEnv): AgentO
   const apiKey = arg(argv, 'api-key') ?? env.AITBC_API_KEY ?? '';
   if (!apiKey) throw new Error('a provider API key is required: --api-key KEY or AITBC_API_KEY');
   const price = arg(argv, 'price');
+  const caFile = arg(argv, 'ca') ?? env.AITBC_REGISTRY_CA;
   return {
     registry: arg(argv, 'registry') ?? env.AITBC_REGISTRY_ADDR ?? '127.0.0.1:50051',
     apiKey,
@@ -44,6 +50,7 @@ export function readAgentOptions(argv: string[], env: NodeJS.ProcessEnv): AgentO
     simulate,
     priceMicro: price === undefined ? undefined : parseMoney(price, '--price'),
     region: arg(argv, 'region'),
+    ca: caFile ? readFileSync(caFile, 'utf8') : undefined,
   };
 }
 
@@ -92,7 +99,8 @@ export async function runAgent(options: AgentOptions, logger: Logger, signal: Ab
   const gpus = (simulated ? simulatedGpus(options.minerId, options.simulate) : detectGpus())
     .map((g) => ({ ...g, pricePerHourMicro: options.priceMicro, region: options.region ?? g.region }));
   if (!gpus.length) throw new Error('no GPUs found (nvidia-smi missing or empty); use --simulate N to simulate some');
-  const client = new MinerServiceClient(options.registry, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  const client = new MinerServiceClient(options.registry,
+    options.ca ? grpc.credentials.createSsl(Buffer.from(options.ca)) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   let attempt = 0;
   try {
     while (!signal.aborted) {
