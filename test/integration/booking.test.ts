@@ -115,6 +115,61 @@ describe('booking service over gRPC, two replicas on one database', function () 
     assert.equal(done.booking!.chargedMicro + done.booking!.refundMicro, done.booking!.totalCostMicro);
   });
 
+  it('gives ten parallel BookForJob calls for one job one booking: the first, and nine replays of it', async () => {
+    await Promise.all(Array.from({ length: 4 }, () => gpu('RTX 6000 Ada', 900_000, 'ap-south')));
+    const request = {
+      caller: coordinator, jobId: 'job-race', clientId: 'dave', durationHours: 1, idempotencyKey: '',
+      requirements: { model: 'rtx 6000 ada', memoryMin: 0, region: 'ap-south' },
+    };
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? bookingA : bookingB).client.bookForJob(request)));
+    const live = await replicas[0].db('bookings').where({ client_id: 'dave', job_id: 'job-race', status: 'active' });
+    assert.equal(live.length, 1, 'one live booking: the client pays once');
+    assert.equal(answers.filter((a) => !a.replayed).length, 1);
+    assert.equal(answers.filter((a) => a.replayed).length, 9);
+    assert.ok(answers.every((a) => a.booking!.bookingId === live[0].booking_id));
+    // The same job through CreateBooking is refused, naming the booking it holds.
+    await assert.rejects(bookingA.client.createBooking({
+      caller: coordinator, clientId: 'dave', gpuId: (await gpu('RTX 6000 Ada', 900_000, 'ap-south')).id, durationHours: 1,
+      jobId: 'job-race', dryRun: false, idempotencyKey: '',
+    }), (err: DomainError) => err.code === 'ALREADY_EXISTS' && err.field === 'job_id' && err.message.includes(live[0].booking_id));
+    // Once it ends, the job may book again.
+    await bookingA.client.endJob({ caller: coordinator, bookingId: live[0].booking_id, outcome: JobOutcome.JOB_OUTCOME_COMPLETED });
+    assert.equal((await bookingB.client.bookForJob(request)).replayed, false);
+  });
+
+  it('cancels a reservation whose GPU is offline when its window opens, refunding it in full; one whose GPU came back stays', async () => {
+    const reserve = async (minerId: string) => {
+      const g = (await registryClient.client.registerGpu({
+        caller: provider, minerId, spec: GpuSpec.fromPartial({ model: 'L40S', memoryGb: 48, pricePerHourMicro: 1_800_000, uuid: `GPU-${minerId}` }),
+      })).gpu!;
+      await registryClient.client.minerHeartbeat({ caller: provider, minerId, online: true });
+      return (await bookingA.client.createBooking({
+        caller: client, gpuId: g.id, durationHours: 1, startTime: new Date(Date.now() + 2500), jobId: '', dryRun: false, idempotencyKey: '', clientId: '',
+      })).booking!;
+    };
+    const gone = await reserve('rsv-gone');
+    const back = await reserve('rsv-back');
+    await registryClient.client.minerHeartbeat({ caller: provider, minerId: 'rsv-gone', online: false });
+    await registryClient.client.minerHeartbeat({ caller: provider, minerId: 'rsv-back', online: false });
+    await new Promise((r) => setTimeout(r, 300));
+    await registryClient.client.minerHeartbeat({ caller: provider, minerId: 'rsv-back', online: true });
+    const rowOf = (id: string) => replicas[0].db('bookings').where({ booking_id: id }).first();
+    assert.equal((await rowOf(gone.bookingId)).status, 'active', 'not before its window opens');
+    await waitFor(async () => (await rowOf(gone.bookingId)).status !== 'active', 6000, 'the reservation to end');
+    const row = await rowOf(gone.bookingId);
+    assert.equal(row.status, 'cancelled');
+    assert.equal(row.end_reason, 'gpu_offline');
+    assert.equal(Number(row.charged_micro), 0);
+    assert.equal(Number(row.refund_micro), Number(row.total_cost_micro));
+    assert.equal(Number(row.refund_micro), 1_800_000);
+    assert.ok(row.ended_at >= row.created_at, 'ended no earlier than it was made');
+    await waitFor(() => ended.some((d) => d.envelope.aggregateId === gone.bookingId), 3000, 'its booking.ended event');
+    await new Promise((r) => setTimeout(r, 500));
+    const kept = await rowOf(back.bookingId);
+    assert.equal(kept.status, 'active');
+    assert.equal(kept.window_checked, true);
+  });
+
   it('settles a booking cancelled by its GPU going offline as of its last heartbeat or the event, however late the event arrives', async () => {
     const bus = await connectNatsBus({ url: NATS_URL, prefix, name: 'test-registry', logger: createLogger('test', LOG_LEVEL) });
     try {
@@ -161,7 +216,8 @@ describe('booking service over gRPC, two replicas on one database', function () 
       const b = await rowOf(late.bookingId);
       assert.equal(Number(b.charged_micro), 0);
       assert.equal(Number(b.refund_micro), 3_600_000);
-      assert.equal(b.ended_at.getTime(), late.startTime!.getTime());
+      // As of its start, or when it was made if that came a moment later: never before it was made.
+      assert.equal(b.ended_at.getTime(), Math.max(late.startTime!.getTime(), b.created_at.getTime()));
       assert.equal((await rowOf(rebooked.bookingId)).status, 'active', 'a booking made after the GPU came back stays');
       const c = await rowOf(silent.bookingId);
       assert.equal(Number(c.charged_micro), 1000, 'charged up to the last heartbeat, not the TTL after it');

@@ -6,7 +6,7 @@ import type { Outbox } from '../../../lib/events/outbox';
 import type { GpuStatusChanged, GpuUnregistered } from '../../../lib/gen/aitbc/marketplace/v1/events';
 import { GpuStatus } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import type { Logger } from '../../../lib/logger';
-import { secondsUsed, settle } from './domain/billing';
+import { notBefore, secondsUsed, settle } from './domain/billing';
 import { bookingEnded } from './events';
 import type { BookingRow, BookingStore } from './store';
 
@@ -28,8 +28,9 @@ export function createGpuReactions(deps: { db: Knex; bus: EventBus; store: Booki
     const ended: BookingRow[] = [];
     for (const row of rows) {
       const used = at < row.start_time ? 0 : secondsUsed(row.start_time, at);
-      // A booking that had not started by then ends when it started, or now if that is later.
-      const endedAt = at < row.start_time ? new Date(Math.min(row.start_time.getTime(), now.getTime())) : at;
+      // A booking that had not started by then ends when it started, or now if that is later;
+      // never before it was made (a booking made on a stale status is refunded as of then).
+      const endedAt = notBefore(at < row.start_time ? new Date(Math.min(row.start_time.getTime(), now.getTime())) : at, row.created_at);
       ended.push(await deps.store.end(trx, row.booking_id, {
         status: 'cancelled', reason, ...settle(row.total_cost_micro, row.duration_seconds, used), endedAt,
       }));
@@ -52,11 +53,17 @@ export function createGpuReactions(deps: { db: Knex; bus: EventBus; store: Booki
       const at = occurred && occurred < now ? occurred : now;
       if (delivery.envelope.type === 'gpu.status_changed') {
         const change = decodePayload(delivery.envelope) as GpuStatusChanged;
-        if (change.status !== GpuStatus.GPU_STATUS_OFFLINE) return;
+        // Reservations whose window opens later are checked against the GPU's liveness then
+        // (the expiry sweeper): it is recorded for every change.
+        if (change.status !== GpuStatus.GPU_STATUS_OFFLINE) {
+          await deps.store.noteLiveness(trx, change.gpuId, true, at);
+          return;
+        }
         // A GPU that fell silent is declared offline a TTL later; it stopped serving when it
         // was last heard from (the registry says when), and that is as far as its client pays.
         const lastSeen = change.lastHeartbeatAt;
         const gone = lastSeen && lastSeen < at ? lastSeen : at;
+        await deps.store.noteLiveness(trx, change.gpuId, false, gone);
         // Running at some moment since it went: one that started later is refunded in full.
         // Bookings started after the registry said so could only have read its status just
         // before (within STALE_STATUS_MS); later ones were made after the GPU came back.
@@ -65,6 +72,7 @@ export function createGpuReactions(deps: { db: Knex; bus: EventBus; store: Booki
       } else {
         // Every live booking not over by then: the running one, and reservations ahead.
         const unregistered = decodePayload(delivery.envelope) as GpuUnregistered;
+        await deps.store.noteLiveness(trx, unregistered.gpuId, false, at);
         await cancel(trx, await deps.store.liveOnGpu(trx, unregistered.gpuId, at), 'cancelled', at, now);
       }
     },

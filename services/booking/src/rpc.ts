@@ -14,10 +14,10 @@ import { CONTROL_CHARS } from '../../../lib/text';
 import { decodeTimeCursor, encodeTimeCursor } from '../../../lib/timeCursor';
 import { formatMoney } from '../../../lib/money';
 import { bookingMessage, STATUS_NAME } from './bookingMessage';
-import { durationSeconds, secondsUsed, settle, totalCost } from './domain/billing';
+import { durationSeconds, notBefore, secondsUsed, settle, totalCost } from './domain/billing';
 import { bookingConfirmed, bookingCreated, bookingEnded } from './events';
 import type { PricingPort } from './pricing';
-import { type BookingRow, type BookingStore, EXCLUSION_VIOLATION, type Ending, type Overlap } from './store';
+import { type BookingRow, type BookingStore, EXCLUSION_VIOLATION, type Ending, isJobTaken, type Overlap } from './store';
 
 export interface BookingDeps {
   db: Knex;
@@ -72,6 +72,7 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
   async function endNow(row: BookingRow, ending: (row: BookingRow) => Ending): Promise<BookingRow> {
     if (row.status !== 'active') throw new DomainError('FAILED_PRECONDITION', `booking ${row.booking_id} has already ended (${row.status})`);
     const end = ending(row);
+    end.endedAt = notBefore(end.endedAt, row.created_at);
     const ended: BookingRow = {
       ...row, status: end.status, end_reason: end.reason, charged_micro: end.charged, refund_micro: end.refund,
       ended_at: end.endedAt, completed_at: end.endedAt,
@@ -141,6 +142,8 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
       multiplier: price.multiplier, price_source: price.source, total_cost_micro: quote.totalCostMicro,
       charged_micro: null, refund_micro: null, confirmed_at: null, ended_at: null, end_reason: null,
       created_at: new Date(), completed_at: null,
+      // Starting now: the registry just said the GPU is online. A reservation is checked when its window opens.
+      window_checked: start <= at,
     };
     const response: CreateBookingResponse = { booking: bookingMessage(row), quote, wouldSucceed: true, reason: '', replayed: false };
     try {
@@ -164,6 +167,12 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
     } catch (err) {
       if ((err as { code?: string }).code === EXCLUSION_VIOLATION) {
         throw overlapConflict(gpu.id, await store.overlaps(db, gpu.id, start, end), req.clientId);
+      }
+      if (isJobTaken(err)) {
+        const held = await store.activeForJob(db, req.clientId, req.jobId);
+        throw new DomainError('ALREADY_EXISTS',
+          `job ${req.jobId} already holds live booking ${held?.booking_id ?? '(ended meanwhile: retry)'}; a job holds one live booking at a time`,
+          'job_id', { booking_id: held?.booking_id, reason: 'job_has_booking' });
       }
       throw err;
     }
@@ -257,6 +266,11 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
             });
             return { booking: res.booking, replayed: false };
           } catch (err) {
+            // A concurrent call for the same job booked first: answer with its booking.
+            if (err instanceof DomainError && err.details?.reason === 'job_has_booking') {
+              const held = await store.activeForJob(db, req.clientId, req.jobId);
+              if (held) return { booking: bookingMessage(held), replayed: true };
+            }
             // Taken or gone since the search: try the next candidate.
             if (!(err instanceof DomainError) || (err.code !== 'FAILED_PRECONDITION' && err.code !== 'NOT_FOUND')) throw err;
             if (err.field === 'total_cost') throw err;

@@ -29,6 +29,8 @@ export interface BookingRow {
   end_reason: string | null;
   created_at: Date;
   completed_at: Date | null;
+  /** Whether the GPU was checked to be online when the booking's window opened. */
+  window_checked: boolean;
 }
 
 export interface Ending {
@@ -52,6 +54,11 @@ export type Overlap = Pick<BookingRow, 'booking_id' | 'client_id' | 'end_time'>;
 
 /** PostgreSQL's exclusion_violation: an overlapping live booking exists. */
 export const EXCLUSION_VIOLATION = '23P01';
+/** The unique index that keeps a job to one live booking per client. */
+export const ONE_LIVE_PER_JOB = 'bookings_one_live_per_job';
+/** Whether an error is the unique violation of ONE_LIVE_PER_JOB. */
+export const isJobTaken = (err: unknown): boolean =>
+  (err as { code?: string }).code === '23505' && (err as { constraint?: string }).constraint === ONE_LIVE_PER_JOB;
 
 /** The booking service's only SQL. */
 export const bookingStore = {
@@ -148,6 +155,36 @@ export const bookingStore = {
          refund_micro = 0, ended_at = b.end_time, completed_at = now()
        FROM due WHERE b.booking_id = due.booking_id
        RETURNING b.*`,
+      [limit],
+    );
+    return rows;
+  },
+
+  /** Records a GPU's liveness as of `at`, unless a later change is already recorded. */
+  async noteLiveness(db: Knex, gpuId: string, online: boolean, at: Date): Promise<void> {
+    await db.raw(
+      `INSERT INTO gpu_liveness (gpu_id, online, changed_at) VALUES (?, ?, ?)
+       ON CONFLICT (gpu_id) DO UPDATE SET online = excluded.online, changed_at = excluded.changed_at
+       WHERE gpu_liveness.changed_at <= excluded.changed_at`,
+      [gpuId, online, at],
+    );
+  },
+
+  /**
+   * Claims reservations whose window has opened and were not checked yet (locked, SKIP
+   * LOCKED so replicas share them), each with whether its GPU was offline since before its
+   * start, and marks them checked.
+   */
+  async claimOpenedWindows(db: Knex, limit: number): Promise<(BookingRow & { gpu_gone: boolean })[]> {
+    const { rows } = await db.raw(
+      `WITH due AS (
+         SELECT b.booking_id, coalesce(NOT g.online AND g.changed_at <= b.start_time, false) AS gpu_gone
+         FROM bookings b LEFT JOIN gpu_liveness g ON g.gpu_id = b.gpu_id
+         WHERE b.status = 'active' AND NOT b.window_checked AND b.start_time <= now()
+         ORDER BY b.start_time LIMIT ? FOR UPDATE OF b SKIP LOCKED
+       )
+       UPDATE bookings b SET window_checked = true FROM due WHERE b.booking_id = due.booking_id
+       RETURNING b.*, due.gpu_gone`,
       [limit],
     );
     return rows;

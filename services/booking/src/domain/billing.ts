@@ -40,3 +40,8 @@ export function settle(total: number, duration: number, usedSeconds: number): { 
 export function secondsUsed(start: Date, at: Date): number {
   return Math.max(0, Math.ceil((at.getTime() - start.getTime()) / 1000));
 }
+
+/** `at`, or `earliest` when `at` is before it: a booking never ends before it was made. */
+export function notBefore(at: Date, earliest: Date): Date {
+  return at < earliest ? earliest : at;
+}
