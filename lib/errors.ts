@@ -71,6 +71,11 @@ export function fromDatabaseError(err: unknown): DomainError | undefined {
   if (/^(08|57P0[12])/.test(code ?? '') || code === 'ECONNRESET' || /^Query read timeout$|Connection terminated/.test(message)) {
     return new DomainError('UNAVAILABLE', 'the connection to the database was lost; retry shortly');
   }
+  // 22: data exceptions (a NUL in text, a number or time out of range). Input should be
+  // checked long before it gets here; if some is not, it is still the caller's to fix.
+  if (/^22/.test(code ?? '')) {
+    return new DomainError('INVALID_ARGUMENT', 'a value in the request cannot be stored (out of range, or not valid text); nothing was changed');
+  }
   if (code === '40P01' || code === '40001') {
     return new DomainError('ABORTED', 'a concurrent change got in the way; nothing was changed, retry');
   }

@@ -8,6 +8,7 @@ import type { Caller } from '../../lib/caller';
 import { Role, roleName } from '../../lib/caller';
 import { FAILED_AUTH } from '../../lib/callAuth';
 import { DomainError } from '../../lib/errors';
+import { textProblem } from '../../lib/text';
 import type { BookingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/booking';
 import type { PricingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/pricing';
 import type { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
@@ -90,6 +91,17 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     // Long enough that a too-long model name or id reaches validation (a 400 naming the
     // field) instead of falling out of routing as a 404.
     routerOptions: { maxParamLength: 500 },
+    // Errors the router raises before any route runs are problem+json like every other.
+    frameworkErrors: (error, request, reply) => {
+      const instance = request.url.split('?')[0];
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+        return sendProblem(reply, problem(414, 'a path segment is longer than 500 characters; no id or model name is that long', { instance }));
+      }
+      if (error.code === 'FST_ERR_BAD_URL') {
+        return sendProblem(reply, problem(400, 'the path is not valid: every % must start an escape such as %20', { instance }));
+      }
+      return sendProblem(reply, problem(error.statusCode && error.statusCode < 500 ? error.statusCode : 400, error.message, { instance }));
+    },
   });
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object) as never);
@@ -104,6 +116,16 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     (body === '' ? done(null, undefined) : parseJson(request, body as string, done)));
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, problem(404, `no route ${request.method} ${request.url.split('?')[0]}`)));
+
+  // No text that could hurt a terminal or a page reaches a service, whichever field it is in:
+  // control characters (newlines and tabs only in free text) and broken Unicode are refused
+  // naming the field. The services check again for their own gRPC callers.
+  app.addHook('preValidation', async (request) => {
+    for (const [part, value] of [['path', request.params], ['query parameter', request.query], ['body', request.body]] as const) {
+      const bad = unsafeText(value);
+      if (bad) throw new DomainError('INVALID_ARGUMENT', `${bad.field}: ${bad.problem}`, bad.field, { in: part });
+    }
+  });
 
   const metrics = createMetrics();
   app.addHook('onResponse', async (request, reply) => {
@@ -185,4 +207,30 @@ export function setNextLinks(request: FastifyRequest, reply: FastifyReply, curso
   url.searchParams.set('cursor', cursor);
   reply.header('X-Next-Cursor', cursor);
   reply.header('Link', `<${url.pathname}${url.search}>; rel="next"`);
+}
+
+/** Fields whose text may break lines and hold tabs. */
+const FREE_TEXT = new Set(['comment', 'description', 'notes', 'reason']);
+
+/** The first string inside `value` that is not safe text, with the field it is in. */
+export function unsafeText(value: unknown, field = ''): { field: string; problem: string } | undefined {
+  if (typeof value === 'string') {
+    const problem = textProblem(value, FREE_TEXT.has(field.split('.').pop()!.replace(/\[\d+\]$/, '')));
+    return problem ? { field: field || 'value', problem } : undefined;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const bad = unsafeText(value[i], `${field}[${i}]`);
+      if (bad) return bad;
+    }
+  } else if (value && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value)) {
+      const name = field ? `${field}.${key}` : key;
+      const badKey = textProblem(key);
+      if (badKey) return { field: name, problem: `(a field name) ${badKey}` };
+      const bad = unsafeText(inner, name);
+      if (bad) return bad;
+    }
+  }
+  return undefined;
 }

@@ -1,11 +1,15 @@
 import type { RatingSummary, Review } from '../../lib/gen/aitbc/marketplace/v1/reviews';
 
-/** A review as CONTRACT.md shows it; moderation fields only when the caller sees them (admin). */
-export function reviewJson(r: Review, admin = false) {
+/**
+ * A review as CONTRACT.md shows it; moderation fields only when the caller sees them
+ * (admin); `booking_id` is null unless the service gave it (to the author, the GPU's owner,
+ * admins) and `showBooking` allows it.
+ */
+export function reviewJson(r: Review, admin = false, showBooking = true) {
   return {
     review_id: r.reviewId,
     gpu_id: r.gpuId,
-    booking_id: r.bookingId,
+    booking_id: (showBooking && r.bookingId) || null,
     user: r.user,
     rating: r.rating,
     comment: r.comment ?? null,

@@ -68,6 +68,13 @@ describe('reviews through the gateway', function () {
       gpu_id: gpuId, average_rating: 4, total_reviews: 1, rating_histogram: { 1: 0, 2: 0, 3: 0, 4: 1, 5: 0 }, reviews: 1, next_cursor: null,
     });
     assert.equal(events.filter((e) => e.envelope.type === 'review.added' && e.envelope.aggregateId === gpuId).length, 1);
+    // Which booking a review came from: for its author, the GPU's owner and admins, no one else.
+    const bookingSeenBy = async (key: string) => (await reviews(gpuId, key)).body.reviews[0].booking_id;
+    assert.equal(await bookingSeenBy(KEYS.client), bookingId);
+    assert.equal(await bookingSeenBy(KEYS.provider), bookingId);
+    assert.equal(await bookingSeenBy(KEYS.admin), bookingId);
+    assert.equal(await bookingSeenBy(KEYS.client2), null);
+    assert.equal(await bookingSeenBy(KEYS.provider2), null);
 
     // A second review by the same client: 409 naming the first; the author may edit it.
     const again = await review(gpuId, 5);

@@ -1,3 +1,4 @@
+import { requestTime } from '../../../lib/timeCursor';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DomainError, invalid } from '../../../lib/errors';
 import type { Booking } from '../../../lib/gen/aitbc/marketplace/v1/booking';
@@ -49,7 +50,7 @@ export function bookingRoutes(app: FastifyInstance, { booking }: GatewayDeps): v
         caller: callerOf(request),
         gpuId: request.params.id,
         durationHours: body.duration_hours,
-        startTime: body.start_time ? new Date(body.start_time) : undefined,
+        startTime: requestTime('start_time', body.start_time || undefined),
         jobId: body.job_id ?? '',
         maxTotalCostMicro: body.total_cost === undefined || body.total_cost === null ? undefined : parseMoney(body.total_cost, 'total_cost'),
         dryRun,

@@ -1,3 +1,4 @@
+import { requestTime } from '../../../lib/timeCursor';
 import type { FastifyInstance } from 'fastify';
 import { invalid } from '../../../lib/errors';
 import { Role } from '../../../lib/caller';
@@ -58,7 +59,7 @@ export function pricingRoutes(app: FastifyInstance, { pricing }: GatewayDeps): v
     }, async (request, reply) => {
       const { from, to, limit, cursor } = request.query;
       const res = await pricing.getPriceHistory({
-        caller: callerOf(request), model: request.params.model, from: from ? new Date(from) : undefined, to: to ? new Date(to) : undefined,
+        caller: callerOf(request), model: request.params.model, from: requestTime('from', from || undefined), to: requestTime('to', to || undefined),
         limit, cursor: cursor ?? '',
       });
       if (res.nextCursor) reply.header('X-Next-Cursor', res.nextCursor);

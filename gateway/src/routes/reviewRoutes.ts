@@ -26,7 +26,7 @@ export function reviewRoutes(app: FastifyInstance, { reviews }: GatewayDeps): vo
     // Admins' pages (hidden reviews too) are asked for as an admin; others' as the gateway itself.
     const caller = q.admin ? { accountId: q.admin, role: Role.ROLE_ADMIN } : undefined;
     const res = await reviews.listReviews({ caller, gpuId: q.gpuId, limit: q.limit, cursor: q.cursor });
-    return { ...summaryJson(res.summary!), reviews: res.reviews.map((r) => reviewJson(r, Boolean(q.admin))), next_cursor: res.nextCursor || null };
+    return { summary: res.summary!, reviews: res.reviews, ownerId: res.gpuOwnerId, nextCursor: res.nextCursor };
   }, (q) => JSON.stringify([Boolean(q.admin), q.gpuId, q.limit, q.cursor]));
   app.get<{ Params: { id: string }; Querystring: { limit: number; cursor?: string } }>('/v1/marketplace/gpu/:id/reviews', {
     schema: {
@@ -40,9 +40,13 @@ export function reviewRoutes(app: FastifyInstance, { reviews }: GatewayDeps): vo
   }, async (request, reply) => {
     const caller = callerOf(request);
     const admin = caller.role === Role.ROLE_ADMIN ? caller.accountId : undefined;
-    const body = await pageOf({ admin, gpuId: request.params.id, limit: request.query.limit, cursor: request.query.cursor ?? '' });
-    if (body.next_cursor) reply.header('X-Next-Cursor', body.next_cursor);
-    return body;
+    const page = await pageOf({ admin, gpuId: request.params.id, limit: request.query.limit, cursor: request.query.cursor ?? '' });
+    // The page is shared (asked for as the gateway); which booking each review came from is
+    // shown to its author, the GPU's owner and admins only.
+    const owner = page.ownerId !== '' && page.ownerId === caller.accountId;
+    const reviewsJson = page.reviews.map((r) => reviewJson(r, Boolean(admin), Boolean(admin) || owner || r.user === caller.accountId));
+    if (page.nextCursor) reply.header('X-Next-Cursor', page.nextCursor);
+    return { ...summaryJson(page.summary), reviews: reviewsJson, next_cursor: page.nextCursor || null };
   });
 
   app.post<{ Params: { id: string }; Body: { rating: number; comment?: string | null } }>('/v1/marketplace/gpu/:id/reviews', {

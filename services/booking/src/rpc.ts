@@ -10,8 +10,8 @@ import { type Gpu, GpuSort, GpuStatus, type RegistryServiceClient } from '../../
 import type { AsyncClient } from '../../../lib/grpcClient';
 import type { ServiceBinding } from '../../../lib/grpcServer';
 import { isId, newId } from '../../../lib/ids';
-import { CONTROL_CHARS } from '../../../lib/text';
-import { decodeTimeCursor, encodeTimeCursor } from '../../../lib/timeCursor';
+import { textProblem } from '../../../lib/text';
+import { decodeTimeCursor, encodeTimeCursor, requestTime } from '../../../lib/timeCursor';
 import { formatMoney } from '../../../lib/money';
 import { bookingMessage, STATUS_NAME } from './bookingMessage';
 import { durationSeconds, notBefore, secondsUsed, settle, totalCost } from './domain/billing';
@@ -97,14 +97,14 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
   }): Promise<CreateBookingResponse> {
     const seconds = durationSeconds(req.durationHours);
     const at = now();
-    let start = req.startTime ?? at;
+    let start = requestTime('start_time', req.startTime) ?? at;
     if (start.getTime() < at.getTime() - START_SKEW_MS) throw invalid('start_time', 'must not be in the past');
     if (start < at) start = at;
     if (start.getTime() > at.getTime() + MAX_ADVANCE_MS) throw invalid('start_time', 'must be within 90 days');
     if (req.jobId && !TEXT_ID.test(req.jobId)) throw invalid('job_id', 'must be 1-128 letters, digits or ._:/-');
     if (req.maxTotalCostMicro !== undefined && req.maxTotalCostMicro < 0) throw invalid('total_cost', 'must not be negative');
     const key = req.idempotencyKey;
-    if (key && (key.length > 200 || CONTROL_CHARS.test(key))) throw invalid('Idempotency-Key', 'must be at most 200 printable characters');
+    if (key && (key.length > 200 || textProblem(key))) throw invalid('Idempotency-Key', 'must be at most 200 printable characters');
     // What "the same request" means for a replay: every input that shapes the booking.
     const requestHash = createHash('sha256').update(JSON.stringify([
       req.clientId, req.gpuId, seconds, req.startTime?.toISOString() ?? null, req.jobId, req.maxTotalCostMicro ?? null, req.dryRun,

@@ -7,7 +7,8 @@ import {
 import { GPU_LIMITS } from '../../../lib/gpuLimits';
 import type { ServiceBinding } from '../../../lib/grpcServer';
 import { MICRO_PER_UNIT } from '../../../lib/money';
-import { CONTROL_CHARS } from '../../../lib/text';
+import { requireSafeText } from '../../../lib/text';
+import { isInstant, requestTime } from '../../../lib/timeCursor';
 import { identifyModel, type ModelIdentity } from '../../../lib/modelCatalogue';
 import { applyMultiplier, multiplierBp, NEUTRAL_UTILIZATION, toBp } from './domain/demandPricing';
 import type { PriceBook } from './priceBook';
@@ -21,9 +22,8 @@ const HISTORY_MAX_RANGE_MS = 366 * 24 * 3600 * 1000;
 export function requestedModel(text: string): ModelIdentity {
   const name = text.trim();
   if (!name) throw invalid('model', 'is required, for example "RTX 4090"');
-  if (name.length > GPU_LIMITS.modelMaxLength || CONTROL_CHARS.test(name)) {
-    throw invalid('model', `must be at most ${GPU_LIMITS.modelMaxLength} printable characters`);
-  }
+  if (name.length > GPU_LIMITS.modelMaxLength) throw invalid('model', `must be at most ${GPU_LIMITS.modelMaxLength} characters`);
+  requireSafeText('model', name);
   const identity = identifyModel(name);
   if (!identity.key) throw invalid('model', 'must name a GPU model (letters or digits), for example "RTX 4090"');
   return identity;
@@ -110,15 +110,16 @@ export function createPricingHandlers(deps: { db: Knex; store: PricingStore; boo
       async getPriceHistory(req) {
         requireCaller(req.caller, ANYONE);
         const identity = requestedModel(req.model);
-        const to = req.to ?? new Date();
-        let from = req.from ?? new Date(to.getTime() - HISTORY_DEFAULT_MS);
+        const to = requestTime('to', req.to) ?? new Date();
+        let from = requestTime('from', req.from) ?? new Date(to.getTime() - HISTORY_DEFAULT_MS);
         if (from >= to) throw invalid('from', 'must be before to');
         if (to.getTime() - from.getTime() > HISTORY_MAX_RANGE_MS) throw invalid('from', 'the range may span at most 366 days');
         const limit = req.limit || 500;
         if (limit < 1 || limit > 1000) throw invalid('limit', 'must be from 1 to 1000');
         if (req.cursor) {
-          const after = new Date(Buffer.from(req.cursor, 'base64url').toString('utf8'));
-          if (Number.isNaN(after.getTime()) || req.cursor.length > 64) throw invalid('cursor', 'is not a cursor from a previous page; start again without it');
+          const text = req.cursor.length <= 64 && /^[A-Za-z0-9_-]+$/.test(req.cursor) ? Buffer.from(req.cursor, 'base64url').toString('utf8') : '';
+          if (!isInstant(text)) throw invalid('cursor', 'is not a cursor from a previous page; start again without it');
+          const after = new Date(text);
           // Points are at millisecond precision: the next page starts just after the cursor.
           if (after >= from) from = new Date(after.getTime() + 1);
         }

@@ -15,12 +15,19 @@ import type { ReviewRow, ReviewsStore, SummaryRow } from './store';
 const ANYONE = [Role.ROLE_CLIENT, Role.ROLE_PROVIDER, Role.ROLE_ADMIN, Role.ROLE_SERVICE];
 const SOURCE = 'reviews';
 
-/** A stored review as the Review message; the moderation reason only for admins. */
-export function reviewMessage(row: ReviewRow, caller?: Caller): Review {
+/** Who may see which booking a review came from: its author, the GPU's owner, admins and mesh services. */
+function seesBooking(row: ReviewRow, caller: Caller | undefined, gpuOwnerId?: string): boolean {
+  if (!caller) return false;
+  return caller.role === Role.ROLE_ADMIN || caller.role === Role.ROLE_SERVICE
+    || caller.accountId === row.client_id || (!!gpuOwnerId && caller.accountId === gpuOwnerId);
+}
+
+/** A stored review as the Review message; the booking only for those who may see it, the moderation reason only for admins. */
+export function reviewMessage(row: ReviewRow, caller?: Caller, gpuOwnerId?: string): Review {
   return {
     reviewId: row.review_id,
     gpuId: row.gpu_id,
-    bookingId: row.booking_id,
+    bookingId: seesBooking(row, caller, gpuOwnerId) ? row.booking_id : '',
     user: row.client_id,
     rating: row.rating,
     comment: row.comment ?? undefined,
@@ -122,13 +129,14 @@ export function createReviewsHandlers(deps: { db: Knex; store: ReviewsStore; out
         if (limit < 1 || limit > 100) throw invalid('limit', 'must be from 1 to 100');
         const after = req.cursor ? decodeTimeCursor(req.cursor) : undefined;
         if (!isId(req.gpuId, 'gpu')) throw notFound(`GPU ${req.gpuId}`);
-        const { known, summary, rows } = await store.listing(db, req.gpuId, { includeHidden: caller.role === Role.ROLE_ADMIN, limit, after });
+        const { known, ownerId, summary, rows } = await store.listing(db, req.gpuId, { includeHidden: caller.role === Role.ROLE_ADMIN, limit, after });
         if (!known) throw notFound(`GPU ${req.gpuId}`);
         const page = rows.slice(0, limit);
         const last = page[page.length - 1];
         return {
           summary: summaryMessage(req.gpuId, summary),
-          reviews: page.map((r) => reviewMessage(r, caller)),
+          gpuOwnerId: ownerId ?? '',
+          reviews: page.map((r) => reviewMessage(r, caller, ownerId)),
           nextCursor: rows.length > limit ? encodeTimeCursor(last.created_at, last.review_id) : '',
         };
       },

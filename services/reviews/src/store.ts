@@ -94,10 +94,11 @@ export const reviewsStore = {
    * there is a next page.
    */
   async listing(db: Knex, gpuId: string, options: { includeHidden: boolean; limit: number; after?: { at: string; id: string } }): Promise<{
-    known: boolean; summary?: SummaryRow; rows: ReviewRow[];
+    known: boolean; ownerId?: string; summary?: SummaryRow; rows: ReviewRow[];
   }> {
     const { rows } = await db.raw(
       `SELECT ${KNOWN} AS known,
+         (SELECT owner_id FROM known_gpus WHERE gpu_id = :gpuId) AS owner_id,
          (SELECT row_to_json(s) FROM gpu_ratings s WHERE s.gpu_id = :gpuId) AS summary,
          (SELECT coalesce(json_agg(p ORDER BY p.created_at DESC, p.review_id DESC), '[]') FROM (
             SELECT * FROM reviews WHERE gpu_id = :gpuId ${options.includeHidden ? '' : 'AND NOT hidden'}
@@ -105,9 +106,10 @@ export const reviewsStore = {
             ORDER BY created_at DESC, review_id DESC LIMIT :limit) p) AS page`,
       { gpuId, limit: options.limit + 1, afterAt: options.after?.at ?? null, afterId: options.after?.id ?? null },
     );
-    const row = rows[0] as { known: boolean; summary: Record<string, unknown> | null; page: Record<string, unknown>[] };
+    const row = rows[0] as { known: boolean; owner_id: string | null; summary: Record<string, unknown> | null; page: Record<string, unknown>[] };
     return {
       known: row.known,
+      ownerId: row.owner_id ?? undefined,
       summary: row.summary ? summaryOf(row.summary) : undefined,
       // JSON carries times as text: back to Dates, as every other read returns them.
       rows: row.page.map((r) => ({

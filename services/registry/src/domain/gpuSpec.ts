@@ -1,5 +1,5 @@
 import { invalid } from '../../../../lib/errors';
-import { CONTROL_CHARS as CONTROL } from '../../../../lib/text';
+import { requireSafeText } from '../../../../lib/text';
 import { GPU_LIMITS as L } from '../../../../lib/gpuLimits';
 import { MICRO_PER_UNIT } from '../../../../lib/money';
 import type { GpuSpec } from '../../../../lib/gen/aitbc/marketplace/v1/registry';
@@ -40,9 +40,8 @@ export function cleanSpec(spec: GpuSpec, prefix = ''): CleanSpec {
   const f = (name: string) => prefix + name;
   const model = spec.model.trim();
   if (!model) throw invalid(f('model'), 'is required');
-  if (model.length > L.modelMaxLength || CONTROL.test(model)) {
-    throw invalid(f('model'), `must be at most ${L.modelMaxLength} printable characters`);
-  }
+  if (model.length > L.modelMaxLength) throw invalid(f('model'), `must be at most ${L.modelMaxLength} characters`);
+  requireSafeText(f('model'), model);
   if (spec.memoryGb === undefined) throw invalid(f('memory_gb'), 'is required');
   checkInt(spec.memoryGb, L.memoryGbMin, L.memoryGbMax, f('memory_gb'));
   if (spec.cudaCores !== undefined) checkInt(spec.cudaCores, 0, L.cudaCoresMax, f('cuda_cores'));
@@ -60,14 +59,15 @@ export function cleanSpec(spec: GpuSpec, prefix = ''): CleanSpec {
   if (description !== undefined && description.length > L.descriptionMaxLength) {
     throw invalid(f('description'), `must be at most ${L.descriptionMaxLength} characters`);
   }
+  // Shown to every lister: no escape sequences, no broken Unicode (lines and tabs are fine).
+  if (description) requireSafeText(f('description'), description, true);
   let capabilities: string[] | undefined;
   if (spec.setCapabilities || spec.capabilities.length) {
     if (spec.capabilities.length > L.capabilitiesMax) throw invalid(f('capabilities'), `must have at most ${L.capabilitiesMax} items`);
     capabilities = [...new Set(spec.capabilities.map((c, i) => {
       const value = c.trim();
-      if (!value || value.length > L.capabilityMaxLength || CONTROL.test(value)) {
-        throw invalid(f(`capabilities[${i}]`), `must be 1-${L.capabilityMaxLength} printable characters`);
-      }
+      if (!value || value.length > L.capabilityMaxLength) throw invalid(f(`capabilities[${i}]`), `must be 1-${L.capabilityMaxLength} characters`);
+      requireSafeText(f(`capabilities[${i}]`), value);
       return value;
     }))];
   }

@@ -3,6 +3,8 @@ import { GPU_LIMITS as L } from '../../../../lib/gpuLimits';
 import { GpuSort, GpuStatus, type ListGpusRequest } from '../../../../lib/gen/aitbc/marketplace/v1/registry';
 import { identifyModel } from '../../../../lib/modelCatalogue';
 import { modelKey } from './gpuSpec';
+import { requireSafeText } from '../../../../lib/text';
+import { isCursorId, isInstant } from '../../../../lib/timeCursor';
 
 /** Columns a list can be ordered by; each order ends with `id` so keyset pages are total. */
 export type SortColumn = 'created_at' | 'price_micro' | 'average_rating' | 'memory_gb';
@@ -73,8 +75,11 @@ export function planList(req: ListGpusRequest): ListPlan {
     throw invalid('price_min', 'must not exceed price_max');
   }
   if (req.minRating !== undefined && !(req.minRating >= 0 && req.minRating <= 5)) throw invalid('min_rating', 'must be from 0 to 5');
-  const model = req.model.trim();
+  const model = requireSafeText('model', req.model.trim());
   if (model.length > L.modelMaxLength) throw invalid('model', `must be at most ${L.modelMaxLength} characters`);
+  for (const [field, value] of [['region', req.region], ['miner_id', req.minerId], ['owner_id', req.ownerId]] as const) {
+    requireSafeText(field, value);
+  }
   return {
     status,
     model: model ? modelPatterns(model) : undefined,
@@ -126,10 +131,14 @@ export function decodeCursor(text: string, sort: SortSpec): Cursor {
   if (!Array.isArray(parsed) || parsed.length !== 3) throw bad();
   const [key, value, id] = parsed as unknown[];
   if (key !== sort.key) throw invalid('cursor', `belongs to sort=${String(key)}; repeat that sort or start again without a cursor`);
-  if (typeof id !== 'string' || !id) throw bad();
-  const valueOk = sort.column === 'created_at'
-    ? typeof value === 'string' && !Number.isNaN(Date.parse(value))
-    : typeof value === 'number' && Number.isFinite(value);
-  if (!valueOk) throw bad();
+  if (!isCursorId(id) || !CURSOR_VALUE[sort.column](value)) throw bad();
   return { sort: key, value: value as string | number, id };
 }
+
+/** What a cursor's value may be for each sort column: what the column itself can hold. */
+const CURSOR_VALUE: Record<SortColumn, (value: unknown) => boolean> = {
+  created_at: isInstant,
+  price_micro: (v) => Number.isSafeInteger(v) && (v as number) >= 0,
+  memory_gb: (v) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= L.memoryGbMax,
+  average_rating: (v) => typeof v === 'number' && v >= 0 && v <= 5,
+};

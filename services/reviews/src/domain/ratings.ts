@@ -1,5 +1,5 @@
 import { invalid } from '../../../../lib/errors';
-import { CONTROL_CHARS_IN_TEXT as CONTROL } from '../../../../lib/text';
+import { requireSafeText } from '../../../../lib/text';
 
 export const COMMENT_MAX = 2000;
 export const REASON_MAX = 500;
@@ -18,15 +18,14 @@ export function cleanComment(comment: string | null | undefined, field = 'commen
   const text = comment.trim();
   if (!text) return null;
   if ([...text].length > COMMENT_MAX) throw invalid(field, `must be at most ${COMMENT_MAX} characters`);
-  if (CONTROL.test(text)) throw invalid(field, 'must not contain control characters');
-  return text;
+  return requireSafeText(field, text, true);
 }
 
 export function cleanReason(reason: string): string {
   const text = reason.trim();
   if (!text) throw invalid('reason', 'is required: say why (it is kept with the review)');
-  if ([...text].length > REASON_MAX || CONTROL.test(text)) throw invalid('reason', `must be at most ${REASON_MAX} printable characters`);
-  return text;
+  if ([...text].length > REASON_MAX) throw invalid('reason', `must be at most ${REASON_MAX} characters`);
+  return requireSafeText('reason', text, true);
 }
 
 /** The counts a GPU's summary keeps: visible reviews per rating (index 0 is rating 1). */

@@ -68,8 +68,9 @@ export function roleToJSON(object: Role): string {
 }
 
 /**
- * Who is making a call. Trusted inside the mesh: only the gateway (after API-key auth)
- * and internal services construct it.
+ * Who a call is for. The server decides it from the call's credential (authorization
+ * metadata): a caller named here is honoured only when it is the credential's own account,
+ * or when the credential is a forwarder's (the gateway's) and the caller a user.
  */
 export interface Caller {
   accountId: string;

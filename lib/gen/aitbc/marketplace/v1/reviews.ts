@@ -127,9 +127,17 @@ export interface ListReviewsRequest {
 }
 
 export interface ListReviewsResponse {
-  summary?: RatingSummary | undefined;
+  summary?:
+    | RatingSummary
+    | undefined;
+  /**
+   * booking_id is set only on reviews the caller may see it of: its own, all of them for the
+   * GPU's owner, admins and mesh services.
+   */
   reviews: Review[];
   nextCursor: string;
+  /** The GPU's owner (empty when unknown), so a forwarder can tell whose bookings to show. */
+  gpuOwnerId: string;
 }
 
 export interface ModerateReviewRequest {
@@ -1142,7 +1150,7 @@ export const ListReviewsRequest: MessageFns<ListReviewsRequest> = {
 };
 
 function createBaseListReviewsResponse(): ListReviewsResponse {
-  return { summary: undefined, reviews: [], nextCursor: "" };
+  return { summary: undefined, reviews: [], nextCursor: "", gpuOwnerId: "" };
 }
 
 export const ListReviewsResponse: MessageFns<ListReviewsResponse> = {
@@ -1155,6 +1163,9 @@ export const ListReviewsResponse: MessageFns<ListReviewsResponse> = {
     }
     if (message.nextCursor !== "") {
       writer.uint32(26).string(message.nextCursor);
+    }
+    if (message.gpuOwnerId !== "") {
+      writer.uint32(34).string(message.gpuOwnerId);
     }
     return writer;
   },
@@ -1196,6 +1207,14 @@ export const ListReviewsResponse: MessageFns<ListReviewsResponse> = {
             message.nextCursor = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.gpuOwnerId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1217,6 +1236,11 @@ export const ListReviewsResponse: MessageFns<ListReviewsResponse> = {
         : isSet(object.next_cursor)
         ? globalThis.String(object.next_cursor)
         : "",
+      gpuOwnerId: isSet(object.gpuOwnerId)
+        ? globalThis.String(object.gpuOwnerId)
+        : isSet(object.gpu_owner_id)
+        ? globalThis.String(object.gpu_owner_id)
+        : "",
     };
   },
 
@@ -1231,6 +1255,9 @@ export const ListReviewsResponse: MessageFns<ListReviewsResponse> = {
     if (message.nextCursor !== "") {
       obj.nextCursor = message.nextCursor;
     }
+    if (message.gpuOwnerId !== "") {
+      obj.gpuOwnerId = message.gpuOwnerId;
+    }
     return obj;
   },
 
@@ -1244,6 +1271,7 @@ export const ListReviewsResponse: MessageFns<ListReviewsResponse> = {
       : undefined;
     message.reviews = object.reviews?.map((e) => Review.fromPartial(e)) || [];
     message.nextCursor = object.nextCursor ?? "";
+    message.gpuOwnerId = object.gpuOwnerId ?? "";
     return message;
   },
 };
