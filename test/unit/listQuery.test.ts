@@ -59,10 +59,10 @@ describe('cursors', () => {
   const newest = planList(req({})).sort;
 
   it('round-trips and stays URL-safe', () => {
-    const text = encodeCursor(price, 1_500_000, 'gpu_abc');
+    const text = encodeCursor(price, 1_500_000, 'gpu_abcdefghijklmnopqrst');
     assert.match(text, /^[A-Za-z0-9_-]+$/);
-    assert.deepEqual(decodeCursor(text, price), { sort: 'price', value: 1_500_000, id: 'gpu_abc' });
-    const t2 = encodeCursor(newest, '2026-01-01T00:00:00.123Z', 'gpu_x');
+    assert.deepEqual(decodeCursor(text, price), { sort: 'price', value: 1_500_000, id: 'gpu_abcdefghijklmnopqrst' });
+    const t2 = encodeCursor(newest, '2026-01-01T00:00:00.123Z', 'gpu_abcdefghijklmnopqrst');
     assert.equal(decodeCursor(t2, newest).value, '2026-01-01T00:00:00.123Z');
   });
 
@@ -73,6 +73,12 @@ describe('cursors', () => {
     assert.throws(() => decodeCursor(Buffer.from('["newest","nope","id"]').toString('base64url'), newest), /cursor/);
     assert.throws(() => decodeCursor(encodeCursor(newest, '2026-01-01T00:00:00Z', 'g'), price), /cursor: belongs to sort=newest/);
     assert.throws(() => decodeCursor('A'.repeat(201), price), /cursor/);
+    // Values that do not fit the sort's column, times Date.parse takes but no column holds, ids not of this mesh.
+    const id = 'gpu_abcdefghijklmnopqrst';
+    for (const [sort, value, theId] of [[price, 1.5, id], [price, 1e300, id], [price, -1, id], [planList(req({ sort: GpuSort.GPU_SORT_MEMORY_ASC })).sort, 0.5, id],
+      [newest, '1', id], [newest, 'x 2020', id], [newest, '2026-12-31T23:59:60Z', id], [newest, '2026-01-01T00:00:00Z', id], [price, 1, 'x']] as const) {
+      assert.throws(() => decodeCursor(encodeCursor(sort, value, theId), sort), /cursor: is not a cursor/, `${sort.key} ${value} ${theId}`);
+    }
   });
 });
 
