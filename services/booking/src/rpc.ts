@@ -4,7 +4,7 @@ import type { Knex } from '../../../lib/db';
 import { DomainError, invalid, notFound } from '../../../lib/errors';
 import type { Outbox } from '../../../lib/events/outbox';
 import {
-  BookingServiceService, type BookingServiceServer, CreateBookingResponse, JobOutcome, type Quote,
+  type BookForJobRequest, type BookForJobResponse, BookingServiceService, type BookingServiceServer, CreateBookingResponse, JobOutcome, type Quote,
 } from '../../../lib/gen/aitbc/marketplace/v1/booking';
 import { type Gpu, GpuSort, GpuStatus, type RegistryServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import type { AsyncClient } from '../../../lib/grpcClient';
@@ -17,7 +17,7 @@ import { bookingMessage, STATUS_NAME } from './bookingMessage';
 import { durationSeconds, notBefore, secondsUsed, settle, totalCost } from './domain/billing';
 import { bookingConfirmed, bookingCreated, bookingEnded } from './events';
 import type { PricingPort } from './pricing';
-import { type BookingRow, type BookingStore, EXCLUSION_VIOLATION, type Ending, isJobTaken, type Overlap } from './store';
+import { type BookingRow, type BookingStore, DEADLOCK, EXCLUSION_VIOLATION, type Ending, isJobTaken, type Overlap } from './store';
 
 export interface BookingDeps {
   db: Knex;
@@ -252,32 +252,15 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
         const caller = requireCaller(req.caller, [Role.ROLE_SERVICE]);
         if (!req.jobId) throw invalid('job_id', 'is required');
         if (!req.clientId) throw invalid('client_id', 'is required');
-        // A job holds at most one live booking: asking again answers with it.
-        const existing = await store.activeForJob(db, req.clientId, req.jobId);
-        if (existing) return { booking: bookingMessage(existing), replayed: true };
-        const gpus = await candidates(req.requirements);
-        if (!gpus.length) throw new DomainError('FAILED_PRECONDITION', 'no available GPU matches the requirements');
-        let lastError: unknown;
-        for (const gpu of gpus) {
+        // Concurrent calls for one job can deadlock each other on the two constraints they race
+        // for (the GPU's time, the job's one booking): the loser asks again, and finds the winner's.
+        for (let attempt = 1; ; attempt++) {
           try {
-            const res = await create({
-              caller, clientId: req.clientId, gpuId: gpu.id, durationHours: req.durationHours, jobId: req.jobId,
-              maxTotalCostMicro: req.maxTotalCostMicro, dryRun: false, idempotencyKey: '',
-            });
-            return { booking: res.booking, replayed: false };
+            return await bookJobOnce(caller, req);
           } catch (err) {
-            // A concurrent call for the same job booked first: answer with its booking.
-            if (err instanceof DomainError && err.details?.reason === 'job_has_booking') {
-              const held = await store.activeForJob(db, req.clientId, req.jobId);
-              if (held) return { booking: bookingMessage(held), replayed: true };
-            }
-            // Taken or gone since the search: try the next candidate.
-            if (!(err instanceof DomainError) || (err.code !== 'FAILED_PRECONDITION' && err.code !== 'NOT_FOUND')) throw err;
-            if (err.field === 'total_cost') throw err;
-            lastError = err;
+            if ((err as { code?: string }).code !== DEADLOCK || attempt === 3) throw err;
           }
         }
-        throw lastError;
       },
 
       async endJob(req) {
@@ -298,6 +281,35 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
       },
     },
   };
+
+  /** One try at booking a job: its live booking if it has one, else the cheapest candidate that can be had. */
+  async function bookJobOnce(caller: Caller, req: BookForJobRequest): Promise<BookForJobResponse> {
+    const existing = await store.activeForJob(db, req.clientId, req.jobId);
+    if (existing) return { booking: bookingMessage(existing), replayed: true };
+    const gpus = await candidates(req.requirements);
+    if (!gpus.length) throw new DomainError('FAILED_PRECONDITION', 'no available GPU matches the requirements');
+    let lastError: unknown;
+    for (const gpu of gpus) {
+      try {
+        const res = await create({
+          caller, clientId: req.clientId, gpuId: gpu.id, durationHours: req.durationHours, jobId: req.jobId,
+          maxTotalCostMicro: req.maxTotalCostMicro, dryRun: false, idempotencyKey: '',
+        });
+        return { booking: res.booking, replayed: false };
+      } catch (err) {
+        // A concurrent call for the same job booked first: answer with its booking.
+        if (err instanceof DomainError && err.details?.reason === 'job_has_booking') {
+          const held = await store.activeForJob(db, req.clientId, req.jobId);
+          if (held) return { booking: bookingMessage(held), replayed: true };
+        }
+        // Taken or gone since the search: try the next candidate.
+        if (!(err instanceof DomainError) || (err.code !== 'FAILED_PRECONDITION' && err.code !== 'NOT_FOUND')) throw err;
+        if (err.field === 'total_cost') throw err;
+        lastError = err;
+      }
+    }
+    throw lastError;
+  }
 
   async function candidates(requirements: { model: string; memoryMin: number; region: string; maxPricePerHourMicro?: number } | undefined): Promise<Gpu[]> {
     const r = requirements ?? { model: '', memoryMin: 0, region: '' };

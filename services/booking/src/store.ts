@@ -54,6 +54,8 @@ export type Overlap = Pick<BookingRow, 'booking_id' | 'client_id' | 'end_time'>;
 
 /** PostgreSQL's exclusion_violation: an overlapping live booking exists. */
 export const EXCLUSION_VIOLATION = '23P01';
+/** PostgreSQL's deadlock_detected: one of two racing transactions was rolled back. */
+export const DEADLOCK = '40P01';
 /** The unique index that keeps a job to one live booking per client. */
 export const ONE_LIVE_PER_JOB = 'bookings_one_live_per_job';
 /** Whether an error is the unique violation of ONE_LIVE_PER_JOB. */
