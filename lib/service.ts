@@ -1,8 +1,13 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
-import type { CommonConfig } from './config';
-import { openDb, type Knex, type Migration } from './db';
 import { createKeyStore, parseKeyList } from './apiKeys';
 import { type CallAuthenticator, createCallAuthenticator } from './callAuth';
+import type { CommonConfig } from './config';
+import { openDb, type Knex, type Migration } from './db';
+import type { EventBus } from './events/bus';
+import type { ConsumerDeps } from './events/consume';
+import { createOutbox, type Outbox } from './events/outbox';
+import { createOutboxRelay } from './events/outboxRelay';
+import { openServiceBus } from './events/serviceBus';
 import { createGrpcServer, type GrpcServer, markServing, type ServiceBinding } from './grpcServer';
 import { createLifecycle } from './lifecycle';
 import type { Logger } from './logger';
@@ -14,25 +19,36 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
+/** What a service's composition gets: its migrated database, its bus and outbox, who calls. */
+export interface ServiceContext extends ConsumerDeps {
+  outbox: Outbox;
+  auth: CallAuthenticator;
+}
+
+/** What a service's composition returns. */
+export interface ServiceParts {
+  bindings: ServiceBinding<any>[];
+  /** Bindings served on a second port facing the outside (the registry's miner port). */
+  publicPort?: { host: string; port: number; bindings: ServiceBinding<any>[] };
+  workers?: Worker[];
+  /** Runs first on shutdown, before gRPC drains (e.g. to end open streams). */
+  beforeStop?: () => void;
+  /** Runs last on shutdown (e.g. to close clients of other services). */
+  afterStop?: () => void;
+}
+
 export interface ServiceOptions {
   name: string;
   logger: Logger;
   /** Where to listen and which database: the service's config (host, port and CommonConfig). */
-  config: Pick<CommonConfig, 'databaseUrl' | 'dbPoolMax' | 'dbStatementTimeoutMs' | 'shutdownTimeoutMs' | 'security'> & { host: string; port: number };
+  config: CommonConfig & { host: string; port: number };
   schema: string;
   migrations: Migration[];
   protoFiles: string[];
-  /**
-   * Builds the service's handlers and workers once its database is migrated. `beforeStop`
-   * runs first on shutdown, before gRPC drains (e.g. to end open streams). `publicPort`
-   * serves other bindings on a second port facing the outside (the registry's miner port).
-   */
-  build(db: Knex, auth: CallAuthenticator): {
-    bindings: ServiceBinding<any>[];
-    publicPort?: { host: string; port: number; bindings: ServiceBinding<any>[] };
-    workers?: Worker[];
-    beforeStop?: () => void;
-  };
+  /** The bus to use (the one-process mesh hands every service one); else NATS at NATS_URL. */
+  bus?: EventBus;
+  /** Builds the service's handlers and workers once its database is migrated. */
+  build(context: ServiceContext): ServiceParts;
 }
 
 export interface RunningService {
@@ -45,56 +61,69 @@ export interface RunningService {
   /** What each port serves (health aside). */
   served: { address: string; definitions: ServiceDefinition[] }[];
   db: Knex;
-  /** Ordered shutdown: health off → end streams → drain gRPC → stop workers → close the database. */
+  /** Ordered shutdown: health off → end streams → drain gRPC → stop workers → relay → bus → database. */
   stop(): Promise<void>;
 }
 
 /**
- * The start-up every service shares: migrate, build, bind, start workers, then flip health
- * to SERVING. Nothing reports SERVING before its database is ready.
+ * The start-up every service shares: the bus, migrations, the composition, the gRPC
+ * server(s), workers, the outbox relay; then health turns SERVING. Nothing reports SERVING
+ * before its database and bus are ready, and a failed start stops what it had started.
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
-  const { logger, config } = options;
+  const { logger, config, name } = options;
   const lifecycle = createLifecycle(logger);
-  const db = await openDb({
-    url: config.databaseUrl, schema: options.schema, migrations: options.migrations, poolMax: config.dbPoolMax,
-    statementTimeoutMs: config.dbStatementTimeoutMs, logger,
-  });
+  const { bus, close: closeBus } = await openServiceBus(name, config, logger, options.bus);
+  let db: Knex | undefined;
+  let stoppedDb = false;
   try {
+    db = await openDb({
+      url: config.databaseUrl, schema: options.schema, migrations: options.migrations, poolMax: config.dbPoolMax,
+      statementTimeoutMs: config.dbStatementTimeoutMs, logger,
+    });
+    const database = db;
     const { security } = config;
     const auth = createCallAuthenticator({
       keys: createKeyStore(parseKeyList(security.apiKeys)), forwarders: new Set(security.forwarders), failedAuth: security.failedAuth,
     });
-    const { bindings, publicPort, workers = [], beforeStop } = options.build(db, auth);
+    const outbox = createOutbox();
+    const parts = options.build({ db: database, bus, logger, outbox, auth });
     const serverOptions = { logger, protoFiles: options.protoFiles, auth, reflection: security.reflection, tls: security.tls };
-    const grpcServer = createGrpcServer(serverOptions, bindings);
-    const servers: [GrpcServer, ServiceBinding<any>[]][] = [[grpcServer, bindings]];
-    const port = await grpcServer.listen(config.host, config.port);
-    let publicAddress: string | undefined;
-    if (publicPort) {
-      const outside = createGrpcServer({ ...serverOptions, publicPort: true }, publicPort.bindings);
-      servers.push([outside, publicPort.bindings]);
-      lifecycle.onStop('public grpc', () => outside.stop(config.shutdownTimeoutMs));
-      publicAddress = hostPort(publicPort.host, await outside.listen(publicPort.host, publicPort.port));
-    }
-    lifecycle.onStopFirst('grpc', () => {
-      beforeStop?.();
+    const grpcServer = createGrpcServer(serverOptions, parts.bindings);
+    const servers: [GrpcServer, ServiceBinding<any>[]][] = [[grpcServer, parts.bindings]];
+    lifecycle.onStop('grpc', () => {
+      parts.beforeStop?.();
       return grpcServer.stop(config.shutdownTimeoutMs);
     });
-    for (const worker of workers) {
+    const port = await grpcServer.listen(config.host, config.port);
+    const served = [{ address: hostPort(config.host, port), definitions: parts.bindings.map((b) => b.definition) }];
+    let publicAddress: string | undefined;
+    if (parts.publicPort) {
+      const outside = createGrpcServer({ ...serverOptions, publicPort: true }, parts.publicPort.bindings);
+      servers.push([outside, parts.publicPort.bindings]);
+      lifecycle.onStop('public grpc', () => outside.stop(config.shutdownTimeoutMs));
+      publicAddress = hostPort(parts.publicPort.host, await outside.listen(parts.publicPort.host, parts.publicPort.port));
+      served.push({ address: publicAddress, definitions: parts.publicPort.bindings.map((b) => b.definition) });
+    }
+    const relay = createOutboxRelay({ db: database, outbox, schema: options.schema, bus, logger });
+    for (const worker of [...(parts.workers ?? []), relay]) {
       lifecycle.onStop(worker.name, () => worker.stop());
       await worker.start();
     }
-    lifecycle.onStop('database', () => db.destroy());
-    for (const [server, served] of servers) markServing(server, served);
-    const address = hostPort(config.host, port);
-    logger.info({ address, publicAddress }, `${options.name} serving`);
-    const served = [{ address, definitions: bindings.map((b) => b.definition) }];
-    if (publicPort) served.push({ address: publicAddress!, definitions: publicPort.bindings.map((b) => b.definition) });
-    return { name: options.name, port, address, publicAddress, served, db, stop: () => lifecycle.stop() };
+    lifecycle.onStop('event bus', closeBus);
+    lifecycle.onStop('database', () => {
+      stoppedDb = true;
+      return database.destroy();
+    });
+    if (parts.afterStop) lifecycle.onStop('clients', parts.afterStop);
+    for (const [server, bound] of servers) markServing(server, bound);
+    const address = served[0].address;
+    logger.info({ address, publicAddress }, `${name} serving`);
+    return { name, port, address, publicAddress, served, db: database, stop: () => lifecycle.stop() };
   } catch (err) {
     await lifecycle.stop();
-    await db.destroy();
+    await closeBus();
+    if (db && !stoppedDb) await db.destroy();
     throw err;
   }
 }

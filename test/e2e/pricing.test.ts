@@ -5,7 +5,6 @@ import { decodePayload } from '../../lib/events/envelope';
 import { Role } from '../../lib/caller';
 import type { DomainError } from '../../lib/errors';
 import { PricingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/pricing';
-import { connect } from '../../lib/grpcClient';
 import { pricingStore } from '../../services/pricing/src/store';
 import { recordEvents, waitFor } from '../support/events';
 import { http, KEYS, startTestMesh, type TestMesh, testClient } from '../support/testMesh';

@@ -6,7 +6,7 @@ import { EventEnvelope, newEvent } from '../../lib/events/envelope';
 import { connectNatsBus } from '../../lib/events/natsBus';
 import { BookingServiceClient, BookingStatus, JobOutcome } from '../../lib/gen/aitbc/marketplace/v1/booking';
 import { GpuSpec, GpuStatus, RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
-import { connect, type ClientHandle } from '../../lib/grpcClient';
+import { type ClientHandle } from '../../lib/grpcClient';
 import { createLogger } from '../../lib/logger';
 import type { RunningService } from '../../lib/service';
 import { readBookingConfig, startBooking } from '../../services/booking/src/main';

@@ -7,15 +7,14 @@ import { eventTablesMigration } from '../../lib/events/eventTables';
 import { createInboxConsumer } from '../../lib/events/inboxConsumer';
 import { connectNatsBus } from '../../lib/events/natsBus';
 import { GpuSpec, RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
-import { connect } from '../../lib/grpcClient';
 import { createLogger } from '../../lib/logger';
 import { ROOT } from '../../lib/paths';
 import type { RunningService } from '../../lib/service';
 import { readRegistryConfig, startRegistry } from '../../services/registry/src/main';
 import { deleteStream, NATS_URL, testEvent, testPrefix, waitFor } from '../support/events';
 import { PrivateNats } from '../support/privateNats';
-import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
-import { LOG_LEVEL, testClient, KEY_LIST } from '../support/testMesh';
+import { createTestDatabase } from '../support/testDatabase';
+import { testClient, KEY_LIST } from '../support/testMesh';
 
 const provider = { accountId: 'acme', role: Role.ROLE_PROVIDER };
 const spec = (i: number) => GpuSpec.fromPartial({ model: 'RTX 4090', memoryGb: 24, pricePerHourMicro: 500_000, uuid: `GPU-fault-${i}` });

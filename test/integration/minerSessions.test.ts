@@ -7,7 +7,7 @@ import { decodePayload } from '../../lib/events/envelope';
 import type { GpuStatusChanged } from '../../lib/gen/aitbc/marketplace/v1/events';
 import { type ConnectRequest, type ConnectResponse, type GpuInventory, MinerServiceClient } from '../../lib/gen/aitbc/marketplace/v1/miner';
 import { GpuStatus, RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
-import { checkHealth, connect, healthChannel, type ClientHandle } from '../../lib/grpcClient';
+import { checkHealth,  healthChannel, type ClientHandle } from '../../lib/grpcClient';
 import { createLogger } from '../../lib/logger';
 import { ROOT } from '../../lib/paths';
 import type { RunningService } from '../../lib/service';

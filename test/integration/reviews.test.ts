@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { Role } from '../../lib/caller';
 import type { DomainError } from '../../lib/errors';
 import { ModerationAction, ReviewsServiceClient } from '../../lib/gen/aitbc/marketplace/v1/reviews';
-import { connect, type ClientHandle } from '../../lib/grpcClient';
+import { type ClientHandle } from '../../lib/grpcClient';
 import { newId } from '../../lib/ids';
 import { createLogger } from '../../lib/logger';
 import type { RunningService } from '../../lib/service';

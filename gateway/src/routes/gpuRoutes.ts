@@ -3,7 +3,6 @@ import { invalid } from '../../../lib/errors';
 import { GpuSort, type GpuSpec } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import { parseMoney } from '../../../lib/money';
 import { singleFlight } from '../../../lib/singleFlight';
-import { Role } from '../../../lib/caller';
 import type { GatewayDeps } from '../app';
 import { callerOf, minerIdOf, setNextLinks } from '../app';
 import { bookingJson } from '../bookingJson';

@@ -1,7 +1,6 @@
 import { requestTime } from '../../../lib/timeCursor';
 import type { FastifyInstance } from 'fastify';
 import { invalid } from '../../../lib/errors';
-import { Role } from '../../../lib/caller';
 import { parseMoney } from '../../../lib/money';
 import { singleFlight } from '../../../lib/singleFlight';
 import type { GatewayDeps } from '../app';

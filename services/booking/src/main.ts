@@ -1,8 +1,5 @@
 import { type CommonConfig, type CommonDefaults, ConfigReader, readCommon, type Env } from '../../../lib/config';
 import type { EventBus } from '../../../lib/events/bus';
-import { createOutbox } from '../../../lib/events/outbox';
-import { createOutboxRelay } from '../../../lib/events/outboxRelay';
-import { openServiceBus } from '../../../lib/events/serviceBus';
 import { PricingServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/pricing';
 import { RegistryServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import { connect } from '../../../lib/grpcClient';
@@ -49,18 +46,11 @@ export function readBookingConfig(env: Env, defaults: CommonDefaults & { registr
  * The booking service's composition root: store, handlers (with a registry client and a
  * pricing port: the pricing service, else listed prices), the expiry sweeper, reactions to GPU events, and the outbox relay.
  */
-export async function startBooking(
+export function startBooking(
   config: BookingConfig,
   logger: Logger = createLogger('booking', config.logLevel),
   options: { bus?: EventBus; pricing?: PricingPort } = {},
 ): Promise<RunningService> {
-  const { bus, closer } = await openServiceBus('booking', config, logger, options.bus);
-  const auth = { key: config.security.serviceKey, tls: config.security.tls };
-  const registry = connect(RegistryServiceClient, config.registryAddr, config.rpcDeadlineMs, auth);
-  const pricingClient = config.pricingAddr ? connect(PricingServiceClient, config.pricingAddr, config.pricingDeadlineMs, auth) : undefined;
-  const pricing = options.pricing
-    ?? (pricingClient ? pricingServiceQuotes(pricingClient.client, config.pricingDeadlineMs, logger) : listedPricing);
-  const outbox = createOutbox();
   return startService({
     name: 'booking',
     logger,
@@ -68,21 +58,25 @@ export async function startBooking(
     schema: 'booking',
     migrations: bookingMigrations,
     protoFiles: ['aitbc/marketplace/v1/booking.proto'],
-    build: (db) => ({
-      bindings: [createBookingHandlers({ db, store: bookingStore, outbox, registry: registry.client, pricing })],
-      workers: [
-        createExpirySweeper({ db, store: bookingStore, outbox, logger, intervalMs: config.expiryIntervalMs }),
-        createGpuReactions({ db, bus, store: bookingStore, outbox, logger }),
-        createOutboxRelay({ db, outbox, schema: 'booking', bus, logger }),
-        { name: 'service clients', start: () => undefined, stop: async () => { registry.close(); pricingClient?.close(); } },
-        ...closer,
-      ],
-    }),
-  }).catch(async (err) => {
-    registry.close();
-    pricingClient?.close();
-    for (const c of closer) await c.stop();
-    throw err;
+    bus: options.bus,
+    build: ({ db, bus, outbox }) => {
+      const auth = { key: config.security.serviceKey, tls: config.security.tls };
+      const registry = connect(RegistryServiceClient, config.registryAddr, config.rpcDeadlineMs, auth);
+      const pricingClient = config.pricingAddr ? connect(PricingServiceClient, config.pricingAddr, config.pricingDeadlineMs, auth) : undefined;
+      const pricing = options.pricing
+        ?? (pricingClient ? pricingServiceQuotes(pricingClient.client, config.pricingDeadlineMs, logger) : listedPricing);
+      return {
+        bindings: [createBookingHandlers({ db, store: bookingStore, outbox, registry: registry.client, pricing })],
+        workers: [
+          createExpirySweeper({ db, store: bookingStore, outbox, logger, intervalMs: config.expiryIntervalMs }),
+          createGpuReactions({ db, bus, store: bookingStore, outbox, logger }),
+        ],
+        afterStop: () => {
+          registry.close();
+          pricingClient?.close();
+        },
+      };
+    },
   });
 }
 

@@ -2,7 +2,6 @@ import type { Gpu } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import type { PricingServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/pricing';
 import type { AsyncClient } from '../../../lib/grpcClient';
 import type { Logger } from '../../../lib/logger';
-import { Role } from '../../../lib/caller';
 
 /** The hourly price a booking is charged, with the factors behind it. */
 export interface PriceQuote {

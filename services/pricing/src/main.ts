@@ -1,8 +1,5 @@
 import { type CommonConfig, type CommonDefaults, ConfigReader, readCommon, type Env } from '../../../lib/config';
 import type { EventBus } from '../../../lib/events/bus';
-import { createOutbox } from '../../../lib/events/outbox';
-import { createOutboxRelay } from '../../../lib/events/outboxRelay';
-import { openServiceBus } from '../../../lib/events/serviceBus';
 import { createLogger, type Logger } from '../../../lib/logger';
 import { serviceMain } from '../../../lib/lifecycle';
 import { startService, type RunningService } from '../../../lib/service';
@@ -43,13 +40,11 @@ export function readPricingConfig(env: Env, defaults: CommonDefaults = {}): Pric
  * events), the price book (recomputes prices on events and on a timer), handlers and the
  * outbox relay for price.changed.
  */
-export async function startPricing(
+export function startPricing(
   config: PricingConfig,
   logger: Logger = createLogger('pricing', config.logLevel),
   options: { bus?: EventBus } = {},
 ): Promise<RunningService> {
-  const { bus, closer } = await openServiceBus('pricing', config, logger, options.bus);
-  const outbox = createOutbox();
   return startService({
     name: 'pricing',
     logger,
@@ -57,7 +52,8 @@ export async function startPricing(
     schema: 'pricing',
     migrations: pricingMigrations,
     protoFiles: ['aitbc/marketplace/v1/pricing.proto'],
-    build: (db) => {
+    bus: options.bus,
+    build: ({ db, bus, outbox }) => {
       const book = createPriceBook({
         db, store: pricingStore, outbox, logger, tickMs: config.tickMs,
         params: {
@@ -69,17 +65,9 @@ export async function startPricing(
       });
       return {
         bindings: [createPricingHandlers({ db, store: pricingStore, book })],
-        workers: [
-          book,
-          createMarketProjection({ db, bus, store: pricingStore, logger, changed: book.poke }),
-          createOutboxRelay({ db, outbox, schema: 'pricing', bus, logger }),
-          ...closer,
-        ],
+        workers: [book, createMarketProjection({ db, bus, logger, store: pricingStore, changed: book.poke })],
       };
     },
-  }).catch(async (err) => {
-    for (const c of closer) await c.stop();
-    throw err;
   });
 }
 

@@ -1,12 +1,7 @@
 import { afterCommit, type Knex } from '../../../lib/db';
-import type { EventBus } from '../../../lib/events/bus';
-import { decodePayload } from '../../../lib/events/envelope';
-import { createInboxConsumer } from '../../../lib/events/inboxConsumer';
-import type {
-  BookingCreated, BookingEnded, GpuRegistered, GpuStatusChanged, GpuUnregistered,
-} from '../../../lib/gen/aitbc/marketplace/v1/events';
+import { consume, type ConsumerDeps } from '../../../lib/events/consume';
+import type { Gpu } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import { GpuStatus } from '../../../lib/gen/aitbc/marketplace/v1/registry';
-import type { Logger } from '../../../lib/logger';
 import { modelKeyOf } from '../../../lib/modelCatalogue';
 import type { PricingStore } from './store';
 
@@ -15,62 +10,46 @@ import type { PricingStore } from './store';
  * the inbox): which GPUs exist, their model, listed price and liveness; which bookings are
  * live. Each applied event asks the price book to recompute its model once it commits.
  */
-export function createMarketProjection(deps: { db: Knex; bus: EventBus; store: PricingStore; logger: Logger; changed: (modelKey: string) => void }) {
+export function createMarketProjection(deps: ConsumerDeps & { store: PricingStore; changed: (modelKey: string) => void }) {
   const { store } = deps;
-  return createInboxConsumer({
-    db: deps.db,
-    bus: deps.bus,
-    logger: deps.logger,
+  const changed = (trx: Knex, modelKey: string | undefined) => {
+    if (modelKey) afterCommit(trx, () => deps.changed(modelKey));
+  };
+  const upsert = async (trx: Knex, gpu: Gpu) => {
+    const modelKey = gpu.modelKey || modelKeyOf(gpu.model);
+    await store.upsertGpu(trx, {
+      gpu_id: gpu.id, model_key: modelKey, model: gpu.model, price_micro: gpu.pricePerHourMicro,
+      online: gpu.status !== GpuStatus.GPU_STATUS_OFFLINE,
+    });
+    changed(trx, modelKey);
+  };
+  return consume(deps, {
     durable: 'pricing-market',
-    types: ['gpu.>', 'booking.created', 'booking.ended'],
-    async apply(trx, delivery) {
-      const { type } = delivery.envelope;
-      const payload = decodePayload(delivery.envelope);
-      let modelKey: string | undefined;
-      switch (type) {
-        case 'gpu.registered':
-        case 'gpu.updated': {
-          const { gpu } = payload as GpuRegistered;
-          if (!gpu) return;
-          // An update may move a GPU to another model: both markets change.
-          const before = type === 'gpu.updated' ? await store.modelOfGpu(trx, gpu.id) : undefined;
-          if (before) afterCommit(trx, () => deps.changed(before));
-          modelKey = gpu.modelKey || modelKeyOf(gpu.model);
-          await store.upsertGpu(trx, {
-            gpu_id: gpu.id, model_key: modelKey, model: gpu.model, price_micro: gpu.pricePerHourMicro,
-            online: gpu.status !== GpuStatus.GPU_STATUS_OFFLINE,
-          });
-          break;
-        }
-        case 'gpu.status_changed': {
-          const change = payload as GpuStatusChanged;
-          modelKey = await store.setOnline(trx, change.gpuId, change.status !== GpuStatus.GPU_STATUS_OFFLINE);
-          break;
-        }
-        case 'gpu.unregistered':
-          modelKey = await store.removeGpu(trx, (payload as GpuUnregistered).gpuId);
-          break;
-        case 'booking.created': {
-          const { booking } = payload as BookingCreated;
-          if (!booking) return;
-          modelKey = await store.addBooking(trx, {
-            booking_id: booking.bookingId, gpu_id: booking.gpuId,
-            price_per_hour_micro: booking.pricePerHourMicro, start_time: booking.startTime!, end_time: booking.endTime!,
-            created_at: booking.createdAt ?? delivery.envelope.occurredAt ?? new Date(),
-          }, modelKeyOf(booking.gpuModel));
-          break;
-        }
-        case 'booking.ended': {
-          const { booking } = payload as BookingEnded;
-          if (!booking) return;
-          modelKey = await store.endBooking(trx, booking.bookingId, booking.endedAt ?? new Date());
-          break;
-        }
-        default:
-          return; // other gpu.* events carry nothing pricing counts
-      }
-      const key = modelKey;
-      if (key) afterCommit(trx, () => deps.changed(key));
+    on: {
+      'gpu.registered': async (trx, { gpu }) => {
+        if (gpu) await upsert(trx, gpu);
+      },
+      'gpu.updated': async (trx, { gpu }) => {
+        if (!gpu) return;
+        // An update may move a GPU to another model: both markets change.
+        changed(trx, await store.modelOfGpu(trx, gpu.id));
+        await upsert(trx, gpu);
+      },
+      'gpu.status_changed': async (trx, change) => {
+        changed(trx, await store.setOnline(trx, change.gpuId, change.status !== GpuStatus.GPU_STATUS_OFFLINE));
+      },
+      'gpu.unregistered': async (trx, { gpuId }) => changed(trx, await store.removeGpu(trx, gpuId)),
+      'booking.created': async (trx, { booking }, envelope) => {
+        if (!booking) return;
+        changed(trx, await store.addBooking(trx, {
+          booking_id: booking.bookingId, gpu_id: booking.gpuId,
+          price_per_hour_micro: booking.pricePerHourMicro, start_time: booking.startTime!, end_time: booking.endTime!,
+          created_at: booking.createdAt ?? envelope.occurredAt ?? new Date(),
+        }, modelKeyOf(booking.gpuModel)));
+      },
+      'booking.ended': async (trx, { booking }) => {
+        if (booking) changed(trx, await store.endBooking(trx, booking.bookingId, booking.endedAt ?? new Date()));
+      },
     },
   });
 }

@@ -1,8 +1,5 @@
 import { type CommonConfig, type CommonDefaults, ConfigReader, readCommon, type Env } from '../../../lib/config';
 import type { EventBus } from '../../../lib/events/bus';
-import { createOutbox } from '../../../lib/events/outbox';
-import { createOutboxRelay } from '../../../lib/events/outboxRelay';
-import { openServiceBus } from '../../../lib/events/serviceBus';
 import { createLogger, type Logger } from '../../../lib/logger';
 import { parseMoney } from '../../../lib/money';
 import { serviceMain } from '../../../lib/lifecycle';
@@ -59,16 +56,15 @@ export function readRegistryConfig(env: Env, defaults: CommonDefaults = {}): Reg
 }
 
 /**
- * The registry's composition root: store, handlers, the offline sweeper and the outbox relay
- * over one database and one event bus (`options.bus` when the mesh hands one over).
+ * The registry's composition root: store, handlers (the internal API, and the miner stream on
+ * the public port), liveness, the offline sweeper and the projections of booking and review
+ * events (`options.bus` when the mesh hands one over).
  */
-export async function startRegistry(
+export function startRegistry(
   config: RegistryConfig,
   logger: Logger = createLogger('registry', config.logLevel),
   options: { bus?: EventBus } = {},
 ): Promise<RunningService> {
-  const { bus, closer } = await openServiceBus('registry', config, logger, options.bus);
-  const outbox = createOutbox();
   return startService({
     name: 'registry',
     logger,
@@ -76,29 +72,24 @@ export async function startRegistry(
     schema: 'registry',
     migrations: registryMigrations,
     protoFiles: ['aitbc/marketplace/v1/registry.proto', 'aitbc/marketplace/v1/miner.proto'],
-    build: (db, auth) => {
-      const liveness = createLiveness({ db, store: registryStore, outbox, logger, flushMs: config.heartbeatFlushMs });
-      const common = { db, store: registryStore, outbox, liveness, defaultPriceMicro: config.defaultPriceMicro, heartbeatIntervalSeconds: config.heartbeatIntervalSeconds };
-      const miners = createMinerSessions({
-        ...common, bus, logger, auth,
-      });
+    bus: options.bus,
+    build: ({ db, bus, outbox, auth }) => {
+      const store = registryStore;
+      const liveness = createLiveness({ db, store, outbox, logger, flushMs: config.heartbeatFlushMs });
+      const common = { db, store, outbox, liveness, defaultPriceMicro: config.defaultPriceMicro, heartbeatIntervalSeconds: config.heartbeatIntervalSeconds };
+      const miners = createMinerSessions({ ...common, bus, logger, auth });
       return {
         bindings: [createRegistryHandlers(common)],
         publicPort: { host: config.minerHost, port: config.minerPort, bindings: [miners.binding] },
         beforeStop: miners.abortAll,
         workers: [
           liveness,
-          createOfflineSweeper({ db, store: registryStore, outbox, logger, ttlSeconds: config.heartbeatTtlSeconds, intervalMs: 500 }),
-          createBookingProjection({ db, bus, store: registryStore, logger }),
-          createRatingProjection({ db, bus, store: registryStore, logger }),
-          createOutboxRelay({ db, outbox, schema: 'registry', bus, logger }),
-          ...closer,
+          createOfflineSweeper({ db, store, outbox, logger, ttlSeconds: config.heartbeatTtlSeconds, intervalMs: 500 }),
+          createBookingProjection({ db, bus, logger, store }),
+          createRatingProjection({ db, bus, logger, store }),
         ],
       };
     },
-  }).catch(async (err) => {
-    for (const c of closer) await c.stop();
-    throw err;
   });
 }
 

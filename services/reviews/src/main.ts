@@ -1,8 +1,5 @@
 import { type CommonConfig, type CommonDefaults, ConfigReader, readCommon, type Env } from '../../../lib/config';
 import type { EventBus } from '../../../lib/events/bus';
-import { createOutbox } from '../../../lib/events/outbox';
-import { createOutboxRelay } from '../../../lib/events/outboxRelay';
-import { openServiceBus } from '../../../lib/events/serviceBus';
 import { createLogger, type Logger } from '../../../lib/logger';
 import { serviceMain } from '../../../lib/lifecycle';
 import { startService, type RunningService } from '../../../lib/service';
@@ -31,13 +28,11 @@ export function readReviewsConfig(env: Env, defaults: CommonDefaults = {}): Revi
  * The reviews service's composition root: handlers, the projection of GPUs and renters
  * (who may review what), and the outbox relay for review.* events.
  */
-export async function startReviews(
+export function startReviews(
   config: ReviewsConfig,
   logger: Logger = createLogger('reviews', config.logLevel),
   options: { bus?: EventBus } = {},
 ): Promise<RunningService> {
-  const { bus, closer } = await openServiceBus('reviews', config, logger, options.bus);
-  const outbox = createOutbox();
   return startService({
     name: 'reviews',
     logger,
@@ -45,17 +40,11 @@ export async function startReviews(
     schema: 'reviews',
     migrations: reviewsMigrations,
     protoFiles: ['aitbc/marketplace/v1/reviews.proto'],
-    build: (db) => ({
+    bus: options.bus,
+    build: ({ db, bus, outbox }) => ({
       bindings: [createReviewsHandlers({ db, store: reviewsStore, outbox })],
-      workers: [
-        createRenterProjection({ db, bus, store: reviewsStore, logger }),
-        createOutboxRelay({ db, outbox, schema: 'reviews', bus, logger }),
-        ...closer,
-      ],
+      workers: [createRenterProjection({ db, bus, logger, store: reviewsStore })],
     }),
-  }).catch(async (err) => {
-    for (const c of closer) await c.stop();
-    throw err;
   });
 }
 
