@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { type Caller, Role } from './caller';
+import { type Caller, isAccountId, Role } from './caller';
 import type { ConfigReader } from './config';
 
 export const ROLES: Record<string, Role> = {
@@ -27,7 +27,6 @@ export interface KeyStore {
 }
 
 const hash = (key: string) => createHash('sha256').update(key, 'utf8').digest();
-const ACCOUNT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /**
  * Parses `role:account:key,…` (AITBC_API_KEYS). Throws a readable error naming the bad entry
@@ -42,7 +41,7 @@ export function parseKeyList(text: string): KeyEntry[] {
     const key = rest.join(':');
     const where = `AITBC_API_KEYS entry ${i + 1}`;
     if (!(role in ROLES)) throw new Error(`${where}: role must be client, provider, admin or service, got "${role}"`);
-    if (!ACCOUNT.test(account ?? '')) throw new Error(`${where}: account must be 1-64 letters, digits, ".", "_" or "-"`);
+    if (!isAccountId(account ?? '')) throw new Error(`${where}: account must be 1-64 letters, digits, ".", "_" or "-"`);
     if (key.length < MIN_KEY_LENGTH) throw new Error(`${where} (${role}:${account}): key must be at least ${MIN_KEY_LENGTH} characters, got ${key.length}`);
     if (seen.has(key)) throw new Error(`${where}: the same key appears twice`);
     seen.add(key);

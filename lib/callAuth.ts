@@ -51,21 +51,19 @@ export function createCallAuthenticator(options: {
     const host = peerHost(peer);
     const key = metadataKey(metadata);
     const caller = options.keys.authenticate(key);
-    // An address that keeps failing is refused whatever it sends next, except for the mesh's
-    // own service keys: a neighbour on a shared address (loopback in npm start, a NAT) must
-    // not cut the gateway off from the services. Guessing a 24+ character key is out of
-    // reach anyway; the throttle makes trying slow and loud.
-    const blocked = caller?.role === Role.ROLE_SERVICE ? 0 : throttle.peek(host);
+    // A known key always works: a noisy neighbour on a shared address (loopback in npm
+    // start, a NAT) must not lock out the gateway or a miner. Unknown keys from an address
+    // that keeps failing get RESOURCE_EXHAUSTED, not even an UNAUTHENTICATED to learn from
+    // (a 24+ character key is beyond guessing; the throttle keeps trying slow and visible).
+    if (caller) return caller;
+    if (!key) throw new DomainError('UNAUTHENTICATED', 'missing credential: send authorization: Bearer <key> metadata');
+    const blocked = throttle.peek(host);
     if (blocked) {
       throw new DomainError('RESOURCE_EXHAUSTED', `too many failed logins from this address; retry after ${blocked} s`,
         undefined, { retry_after_seconds: blocked });
     }
-    if (!key) throw new DomainError('UNAUTHENTICATED', 'missing credential: send authorization: Bearer <key> metadata');
-    if (!caller) {
-      throttle.take(host);
-      throw new DomainError('UNAUTHENTICATED', 'unknown key');
-    }
-    return caller;
+    throttle.take(host);
+    throw new DomainError('UNAUTHENTICATED', 'unknown key');
   }
 
   return {

@@ -28,3 +28,7 @@ export function requireCaller(caller: Caller | undefined, allowed: Role[]): Call
 
 /** Admins and mesh services see everything; others only what their account owns. */
 export const seesAll = (caller: Caller): boolean => caller.role === Role.ROLE_ADMIN || caller.role === Role.ROLE_SERVICE;
+
+/** An account id: what AITBC_API_KEYS names and what a service may book for (`client_id`). */
+export const ACCOUNT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const isAccountId = (text: string): boolean => ACCOUNT_ID.test(text);

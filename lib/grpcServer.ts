@@ -5,7 +5,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import path from 'node:path';
 import type { CallAuthenticator } from './callAuth';
 import type { Caller } from './caller';
-import { toGrpcError } from './errors';
+import { DomainError, toGrpcError } from './errors';
 import type { Logger } from './logger';
 import { serverCredentials, type TlsFiles } from './meshSecurity';
 import { PROTO_DIR } from './paths';
@@ -66,7 +66,8 @@ export function createGrpcServer(options: GrpcServerOptions, bindings: ServiceBi
   });
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   health.addToServer(server);
-  if (options.reflection) {
+  // Never on a public port: it would describe the internal API to anyone.
+  if (options.reflection && !options.publicPort) {
     const packageDefinition = protoLoader.loadSync(
       options.protoFiles.map((f) => path.join(PROTO_DIR, f)),
       { includeDirs: [PROTO_DIR], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true },
@@ -74,7 +75,7 @@ export function createGrpcServer(options: GrpcServerOptions, bindings: ServiceBi
     new ReflectionService(packageDefinition).addToServer(server);
   }
   for (const binding of bindings) {
-    server.addService(binding.definition, wrapService(binding, options));
+    server.addService(tolerantDefinition(binding.definition), wrapService(binding, options));
   }
 
   const names = bindings.flatMap((b) => Object.values(b.definition).map((m) => m.path.split('/')[1]));
@@ -114,6 +115,28 @@ export function markServing(grpcServer: GrpcServer, bindings: ServiceBinding<any
   for (const b of bindings) {
     for (const m of Object.values(b.definition)) grpcServer.health.setStatus(m.path.split('/')[1], 'SERVING');
   }
+}
+
+/** Marks a request whose bytes did not decode (see tolerantDefinition). */
+const UNDECODABLE = Symbol('undecodable');
+
+/**
+ * The definition with deserializers that never throw: grpc-js answers a throwing one with
+ * INTERNAL before anything else runs, so a number past 2^53 or malformed bytes would be an
+ * INTERNAL even without a credential. Instead the handler wrapper authenticates the call
+ * first, then answers INVALID_ARGUMENT.
+ */
+function tolerantDefinition(definition: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  return Object.fromEntries(Object.entries(definition).map(([key, method]) => [key, {
+    ...method,
+    requestDeserialize: (bytes: Buffer) => {
+      try {
+        return method.requestDeserialize(bytes);
+      } catch (err) {
+        return { [UNDECODABLE]: (err as Error).message };
+      }
+    },
+  }]));
 }
 
 function wrapService(binding: ServiceBinding<any>, options: GrpcServerOptions): grpc.UntypedServiceImplementation {
@@ -156,7 +179,11 @@ function wrapUnary(path: string, impl: AsyncUnary<unknown, unknown>, options: Gr
     const started = process.hrtime.bigint();
     const request = call.request as { caller?: Caller };
     Promise.resolve().then(() => {
-      request.caller = auth.authorize(call.metadata, call.getPeer(), request.caller);
+      const undecodable = (request as Record<symbol, unknown>)[UNDECODABLE] !== undefined;
+      request.caller = auth.authorize(call.metadata, call.getPeer(), undecodable ? undefined : request.caller);
+      if (undecodable) {
+        throw new DomainError('INVALID_ARGUMENT', 'the request is not a valid message of this method (malformed bytes, or an integer beyond 2^53)');
+      }
       return impl(call.request, call);
     }).then(
       (response) => {

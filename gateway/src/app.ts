@@ -2,23 +2,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Client } from '@grpc/grpc-js';
-import type { Caller } from '../../lib/caller';
-import { Role, roleName } from '../../lib/caller';
-import { FAILED_AUTH } from '../../lib/callAuth';
-import { DomainError } from '../../lib/errors';
-import { textProblem } from '../../lib/text';
-import type { BookingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/booking';
-import type { PricingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/pricing';
-import type { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
-import type { ReviewsServiceClient } from '../../lib/gen/aitbc/marketplace/v1/reviews';
-import type { AsyncClient } from '../../lib/grpcClient';
-import type { Logger } from '../../lib/logger';
-import { type KeyStore, presentedKey } from '../../lib/apiKeys';
-import { errorHandler, problem, sendProblem } from './problem';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { installAuth } from './auth';
+import type { GatewayDeps } from './deps';
 import { createMetrics } from './metrics';
-import { createRateLimiter } from '../../lib/rateLimiter';
+import { errorHandler, problem, sendProblem } from './problem';
+import { installTextGuard } from './textGuard';
 import { gpuRoutes } from './routes/gpuRoutes';
 import { bookingRoutes } from './routes/bookingRoutes';
 import { minerRoutes } from './routes/minerRoutes';
@@ -26,48 +15,7 @@ import { opsRoutes } from './routes/opsRoutes';
 import { pricingRoutes } from './routes/pricingRoutes';
 import { reviewRoutes } from './routes/reviewRoutes';
 
-/** What the gateway needs: clients of the services and the keys. It holds no business state. */
-export interface GatewayDeps {
-  registry: AsyncClient<RegistryServiceClient>;
-  booking: AsyncClient<BookingServiceClient>;
-  pricing: AsyncClient<PricingServiceClient>;
-  reviews: AsyncClient<ReviewsServiceClient>;
-  keys: KeyStore;
-  logger: Logger;
-  /** Services whose gRPC health /readyz reports. */
-  backends: { name: string; channel: Client }[];
-  bodyLimitBytes?: number;
-  /** Requests per second per account (0: no limit) and the burst allowed above it. */
-  rateLimit?: { perSecond: number; burst: number };
-  /** Unknown keys allowed per client address (a burst, then per second) before every key from it gets 429. */
-  failedAuthLimit?: { perSecond: number; burst: number };
-  /** The client address is X-Forwarded-For's (behind a reverse proxy). */
-  trustProxy?: boolean;
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    caller?: Caller;
-  }
-  interface FastifyContextConfig {
-    /** No API key needed (health, docs). */
-    public?: boolean;
-    /** Roles allowed; absent means any authenticated role. */
-    roles?: string[];
-  }
-}
-
-/** The authenticated caller of a request (set by the auth hook on every non-public route). */
-export function callerOf(request: FastifyRequest): Caller {
-  if (!request.caller) throw new DomainError('UNAUTHENTICATED', 'missing API key');
-  return request.caller;
-}
-
-/** The rig named by X-Miner-ID inside the caller's account; `default` when absent. */
-export function minerIdOf(request: FastifyRequest): string {
-  const raw = request.headers['x-miner-id'];
-  return (Array.isArray(raw) ? raw[0] : raw)?.trim() || 'default';
-}
+export type { GatewayDeps } from './deps';
 
 // Bodies: no coercion ("24" is not a number) and no silent removal of unknown fields.
 const bodyAjv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: true, strict: false });
@@ -91,6 +39,15 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     // Long enough that a too-long model name or id reaches validation (a 400 naming the
     // field) instead of falling out of routing as a 404.
     routerOptions: { maxParamLength: 500 },
+    // What Node's HTTP parser refuses (a bad request line, a NUL in a header, headers too
+    // large) never reaches Fastify's handlers: answer it as problem+json here.
+    clientErrorHandler: (err, socket) => {
+      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || !socket.writable) return socket.destroy();
+      const tooLarge = (err as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW';
+      const p = tooLarge ? problem(431, 'the request headers are too large') : problem(400, 'the request is not valid HTTP');
+      const body = JSON.stringify(p);
+      socket.end(`HTTP/1.1 ${p.status} ${p.title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
     // Errors the router raises before any route runs are problem+json like every other.
     frameworkErrors: (error, request, reply) => {
       const instance = request.url.split('?')[0];
@@ -117,15 +74,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, problem(404, `no route ${request.method} ${request.url.split('?')[0]}`)));
 
-  // No text that could hurt a terminal or a page reaches a service, whichever field it is in:
-  // control characters (newlines and tabs only in free text) and broken Unicode are refused
-  // naming the field. The services check again for their own gRPC callers.
-  app.addHook('preValidation', async (request) => {
-    for (const [part, value] of [['path', request.params], ['query parameter', request.query], ['body', request.body]] as const) {
-      const bad = unsafeText(value);
-      if (bad) throw new DomainError('INVALID_ARGUMENT', `${bad.field}: ${bad.problem}`, bad.field, { in: part });
-    }
-  });
+  installTextGuard(app);
 
   const metrics = createMetrics();
   app.addHook('onResponse', async (request, reply) => {
@@ -140,40 +89,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
     }
   });
 
-  const limiter = deps.rateLimit?.perSecond ? createRateLimiter(deps.rateLimit.perSecond, deps.rateLimit.burst) : undefined;
-  const failures = deps.failedAuthLimit ?? FAILED_AUTH;
-  const failedKeys = createRateLimiter(failures.perSecond, failures.burst);
-  app.addHook('onRequest', async (request, reply) => {
-    const config = request.routeOptions.config;
-    if (config?.public) return;
-    // An address that keeps presenting unknown keys is refused before its next key is even
-    // looked at, whichever key it is: guessing gets a few tries a second, not thousands.
-    const blocked = failedKeys.peek(request.ip);
-    if (blocked) {
-      return sendProblem(reply.header('Retry-After', String(blocked)),
-        problem(429, `too many unknown API keys from this address; retry after ${blocked} s`));
-    }
-    const presented = presentedKey(request.headers);
-    const caller = deps.keys.authenticate(presented);
-    if (!caller) {
-      if (presented) failedKeys.take(request.ip);
-      const detail = presented ? 'unknown API key' : 'missing API key: send X-Api-Key or Authorization: Bearer';
-      return sendProblem(reply.header('WWW-Authenticate', 'Bearer'), problem(401, detail));
-    }
-    if (caller.role === Role.ROLE_SERVICE) {
-      return sendProblem(reply, problem(403, 'service keys are for the gRPC API; use a client, provider or admin key here'));
-    }
-    request.caller = caller;
-    const wait = limiter?.take(`${caller.role}:${caller.accountId}`) ?? 0;
-    if (wait) {
-      return sendProblem(reply.header('Retry-After', String(wait)),
-        problem(429, `too many requests for this account (limit ${deps.rateLimit!.perSecond}/s); retry after ${wait} s`));
-    }
-    const roles = config?.roles;
-    if (roles && !roles.includes(roleName(caller.role))) {
-      return sendProblem(reply, problem(403, `this needs a ${roles.join(' or ')} key; this key is a ${roleName(caller.role)} key`));
-    }
-  });
+  installAuth(app, deps);
 
   await app.register(swagger, {
     openapi: {
@@ -199,38 +115,4 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   pricingRoutes(app, deps);
   reviewRoutes(app, deps);
   return app;
-}
-
-/** Puts the next page's cursor in X-Next-Cursor and a Link header, so the body stays an array. */
-export function setNextLinks(request: FastifyRequest, reply: FastifyReply, cursor: string): void {
-  const url = new URL(request.url, 'http://gateway');
-  url.searchParams.set('cursor', cursor);
-  reply.header('X-Next-Cursor', cursor);
-  reply.header('Link', `<${url.pathname}${url.search}>; rel="next"`);
-}
-
-/** Fields whose text may break lines and hold tabs. */
-const FREE_TEXT = new Set(['comment', 'description', 'notes', 'reason']);
-
-/** The first string inside `value` that is not safe text, with the field it is in. */
-export function unsafeText(value: unknown, field = ''): { field: string; problem: string } | undefined {
-  if (typeof value === 'string') {
-    const problem = textProblem(value, FREE_TEXT.has(field.split('.').pop()!.replace(/\[\d+\]$/, '')));
-    return problem ? { field: field || 'value', problem } : undefined;
-  }
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const bad = unsafeText(value[i], `${field}[${i}]`);
-      if (bad) return bad;
-    }
-  } else if (value && typeof value === 'object') {
-    for (const [key, inner] of Object.entries(value)) {
-      const name = field ? `${field}.${key}` : key;
-      const badKey = textProblem(key);
-      if (badKey) return { field: name, problem: `(a field name) ${badKey}` };
-      const bad = unsafeText(inner, name);
-      if (bad) return bad;
-    }
-  }
-  return undefined;
 }

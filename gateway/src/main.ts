@@ -20,8 +20,8 @@ export interface GatewayConfig {
   pricingAddr: string;
   reviewsAddr: string;
   security: MeshSecurityConfig;
-  /** Take the client address from X-Forwarded-For (behind a reverse proxy that sets it). */
-  trustProxy: boolean;
+  /** Whose X-Forwarded-For to believe: the proxies' addresses; undefined: nobody's. */
+  trustProxy?: string;
   rpcDeadlineMs: number;
   bodyLimitBytes: number;
   rateLimitPerSecond: number;
@@ -40,7 +40,7 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> & {
     pricingAddr: r.string('PRICING_ADDR', defaults.pricingAddr ?? '127.0.0.1:50054'),
     reviewsAddr: r.string('REVIEWS_ADDR', defaults.reviewsAddr ?? '127.0.0.1:50053'),
     security: readMeshSecurity(r, 'gateway', { apiKeys: defaults.apiKeys, serviceKey: defaults.serviceKey, callsOut: true }),
-    trustProxy: r.oneOf('TRUST_PROXY', 'false', ['true', 'false']) === 'true',
+    trustProxy: readTrustProxy(r),
     // Below the CLI's 5 s timeout, so a slow backend becomes a 504 the CLI can show.
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 3000, 50, 60_000),
     bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
@@ -51,6 +51,22 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> & {
   };
   r.done();
   return config;
+}
+
+/**
+ * TRUST_PROXY: the addresses (or CIDRs) of the reverse proxies in front, whose
+ * X-Forwarded-For entries are believed (`10.0.0.1,10.0.0.0/8`). Never "true": the leftmost
+ * entry is whatever the client wrote, and the throttle on unknown keys would take any
+ * address it names. (Fastify refuses bare hop counts for the same reason.)
+ */
+function readTrustProxy(r: ConfigReader): string | undefined {
+  const raw = r.optionalString('TRUST_PROXY');
+  if (!raw || raw === 'false') return undefined;
+  if (!raw.split(',').every((a) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(a.trim())) || /^\d+$/.test(raw)) {
+    r.problem(`TRUST_PROXY must list the proxies' addresses or CIDRs (10.0.0.1,10.0.0.0/8), not "${raw}": ` +
+      'believing any X-Forwarded-For ("true") lets a client choose its own address');
+  }
+  return raw;
 }
 
 export interface RunningGateway {

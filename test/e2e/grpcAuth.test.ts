@@ -10,6 +10,17 @@ function callerOnly(caller: Caller): Buffer {
   return Buffer.concat([Buffer.from([0x0a, body.length]), body]);
 }
 
+function varint(value: bigint): Buffer {
+  const bytes = [];
+  do {
+    let byte = Number(value & 0x7fn);
+    value >>= 7n;
+    if (value) byte |= 0x80;
+    bytes.push(byte);
+  } while (value);
+  return Buffer.from(bytes);
+}
+
 function call(address: string, method: grpc.MethodDefinition<unknown, unknown>, request: Buffer, key?: string): Promise<grpc.ServiceError | undefined> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   const metadata = new grpc.Metadata();
@@ -100,6 +111,16 @@ describe('every gRPC method of every service refuses forged and missing credenti
     }
     assert.ok(calls > 150, `only ${calls} calls were made`);
     assert.deepEqual(await fingerprint(mesh.db), before);
+  });
+
+  it('authenticates a call before it decodes its message: an integer past 2^53 is UNAUTHENTICATED without a key, INVALID_ARGUMENT with one', async () => {
+    // SetBasePrice { caller: (none), model (2): "x", base_price_micro (3): 2^60 } as raw protobuf.
+    const huge = Buffer.concat([Buffer.from([0x12, 0x01, 0x78, 0x18]), varint(2n ** 60n)]);
+    const method = { path: '/aitbc.marketplace.v1.PricingService/SetBasePrice' } as grpc.MethodDefinition<unknown, unknown>;
+    assert.equal((await call(mesh.pricing!.address, method, huge))?.code, grpc.status.UNAUTHENTICATED);
+    const withKey = await call(mesh.pricing!.address, method, huge, KEYS.admin);
+    assert.equal(withKey?.code, grpc.status.INVALID_ARGUMENT, withKey?.details);
+    assert.equal((await call(mesh.pricing!.address, method, Buffer.from([0xff, 0xff, 0xff]), KEYS.admin))?.code, grpc.status.INVALID_ARGUMENT);
   });
 
   it("serves only MinerService and health on the registry's public port, and no reflection unless asked for", async () => {

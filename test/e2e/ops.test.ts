@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
+import net from 'node:net';
 import { HealthImplementation } from 'grpc-health-check';
 import { createKeyStore, parseKeyList } from '../../lib/apiKeys';
 import { healthChannel } from '../../lib/grpcClient';
@@ -85,7 +86,7 @@ describe('operations endpoints', () => {
     }
   });
 
-  it('throttles unknown keys by client address: 429 with Retry-After for every key from it, then lets it back', async () => {
+  it('throttles unknown keys by client address: 429 with Retry-After for them (known keys unaffected), then lets it back', async () => {
     const gateway = await startGateway(readGatewayConfig({ PORT: '0', AUTH_FAILURE_BURST: '5', AUTH_FAILURES_PER_SECOND: '1' }, {
       registryAddr: mesh.registry.address, bookingAddr: mesh.booking.address, pricingAddr: mesh.pricing!.address,
       reviewsAddr: mesh.reviews.address, apiKeys: KEY_LIST,
@@ -101,12 +102,57 @@ describe('operations endpoints', () => {
       assert.match(refused.body.detail, /too many unknown API keys from this address/);
       const wait = Number(refused.headers.get('retry-after'));
       assert.ok(wait >= 1, String(wait));
-      assert.equal((await list(KEYS.client)).status, 429, 'a good key from a throttled address waits too');
+      assert.equal((await list(KEYS.client)).status, 200, 'a known key from the same address is not locked out');
+      assert.equal((await list('one-more-guess-padded-to-length')).status, 429);
       assert.equal((await http(gateway.url, 'GET', '/healthz')).status, 200, 'public routes are not throttled');
       await new Promise((r) => setTimeout(r, wait * 1000 + 100));
-      assert.equal((await list(KEYS.client)).status, 200);
+      assert.equal((await list('after-the-wait-padded-to-length')).status, 401, 'cooled down: an unknown key is a 401 again');
     } finally {
       await gateway.stop();
+    }
+  });
+
+  it('takes the client address from X-Forwarded-For only as far as TRUST_PROXY says: a client cannot pick its own', async () => {
+    const gateway = await startGateway(readGatewayConfig({ PORT: '0', AUTH_FAILURE_BURST: '3', AUTH_FAILURES_PER_SECOND: '1', TRUST_PROXY: '127.0.0.1' }, {
+      registryAddr: mesh.registry.address, bookingAddr: mesh.booking.address, pricingAddr: mesh.pricing!.address,
+      reviewsAddr: mesh.reviews.address, apiKeys: KEY_LIST,
+    }), createLogger('gateway', LOG_LEVEL));
+    try {
+      // The proxy in front (this test, on 127.0.0.1) appends the real address (198.51.100.1); what the client wrote before it does not count.
+      const guess = (i: number) => http(gateway.url, 'GET', '/v1/marketplace/gpu/list', {
+        key: `forged-${i}-padded-to-a-real-key-length`, headers: { 'X-Forwarded-For': `203.0.113.${i}, 198.51.100.1` },
+      });
+      const statuses = [];
+      for (let i = 0; i < 6; i++) statuses.push((await guess(i)).status);
+      assert.deepEqual(statuses, [401, 401, 401, 429, 429, 429]);
+      const elsewhere = await http(gateway.url, 'GET', '/v1/marketplace/gpu/list', {
+        key: 'forged-x-padded-to-a-real-key-length', headers: { 'X-Forwarded-For': '198.51.100.2' },
+      });
+      assert.equal(elsewhere.status, 401, 'another real address is not throttled');
+    } finally {
+      await gateway.stop();
+    }
+    assert.throws(() => readGatewayConfig({ TRUST_PROXY: 'true' }, { apiKeys: KEY_LIST }), /TRUST_PROXY must list the proxies' addresses or CIDRs/);
+  });
+
+  it('answers what the HTTP parser refuses, and JSON nested absurdly deep, with problem+json 4xx', async () => {
+    const deep = '['.repeat(5000) + ']'.repeat(5000);
+    const nested = await http(mesh.url, 'POST', '/v1/marketplace/gpu/register', { key: KEYS.provider, rawBody: deep, headers: { 'Content-Type': 'application/json' } });
+    assert.equal(nested.status, 400);
+    assert.match(nested.body.detail, /nested more than 32 levels deep/);
+    const { port, hostname } = new URL(mesh.url);
+    const raw = (text: string) => new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(port), hostname, () => socket.end(text));
+      let out = '';
+      socket.on('data', (d) => (out += d));
+      socket.on('end', () => resolve(out));
+      socket.on('error', reject);
+    });
+    for (const request of ['GARBAGE\r\n\r\n', 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0000b\r\n\r\n',
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`]) {
+      const answer = await raw(request);
+      assert.match(answer, /^HTTP\/1\.1 4(00|31) /, answer.slice(0, 80));
+      assert.match(answer, /Content-Type: application\/problem\+json/);
     }
   });
 

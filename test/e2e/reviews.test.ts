@@ -125,6 +125,28 @@ describe('reviews through the gateway', function () {
     assert.equal(ok.status, 201, JSON.stringify(ok.body));
   });
 
+  it('takes a review only for a booking that has started and was not refunded in full', async () => {
+    const gpuId = await newGpu('rv-used');
+    // A reservation a month ahead: not used yet, no review.
+    const ahead = await call('POST', `/v1/marketplace/gpu/${gpuId}/book`, {
+      key: KEYS.client, body: { duration_hours: 1, start_time: new Date(Date.now() + 30 * 86_400_000).toISOString() },
+    });
+    assert.equal(ahead.status, 201);
+    await eligible(gpuId, 'alice');
+    const early = await review(gpuId, 1);
+    assert.equal(early.status, 403);
+    assert.match(early.body.detail, /once the booking has started/);
+    // Released before it began: charged nothing, still no review.
+    assert.equal((await call('POST', `/v1/marketplace/bookings/${ahead.body.booking_id}/release`, { key: KEYS.client })).status, 200);
+    await waitFor(async () => (await mesh.reviews.db('renters').where({ booking_id: ahead.body.booking_id }).first())?.unused === true, 5000, 'the release to reach reviews');
+    assert.equal((await review(gpuId, 1)).status, 403);
+    assert.equal((await mesh.reviews.db('reviews').where({ gpu_id: gpuId })).length, 0);
+    // Used (booked now, released a moment later, charged for it): the review is taken.
+    await bookOnce(gpuId, KEYS.client);
+    await waitFor(async () => (await mesh.reviews.db('renters').where({ gpu_id: gpuId, client_id: 'alice' })).length === 2, 5000, 'renter');
+    assert.equal((await review(gpuId, 4)).status, 201);
+  });
+
   it('hides and restores reviews (admin, with a reason): hidden ones leave lists and averages', async () => {
     const gpuId = await newGpu('rv-3');
     await bookOnce(gpuId, KEYS.client);
@@ -163,8 +185,8 @@ describe('reviews through the gateway', function () {
 
   it('100 clients reviewing one GPU at once: count 100, the average exactly the mean', async () => {
     const gpuId = await newGpu('rv-4');
-    // Each client books its own hour ahead (no overlaps), all at once.
-    await Promise.all(CROWD.map((c, i) => bookOnce(gpuId, c.key, i + 1)));
+    // Each client books it and releases it (a booking earns a review once it has been used), one after another.
+    for (const c of CROWD) await bookOnce(gpuId, c.key);
     await waitFor(async () => Number((await mesh.reviews.db('renters').where({ gpu_id: gpuId }).count({ n: '*' }))[0].n) === 100, 10_000, '100 renters');
     const ratings = CROWD.map((_, i) => 1 + ((i * 7) % 5));
     const answers = await Promise.all(CROWD.map((c, i) => review(gpuId, ratings[i], `review ${i}`, c.key)));

@@ -274,6 +274,41 @@ describe('booking service over gRPC, two replicas on one database', function () 
     assert.deepEqual((await db('idempotency_keys').where({ account_id: 'prune' })).map((r: { key: string }) => r.key), ['fresh']);
   });
 
+  it("keeps a service to the bookings it made: a client's own booking, or another service's, is not the coordinator's to see or end", async () => {
+    const expect = async (p: Promise<unknown>, code: string) => {
+      await assert.rejects(p, (err: DomainError) => err instanceof DomainError && err.code === code, code);
+    };
+    const own = (await bookingA.client.createBooking({
+      caller: client, gpuId: (await gpu('A4000', 400_000)).id, durationHours: 1, jobId: '', dryRun: false, idempotencyKey: '', clientId: '',
+    })).booking!;
+    const id = own.bookingId;
+    await expect(bookingA.client.getBooking({ caller: coordinator, bookingId: id }), 'NOT_FOUND');
+    await expect(bookingA.client.releaseBooking({ caller: coordinator, bookingId: id, gpuId: '' }), 'NOT_FOUND');
+    await expect(bookingA.client.confirmBooking({ caller: coordinator, bookingId: id, gpuId: '' }), 'NOT_FOUND');
+    await expect(bookingA.client.endJob({ caller: coordinator, bookingId: id, outcome: JobOutcome.JOB_OUTCOME_MINER_FAILED }), 'NOT_FOUND');
+    const orders = await bookingA.client.listOrders({ caller: coordinator, limit: 500, cursor: '', status: 0 });
+    assert.ok(!orders.orders.some((o) => o.bookingId === id), "a client's booking is not in the coordinator's orders");
+    // The coordinator's own job booking: another service may not end it; EndJob needs a job.
+    const job = (await bookingA.client.createBooking({
+      caller: coordinator, clientId: 'erin', gpuId: (await gpu('A4000', 400_000)).id, durationHours: 1, jobId: 'job-own', dryRun: false, idempotencyKey: '',
+    })).booking!;
+    const other = { accountId: 'booking', role: Role.ROLE_SERVICE };
+    await expect(bookingA.client.endJob({ caller: other, bookingId: job.bookingId, outcome: JobOutcome.JOB_OUTCOME_MINER_FAILED }), 'NOT_FOUND');
+    const plain = (await bookingA.client.createBooking({
+      caller: coordinator, clientId: 'erin', gpuId: (await gpu('A4000', 400_000)).id, durationHours: 1, jobId: '', dryRun: false, idempotencyKey: '',
+    })).booking!;
+    await expect(bookingA.client.endJob({ caller: coordinator, bookingId: plain.bookingId, outcome: JobOutcome.JOB_OUTCOME_MINER_FAILED }), 'FAILED_PRECONDITION');
+    assert.ok((await bookingA.client.listOrders({ caller: coordinator, limit: 500, cursor: '', status: 0 })).orders.some((o) => o.bookingId === job.bookingId));
+    assert.equal((await bookingA.client.endJob({ caller: coordinator, bookingId: job.bookingId, outcome: JobOutcome.JOB_OUTCOME_COMPLETED })).booking!.endReason, 'job_completed');
+    // Who a service books for must be an account id: nothing a terminal would act on.
+    for (const clientId of ['\u001b[2J\u001b[31mPWNED\u0007', 'x'.repeat(65), 'a b', '\ud800']) {
+      await expect(bookingA.client.createBooking({
+        caller: coordinator, clientId, gpuId: job.gpuId, durationHours: 1, jobId: '', dryRun: true, idempotencyKey: '',
+      }), 'INVALID_ARGUMENT');
+      await expect(bookingA.client.bookForJob({ caller: coordinator, clientId, jobId: 'j-bad', durationHours: 1, idempotencyKey: '' }), 'INVALID_ARGUMENT');
+    }
+  });
+
   it('refuses coordinator calls from clients, impossible requirements and unknown outcomes', async () => {
     const expect = async (p: Promise<unknown>, code: string) => {
       await assert.rejects(p, (err: DomainError) => err instanceof DomainError && err.code === code);

@@ -158,7 +158,7 @@ describe('miner sessions over gRPC', function () {
     channel.close();
   });
 
-  it('throttles failed miner logins by address: RESOURCE_EXHAUSTED, a good provider key included, until it cools down', async () => {
+  it('throttles failed miner logins by address: RESOURCE_EXHAUSTED for unknown keys, a good provider key unaffected', async () => {
     // A replica of its own, so the throttled address does not disturb the other tests.
     const strict = await startRegistry(readRegistryConfig(
       { REGISTRY_PORT: '0', MINER_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, AUTH_FAILURE_BURST: '3', AUTH_FAILURES_PER_SECOND: '1' },
@@ -177,10 +177,9 @@ describe('miner sessions over gRPC', function () {
       for (let i = 0; i < 5; i++) codes.push((await attempt(`wrong-provider-key-${i}-xxxxxxxx`)).code);
       const { UNAUTHENTICATED, RESOURCE_EXHAUSTED } = grpc.status;
       assert.deepEqual(codes, [UNAUTHENTICATED, UNAUTHENTICATED, UNAUTHENTICATED, RESOURCE_EXHAUSTED, RESOURCE_EXHAUSTED]);
-      const throttled = await attempt(KEYS.provider);
+      const throttled = await attempt('yet-another-wrong-key-xxxxxxxx');
       assert.equal(throttled.code, grpc.status.RESOURCE_EXHAUSTED);
       assert.match(throttled.details, /too many failed logins from this address; retry after \d+ s/);
-      await new Promise((r) => setTimeout(r, 1100));
       const s = openStream(strict.publicAddress!, KEYS.provider);
       s.hello(inventory(1, 'GPU-throttle'));
       await waitFor(() => s.received.length > 0 || s.status() !== undefined, 5000, 'a welcome');

@@ -70,6 +70,16 @@ describe('registry over gRPC against PostgreSQL', () => {
     });
     reflection.close();
     assert.ok(services.includes('aitbc.marketplace.v1.RegistryService'), services.join());
+    // Never on the public miner port, even with GRPC_REFLECTION=true: it would describe the internal API.
+    const outside = new Reflection(registry.publicAddress, grpc.credentials.createInsecure());
+    const code = await new Promise<number>((resolve) => {
+      const stream = outside.ServerReflectionInfo({ deadline: Date.now() + 3000 });
+      stream.on('data', () => resolve(grpc.status.OK));
+      stream.on('error', (err: grpc.ServiceError) => resolve(err.code));
+      stream.write({ list_services: '' });
+    });
+    outside.close();
+    assert.equal(code, grpc.status.UNIMPLEMENTED);
   });
 
   it('maps domain errors to gRPC status codes with the offending field', async () => {

@@ -55,7 +55,7 @@ describe('reviews service over gRPC: the rating summary', function () {
     const gpuId = newId('gpu');
     await reviewsStore.knowGpu(service.db, gpuId, 'acme');
     for (let i = 0; i <= 5; i++) {
-      await reviewsStore.addRenter(service.db, { gpu_id: gpuId, client_id: `c${i}`, booking_id: newId('bkg'), booked_at: new Date() });
+      await reviewsStore.addRenter(service.db, { gpu_id: gpuId, client_id: `c${i}`, booking_id: newId('bkg'), booked_at: new Date(), start_time: new Date() });
     }
     return gpuId;
   }

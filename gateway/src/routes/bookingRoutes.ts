@@ -3,8 +3,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DomainError, invalid } from '../../../lib/errors';
 import type { Booking } from '../../../lib/gen/aitbc/marketplace/v1/booking';
 import { parseMoney, toUnits } from '../../../lib/money';
-import type { GatewayDeps } from '../app';
-import { callerOf, setNextLinks } from '../app';
+import type { GatewayDeps } from '../deps';
+import { callerOf, setNextLinks } from '../request';
 import { BOOKING_STATUS_BY_NAME, bookingJson, orderJson, quoteDetailsJson, quoteJson } from '../bookingJson';
 import { bookBodySchema, confirmBodySchema, idParamsSchema, ordersQuerySchema } from '../schemas';
 

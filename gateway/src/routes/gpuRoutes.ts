@@ -3,8 +3,8 @@ import { invalid } from '../../../lib/errors';
 import { GpuSort, type GpuSpec } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import { parseMoney } from '../../../lib/money';
 import { singleFlight } from '../../../lib/singleFlight';
-import type { GatewayDeps } from '../app';
-import { callerOf, minerIdOf, setNextLinks } from '../app';
+import type { GatewayDeps } from '../deps';
+import { callerOf, minerIdOf, setNextLinks } from '../request';
 import { bookingJson } from '../bookingJson';
 import { gpuJson, STATUS_BY_NAME } from '../gpuJson';
 import {

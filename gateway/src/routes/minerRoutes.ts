@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { GatewayDeps } from '../app';
-import { callerOf, minerIdOf } from '../app';
+import type { GatewayDeps } from '../deps';
+import { callerOf, minerIdOf } from '../request';
 import { gpuJson } from '../gpuJson';
 import { heartbeatBodySchema, minerHeaderSchema, minerRegisterBodySchema } from '../schemas';
 import { type GpuBody, gpuSpecFromBody } from './gpuRoutes';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { checkHealth } from '../../../lib/grpcClient';
-import type { GatewayDeps } from '../app';
+import type { GatewayDeps } from '../deps';
 import type { Metrics } from '../metrics';
 import { problem, sendProblem } from '../problem';
 

@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { invalid } from '../../../lib/errors';
 import { parseMoney } from '../../../lib/money';
 import { singleFlight } from '../../../lib/singleFlight';
-import type { GatewayDeps } from '../app';
-import { callerOf } from '../app';
+import type { GatewayDeps } from '../deps';
+import { callerOf } from '../request';
 import { pricePointJson, pricingJson } from '../pricingJson';
 
 

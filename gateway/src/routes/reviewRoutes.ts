@@ -2,8 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { Role } from '../../../lib/caller';
 import { ModerationAction } from '../../../lib/gen/aitbc/marketplace/v1/reviews';
 import { singleFlight } from '../../../lib/singleFlight';
-import type { GatewayDeps } from '../app';
-import { callerOf } from '../app';
+import type { GatewayDeps } from '../deps';
+import { callerOf } from '../request';
 import { reviewJson, summaryJson } from '../reviewJson';
 import { idParamsSchema } from '../schemas';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Caller, requireCaller, Role, seesAll } from '../../../lib/caller';
+import { type Caller, isAccountId, requireCaller, Role } from '../../../lib/caller';
 import type { Knex } from '../../../lib/db';
 import { DomainError, invalid, notFound } from '../../../lib/errors';
 import type { Outbox } from '../../../lib/events/outbox';
@@ -36,9 +36,20 @@ const MAX_ADVANCE_MS = 90 * 24 * 3600 * 1000;
 const START_SKEW_MS = 60_000;
 const TEXT_ID = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
 
-/** Who may see a booking: its client, the GPU's owner, admins and mesh services. */
+/**
+ * Who may act on a booking: its client, admins, and the service that made it (a coordinator
+ * acts on its own jobs' bookings, not on every client's). Bookings made before services were
+ * recorded (booked_by null) are any service's.
+ */
+function mayActOn(row: BookingRow, caller: Caller): boolean {
+  if (caller.role === Role.ROLE_ADMIN) return true;
+  if (caller.role === Role.ROLE_SERVICE) return row.booked_by === null || row.booked_by === caller.accountId;
+  return row.client_id === caller.accountId;
+}
+
+/** Who may see a booking: those who may act on it, and the GPU's owner. */
 function visibleTo(row: BookingRow, caller: Caller): boolean {
-  return seesAll(caller) || row.client_id === caller.accountId || row.owner_id === caller.accountId;
+  return mayActOn(row, caller) || row.owner_id === caller.accountId;
 }
 
 /** gRPC handlers of aitbc.marketplace.v1.BookingService. */
@@ -56,7 +67,7 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
   async function findBooking(trx: Knex, caller: Caller, bookingId: string, gpuId: string, lock: boolean): Promise<BookingRow> {
     if (bookingId) {
       const row = isId(bookingId, 'bkg') ? await store.get(trx, bookingId, lock) : undefined;
-      if (!row || !(seesAll(caller) || row.client_id === caller.accountId)) throw notFound(`booking ${bookingId}`);
+      if (!row || !mayActOn(row, caller)) throw notFound(`booking ${bookingId}`);
       return row;
     }
     if (!gpuId) throw invalid('booking_id', 'name the booking or the GPU');
@@ -141,19 +152,27 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
       duration_seconds: seconds, price_per_hour_micro: quote.pricePerHourMicro, listed_price_micro: price.listedPriceMicro,
       multiplier: price.multiplier, price_source: price.source, total_cost_micro: quote.totalCostMicro,
       charged_micro: null, refund_micro: null, confirmed_at: null, ended_at: null, end_reason: null,
-      created_at: new Date(), completed_at: null,
+      created_at: new Date(), completed_at: null, booked_by: req.caller.accountId,
       // Starting now: the registry just said the GPU is online. A reservation is checked when its window opens.
       window_checked: start <= at,
     };
     const response: CreateBookingResponse = { booking: bookingMessage(row), quote, wouldSucceed: true, reason: '', replayed: false };
     try {
-      if (!key) {
+      if (!key && !req.jobId) {
         // The hot path: booking, order and event in one statement.
         await store.insertWithEvent(db, row, outbox.row(bookingCreated(row)));
         outbox.written(db);
         return response;
       }
       return await db.transaction(async (trx) => {
+        // Bookings for one job take turns: racing inserts would otherwise each wait on the
+        // other's constraint (the GPU's time, the job's one booking) and deadlock.
+        if (req.jobId) await store.lockJob(trx, req.clientId, req.jobId);
+        if (!key) {
+          await store.insertWithEvent(trx, row, outbox.row(bookingCreated(row)));
+          outbox.written(trx);
+          return response;
+        }
         if (!(await store.idempotency.claim(trx, req.caller.accountId, key, requestHash))) {
           // A concurrent request with this key committed first: answer as it did.
           const seen = await store.idempotency.find(trx, req.caller.accountId, key);
@@ -194,6 +213,7 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
         const caller = requireCaller(req.caller, RENTERS);
         const clientId = caller.role === Role.ROLE_SERVICE ? req.clientId : caller.accountId;
         if (!clientId) throw invalid('client_id', 'is required for bookings made by a service');
+        if (!isAccountId(clientId)) throw invalid('client_id', 'must be an account id: 1-64 letters, digits, ".", "_" or "-"');
         return create({
           caller, clientId, gpuId: req.gpuId, durationHours: req.durationHours, startTime: req.startTime, jobId: req.jobId.trim(),
           maxTotalCostMicro: req.maxTotalCostMicro, dryRun: req.dryRun, idempotencyKey: req.idempotencyKey,
@@ -232,6 +252,7 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
         const status = req.status ? STATUS_NAME[req.status] : undefined;
         const rows = await store.listOrders(db, {
           clientId: caller.role === Role.ROLE_CLIENT ? caller.accountId : undefined,
+          bookedBy: caller.role === Role.ROLE_SERVICE ? caller.accountId : undefined,
           ownerId: caller.role === Role.ROLE_PROVIDER ? caller.accountId : undefined,
           status, limit, after: req.cursor ? decodeTimeCursor(req.cursor) : undefined,
         });
@@ -252,6 +273,7 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
         const caller = requireCaller(req.caller, [Role.ROLE_SERVICE]);
         if (!req.jobId) throw invalid('job_id', 'is required');
         if (!req.clientId) throw invalid('client_id', 'is required');
+        if (!isAccountId(req.clientId)) throw invalid('client_id', 'must be an account id: 1-64 letters, digits, ".", "_" or "-"');
         // Concurrent calls for one job can deadlock each other on the two constraints they race
         // for (the GPU's time, the job's one booking): the loser asks again, and finds the winner's.
         for (let attempt = 1; ; attempt++) {
@@ -277,7 +299,10 @@ export function createBookingHandlers(deps: BookingDeps): ServiceBinding<Booking
               throw invalid('outcome', 'must be COMPLETED, FAILED or MINER_FAILED');
           }
         };
-        return { booking: bookingMessage(await endNow(await findBooking(db, caller, req.bookingId, '', false), ending)) };
+        const row = await findBooking(db, caller, req.bookingId, '', false);
+        // A job's end settles a job's booking; a client's own booking is the client's to end.
+        if (!row.job_id) throw new DomainError('FAILED_PRECONDITION', `booking ${row.booking_id} is not a job's booking; release it instead`, 'booking_id');
+        return { booking: bookingMessage(await endNow(row, ending)) };
       },
     },
   };

@@ -31,6 +31,8 @@ export interface BookingRow {
   completed_at: Date | null;
   /** Whether the GPU was checked to be online when the booking's window opened. */
   window_checked: boolean;
+  /** The account that made the booking: the client itself, or the service that booked for it (null: before this was recorded). */
+  booked_by: string | null;
 }
 
 export interface Ending {
@@ -43,6 +45,7 @@ export interface Ending {
 
 export interface OrderQuery {
   clientId?: string;
+  bookedBy?: string;
   ownerId?: string;
   status?: BookingStatusName;
   limit: number;
@@ -105,6 +108,11 @@ export const bookingStore = {
     const q = db<BookingRow>('bookings').where({ gpu_id: gpuId, client_id: clientId, status: 'active' }).orderBy('start_time').first();
     if (lock) q.forUpdate();
     return q;
+  },
+
+  /** Holds, until the transaction ends, the one lock a (client, job) pair's bookings take turns on. */
+  async lockJob(trx: Knex, clientId: string, jobId: string): Promise<void> {
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [`job:${clientId}:${jobId}`]);
   },
 
   async activeForJob(db: Knex, clientId: string, jobId: string): Promise<BookingRow | undefined> {
@@ -205,6 +213,7 @@ export const bookingStore = {
   async listOrders(db: Knex, query: OrderQuery): Promise<BookingRow[]> {
     const q = db<BookingRow>('bookings');
     if (query.clientId) q.where('client_id', query.clientId);
+    if (query.bookedBy) q.where((w) => w.where('booked_by', query.bookedBy!).orWhereNull('booked_by'));
     if (query.ownerId) q.where('owner_id', query.ownerId);
     if (query.status) q.where('status', query.status);
     if (query.after) q.whereRaw('(created_at, booking_id) < (?::timestamptz, ?)', [query.after.at, query.after.id]);

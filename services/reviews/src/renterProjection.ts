@@ -4,7 +4,8 @@ import type { ReviewsStore } from './store';
 /**
  * What the reviews service knows from other services' events (once each, through the
  * inbox): which GPUs were ever registered (reviews of an unknown GPU are 404; an unregistered
- * GPU keeps its reviews) and which client booked which GPU (only they may review it).
+ * GPU keeps its reviews) and which client booked which GPU (only they may review it, once the
+ * booking has started, unless it ended charging nothing).
  */
 export function createRenterProjection(deps: ConsumerDeps & { store: ReviewsStore }) {
   const { store } = deps;
@@ -18,8 +19,11 @@ export function createRenterProjection(deps: ConsumerDeps & { store: ReviewsStor
         if (!booking) return;
         await store.addRenter(trx, {
           gpu_id: booking.gpuId, client_id: booking.clientId, booking_id: booking.bookingId,
-          booked_at: booking.createdAt ?? envelope.occurredAt ?? new Date(),
+          booked_at: booking.createdAt ?? envelope.occurredAt ?? new Date(), start_time: booking.startTime ?? new Date(),
         });
+      },
+      'booking.ended': async (trx, { booking }) => {
+        if (booking && booking.chargedMicro === 0) await store.markUnused(trx, booking.bookingId);
       },
     },
   });

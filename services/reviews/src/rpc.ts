@@ -87,7 +87,7 @@ export function createReviewsHandlers(deps: { db: Knex; store: ReviewsStore; out
           const bookingId = isId(req.gpuId, 'gpu') ? await store.latestBooking(trx, req.gpuId, caller.accountId) : undefined;
           if (!bookingId) {
             await requireGpu(trx, req.gpuId);
-            throw new DomainError('PERMISSION_DENIED', `only clients who booked GPU ${req.gpuId} can review it, and this account has no booking of it`);
+            throw new DomainError('PERMISSION_DENIED', `only clients who booked GPU ${req.gpuId} can review it, once the booking has started; this account has no booking of it that started and was not refunded in full`);
           }
           const row = await store.insertReview(trx, {
             review_id: newId('rev'), gpu_id: req.gpuId, client_id: caller.accountId, booking_id: bookingId, rating, comment,

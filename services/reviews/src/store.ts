@@ -55,13 +55,20 @@ export const reviewsStore = {
     return rows[0].known;
   },
 
-  async addRenter(db: Knex, renter: { gpu_id: string; client_id: string; booking_id: string; booked_at: Date }): Promise<void> {
+  async addRenter(db: Knex, renter: { gpu_id: string; client_id: string; booking_id: string; booked_at: Date; start_time: Date }): Promise<void> {
     await db('renters').insert(renter).onConflict(['gpu_id', 'client_id', 'booking_id']).ignore();
   },
 
-  /** The client's latest booking of the GPU, if it ever booked it. */
+  /** A booking that ended charging nothing: it was never used, and earns no review. */
+  async markUnused(db: Knex, bookingId: string): Promise<void> {
+    await db('renters').where({ booking_id: bookingId }).update({ unused: true });
+  },
+
+  /** The client's latest booking of the GPU that earns a review (started, not refunded in full), if any. */
   async latestBooking(db: Knex, gpuId: string, clientId: string): Promise<string | undefined> {
-    const row = await db('renters').where({ gpu_id: gpuId, client_id: clientId }).orderBy('booked_at', 'desc').first('booking_id');
+    const row = await db('renters').where({ gpu_id: gpuId, client_id: clientId, unused: false })
+      .where((w) => w.whereNull('start_time').orWhere('start_time', '<=', db.fn.now()))
+      .orderBy('booked_at', 'desc').first('booking_id');
     return row?.booking_id;
   },
 

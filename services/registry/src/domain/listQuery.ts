@@ -62,7 +62,9 @@ const STATUS: Partial<Record<GpuStatus, ListPlan['status']>> = {
 
 /** Validates filters, sort, limit and cursor; every problem names its field. */
 export function planList(req: ListGpusRequest): ListPlan {
-  const sort = SORTS[req.sort] ?? SORTS[GpuSort.GPU_SORT_UNSPECIFIED];
+  const sort = SORTS[req.sort];
+  if (!sort || req.sort === GpuSort.UNRECOGNIZED) throw invalid('sort', 'is not a sort this list knows');
+  if (req.status !== GpuStatus.GPU_STATUS_UNSPECIFIED && !STATUS[req.status]) throw invalid('status', 'must be available, booked or offline');
   const limit = req.limit === 0 ? L.listLimitDefault : req.limit;
   if (limit < 1 || limit > L.listLimitMax) throw invalid('limit', `must be from 1 to ${L.listLimitMax}`);
   let status = STATUS[req.status];

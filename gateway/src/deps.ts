@@ -1,0 +1,40 @@
+import type { Client } from '@grpc/grpc-js';
+import type { KeyStore } from '../../lib/apiKeys';
+import type { Caller } from '../../lib/caller';
+import type { BookingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/booking';
+import type { PricingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/pricing';
+import type { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
+import type { ReviewsServiceClient } from '../../lib/gen/aitbc/marketplace/v1/reviews';
+import type { AsyncClient } from '../../lib/grpcClient';
+import type { Logger } from '../../lib/logger';
+
+/** What the gateway needs: clients of the services and the keys. It holds no business state. */
+export interface GatewayDeps {
+  registry: AsyncClient<RegistryServiceClient>;
+  booking: AsyncClient<BookingServiceClient>;
+  pricing: AsyncClient<PricingServiceClient>;
+  reviews: AsyncClient<ReviewsServiceClient>;
+  keys: KeyStore;
+  logger: Logger;
+  /** Services whose gRPC health /readyz reports. */
+  backends: { name: string; channel: Client }[];
+  bodyLimitBytes?: number;
+  /** Requests per second per account (0: no limit) and the burst allowed above it. */
+  rateLimit?: { perSecond: number; burst: number };
+  /** Unknown keys allowed per client address (a burst, then per second) before its unknown keys get 429. */
+  failedAuthLimit?: { perSecond: number; burst: number };
+  /** Which proxies' X-Forwarded-For to believe: their addresses or CIDRs (Fastify trustProxy); none by default. */
+  trustProxy?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller?: Caller;
+  }
+  interface FastifyContextConfig {
+    /** No API key needed (health, docs). */
+    public?: boolean;
+    /** Roles allowed; absent means any authenticated role. */
+    roles?: string[];
+  }
+}
