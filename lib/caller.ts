@@ -26,6 +26,11 @@ export function requireCaller(caller: Caller | undefined, allowed: Role[]): Call
   return caller;
 }
 
+/** Role lists the services check calls against. */
+export const ANYONE = [Role.ROLE_CLIENT, Role.ROLE_PROVIDER, Role.ROLE_ADMIN, Role.ROLE_SERVICE];
+/** Who owns GPUs and miners: providers, and admins acting for them. */
+export const OWNERS = [Role.ROLE_PROVIDER, Role.ROLE_ADMIN];
+
 /** Admins and mesh services see everything; others only what their account owns. */
 export const seesAll = (caller: Caller): boolean => caller.role === Role.ROLE_ADMIN || caller.role === Role.ROLE_SERVICE;
 

@@ -1,21 +1,13 @@
-import { type Booking, BookingStatus, type Pricing, type Quote } from '../../lib/gen/aitbc/marketplace/v1/booking';
+import {
+  type Booking, BookingStatus, bookingStatusFromJSON, bookingStatusToJSON, type Pricing, type Quote,
+} from '../../lib/gen/aitbc/marketplace/v1/booking';
+import { enumName, enumValue } from '../../lib/enumNames';
 import { toUnits } from '../../lib/money';
 
-const STATUS: Record<BookingStatus, string> = {
-  [BookingStatus.BOOKING_STATUS_UNSPECIFIED]: 'unknown',
-  [BookingStatus.BOOKING_STATUS_ACTIVE]: 'active',
-  [BookingStatus.BOOKING_STATUS_COMPLETED]: 'completed',
-  [BookingStatus.BOOKING_STATUS_RELEASED]: 'released',
-  [BookingStatus.BOOKING_STATUS_CANCELLED]: 'cancelled',
-  [BookingStatus.UNRECOGNIZED]: 'unknown',
-};
-
-export const BOOKING_STATUS_BY_NAME: Record<string, BookingStatus> = {
-  active: BookingStatus.BOOKING_STATUS_ACTIVE,
-  completed: BookingStatus.BOOKING_STATUS_COMPLETED,
-  released: BookingStatus.BOOKING_STATUS_RELEASED,
-  cancelled: BookingStatus.BOOKING_STATUS_CANCELLED,
-};
+/** "active", "completed", "released", "cancelled" (from the proto's names). */
+export const bookingStatusName = (status: BookingStatus): string => enumName(bookingStatusToJSON, 'BOOKING_STATUS_', status);
+export const bookingStatusOf = (name: string): BookingStatus =>
+  enumValue(bookingStatusFromJSON, 'BOOKING_STATUS_', name, BookingStatus.BOOKING_STATUS_UNSPECIFIED);
 
 const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
 /** Seconds → hours, as the client asked for them (1800 s → 0.5). */
@@ -33,7 +25,7 @@ export function bookingJson(b: Booking) {
     gpu_id: b.gpuId,
     client_id: b.clientId,
     job_id: b.jobId || null,
-    status: STATUS[b.status],
+    status: bookingStatusName(b.status),
     duration_hours: hours(b.durationSeconds),
     start_time: iso(b.startTime),
     end_time: iso(b.endTime),
@@ -59,7 +51,7 @@ export function orderJson(b: Booking) {
     miner_id: b.minerId,
     client_id: b.clientId,
     job_id: b.jobId || null,
-    status: STATUS[b.status],
+    status: bookingStatusName(b.status),
     duration_hours: hours(b.durationSeconds),
     price_per_hour: toUnits(b.pricePerHourMicro),
     total_cost: toUnits(b.totalCostMicro),

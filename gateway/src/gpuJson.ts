@@ -1,13 +1,10 @@
-import { type Gpu, GpuStatus } from '../../lib/gen/aitbc/marketplace/v1/registry';
+import { type Gpu, GpuStatus, gpuStatusToJSON } from '../../lib/gen/aitbc/marketplace/v1/registry';
+import { enumName } from '../../lib/enumNames';
 import { toUnits } from '../../lib/money';
 
-const STATUS: Record<GpuStatus, string> = {
-  [GpuStatus.GPU_STATUS_UNSPECIFIED]: 'offline',
-  [GpuStatus.GPU_STATUS_AVAILABLE]: 'available',
-  [GpuStatus.GPU_STATUS_BOOKED]: 'booked',
-  [GpuStatus.GPU_STATUS_OFFLINE]: 'offline',
-  [GpuStatus.UNRECOGNIZED]: 'offline',
-};
+/** "available", "booked", "offline" (from the proto's names; a GPU of no known status shows offline). */
+const statusName = (status: GpuStatus): string =>
+  (status > GpuStatus.GPU_STATUS_UNSPECIFIED ? enumName(gpuStatusToJSON, 'GPU_STATUS_', status) : 'offline');
 
 const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
 
@@ -28,7 +25,7 @@ export function gpuJson(gpu: Gpu) {
     price_per_hour: toUnits(gpu.pricePerHourMicro),
     description: gpu.description,
     capabilities: gpu.capabilities,
-    status: STATUS[gpu.status],
+    status: statusName(gpu.status),
     last_heartbeat_at: iso(gpu.lastHeartbeatAt),
     booking_expires: iso(gpu.bookingExpires),
     total_bookings: gpu.totalBookings,

@@ -1,33 +1,36 @@
 import { afterCommit, type Knex } from '../db';
 import { EventEnvelope } from '../gen/aitbc/marketplace/v1/events';
 
-/** Writes events into a service's outbox. Publishing never happens anywhere else. */
+/** Writes events into a service's outbox. Publishing never happens anywhere else, nor outbox SQL. */
 export interface Outbox {
   /** Inserts the events in the caller's transaction; the relay is woken when it commits. */
   enqueue(trx: Knex, envelopes: EventEnvelope[]): Promise<void>;
   /**
-   * The outbox row of an event, for a store that writes its change and the event in one
-   * single statement (no transaction round trips); then call `written(db)`.
+   * Runs `change` (one data-modifying statement with a RETURNING clause) and writes the
+   * events in the same statement, only if the change touched a row: atomic without a
+   * transaction, in one round trip (the hot paths). Resolves to the rows the change returned;
+   * the events (built beforehand) are written only when there are some.
    */
-  row(envelope: EventEnvelope): OutboxRow;
-  /** Wakes the relay: at once, or when `db` is a transaction, once it commits. */
-  written(db: Knex): void;
+  withChange<Row = Record<string, unknown>>(db: Knex, change: Change, envelopes: EventEnvelope[]): Promise<Row[]>;
   /** Called after each commit that wrote events (the relay sets it to wake itself). */
   onCommit(listener: () => void): void;
 }
 
-export interface OutboxRow {
-  event_id: string;
-  type: string;
-  aggregate_id: string;
-  envelope: Buffer;
+/**
+ * A data-modifying statement with a RETURNING clause. With `aggregateColumn`, only the
+ * events whose aggregate id is that column of a returned row are written (a batch that
+ * ends some rows and finds others already ended announces only what it did).
+ */
+export interface Change {
+  sql: string;
+  bindings: unknown[];
+  aggregateColumn?: string;
 }
 
-const toRow = (e: EventEnvelope): OutboxRow => ({
-  event_id: e.eventId,
-  type: e.type,
-  aggregate_id: e.aggregateId,
-  envelope: Buffer.from(EventEnvelope.encode(e).finish()),
+const COLUMNS = '(event_id, type, aggregate_id, envelope)';
+const toValues = (envelopes: EventEnvelope[]) => ({
+  sql: envelopes.map(() => '(?::text, ?::text, ?::text, ?::bytea)').join(', '),
+  bindings: envelopes.flatMap((e) => [e.eventId, e.type, e.aggregateId, Buffer.from(EventEnvelope.encode(e).finish())]),
 });
 
 /**
@@ -46,11 +49,26 @@ export function createOutbox(): Outbox {
   return {
     async enqueue(trx, envelopes) {
       if (!envelopes.length) return;
-      await trx('outbox').insert(envelopes.map(toRow));
+      const values = toValues(envelopes);
+      await trx.raw(`INSERT INTO outbox ${COLUMNS} VALUES ${values.sql}`, values.bindings as never);
       written(trx);
     },
-    row: toRow,
-    written,
+    async withChange<Row>(db: Knex, change: Change, envelopes: EventEnvelope[]): Promise<Row[]> {
+      if (!envelopes.length) return (await db.raw(change.sql, change.bindings as never)).rows as Row[];
+      const values = toValues(envelopes);
+      const which = change.aggregateColumn
+        ? `v.aggregate_id IN (SELECT ${change.aggregateColumn} FROM change)`
+        : 'EXISTS (SELECT 1 FROM change)';
+      // The change's rows come back through the outbox insert: one statement, one round trip.
+      const { rows } = await db.raw(
+        `WITH change AS (${change.sql}),
+         events AS (INSERT INTO outbox ${COLUMNS} SELECT * FROM (VALUES ${values.sql}) v(event_id, type, aggregate_id, envelope) WHERE ${which})
+         SELECT * FROM change`,
+        [...change.bindings, ...values.bindings] as never,
+      );
+      if (rows.length) written(db);
+      return rows as Row[];
+    },
     onCommit(listener) {
       listeners.push(listener);
     },

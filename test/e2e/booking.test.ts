@@ -165,6 +165,11 @@ describe('booking through the gateway', function () {
     assert.equal(provider.status, 403);
     const offline = await newGpu(1, 'gone-rig');
     await call('POST', '/v1/miners/heartbeat', { key: KEYS.provider, headers: { 'X-Miner-ID': 'gone-rig' }, body: { status: 'OFFLINE' } });
+    // Booking learns a GPU's liveness from the registry's events (milliseconds later): once
+    // it has, the GPU is refused. (A booking accepted in the moment before is cancelled with
+    // a full refund when the event arrives: see the booking service's integration tests.)
+    const dryRun = () => call('POST', `/v1/marketplace/gpu/${offline}/book?dry_run=true`, { key: KEYS.client, body: { duration_hours: 1 } });
+    await waitFor(async () => (await dryRun()).status === 409, 3000, 'booking to learn the GPU is offline');
     const res = await book(offline);
     assert.equal(res.status, 409);
     assert.match(res.body.detail, /offline/);

@@ -10,7 +10,7 @@ import { type ClientHandle } from '../../lib/grpcClient';
 import { createLogger } from '../../lib/logger';
 import type { RunningService } from '../../lib/service';
 import { readBookingConfig, startBooking } from '../../services/booking/src/main';
-import { bookingStore } from '../../services/booking/src/store';
+import { idempotencyStore } from '../../services/booking/src/idempotencyStore';
 import { readRegistryConfig, startRegistry } from '../../services/registry/src/main';
 import { deleteStream, NATS_URL, recordEvents, testPrefix, waitFor } from '../support/events';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
@@ -270,7 +270,7 @@ describe('booking service over gRPC, two replicas on one database', function () 
       { account_id: 'prune', key: 'fresh', request_hash: 'h', created_at: new Date(Date.now() - 47 * hour) },
       ...Array.from({ length: 3 }, (_, i) => ({ account_id: 'prune', key: `stale-${i}`, request_hash: 'h', created_at: new Date(Date.now() - 49 * hour) })),
     ]);
-    assert.equal(await bookingStore.idempotency.prune(db, 48 * hour), 3);
+    assert.equal(await idempotencyStore.prune(db, 48 * hour), 3);
     assert.deepEqual((await db('idempotency_keys').where({ account_id: 'prune' })).map((r: { key: string }) => r.key), ['fresh']);
   });
 

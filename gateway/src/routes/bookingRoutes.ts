@@ -1,11 +1,11 @@
-import { requestTime } from '../../../lib/timeCursor';
+import { requestTime } from '../../../lib/time';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DomainError, invalid } from '../../../lib/errors';
 import type { Booking } from '../../../lib/gen/aitbc/marketplace/v1/booking';
 import { parseMoney, toUnits } from '../../../lib/money';
 import type { GatewayDeps } from '../deps';
 import { callerOf, setNextLinks } from '../request';
-import { BOOKING_STATUS_BY_NAME, bookingJson, orderJson, quoteDetailsJson, quoteJson } from '../bookingJson';
+import { bookingJson, bookingStatusOf, orderJson, quoteDetailsJson, quoteJson } from '../bookingJson';
 import { bookBodySchema, confirmBodySchema, idParamsSchema, ordersQuerySchema } from '../schemas';
 
 interface BookBody {
@@ -108,7 +108,7 @@ export function bookingRoutes(app: FastifyInstance, { booking }: GatewayDeps): v
   }, async (request, reply) => {
     const q = request.query;
     const { orders, nextCursor } = await booking.listOrders({
-      caller: callerOf(request), status: q.status ? BOOKING_STATUS_BY_NAME[q.status] : 0, limit: q.limit, cursor: q.cursor ?? '',
+      caller: callerOf(request), status: q.status ? bookingStatusOf(q.status) : 0, limit: q.limit, cursor: q.cursor ?? '',
     });
     if (nextCursor) setNextLinks(request, reply, nextCursor);
     return orders.map(orderJson);

@@ -1,4 +1,4 @@
-import { requestTime } from '../../../lib/timeCursor';
+import { requestTime } from '../../../lib/time';
 import type { FastifyInstance } from 'fastify';
 import { invalid } from '../../../lib/errors';
 import { parseMoney } from '../../../lib/money';

@@ -1,14 +1,12 @@
-import { type Booking, BookingStatus } from '../../../lib/gen/aitbc/marketplace/v1/booking';
-import type { BookingRow, BookingStatusName } from './store';
+import { type Booking, BookingStatus, bookingStatusFromJSON, bookingStatusToJSON } from '../../../lib/gen/aitbc/marketplace/v1/booking';
+import { enumName, enumValue } from '../../../lib/enumNames';
+import type { BookingStatusName } from './domain/lifecycle';
+import type { BookingRow } from './store';
 
-export const STATUS: Record<BookingStatusName, BookingStatus> = {
-  active: BookingStatus.BOOKING_STATUS_ACTIVE,
-  completed: BookingStatus.BOOKING_STATUS_COMPLETED,
-  released: BookingStatus.BOOKING_STATUS_RELEASED,
-  cancelled: BookingStatus.BOOKING_STATUS_CANCELLED,
-};
-
-export const STATUS_NAME = Object.fromEntries(Object.entries(STATUS).map(([k, v]) => [v, k])) as Record<BookingStatus, BookingStatusName | undefined>;
+/** The stored status of a proto status (undefined for none or an unknown one). */
+export function statusName(status: BookingStatus): BookingStatusName | undefined {
+  return status > BookingStatus.BOOKING_STATUS_UNSPECIFIED ? enumName(bookingStatusToJSON, 'BOOKING_STATUS_', status) as BookingStatusName : undefined;
+}
 
 /** A stored booking as the Booking message. */
 export function bookingMessage(row: BookingRow): Booking {
@@ -18,7 +16,7 @@ export function bookingMessage(row: BookingRow): Booking {
     gpuId: row.gpu_id,
     clientId: row.client_id,
     jobId: row.job_id,
-    status: STATUS[row.status],
+    status: enumValue(bookingStatusFromJSON, 'BOOKING_STATUS_', row.status, BookingStatus.BOOKING_STATUS_UNSPECIFIED),
     durationSeconds: row.duration_seconds,
     startTime: row.start_time,
     endTime: row.end_time,

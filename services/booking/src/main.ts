@@ -10,6 +10,11 @@ import { bookingMigrations } from '../migrations';
 import { createExpirySweeper } from './expirySweeper';
 import { createGpuReactions } from './gpuReactions';
 import { listedPricing, pricingServiceQuotes, type PricingPort } from './pricing';
+import { createBooker } from './booker';
+import { createEndings } from './endings';
+import { gpuSnapshotStore } from './gpuSnapshotStore';
+import { idempotencyStore } from './idempotencyStore';
+import { createJobs } from './jobs';
 import { createBookingHandlers } from './rpc';
 import { bookingStore } from './store';
 
@@ -65,11 +70,15 @@ export function startBooking(
       const pricingClient = config.pricingAddr ? connect(PricingServiceClient, config.pricingAddr, config.pricingDeadlineMs, auth) : undefined;
       const pricing = options.pricing
         ?? (pricingClient ? pricingServiceQuotes(pricingClient.client, config.pricingDeadlineMs, logger) : listedPricing);
+      const store = bookingStore;
+      const booker = createBooker({ db, store, gpus: gpuSnapshotStore, idempotency: idempotencyStore, outbox, registry: registry.client, pricing });
+      const jobs = createJobs({ db, store, booker, registry: registry.client });
+      const endNow = createEndings({ db, store, outbox });
       return {
-        bindings: [createBookingHandlers({ db, store: bookingStore, outbox, registry: registry.client, pricing })],
+        bindings: [createBookingHandlers({ db, store, outbox, booker, endNow, jobs })],
         workers: [
-          createExpirySweeper({ db, store: bookingStore, outbox, logger, intervalMs: config.expiryIntervalMs }),
-          createGpuReactions({ db, bus, store: bookingStore, outbox, logger }),
+          createExpirySweeper({ db, store, idempotency: idempotencyStore, outbox, logger, intervalMs: config.expiryIntervalMs }),
+          createGpuReactions({ db, bus, logger, store, gpus: gpuSnapshotStore, outbox }),
         ],
         afterStop: () => {
           registry.close();

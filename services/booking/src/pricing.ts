@@ -1,4 +1,3 @@
-import type { Gpu } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import type { PricingServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/pricing';
 import type { AsyncClient } from '../../../lib/grpcClient';
 import type { Logger } from '../../../lib/logger';
@@ -12,15 +11,22 @@ export interface PriceQuote {
   source: string;
 }
 
+/** What a quote is for: a GPU's id, model and listed price. */
+export interface PricedGpu {
+  gpuId: string;
+  model: string;
+  listedPriceMicro: number;
+}
+
 /** Where the booking service gets prices: a port, so tests and the mesh can choose. */
 export interface PricingPort {
-  quote(gpu: Gpu, durationSeconds: number, start: Date): Promise<PriceQuote>;
+  quote(gpu: PricedGpu, durationSeconds: number, start: Date): Promise<PriceQuote>;
 }
 
 /** The GPU's listed price, unchanged: used when no pricing service answers. */
 export const listedPricing: PricingPort = {
   async quote(gpu) {
-    return { pricePerHourMicro: gpu.pricePerHourMicro, listedPriceMicro: gpu.pricePerHourMicro, multiplier: 1, source: 'listed_price' };
+    return { pricePerHourMicro: gpu.listedPriceMicro, listedPriceMicro: gpu.listedPriceMicro, multiplier: 1, source: 'listed_price' };
   },
 };
 
@@ -35,8 +41,8 @@ export function pricingServiceQuotes(client: AsyncClient<PricingServiceClient>, 
     async quote(gpu, durationSeconds, start) {
       try {
         const q = await client.quote({
-          caller: undefined, gpuId: gpu.id, model: gpu.model,
-          listedPricePerHourMicro: gpu.pricePerHourMicro, durationSeconds, startTime: start,
+          caller: undefined, gpuId: gpu.gpuId, model: gpu.model,
+          listedPricePerHourMicro: gpu.listedPriceMicro, durationSeconds, startTime: start,
         }, { deadlineMs });
         return { pricePerHourMicro: q.pricePerHourMicro, listedPriceMicro: q.listedPriceMicro, multiplier: q.multiplierBp / 10_000, source: 'pricing' };
       } catch (err) {

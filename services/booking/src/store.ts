@@ -1,7 +1,8 @@
-import { deleteInBatches, type Knex } from '../../../lib/db';
-import type { OutboxRow } from '../../../lib/events/outbox';
-
-export type BookingStatusName = 'active' | 'completed' | 'released' | 'cancelled';
+import type { Knex } from '../../../lib/db';
+import type { EventEnvelope } from '../../../lib/events/envelope';
+import type { Outbox } from '../../../lib/events/outbox';
+import type { Overlap } from './domain/conflict';
+import type { BookingStatusName, Settlement } from './domain/lifecycle';
 
 /** A row of booking.bookings (a booking and its order). */
 export interface BookingRow {
@@ -25,22 +26,20 @@ export interface BookingRow {
   charged_micro: number | null;
   refund_micro: number | null;
   confirmed_at: Date | null;
+  /** The one moment the booking ended (null while it is live). */
   ended_at: Date | null;
   end_reason: string | null;
   created_at: Date;
-  completed_at: Date | null;
   /** Whether the GPU was checked to be online when the booking's window opened. */
   window_checked: boolean;
   /** The account that made the booking: the client itself, or the service that booked for it (null: before this was recorded). */
   booked_by: string | null;
 }
 
+/** A booking to end, and how (from the domain's endBooking). */
 export interface Ending {
-  status: Exclude<BookingStatusName, 'active'>;
-  reason: string;
-  charged: number;
-  refund: number;
-  endedAt: Date;
+  row: BookingRow;
+  settlement: Settlement;
 }
 
 export interface OrderQuery {
@@ -52,49 +51,52 @@ export interface OrderQuery {
   after?: { at: string; id: string };
 }
 
-/** A live booking in the way of a new one. */
-export type Overlap = Pick<BookingRow, 'booking_id' | 'client_id' | 'end_time'>;
-
 /** PostgreSQL's exclusion_violation: an overlapping live booking exists. */
 export const EXCLUSION_VIOLATION = '23P01';
 /** PostgreSQL's deadlock_detected: one of two racing transactions was rolled back. */
 export const DEADLOCK = '40P01';
-/** The unique index that keeps a job to one live booking per client. */
-export const ONE_LIVE_PER_JOB = 'bookings_one_live_per_job';
-/** Whether an error is the unique violation of ONE_LIVE_PER_JOB. */
+/** Whether an error is the unique violation of the index that keeps a job to one live booking. */
 export const isJobTaken = (err: unknown): boolean =>
-  (err as { code?: string }).code === '23505' && (err as { constraint?: string }).constraint === ONE_LIVE_PER_JOB;
+  (err as { code?: string }).code === '23505' && (err as { constraint?: string }).constraint === 'bookings_one_live_per_job';
 
-/** The booking service's only SQL. */
+/** The row a settlement leaves behind. */
+export const endedRow = (row: BookingRow, s: Settlement): BookingRow => ({
+  ...row, status: s.status, end_reason: s.reason, charged_micro: s.charged, refund_micro: s.refund, ended_at: s.endedAt,
+});
+
+/** The booking service's SQL over its bookings (the GPU snapshot and idempotency keys have stores of their own). */
 export const bookingStore = {
   /**
-   * Inserts a booking and its event in one statement: atomic without a transaction, and one
-   * round trip (the hot path of booking). Throws the exclusion violation on overlap.
+   * Inserts a booking and its event in one statement, only while the GPU snapshot says the
+   * GPU is online: false when it is not (it went offline since it was read). Throws the
+   * exclusion violation on an overlap, the job index's unique violation for a second live
+   * booking of one job.
    */
-  async insertWithEvent(db: Knex, row: BookingRow, event: OutboxRow): Promise<void> {
-    const insert = db('bookings').insert(row).toSQL();
-    await db.raw(
-      `WITH b AS (${insert.sql} RETURNING booking_id)
-       INSERT INTO outbox (event_id, type, aggregate_id, envelope) SELECT ?, ?, ?, ? FROM b`,
-      [...insert.bindings, event.event_id, event.type, event.aggregate_id, event.envelope],
-    );
+  async insert(db: Knex, outbox: Outbox, row: BookingRow, event: EventEnvelope): Promise<boolean> {
+    const rows = await outbox.withChange(db, {
+      sql: `INSERT INTO bookings SELECT (json_populate_record(null::bookings, ?::json)).*
+            WHERE EXISTS (SELECT 1 FROM gpus WHERE gpu_id = ? AND online AND unregistered_at IS NULL)
+            RETURNING booking_id`,
+      bindings: [JSON.stringify(row), row.gpu_id],
+    }, [event]);
+    return rows.length === 1;
   },
 
   /**
-   * Ends a live booking and writes its event in one statement; false when it was no longer
-   * active (another call ended it first).
+   * Ends live bookings as settled, with their booking.ended events, in one statement; the
+   * rows it ended (one already ended by someone else is left out, and so is its event).
    */
-  async endWithEvent(db: Knex, bookingId: string, ending: Ending, completedAt: Date, event: OutboxRow): Promise<boolean> {
-    const { rows } = await db.raw(
-      `WITH u AS (
-         UPDATE bookings SET status = ?, end_reason = ?, charged_micro = ?, refund_micro = ?, ended_at = ?, completed_at = ?
-         WHERE booking_id = ? AND status = 'active' RETURNING booking_id
-       )
-       INSERT INTO outbox (event_id, type, aggregate_id, envelope) SELECT ?, ?, ?, ? FROM u RETURNING id`,
-      [ending.status, ending.reason, ending.charged, ending.refund, ending.endedAt, completedAt, bookingId,
-        event.event_id, event.type, event.aggregate_id, event.envelope],
-    );
-    return rows.length === 1;
+  async end(db: Knex, outbox: Outbox, endings: Ending[], eventOf: (row: BookingRow) => EventEnvelope): Promise<BookingRow[]> {
+    if (!endings.length) return [];
+    const values = endings.map(() => '(?, ?, ?, ?::bigint, ?::bigint, ?::timestamptz)').join(', ');
+    return outbox.withChange<BookingRow>(db, {
+      sql: `UPDATE bookings b SET status = v.status, end_reason = v.reason, charged_micro = v.charged, refund_micro = v.refund, ended_at = v.ended_at
+            FROM (VALUES ${values}) v(booking_id, status, reason, charged, refund, ended_at)
+            WHERE b.booking_id = v.booking_id AND b.status = 'active'
+            RETURNING b.*`,
+      bindings: endings.flatMap(({ row, settlement: s }) => [row.booking_id, s.status, s.reason, s.charged, s.refund, s.endedAt]),
+      aggregateColumn: 'booking_id',
+    }, endings.map(({ row, settlement }) => eventOf(endedRow(row, settlement))));
   },
 
   async get(db: Knex, bookingId: string, lock = false): Promise<BookingRow | undefined> {
@@ -140,56 +142,21 @@ export const bookingStore = {
     return row as BookingRow;
   },
 
-  async end(db: Knex, bookingId: string, ending: Ending): Promise<BookingRow> {
-    const [row] = await db<BookingRow>('bookings')
-      .where({ booking_id: bookingId, status: 'active' })
-      .update({
-        status: ending.status, end_reason: ending.reason, charged_micro: ending.charged, refund_micro: ending.refund,
-        ended_at: ending.endedAt, completed_at: db.fn.now(),
-      } as never)
-      .returning('*');
-    return row as BookingRow;
-  },
-
-  /**
-   * Claims bookings whose end time has passed and completes them, fully charged. SKIP LOCKED
-   * lets several replicas expire side by side without ending one booking twice.
-   */
-  async expireDue(db: Knex, limit: number): Promise<BookingRow[]> {
-    const { rows } = await db.raw(
-      `WITH due AS (
-         SELECT booking_id FROM bookings WHERE status = 'active' AND end_time <= now()
-         ORDER BY end_time LIMIT ? FOR UPDATE SKIP LOCKED
-       )
-       UPDATE bookings b SET status = 'completed', end_reason = 'expired', charged_micro = total_cost_micro,
-         refund_micro = 0, ended_at = b.end_time, completed_at = now()
-       FROM due WHERE b.booking_id = due.booking_id
-       RETURNING b.*`,
-      [limit],
-    );
-    return rows;
-  },
-
-  /** Records a GPU's liveness as of `at`, unless a later change is already recorded. */
-  async noteLiveness(db: Knex, gpuId: string, online: boolean, at: Date): Promise<void> {
-    await db.raw(
-      `INSERT INTO gpu_liveness (gpu_id, online, changed_at) VALUES (?, ?, ?)
-       ON CONFLICT (gpu_id) DO UPDATE SET online = excluded.online, changed_at = excluded.changed_at
-       WHERE gpu_liveness.changed_at <= excluded.changed_at`,
-      [gpuId, online, at],
-    );
+  /** Claims (locks, SKIP LOCKED so replicas share them) live bookings whose end time has passed. */
+  async claimDue(trx: Knex, limit: number): Promise<BookingRow[]> {
+    return trx<BookingRow>('bookings').where({ status: 'active' }).where('end_time', '<=', trx.fn.now())
+      .orderBy('end_time').limit(limit).forUpdate().skipLocked();
   },
 
   /**
    * Claims reservations whose window has opened and were not checked yet (locked, SKIP
-   * LOCKED so replicas share them), each with whether its GPU was offline since before its
-   * start, and marks them checked.
+   * LOCKED), each with whether its GPU was offline since before its start, and marks them checked.
    */
-  async claimOpenedWindows(db: Knex, limit: number): Promise<(BookingRow & { gpu_gone: boolean })[]> {
-    const { rows } = await db.raw(
+  async claimOpenedWindows(trx: Knex, limit: number): Promise<(BookingRow & { gpu_gone: boolean })[]> {
+    const { rows } = await trx.raw(
       `WITH due AS (
-         SELECT b.booking_id, coalesce(NOT g.online AND g.changed_at <= b.start_time, false) AS gpu_gone
-         FROM bookings b LEFT JOIN gpu_liveness g ON g.gpu_id = b.gpu_id
+         SELECT b.booking_id, coalesce(NOT g.online AND g.status_changed_at <= b.start_time, false) AS gpu_gone
+         FROM bookings b LEFT JOIN gpus g ON g.gpu_id = b.gpu_id
          WHERE b.status = 'active' AND NOT b.window_checked AND b.start_time <= now()
          ORDER BY b.start_time LIMIT ? FOR UPDATE OF b SKIP LOCKED
        )
@@ -218,29 +185,6 @@ export const bookingStore = {
     if (query.status) q.where('status', query.status);
     if (query.after) q.whereRaw('(created_at, booking_id) < (?::timestamptz, ?)', [query.after.at, query.after.id]);
     return q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'booking_id', order: 'desc' }]).limit(query.limit + 1);
-  },
-
-  idempotency: {
-    async find(db: Knex, accountId: string, key: string): Promise<{ request_hash: string; response: Buffer | null } | undefined> {
-      return db('idempotency_keys').where({ account_id: accountId, key }).first('request_hash', 'response');
-    },
-    /** Claims a key; false when it exists (waits for a concurrent claim to commit or roll back). */
-    async claim(db: Knex, accountId: string, key: string, requestHash: string): Promise<boolean> {
-      const rows = await db('idempotency_keys')
-        .insert({ account_id: accountId, key, request_hash: requestHash })
-        .onConflict(['account_id', 'key'])
-        .ignore()
-        .returning('key');
-      return rows.length > 0;
-    },
-    async saveResponse(db: Knex, accountId: string, key: string, response: Buffer): Promise<void> {
-      await db('idempotency_keys').where({ account_id: accountId, key }).update({ response });
-    },
-    /** Keys are kept at least 24 hours; this drops those older than `olderThanMs`. */
-    async prune(db: Knex, olderThanMs: number): Promise<number> {
-      const before = new Date(Date.now() - olderThanMs);
-      return deleteInBatches(db, 'idempotency_keys', ['account_id', 'key'], (q) => q.where('created_at', '<', before));
-    },
   },
 };
 

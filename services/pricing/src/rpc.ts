@@ -8,7 +8,8 @@ import { GPU_LIMITS } from '../../../lib/gpuLimits';
 import type { ServiceBinding } from '../../../lib/grpcServer';
 import { MICRO_PER_UNIT } from '../../../lib/money';
 import { requireSafeText } from '../../../lib/text';
-import { isInstant, requestTime } from '../../../lib/timeCursor';
+import { page, readCursor } from '../../../lib/paging';
+import { requestTime } from '../../../lib/time';
 import { identifyModel, type ModelIdentity } from '../../../lib/modelCatalogue';
 import { applyMultiplier, multiplierBp, NEUTRAL_UTILIZATION, toBp } from './domain/demandPricing';
 import type { PriceBook } from './priceBook';
@@ -116,18 +117,14 @@ export function createPricingHandlers(deps: { db: Knex; store: PricingStore; boo
         if (to.getTime() - from.getTime() > HISTORY_MAX_RANGE_MS) throw invalid('from', 'the range may span at most 366 days');
         const limit = req.limit || 500;
         if (limit < 1 || limit > 1000) throw invalid('limit', 'must be from 1 to 1000');
-        if (req.cursor) {
-          const text = req.cursor.length <= 64 && /^[A-Za-z0-9_-]+$/.test(req.cursor) ? Buffer.from(req.cursor, 'base64url').toString('utf8') : '';
-          if (!isInstant(text)) throw invalid('cursor', 'is not a cursor from a previous page; start again without it');
-          const after = new Date(text);
-          // Points are at millisecond precision: the next page starts just after the cursor.
-          if (after >= from) from = new Date(after.getTime() + 1);
-        }
+        // A point is one model's at one millisecond: the model key is its id.
+        const after = readCursor('prices', req.cursor, (id) => id === identity.key);
+        // The next page starts just after the cursor.
+        if (after && new Date(after.at) >= from) from = new Date(new Date(after.at).getTime() + 1);
         if (!priced(await model(identity.key))) throw unknownModel(identity);
         const rows = await store.history(db, identity.key, from, to, limit + 1);
-        const page = rows.slice(0, limit);
-        const nextCursor = rows.length > limit ? Buffer.from(new Date(page[page.length - 1].at).toISOString()).toString('base64url') : '';
-        return { modelKey: identity.key, points: page.map(pointMessage), nextCursor };
+        const { items, nextCursor } = page(rows, limit, 'prices', (last) => [new Date(last.at), identity.key]);
+        return { modelKey: identity.key, points: items.map(pointMessage), nextCursor };
       },
 
       async setBasePrice(req) {

@@ -8,7 +8,7 @@ import {
 } from '../../../lib/gen/aitbc/marketplace/v1/reviews';
 import type { ServiceBinding } from '../../../lib/grpcServer';
 import { isId, newId } from '../../../lib/ids';
-import { decodeTimeCursor, encodeTimeCursor } from '../../../lib/timeCursor';
+import { page, readCursor } from '../../../lib/paging';
 import { averageOf, cleanComment, cleanRating, cleanReason, emptyHistogram, totalOf } from './domain/ratings';
 import type { ReviewRow, ReviewsStore, SummaryRow } from './store';
 
@@ -127,17 +127,16 @@ export function createReviewsHandlers(deps: { db: Knex; store: ReviewsStore; out
         const caller = requireCaller(req.caller, ANYONE);
         const limit = req.limit || 10;
         if (limit < 1 || limit > 100) throw invalid('limit', 'must be from 1 to 100');
-        const after = req.cursor ? decodeTimeCursor(req.cursor) : undefined;
+        const after = readCursor('reviews', req.cursor);
         if (!isId(req.gpuId, 'gpu')) throw notFound(`GPU ${req.gpuId}`);
         const { known, ownerId, summary, rows } = await store.listing(db, req.gpuId, { includeHidden: caller.role === Role.ROLE_ADMIN, limit, after });
         if (!known) throw notFound(`GPU ${req.gpuId}`);
-        const page = rows.slice(0, limit);
-        const last = page[page.length - 1];
+        const { items, nextCursor } = page(rows, limit, 'reviews', (last) => [last.created_at, last.review_id]);
         return {
           summary: summaryMessage(req.gpuId, summary),
           gpuOwnerId: ownerId ?? '',
-          reviews: page.map((r) => reviewMessage(r, caller, ownerId)),
-          nextCursor: rows.length > limit ? encodeTimeCursor(last.created_at, last.review_id) : '',
+          reviews: items.map((r) => reviewMessage(r, caller, ownerId)),
+          nextCursor,
         };
       },
 

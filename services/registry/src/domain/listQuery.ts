@@ -4,7 +4,7 @@ import { GpuSort, GpuStatus, type ListGpusRequest } from '../../../../lib/gen/ai
 import { identifyModel } from '../../../../lib/modelCatalogue';
 import { modelKey } from './gpuSpec';
 import { requireSafeText } from '../../../../lib/text';
-import { isCursorId, isInstant } from '../../../../lib/timeCursor';
+import { decodeCursor as decodeTagged, encodeCursor as encodeTagged, isInstant } from '../../../../lib/paging';
 
 /** Columns a list can be ordered by; each order ends with `id` so keyset pages are total. */
 export type SortColumn = 'created_at' | 'price_micro' | 'average_rating' | 'memory_gb';
@@ -116,25 +116,16 @@ export function modelPatterns(filter: string): { namePattern: string; keyPattern
   return { namePattern: `%${toLike(filter)}%`, keyPattern, catalogKey: known?.known ? known.key : undefined };
 }
 
-/** Encodes the position after `row` as an opaque, URL-safe cursor. */
+/** Encodes the position after `row` as an opaque, URL-safe cursor (kind `gpus:<sort>`). */
 export function encodeCursor(sort: SortSpec, value: string | number, id: string): string {
-  return Buffer.from(JSON.stringify([sort.key, value, id])).toString('base64url');
+  return encodeTagged(`gpus:${sort.key}`, [value], id);
 }
 
 export function decodeCursor(text: string, sort: SortSpec): Cursor {
-  const bad = () => invalid('cursor', 'is not a cursor from a previous page of this list; start again without it');
-  let parsed: unknown;
-  try {
-    if (text.length > 200 || !/^[A-Za-z0-9_-]+$/.test(text)) throw bad();
-    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-  } catch {
-    throw bad();
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 3) throw bad();
-  const [key, value, id] = parsed as unknown[];
-  if (key !== sort.key) throw invalid('cursor', `belongs to sort=${String(key)}; repeat that sort or start again without a cursor`);
-  if (!isCursorId(id) || !CURSOR_VALUE[sort.column](value)) throw bad();
-  return { sort: key, value: value as string | number, id };
+  const { values, id } = decodeTagged(`gpus:${sort.key}`, text, [CURSOR_VALUE[sort.column]], {
+    otherKind: (kind) => (kind.startsWith('gpus:') ? `belongs to sort=${kind.slice(5)}; repeat that sort or start again without a cursor` : undefined),
+  });
+  return { sort: sort.key, value: values[0], id };
 }
 
 /** What a cursor's value may be for each sort column: what the column itself can hold. */

@@ -1,0 +1,148 @@
+import type { Caller } from '../../../lib/caller';
+import type { Knex } from '../../../lib/db';
+import { DomainError, notFound } from '../../../lib/errors';
+import type { Outbox } from '../../../lib/events/outbox';
+import { CreateBookingResponse, type Quote } from '../../../lib/gen/aitbc/marketplace/v1/booking';
+import { GpuStatus, type RegistryServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/registry';
+import type { AsyncClient } from '../../../lib/grpcClient';
+import { isId, newId } from '../../../lib/ids';
+import { modelKeyOf } from '../../../lib/modelCatalogue';
+import { bookingMessage } from './bookingMessage';
+import { totalCost } from './domain/billing';
+import { type BookingPlan, type BookingRequest, planBooking } from './domain/bookingRequest';
+import { gpuOffline, jobConflict, overlapConflict, tooExpensive } from './domain/conflict';
+import { bookingCreated } from './events';
+import { type GpuSnapshotStore, isComplete, type KnownGpu } from './gpuSnapshotStore';
+import type { IdempotencyStore } from './idempotencyStore';
+import type { PricingPort } from './pricing';
+import { type BookingRow, type BookingStore, EXCLUSION_VIOLATION, isJobTaken } from './store';
+
+export interface BookerDeps {
+  db: Knex;
+  store: BookingStore;
+  gpus: GpuSnapshotStore;
+  idempotency: IdempotencyStore;
+  outbox: Outbox;
+  /** Asked only for a GPU the snapshot does not know yet (registered a moment ago, or before the snapshot). */
+  registry: AsyncClient<RegistryServiceClient>;
+  pricing: PricingPort;
+  now?: () => Date;
+}
+
+/**
+ * Makes bookings: the request rules (domain), idempotent replays, the GPU from the snapshot,
+ * the quote, and one insert that the database refuses on overlap, on a second live booking
+ * of one job, or when the GPU is no longer online.
+ */
+export function createBooker(deps: BookerDeps) {
+  const { db, store, idempotency, outbox } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  /** The GPU as the snapshot knows it; one the snapshot has not seen complete is asked of the registry once. */
+  async function gpuOf(gpuId: string): Promise<KnownGpu> {
+    if (!isId(gpuId, 'gpu')) throw notFound(`GPU ${gpuId}`);
+    const known = await deps.gpus.get(db, gpuId);
+    if (isComplete(known)) return known;
+    const { gpu } = await deps.registry.getGpu({ caller: undefined, id: gpuId }, { deadlineMs: 1000 });
+    await deps.gpus.put(db, {
+      gpu_id: gpu!.id, owner_id: gpu!.ownerId, miner_id: gpu!.minerId, model: gpu!.model, model_key: gpu!.modelKey || modelKeyOf(gpu!.model),
+      price_micro: gpu!.pricePerHourMicro, online: gpu!.status !== GpuStatus.GPU_STATUS_OFFLINE,
+    }, now(), true);
+    const filled = await deps.gpus.get(db, gpuId);
+    if (!isComplete(filled)) throw notFound(`GPU ${gpuId}`);
+    return filled;
+  }
+
+  async function book(caller: Caller, req: BookingRequest): Promise<CreateBookingResponse> {
+    const plan = planBooking(req, now());
+    const key = req.idempotencyKey;
+    if (key && !req.dryRun) {
+      const seen = await idempotency.find(db, caller.accountId, key);
+      if (seen?.response) return replay(seen, plan.requestHash);
+    }
+    const gpu = await gpuOf(req.gpuId);
+    if (!gpu.online || gpu.unregistered_at) throw gpu.unregistered_at ? notFound(`GPU ${gpu.gpu_id}`) : gpuOffline(gpu.gpu_id);
+    const quote = await quoteFor(gpu, plan);
+    if (req.maxTotalCostMicro !== undefined && quote.totalCostMicro > req.maxTotalCostMicro) {
+      throw tooExpensive(quote.totalCostMicro, req.maxTotalCostMicro, quoteDetails(quote));
+    }
+    if (req.dryRun) {
+      const taken = await store.overlaps(db, gpu.gpu_id, plan.start, plan.end);
+      return { quote, wouldSucceed: !taken.length, reason: taken.length ? overlapConflict(gpu.gpu_id, taken, req.clientId).message : '', replayed: false };
+    }
+    const row = newRow(caller, req, plan, gpu, quote);
+    const response: CreateBookingResponse = { booking: bookingMessage(row), quote, wouldSucceed: true, reason: '', replayed: false };
+    try {
+      return await insert(caller, row, plan, key, response);
+    } catch (err) {
+      if ((err as { code?: string }).code === EXCLUSION_VIOLATION) throw overlapConflict(gpu.gpu_id, await store.overlaps(db, gpu.gpu_id, plan.start, plan.end), req.clientId);
+      if (isJobTaken(err)) throw jobConflict(plan.jobId, (await store.activeForJob(db, req.clientId, plan.jobId))?.booking_id);
+      throw err;
+    }
+  }
+
+  /** The hot path is one statement; a job's bookings take turns (an advisory lock), a keyed request records its answer. */
+  async function insert(caller: Caller, row: BookingRow, plan: BookingPlan, key: string, response: CreateBookingResponse) {
+    const event = bookingCreated(row);
+    const refusedOffline = () => gpuOffline(row.gpu_id);
+    if (!key && !plan.jobId) {
+      if (!(await store.insert(db, outbox, row, event))) throw refusedOffline();
+      return response;
+    }
+    return db.transaction(async (trx) => {
+      // Racing inserts for one job would each wait on the other's constraint and deadlock.
+      if (plan.jobId) await store.lockJob(trx, row.client_id, plan.jobId);
+      if (key && !(await idempotency.claim(trx, caller.accountId, key, plan.requestHash))) {
+        // A concurrent request with this key committed first: answer as it did.
+        return replay((await idempotency.find(trx, caller.accountId, key))!, plan.requestHash);
+      }
+      if (!(await store.insert(trx, outbox, row, event))) throw refusedOffline();
+      if (key) await idempotency.saveResponse(trx, caller.accountId, key, Buffer.from(CreateBookingResponse.encode(response).finish()));
+      return response;
+    });
+  }
+
+  async function quoteFor(gpu: KnownGpu, plan: BookingPlan): Promise<Quote> {
+    const price = await deps.pricing.quote({ gpuId: gpu.gpu_id, model: gpu.model, listedPriceMicro: gpu.price_micro }, plan.seconds, plan.start);
+    return {
+      gpuId: gpu.gpu_id, durationSeconds: plan.seconds, startTime: plan.start, endTime: plan.end, pricePerHourMicro: price.pricePerHourMicro,
+      totalCostMicro: totalCost(price.pricePerHourMicro, plan.seconds),
+      pricing: { listedPriceMicro: price.listedPriceMicro, multiplier: price.multiplier, source: price.source },
+    };
+  }
+
+  return { book, gpuOf };
+}
+
+export type Booker = ReturnType<typeof createBooker>;
+
+function newRow(caller: Caller, req: BookingRequest, plan: BookingPlan, gpu: KnownGpu, quote: Quote): BookingRow {
+  return {
+    booking_id: newId('bkg'), order_id: newId('ord'), gpu_id: gpu.gpu_id, gpu_model: gpu.model, miner_id: gpu.miner_id,
+    owner_id: gpu.owner_id, client_id: req.clientId, job_id: plan.jobId, status: 'active', start_time: plan.start, end_time: plan.end,
+    duration_seconds: plan.seconds, price_per_hour_micro: quote.pricePerHourMicro, listed_price_micro: quote.pricing!.listedPriceMicro,
+    multiplier: quote.pricing!.multiplier, price_source: quote.pricing!.source, total_cost_micro: quote.totalCostMicro,
+    charged_micro: null, refund_micro: null, confirmed_at: null, ended_at: null, end_reason: null, created_at: new Date(),
+    // Starting now: the snapshot just said the GPU is online. A reservation is checked when its window opens.
+    window_checked: !plan.reservation, booked_by: caller.accountId,
+  };
+}
+
+/** The first answer to an Idempotency-Key, again; another request with the same key is refused. */
+function replay(seen: { request_hash: string; response: Buffer | null }, requestHash: string): CreateBookingResponse {
+  if (seen.request_hash !== requestHash) {
+    throw new DomainError('INVALID_ARGUMENT', 'this Idempotency-Key was used with a different request; use a new key',
+      'Idempotency-Key', { reason: 'idempotency_key_reused' });
+  }
+  if (!seen.response) throw new DomainError('ABORTED', 'a request with this Idempotency-Key is still in progress; retry shortly');
+  return { ...CreateBookingResponse.decode(seen.response), replayed: true };
+}
+
+/** A quote in the details of a refused booking (micro-units; the gateway turns them into AITBC). */
+function quoteDetails(quote: Quote): Record<string, unknown> {
+  return {
+    gpu_id: quote.gpuId, duration_seconds: quote.durationSeconds, price_per_hour_micro: quote.pricePerHourMicro,
+    total_cost_micro: quote.totalCostMicro, pricing: quote.pricing,
+  };
+}
+
