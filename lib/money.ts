@@ -20,7 +20,10 @@ export function parseMoney(value: unknown, field: string): number {
   }
   const whole = Number(match[1]);
   const fraction = Number((match[2] ?? '').padEnd(6, '0'));
-  return whole * MICRO_PER_UNIT + fraction;
+  const micro = whole * MICRO_PER_UNIT + fraction;
+  // Exact integers end at 2^53 micro (about 9 billion AITBC): past it a sum could not be exact.
+  if (!Number.isSafeInteger(micro)) throw invalid(field, 'must be below 9,000,000,000 AITBC (amounts are exact to the micro-AITBC)');
+  return micro;
 }
 
 /** Micro-units → a JSON number in AITBC. Exact for every value below 2^53 micro. */

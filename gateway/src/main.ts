@@ -1,3 +1,4 @@
+import proxyAddr from '@fastify/proxy-addr';
 import type { FastifyInstance } from 'fastify';
 import { ConfigReader, type Env } from '../../lib/config';
 import { BookingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/booking';
@@ -62,9 +63,21 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> & {
 function readTrustProxy(r: ConfigReader): string | undefined {
   const raw = r.optionalString('TRUST_PROXY');
   if (!raw || raw === 'false') return undefined;
-  if (!raw.split(',').every((a) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(a.trim())) || /^\d+$/.test(raw)) {
+  const entries = raw.split(',').map((a) => a.trim());
+  const wide = entries.find((a) => {
+    const [address, bits] = a.split('/');
+    // A range this wide is everyone: "true" by another name.
+    return bits !== undefined && Number(bits) < (address.includes(':') ? 16 : 8);
+  });
+  let valid = entries.every((a) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(a) && /[.:]/.test(a));
+  try {
+    if (valid) proxyAddr.compile(entries);
+  } catch {
+    valid = false;
+  }
+  if (!valid || wide) {
     r.problem(`TRUST_PROXY must list the proxies' addresses or CIDRs (10.0.0.1,10.0.0.0/8), not "${raw}": ` +
-      'believing any X-Forwarded-For ("true") lets a client choose its own address');
+      `believing any X-Forwarded-For ("true"${wide ? `, or a range as wide as ${wide}` : ''}) lets a client choose its own address`);
   }
   return raw;
 }

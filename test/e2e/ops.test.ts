@@ -133,6 +133,9 @@ describe('operations endpoints', () => {
       await gateway.stop();
     }
     assert.throws(() => readGatewayConfig({ TRUST_PROXY: 'true' }, { apiKeys: KEY_LIST }), /TRUST_PROXY must list the proxies' addresses or CIDRs/);
+    for (const bad of ['0.0.0.0/1,128.0.0.0/1', '0/0', '0.0.0.0/0', '::/0', '1', 'loopback', '10.0.0.1,true', '999.1.1.1']) {
+      assert.throws(() => readGatewayConfig({ TRUST_PROXY: bad }, { apiKeys: KEY_LIST }), /TRUST_PROXY must list/, bad);
+    }
   });
 
   it('answers what the HTTP parser refuses, and JSON nested absurdly deep, with problem+json 4xx', async () => {

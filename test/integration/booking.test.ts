@@ -286,6 +286,16 @@ describe('booking service over gRPC, two replicas on one database', function () 
     await expect(bookingA.client.releaseBooking({ caller: coordinator, bookingId: id, gpuId: '' }), 'NOT_FOUND');
     await expect(bookingA.client.confirmBooking({ caller: coordinator, bookingId: id, gpuId: '' }), 'NOT_FOUND');
     await expect(bookingA.client.endJob({ caller: coordinator, bookingId: id, outcome: JobOutcome.JOB_OUTCOME_MINER_FAILED }), 'NOT_FOUND');
+    // A job id the client used on its own booking: the coordinator learns nothing of that booking.
+    const clientJob = (await bookingA.client.createBooking({
+      caller: client, gpuId: (await gpu('A4000', 400_000)).id, durationHours: 1, jobId: 'job-of-alice', dryRun: false, idempotencyKey: '', clientId: '',
+    })).booking!;
+    await assert.rejects(bookingA.client.bookForJob({ caller: coordinator, jobId: 'job-of-alice', clientId: 'alice', durationHours: 1, idempotencyKey: '' }),
+      (err: DomainError) => err.code === 'FAILED_PRECONDITION' && !err.message.includes(clientJob.bookingId));
+    await assert.rejects(bookingA.client.createBooking({
+      caller: coordinator, clientId: 'alice', gpuId: (await gpu('A4000', 400_000)).id, durationHours: 1, jobId: 'job-of-alice', dryRun: false, idempotencyKey: '',
+    }), (err: DomainError) => err.code === 'ALREADY_EXISTS' && !err.message.includes(clientJob.bookingId) && err.details?.booking_id === undefined);
+    await expect(bookingA.client.listOrders({ caller: coordinator, limit: 10, cursor: '', status: 99 as never }), 'INVALID_ARGUMENT');
     const orders = await bookingA.client.listOrders({ caller: coordinator, limit: 500, cursor: '', status: 0 });
     assert.ok(!orders.orders.some((o) => o.bookingId === id), "a client's booking is not in the coordinator's orders");
     // The coordinator's own job booking: another service may not end it; EndJob needs a job.

@@ -10,6 +10,7 @@ import { modelKeyOf } from '../../../lib/modelCatalogue';
 import { bookingMessage } from './bookingMessage';
 import { totalCost } from './domain/billing';
 import { type BookingPlan, type BookingRequest, planBooking } from './domain/bookingRequest';
+import { mayActOn } from './domain/access';
 import { gpuOffline, jobConflict, overlapConflict, tooExpensive } from './domain/conflict';
 import { bookingCreated } from './events';
 import { type GpuSnapshotStore, isComplete, type KnownGpu } from './gpuSnapshotStore';
@@ -76,7 +77,11 @@ export function createBooker(deps: BookerDeps) {
       return await insert(caller, row, plan, key, response);
     } catch (err) {
       if ((err as { code?: string }).code === EXCLUSION_VIOLATION) throw overlapConflict(gpu.gpu_id, await store.overlaps(db, gpu.gpu_id, plan.start, plan.end), req.clientId);
-      if (isJobTaken(err)) throw jobConflict(plan.jobId, (await store.activeForJob(db, req.clientId, plan.jobId))?.booking_id);
+      if (isJobTaken(err)) {
+        // Named only to those who may see it (a client's own booking is not a coordinator's business).
+        const held = await store.activeForJob(db, req.clientId, plan.jobId);
+        throw jobConflict(plan.jobId, held && mayActOn(held, caller) ? held.booking_id : undefined);
+      }
       throw err;
     }
   }

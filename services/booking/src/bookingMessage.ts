@@ -5,7 +5,8 @@ import type { BookingRow } from './store';
 
 /** The stored status of a proto status (undefined for none or an unknown one). */
 export function statusName(status: BookingStatus): BookingStatusName | undefined {
-  return status > BookingStatus.BOOKING_STATUS_UNSPECIFIED ? enumName(bookingStatusToJSON, 'BOOKING_STATUS_', status) as BookingStatusName : undefined;
+  const known = status > BookingStatus.BOOKING_STATUS_UNSPECIFIED && bookingStatusToJSON(status) !== 'UNRECOGNIZED';
+  return known ? enumName(bookingStatusToJSON, 'BOOKING_STATUS_', status) as BookingStatusName : undefined;
 }
 
 /** A stored booking as the Booking message. */

@@ -6,7 +6,8 @@ import { type Gpu, GpuSort, type RegistryServiceClient } from '../../../lib/gen/
 import type { AsyncClient } from '../../../lib/grpcClient';
 import type { Booker } from './booker';
 import { bookingMessage } from './bookingMessage';
-import { type BookingStore, DEADLOCK } from './store';
+import { mayActOn } from './domain/access';
+import { type BookingRow, type BookingStore, DEADLOCK } from './store';
 
 /**
  * The coordinator's side of booking: finding GPUs that meet a job's requirements (the
@@ -27,7 +28,7 @@ export function createJobs(deps: { db: Knex; store: BookingStore; booker: Booker
   /** One try: the job's live booking if it has one, else the cheapest candidate that can be had. */
   async function bookOnce(caller: Caller, req: BookForJobRequest): Promise<BookForJobResponse> {
     const existing = await store.activeForJob(db, req.clientId, req.jobId);
-    if (existing) return { booking: bookingMessage(existing), replayed: true };
+    if (existing) return replayOf(caller, existing, req.jobId);
     const gpus = await candidates(req.requirements);
     if (!gpus.length) throw new DomainError('FAILED_PRECONDITION', 'no available GPU matches the requirements');
     let lastError: unknown;
@@ -42,7 +43,7 @@ export function createJobs(deps: { db: Knex; store: BookingStore; booker: Booker
         // A concurrent call for the same job booked first: answer with its booking.
         if (err instanceof DomainError && err.details?.reason === 'job_has_booking') {
           const held = await store.activeForJob(db, req.clientId, req.jobId);
-          if (held) return { booking: bookingMessage(held), replayed: true };
+          if (held) return replayOf(caller, held, req.jobId);
         }
         // Taken or gone since the search: try the next candidate.
         if (!(err instanceof DomainError) || (err.code !== 'FAILED_PRECONDITION' && err.code !== 'NOT_FOUND') || err.field === 'total_cost') throw err;
@@ -50,6 +51,12 @@ export function createJobs(deps: { db: Knex; store: BookingStore; booker: Booker
       }
     }
     throw lastError;
+  }
+
+  /** The job's live booking, again; one the client made itself is not this service's to see. */
+  function replayOf(caller: Caller, row: BookingRow, jobId: string): BookForJobResponse {
+    if (!mayActOn(row, caller)) throw new DomainError('FAILED_PRECONDITION', `job ${jobId} of this client already holds a live booking that this service did not make`, 'job_id');
+    return { booking: bookingMessage(row), replayed: true };
   }
 
   return {

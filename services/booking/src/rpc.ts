@@ -90,6 +90,7 @@ export function createBookingHandlers(deps: BookingHandlerDeps): ServiceBinding<
         const caller = requireCaller(req.caller, ANYONE);
         const limit = req.limit || 10;
         if (limit > 500) throw invalid('limit', 'must be from 1 to 500');
+        if (req.status && !statusName(req.status)) throw invalid('status', 'must be active, completed, released or cancelled');
         const rows = await store.listOrders(db, {
           clientId: caller.role === Role.ROLE_CLIENT ? caller.accountId : undefined,
           bookedBy: caller.role === Role.ROLE_SERVICE ? caller.accountId : undefined,

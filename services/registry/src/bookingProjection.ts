@@ -3,14 +3,14 @@ import { consume, type ConsumerDeps } from '../../../lib/events/consume';
 import type { Booking } from '../../../lib/gen/aitbc/marketplace/v1/booking';
 import { BookingNotice } from '../../../lib/gen/aitbc/marketplace/v1/miner';
 import { NOTICE_TYPE } from './minerSessions';
-import type { RegistryStore } from './store';
+import type { ProjectionStore } from './projectionStore';
 
 /**
  * Keeps the registry's view of bookings from booking events (once each, through the inbox):
  * which live bookings a GPU has, the earliest on its row (status `booked` while it covers
  * now, `booking_expires`), and `total_bookings`; and tells the GPU's miner (BookingNotice).
  */
-export function createBookingProjection(deps: ConsumerDeps & { store: RegistryStore }) {
+export function createBookingProjection(deps: ConsumerDeps & { store: ProjectionStore }) {
   // Tell the miner (best effort, not stored: the booking events are the record), once the
   // projection has committed; the notices of one batch then leave in one socket write.
   const notify = (trx: Knex, booking: Booking, started: boolean, reason: string) => {

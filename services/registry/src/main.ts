@@ -11,6 +11,7 @@ import { createLiveness } from './liveness';
 import { createMinerSessions } from './minerSessions';
 import { createOfflineSweeper } from './offlineSweeper';
 import { createRegistryHandlers } from './rpc';
+import { projectionStore } from './projectionStore';
 import { registryStore } from './store';
 
 export interface RegistryConfig extends CommonConfig {
@@ -85,8 +86,8 @@ export function startRegistry(
         workers: [
           liveness,
           createOfflineSweeper({ db, store, outbox, logger, ttlSeconds: config.heartbeatTtlSeconds, intervalMs: 500 }),
-          createBookingProjection({ db, bus, logger, store }),
-          createRatingProjection({ db, bus, logger, store }),
+          createBookingProjection({ db, bus, logger, store: projectionStore }),
+          createRatingProjection({ db, bus, logger, store: projectionStore }),
         ],
       };
     },

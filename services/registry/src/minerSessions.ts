@@ -33,6 +33,9 @@ export interface MinerSessionDeps {
 
 type Stream = grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>;
 
+/** How long a new stream may take to send its hello. */
+export const HELLO_TIMEOUT_MS = 10_000;
+
 /** Transient subject type of booking notices for miners (`<prefix>.miner.notice`). */
 export const NOTICE_TYPE = 'miner.notice';
 
@@ -50,7 +53,7 @@ const SNAKE: Record<string, string> = { utilization: 'utilization', memoryUsedGb
  * reports the GPU. `abortAll` ends every open stream with UNAVAILABLE so a shutdown need not
  * wait for agents to hang up.
  */
-export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceBinding<MinerServiceServer>; abortAll(): void; open(): number } {
+export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceBinding<MinerServiceServer>; abortAll(): void } {
   const sessions = new Set<Stream>();
   /** Which open stream (on this replica) reports each GPU: booking notices go there. */
   const streamOfGpu = new Map<string, Stream>();
@@ -84,6 +87,11 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
       return fail(call, err);
     }
     sessions.add(call);
+    // A stream that never says hello holds a connection for nothing: it gets a while, then ends.
+    const helloTimer = setTimeout(() => {
+      if (!minerId) fail(call, new DomainError('DEADLINE_EXCEEDED', `send the hello within ${HELLO_TIMEOUT_MS / 1000} s of connecting`));
+    }, HELLO_TIMEOUT_MS);
+    helloTimer.unref();
     let minerId: string | undefined;
     let gpuByUuid = new Map<string, string>();
     // Messages are handled one after another, in order.
@@ -101,6 +109,7 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
       });
       const rows = await registerInventory(deps, caller, id, specs, 'hello.gpus');
       minerId = id;
+      clearTimeout(helloTimer);
       gpuByUuid = new Map(rows.map((r) => [r.uuid ?? '', r.id]));
       for (const r of rows) streamOfGpu.set(r.id, call);
       const at = new Date();
@@ -168,6 +177,5 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
       void notices.stop();
       for (const call of [...sessions]) fail(call, new DomainError('UNAVAILABLE', 'the registry is shutting down; reconnect'));
     },
-    open: () => sessions.size,
   };
 }

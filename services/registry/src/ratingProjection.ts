@@ -1,14 +1,14 @@
 import type { Knex } from '../../../lib/db';
 import { consume, type ConsumerDeps } from '../../../lib/events/consume';
 import type { RatingSummary } from '../../../lib/gen/aitbc/marketplace/v1/reviews';
-import type { RegistryStore } from './store';
+import type { ProjectionStore } from './projectionStore';
 
 /**
  * Keeps each GPU's `average_rating` and `total_reviews` from review events (added, edited,
  * moderated), which all carry the GPU's new summary with a version: the newest one wins, so
  * lists can filter (`min_rating`) and sort by rating without asking the reviews service.
  */
-export function createRatingProjection(deps: ConsumerDeps & { store: RegistryStore }) {
+export function createRatingProjection(deps: ConsumerDeps & { store: ProjectionStore }) {
   const apply = async (trx: Knex, { summary }: { summary?: RatingSummary }) => {
     if (summary) await deps.store.setRating(trx, summary.gpuId, { average: summary.averageRating, total: summary.totalReviews, version: summary.version });
   };

@@ -36,14 +36,6 @@ export interface GpuRow {
   deleted_at: Date | null;
 }
 
-export interface LiveBooking {
-  booking_id: string;
-  gpu_id: string;
-  client_id: string;
-  start_time: Date;
-  end_time: Date;
-}
-
 export interface UpsertInput {
   id: string;
   ownerId: string;
@@ -63,12 +55,6 @@ export interface RegistryStore {
   deleteGpu(db: Knex, id: string): Promise<GpuRow | undefined>;
   /** Takes a miner's GPUs offline at once (it says it is going away); returns them with their previous liveness. */
   markMinerOffline(db: Knex, ownerId: string, minerId: string): Promise<(GpuRow & { was_online: boolean })[]>;
-  /** Projection of booking.created: remembers a live booking, counts it, refreshes the GPU. */
-  addLiveBooking(db: Knex, booking: LiveBooking): Promise<void>;
-  /** Projection of booking.ended. */
-  removeLiveBooking(db: Knex, bookingId: string, gpuId: string): Promise<void>;
-  /** Projection of review events: the GPU's rating summary, unless a newer one is shown. */
-  setRating(db: Knex, gpuId: string, summary: { average: number; total: number; version: number }): Promise<void>;
   /** Marks GPUs alive at the given times (one statement); returns them with their previous liveness. */
   markAlive(db: Knex, ids: string[], times: Date[]): Promise<(GpuRow & { was_online: boolean })[]>;
   /** The live GPUs of a miner (ids only). */
@@ -82,45 +68,6 @@ const LIVE = 'deleted_at IS NULL';
 const BOOKED_NOW = 'COALESCE(booking_expires > now() AND (booking_starts IS NULL OR booking_starts <= now()), false)';
 
 export const registryStore: RegistryStore = {
-  async setRating(db, gpuId, { average, total, version }) {
-    await db('gpus').where({ id: gpuId }).where('rating_version', '<', version)
-      .update({ average_rating: average, total_reviews: total, rating_version: version });
-  },
-
-  async addLiveBooking(db, booking) {
-    // One statement: remember the booking, count it, and put the GPU's earliest live booking
-    // (the new one included: CTEs see the table as it was) on its row.
-    await db.raw(
-      `WITH ins AS (
-         INSERT INTO live_bookings (booking_id, gpu_id, client_id, start_time, end_time) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (booking_id) DO NOTHING RETURNING booking_id, start_time, end_time
-       ), next AS (
-         SELECT booking_id, start_time, end_time FROM (
-           SELECT booking_id, start_time, end_time FROM live_bookings WHERE gpu_id = ? AND end_time > now()
-           UNION ALL SELECT booking_id, start_time, end_time FROM ins WHERE end_time > now()
-         ) AS live ORDER BY start_time LIMIT 1
-       )
-       UPDATE gpus SET total_bookings = total_bookings + (SELECT count(*) FROM ins),
-         current_booking_id = (SELECT booking_id FROM next), booking_starts = (SELECT start_time FROM next),
-         booking_expires = (SELECT end_time FROM next)
-       WHERE id = ?`,
-      [booking.booking_id, booking.gpu_id, booking.client_id, booking.start_time, booking.end_time, booking.gpu_id, booking.gpu_id],
-    );
-  },
-
-  async removeLiveBooking(db, bookingId, gpuId) {
-    await db.raw(
-      `WITH del AS (DELETE FROM live_bookings WHERE booking_id = ? RETURNING booking_id), next AS (
-         SELECT booking_id, start_time, end_time FROM live_bookings
-         WHERE gpu_id = ? AND booking_id <> ? AND end_time > now() ORDER BY start_time LIMIT 1
-       )
-       UPDATE gpus SET current_booking_id = (SELECT booking_id FROM next), booking_starts = (SELECT start_time FROM next),
-         booking_expires = (SELECT end_time FROM next)
-       WHERE id = ?`,
-      [bookingId, gpuId, bookingId, gpuId],
-    );
-  },
-
   async upsertGpu(db, { id, ownerId, minerId, hwKey, spec, defaultPriceMicro }) {
     // Optional spec fields are NULL when not given: an insert takes the default, an
     // update keeps the stored value. One statement, so concurrent registrations of one

@@ -164,15 +164,6 @@ export const reviewsStore = {
       .select('at', 'average_rating', 'total_reviews');
     return newest.reverse();
   },
-
-  /** The summary recomputed from every visible review (tests and audits; never on a request). */
-  async recount(db: Knex, gpuId: string): Promise<Histogram> {
-    const rows: { rating: number; n: string }[] = await db('reviews').where({ gpu_id: gpuId, hidden: false })
-      .groupBy('rating').select('rating').count({ n: '*' });
-    const h: Histogram = [0, 0, 0, 0, 0];
-    for (const r of rows) h[r.rating - 1] = Number(r.n);
-    return h;
-  },
 };
 
 export type ReviewsStore = typeof reviewsStore;

@@ -32,7 +32,7 @@ export function overlapConflict(gpuId: string, taken: Overlap[], clientId: strin
 /** A job holds one live booking at a time: the refusal names the one it holds. */
 export function jobConflict(jobId: string, heldBookingId: string | undefined): DomainError {
   return new DomainError('ALREADY_EXISTS',
-    `job ${jobId} already holds live booking ${heldBookingId ?? '(ended meanwhile: retry)'}; a job holds one live booking at a time`,
+    `job ${jobId} already holds ${heldBookingId ? `live booking ${heldBookingId}` : 'a live booking'}; a job holds one live booking at a time`,
     'job_id', { booking_id: heldBookingId, reason: 'job_has_booking' });
 }
 
