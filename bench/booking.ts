@@ -40,7 +40,8 @@ async function main(): Promise<void> {
       await bench.start('dist/services/pricing/src/main.js', { ...common, PRICING_PORT: String(base + 4) }, 'pricing serving');
       await bench.start('dist/services/reviews/src/main.js', { ...common, REVIEWS_PORT: String(base + 3) }, 'reviews serving');
     }
-    const pricingAddr = core ? 'none' : `127.0.0.1:${base + 4}`;
+    // --no-quote: the whole mesh, but booking at listed prices (what the Quote call costs).
+    const pricingAddr = core || process.argv.includes('--no-quote') ? 'none' : `127.0.0.1:${base + 4}`;
     await bench.start('dist/services/booking/src/main.js', {
       ...common, BOOKING_PORT: String(base + 2), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, PRICING_ADDR: pricingAddr,
     }, 'booking serving');
