@@ -8,7 +8,9 @@ import { createLogger, type Logger } from '../lib/logger';
 import { ROOT } from '../lib/paths';
 import { generateKey, parseKeyList } from '../lib/apiKeys';
 import { readGatewayConfig, startGateway } from '../gateway/src/main';
+import { readAccountsConfig, startAccounts } from '../services/accounts/src/main';
 import { readBookingConfig, startBooking } from '../services/booking/src/main';
+import { formatMoney } from '../lib/money';
 import { readPricingConfig, startPricing } from '../services/pricing/src/main';
 import { readRegistryConfig, startRegistry } from '../services/registry/src/main';
 import { readReviewsConfig, startReviews } from '../services/reviews/src/main';
@@ -31,7 +33,7 @@ async function main(): Promise<void> {
   ensureWritableDir(dataDir, 'AITBC_DATA_DIR');
   const natsUrl = process.env.NATS_URL?.trim();
   // A part that fails to start (a taken port, say) stops those already started.
-  const { registry, pricing, reviews, booking, gateway, keys, source, databaseUrl } = await startParts(lifecycle, logger, dataDir, pgPort, natsUrl)
+  const { registry, pricing, reviews, booking, accounts, gateway, keys, source, databaseUrl, openingBalance } = await startParts(lifecycle, logger, dataDir, pgPort, natsUrl)
     .catch(async (err: unknown) => {
       await lifecycle.stop();
       throw err;
@@ -42,11 +44,12 @@ async function main(): Promise<void> {
     '',
     `AITBC marketplace mesh is up. Gateway: ${gateway.url}`,
     `  miner port (public) ${registry.publicAddress}`,
-    `  internal gRPC: registry ${registry.address}   booking ${booking.address}   reviews ${reviews.address}   pricing ${pricing.address}`,
+    `  internal gRPC: registry ${registry.address}   booking ${booking.address}   reviews ${reviews.address}   pricing ${pricing.address}   accounts ${accounts.address}`,
     `  data: ${databaseUrl.includes('@127.0.0.1:' + pgPort) ? dataDir : 'DATABASE_URL'}`,
     `  events: ${natsUrl ? `NATS ${natsUrl} (tail them: npm run events)` : 'in-process bus (set NATS_URL to use NATS JetStream)'}`,
     `  API keys (${source}):`,
     ...parseKeyList(keys).map((k) => `    ${k.role.padEnd(8)} account=${k.account.padEnd(10)} key=${source === 'AITBC_API_KEYS' ? mask(k.key) : k.key}`),
+    `  client accounts seeded here start with ${formatMoney(openingBalance)} AITBC (AITBC_OPENING_BALANCE); see it: curl -H "X-Api-Key: <client key>" ${gateway.url}/v1/accounts/me/balance`,
     `  try: curl -H "X-Api-Key: <key>" ${gateway.url}/v1/marketplace/gpu/list`,
     '',
   ];
@@ -82,23 +85,31 @@ async function startParts(lifecycle: Lifecycle, logger: Logger, dataDir: string,
     lifecycle.onStopFirst(name, () => part.stop());
     return part;
   };
-  const registryConfig = readRegistryConfig(env, defaults('registry'));
+  // npm start's development client can book at once: an opening balance, unless set otherwise.
+  const accountsEnv = { AITBC_OPENING_BALANCE: process.env.AITBC_OPENING_BALANCE ?? DEV_OPENING_BALANCE, ...env };
+  const accountsConfig = readAccountsConfig(accountsEnv, defaults('accounts'));
+  let bookingAddress = '';
+  const accounts = await begin('accounts', () => startAccounts(accountsConfig, createLogger('accounts', accountsConfig.logLevel), { bus, bookingAddr: () => bookingAddress }));
+  const registryConfig = readRegistryConfig(env, { ...defaults('registry'), accountsAddr: accounts.address });
   const registry = await begin('registry', () => startRegistry(registryConfig, createLogger('registry', registryConfig.logLevel), { bus }));
   const pricingConfig = readPricingConfig(env, defaults('pricing'));
   const pricing = await begin('pricing', () => startPricing(pricingConfig, createLogger('pricing', pricingConfig.logLevel), { bus }));
   const reviewsConfig = readReviewsConfig(env, defaults('reviews'));
   const reviews = await begin('reviews', () => startReviews(reviewsConfig, createLogger('reviews', reviewsConfig.logLevel), { bus }));
-  const bookingConfig = readBookingConfig(env, { ...defaults('booking'), registryAddr: registry.address, pricingAddr: pricing.address });
+  const bookingConfig = readBookingConfig(env, { ...defaults('booking'), registryAddr: registry.address, pricingAddr: pricing.address, accountsAddr: accounts.address });
   const booking = await begin('booking', () => startBooking(bookingConfig, createLogger('booking', bookingConfig.logLevel), { bus }));
+  bookingAddress = booking.address;
   const gatewayConfig = readGatewayConfig(env, {
     registryAddr: registry.address, bookingAddr: booking.address, pricingAddr: pricing.address, reviewsAddr: reviews.address,
-    apiKeys: keys, serviceKey: own.gateway.key,
+    accountsAddr: accounts.address, apiKeys: keys, serviceKey: own.gateway.key,
   });
   const gateway = await begin('gateway', () => startGateway(gatewayConfig, createLogger('gateway', gatewayConfig.logLevel)));
-  return { registry, pricing, reviews, booking, gateway, keys: userKeys, source, databaseUrl };
+  return { registry, pricing, reviews, booking, accounts, gateway, keys: userKeys, source, databaseUrl, openingBalance: accountsConfig.openingBalanceMicro };
 }
 
-const MESH_PARTS = ['gateway', 'registry', 'booking', 'pricing', 'reviews'];
+const MESH_PARTS = ['gateway', 'registry', 'booking', 'pricing', 'reviews', 'accounts'];
+/** What npm start's development client accounts may spend (AITBC). */
+const DEV_OPENING_BALANCE = '1000';
 
 /** The service key of each part: AITBC_API_KEYS's `service:<part>:KEY` when it has one, else a fresh one. */
 function meshServiceKeys(keyList: string): Record<string, { key: string; generated: boolean }> {

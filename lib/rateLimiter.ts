@@ -8,6 +8,8 @@ export interface RateLimiter {
   take(key: string): number;
   /** Like `take` without spending: 0 while a token is free, else the seconds to wait. */
   peek(key: string): number;
+  /** Gives back a token `take` spent (what it was spent on turned out not to count). */
+  refund(key: string): void;
 }
 
 /** At most this many keys are remembered; past it the fullest (least recently active) go first. */
@@ -47,6 +49,10 @@ export function createRateLimiter(perSecond: number, burst: number, now: () => n
         return 0;
       }
       return wait(bucket.tokens);
+    },
+    refund(key) {
+      const bucket = buckets.get(key);
+      if (bucket) bucket.tokens = Math.min(burst, bucket.tokens + 1);
     },
     peek(key) {
       const bucket = buckets.get(key);

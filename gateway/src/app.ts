@@ -14,6 +14,7 @@ import { minerRoutes } from './routes/minerRoutes';
 import { opsRoutes } from './routes/opsRoutes';
 import { pricingRoutes } from './routes/pricingRoutes';
 import { reviewRoutes } from './routes/reviewRoutes';
+import { accountRoutes } from './routes/accountRoutes';
 
 export type { GatewayDeps } from './deps';
 
@@ -114,5 +115,6 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   bookingRoutes(app, deps);
   pricingRoutes(app, deps);
   reviewRoutes(app, deps);
+  accountRoutes(app, deps);
   return app;
 }

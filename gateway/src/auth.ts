@@ -19,18 +19,22 @@ export function installAuth(app: FastifyInstance, deps: GatewayDeps): void {
     const config = request.routeOptions.config;
     if (config?.public) return;
     const presented = presentedKey(request.headers);
-    const caller = deps.keys.authenticate(presented);
+    // An address that keeps presenting unknown keys gets 429 for them, without so much as a
+    // 401 to learn from, and without a lookup. A key known recently from it still works: one
+    // noisy client behind a shared address (a NAT, a proxy) must not lock out everyone else
+    // there (keys of 24+ random characters are beyond guessing; the throttle keeps trying
+    // slow, visible and cheap).
+    // A key not known recently spends a token before it is looked up (so concurrent guesses
+    // cannot all slip through while lookups are in flight); a key that turns out valid gets it back.
+    const spent = presented && !deps.keys.recentlyKnown(presented);
+    const blocked = spent ? failedKeys.take(request.ip) : 0;
+    if (blocked) {
+      return sendProblem(reply.header('Retry-After', String(blocked)),
+        problem(429, `too many unknown API keys from this address; retry after ${blocked} s`));
+    }
+    const caller = await deps.keys.authenticate(presented);
+    if (caller && spent) failedKeys.refund(request.ip);
     if (!caller) {
-      // An address that keeps presenting unknown keys gets 429 for them, without so much as
-      // a 401 to learn from. A known key from it still works: one noisy client behind a shared
-      // address (a NAT, a proxy) must not lock out everyone else there (keys of 24+ random
-      // characters are beyond guessing; the throttle keeps trying slow and visible).
-      const blocked = presented ? failedKeys.peek(request.ip) : 0;
-      if (blocked) {
-        return sendProblem(reply.header('Retry-After', String(blocked)),
-          problem(429, `too many unknown API keys from this address; retry after ${blocked} s`));
-      }
-      if (presented) failedKeys.take(request.ip);
       const detail = presented ? 'unknown API key' : 'missing API key: send X-Api-Key or Authorization: Bearer';
       return sendProblem(reply.header('WWW-Authenticate', 'Bearer'), problem(401, detail));
     }

@@ -1,6 +1,7 @@
 import type { Client } from '@grpc/grpc-js';
-import type { KeyStore } from '../../lib/apiKeys';
+import type { KeyDirectory } from '../../lib/keyDirectory';
 import type { Caller } from '../../lib/caller';
+import type { AccountsServiceClient } from '../../lib/gen/aitbc/marketplace/v1/accounts';
 import type { BookingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/booking';
 import type { PricingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/pricing';
 import type { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
@@ -14,7 +15,9 @@ export interface GatewayDeps {
   booking: AsyncClient<BookingServiceClient>;
   pricing: AsyncClient<PricingServiceClient>;
   reviews: AsyncClient<ReviewsServiceClient>;
-  keys: KeyStore;
+  /** Who a key belongs to (the accounts service, cached). */
+  keys: KeyDirectory;
+  accounts: AsyncClient<AccountsServiceClient>;
   logger: Logger;
   /** Services whose gRPC health /readyz reports. */
   backends: { name: string; channel: Client }[];

@@ -9,7 +9,8 @@ import { connect, healthChannel } from '../../lib/grpcClient';
 import { createLifecycle, type Lifecycle, serviceMain } from '../../lib/lifecycle';
 import { createLogger, type Logger } from '../../lib/logger';
 import { buildGateway } from './app';
-import { createKeyStore, parseKeyList } from '../../lib/apiKeys';
+import { AccountsServiceClient } from '../../lib/gen/aitbc/marketplace/v1/accounts';
+import { accountsKeyDirectory } from '../../lib/keyDirectory';
 import { type MeshSecurityConfig, readMeshSecurity } from '../../lib/meshSecurity';
 
 export interface GatewayConfig {
@@ -20,6 +21,7 @@ export interface GatewayConfig {
   bookingAddr: string;
   pricingAddr: string;
   reviewsAddr: string;
+  accountsAddr: string;
   security: MeshSecurityConfig;
   /** Whose X-Forwarded-For to believe: the proxies' addresses; undefined: nobody's. */
   trustProxy?: string;
@@ -38,6 +40,7 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> & {
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     registryAddr: r.string('REGISTRY_ADDR', defaults.registryAddr ?? '127.0.0.1:50057'),
     bookingAddr: r.string('BOOKING_ADDR', defaults.bookingAddr ?? '127.0.0.1:50052'),
+    accountsAddr: r.string('ACCOUNTS_ADDR', defaults.accountsAddr ?? '127.0.0.1:50055'),
     pricingAddr: r.string('PRICING_ADDR', defaults.pricingAddr ?? '127.0.0.1:50054'),
     reviewsAddr: r.string('REVIEWS_ADDR', defaults.reviewsAddr ?? '127.0.0.1:50053'),
     security: readMeshSecurity(r, 'gateway', { apiKeys: defaults.apiKeys, serviceKey: defaults.serviceKey, callsOut: true }),
@@ -97,7 +100,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   const booking = connect(BookingServiceClient, config.bookingAddr, config.rpcDeadlineMs, auth);
   const pricing = connect(PricingServiceClient, config.pricingAddr, config.rpcDeadlineMs, auth);
   const reviews = connect(ReviewsServiceClient, config.reviewsAddr, config.rpcDeadlineMs, auth);
+  const accounts = connect(AccountsServiceClient, config.accountsAddr, config.rpcDeadlineMs, auth);
   const backends = [
+    { name: 'accounts', channel: healthChannel(config.accountsAddr, tls) },
     { name: 'registry', channel: healthChannel(config.registryAddr, tls) },
     { name: 'booking', channel: healthChannel(config.bookingAddr, tls) },
     { name: 'pricing', channel: healthChannel(config.pricingAddr, tls) },
@@ -108,7 +113,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     booking: booking.client,
     pricing: pricing.client,
     reviews: reviews.client,
-    keys: createKeyStore(parseKeyList(config.security.apiKeys)),
+    accounts: accounts.client,
+    keys: accountsKeyDirectory(accounts.client),
     trustProxy: config.trustProxy,
     failedAuthLimit: config.security.failedAuth,
     logger,
@@ -122,6 +128,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     booking.close();
     pricing.close();
     reviews.close();
+    accounts.close();
     for (const b of backends) b.channel.close();
   });
   await app.listen({ host: config.host, port: config.port });

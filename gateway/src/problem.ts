@@ -1,6 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, HTTP_STATUS } from '../../lib/errors';
+import { toUnits } from '../../lib/money';
 import type { Logger } from '../../lib/logger';
 
 /** RFC 9457 problem details, plus `field` naming the offending input where there is one. */
@@ -15,7 +16,7 @@ export interface Problem {
 }
 
 const TITLES: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
   406: 'Not Acceptable', 409: 'Conflict', 413: 'Content Too Large', 414: 'URI Too Long', 415: 'Unsupported Media Type',
   422: 'Unprocessable Content', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error',
   503: 'Service Unavailable', 504: 'Gateway Timeout',
@@ -35,9 +36,10 @@ export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
 
 /**
  * The few refusals whose HTTP status is finer than their gRPC code: a reused
- * Idempotency-Key with another body is 422 (INVALID_ARGUMENT alone would be 400).
+ * Idempotency-Key with another body is 422 (INVALID_ARGUMENT alone would be 400), not
+ * enough balance is 402 (FAILED_PRECONDITION alone would be 409).
  */
-const REASON_STATUS: Record<string, number> = { idempotency_key_reused: 422 };
+const REASON_STATUS: Record<string, number> = { idempotency_key_reused: 422, insufficient_funds: 402 };
 
 /**
  * One error handler for the whole gateway: schema failures and DomainErrors (from gRPC) get
@@ -50,7 +52,7 @@ export function errorHandler(logger: Logger) {
     if (error instanceof DomainError) {
       const status = REASON_STATUS[String(error.details?.reason)] ?? HTTP_STATUS[error.code];
       if (status >= 500) logger.warn({ code: error.code, detail: error.message, url: instance }, 'backend failure');
-      return sendProblem(reply, problem(status, error.message, { instance, field: error.field, ...(error.details ?? {}) }));
+      return sendProblem(reply, problem(status, error.message, { instance, field: error.field, ...inUnits(error.details ?? {}) }));
     }
     const fe = error as FastifyError & { validation?: ErrorObject[]; validationContext?: string };
     if (fe.validation) {
@@ -112,4 +114,10 @@ function mostSpecific(errors: ErrorObject[]): ErrorObject {
   const real = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf');
   const depth = (e: ErrorObject) => e.instancePath.split('/').length + (e.keyword === 'additionalProperties' || e.keyword === 'required' ? 1 : 0);
   return (real.length ? real : errors).reduce((best, e) => (depth(e) > depth(best) ? e : best));
+}
+
+/** Details in micro-AITBC (`missing_micro`) as the API shows money: AITBC (`missing`). */
+function inUnits(details: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(details).map(([k, v]) =>
+    (k.endsWith('_micro') && typeof v === 'number' ? [k.slice(0, -6), toUnits(v)] : [k, v])));
 }

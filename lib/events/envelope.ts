@@ -1,4 +1,5 @@
 import {
+  AccountCreated, AccountKeyChanged, LedgerTransactionRecorded,
   BookingConfirmed, BookingCreated, BookingEnded, EventEnvelope, GpuRegistered, GpuStatusChanged, GpuUnregistered, GpuUpdated, PriceChanged, ReviewAdded, ReviewEdited, ReviewModerated,
 } from '../gen/aitbc/marketplace/v1/events';
 import { newId } from '../ids';
@@ -16,13 +17,17 @@ export const EVENT_TYPES = {
   'review.added': ReviewAdded,
   'review.edited': ReviewEdited,
   'review.moderated': ReviewModerated,
+  'account.created': AccountCreated,
+  'account.key_created': AccountKeyChanged,
+  'account.key_revoked': AccountKeyChanged,
+  'ledger.transaction': LedgerTransactionRecorded,
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;
 export type PayloadOf<T extends EventType> = ReturnType<(typeof EVENT_TYPES)[T]['decode']>;
 
 /** Streams hold these subject families (`<prefix>.<family>.>`). */
-export const STREAM_FAMILIES = ['gpu', 'booking', 'review', 'price'];
+export const STREAM_FAMILIES = ['gpu', 'booking', 'review', 'price', 'account', 'ledger'];
 /** How long the stream keeps events: the furthest back a replay can reach. */
 export const STREAM_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 

@@ -4,6 +4,7 @@ import net from 'node:net';
 import { HealthImplementation } from 'grpc-health-check';
 import { createKeyStore, parseKeyList } from '../../lib/apiKeys';
 import { healthChannel } from '../../lib/grpcClient';
+import { localKeyDirectory } from '../../lib/keyDirectory';
 import { createLogger } from '../../lib/logger';
 import { buildGateway } from '../../gateway/src/app';
 import { READY_MAX_AGE_MS } from '../../gateway/src/routes/opsRoutes';
@@ -25,7 +26,7 @@ describe('operations endpoints', () => {
     assert.deepEqual(health.body, { status: 'ok' });
     const ready = await http(mesh.url, 'GET', '/readyz');
     assert.equal(ready.status, 200);
-    assert.deepEqual(ready.body, { status: 'ready', services: { registry: 'SERVING', booking: 'SERVING', pricing: 'SERVING', reviews: 'SERVING' } });
+    assert.deepEqual(ready.body, { status: 'ready', services: { accounts: 'SERVING', registry: 'SERVING', booking: 'SERVING', pricing: 'SERVING', reviews: 'SERVING' } });
   });
 
   it('/openapi.json documents every GPU, miner, booking, order, pricing and review endpoint', async () => {
@@ -67,7 +68,7 @@ describe('operations endpoints', () => {
   it('answers 429 with Retry-After when an account goes over its rate, other accounts unaffected', async () => {
     const gateway = await startGateway(readGatewayConfig({ PORT: '0', RATE_LIMIT_PER_SECOND: '2', RATE_LIMIT_BURST: '3' }, {
       registryAddr: mesh.registry.address, bookingAddr: mesh.booking.address, pricingAddr: mesh.pricing!.address,
-      reviewsAddr: mesh.reviews.address, apiKeys: KEY_LIST,
+      reviewsAddr: mesh.reviews.address, accountsAddr: mesh.accounts.address, apiKeys: KEY_LIST,
     }), createLogger('gateway', LOG_LEVEL));
     try {
       const list = (key: string) => http(gateway.url, 'GET', '/v1/marketplace/gpu/list', { key });
@@ -89,10 +90,11 @@ describe('operations endpoints', () => {
   it('throttles unknown keys by client address: 429 with Retry-After for them (known keys unaffected), then lets it back', async () => {
     const gateway = await startGateway(readGatewayConfig({ PORT: '0', AUTH_FAILURE_BURST: '5', AUTH_FAILURES_PER_SECOND: '1' }, {
       registryAddr: mesh.registry.address, bookingAddr: mesh.booking.address, pricingAddr: mesh.pricing!.address,
-      reviewsAddr: mesh.reviews.address, apiKeys: KEY_LIST,
+      reviewsAddr: mesh.reviews.address, accountsAddr: mesh.accounts.address, apiKeys: KEY_LIST,
     }), createLogger('gateway', LOG_LEVEL));
     try {
       const list = (key: string) => http(gateway.url, 'GET', '/v1/marketplace/gpu/list', { key });
+      assert.equal((await list(KEYS.client)).status, 200, 'a key in use from this address before the spray');
       const guesses = await Promise.all(Array.from({ length: 300 }, (_, i) => list(`guess-${i}-padded-to-a-real-length`)));
       const statuses = guesses.map((g) => g.status);
       assert.equal(statuses.filter((s) => s === 401).length, 5, 'the burst, then no more key is looked at');
@@ -102,7 +104,7 @@ describe('operations endpoints', () => {
       assert.match(refused.body.detail, /too many unknown API keys from this address/);
       const wait = Number(refused.headers.get('retry-after'));
       assert.ok(wait >= 1, String(wait));
-      assert.equal((await list(KEYS.client)).status, 200, 'a known key from the same address is not locked out');
+      assert.equal((await list(KEYS.client)).status, 200, 'a key known from this address is not locked out');
       assert.equal((await list('one-more-guess-padded-to-length')).status, 429);
       assert.equal((await http(gateway.url, 'GET', '/healthz')).status, 200, 'public routes are not throttled');
       await new Promise((r) => setTimeout(r, wait * 1000 + 100));
@@ -115,7 +117,7 @@ describe('operations endpoints', () => {
   it('takes the client address from X-Forwarded-For only as far as TRUST_PROXY says: a client cannot pick its own', async () => {
     const gateway = await startGateway(readGatewayConfig({ PORT: '0', AUTH_FAILURE_BURST: '3', AUTH_FAILURES_PER_SECOND: '1', TRUST_PROXY: '127.0.0.1' }, {
       registryAddr: mesh.registry.address, bookingAddr: mesh.booking.address, pricingAddr: mesh.pricing!.address,
-      reviewsAddr: mesh.reviews.address, apiKeys: KEY_LIST,
+      reviewsAddr: mesh.reviews.address, accountsAddr: mesh.accounts.address, apiKeys: KEY_LIST,
     }), createLogger('gateway', LOG_LEVEL));
     try {
       // The proxy in front (this test, on 127.0.0.1) appends the real address (198.51.100.1); what the client wrote before it does not count.
@@ -170,7 +172,7 @@ describe('operations endpoints', () => {
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
     const channel = healthChannel(`127.0.0.1:${port}`);
     const app = await buildGateway({
-      registry: {} as never, booking: {} as never, pricing: {} as never, reviews: {} as never, keys: createKeyStore(parseKeyList(KEY_LIST)),
+      registry: {} as never, booking: {} as never, pricing: {} as never, reviews: {} as never, accounts: {} as never, keys: localKeyDirectory(createKeyStore(parseKeyList(KEY_LIST))),
       logger: createLogger('gateway', LOG_LEVEL), backends: [{ name: 'x', channel }],
     });
     try {

@@ -42,7 +42,7 @@ describe('booking service over gRPC, two replicas on one database', function () 
     registry = await startRegistry(readRegistryConfig({ ...env, REGISTRY_PORT: '0', MINER_PORT: '0' }, { databaseUrl: database.url, apiKeys: KEY_LIST }), createLogger('registry', LOG_LEVEL));
     for (let i = 0; i < 2; i++) {
       replicas.push(await startBooking(
-        readBookingConfig({ ...env, BOOKING_PORT: '0', PRICING_ADDR: 'none' }, { databaseUrl: database.url, apiKeys: KEY_LIST, registryAddr: registry.address }),
+        readBookingConfig({ ...env, BOOKING_PORT: '0', PRICING_ADDR: 'none', ACCOUNTS_ADDR: 'none' }, { databaseUrl: database.url, apiKeys: KEY_LIST, registryAddr: registry.address }),
         createLogger(`booking-${i}`, LOG_LEVEL),
       ));
     }
@@ -235,7 +235,7 @@ describe('booking service over gRPC, two replicas on one database', function () 
 
   it('gives up on a booking row locked past the database deadline with UNAVAILABLE, changing nothing', async () => {
     const impatient = await startBooking(
-      readBookingConfig({ NATS_URL, NATS_SUBJECT_PREFIX: prefix, BOOKING_PORT: '0', PRICING_ADDR: 'none', DB_STATEMENT_TIMEOUT_MS: '300' },
+      readBookingConfig({ NATS_URL, NATS_SUBJECT_PREFIX: prefix, BOOKING_PORT: '0', PRICING_ADDR: 'none', ACCOUNTS_ADDR: 'none', DB_STATEMENT_TIMEOUT_MS: '300' },
         { databaseUrl: database.url, apiKeys: KEY_LIST, registryAddr: registry.address }),
       createLogger('booking-impatient', LOG_LEVEL),
     );

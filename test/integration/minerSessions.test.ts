@@ -17,6 +17,7 @@ import { connectNatsBus } from '../../lib/events/natsBus';
 import { newEvent } from '../../lib/events/envelope';
 import { EventEnvelope } from '../../lib/gen/aitbc/marketplace/v1/events';
 import { Booking } from '../../lib/gen/aitbc/marketplace/v1/booking';
+import { readAccountsConfig, startAccounts } from '../../services/accounts/src/main';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 import { KEY_LIST, KEYS, LOG_LEVEL, testClient } from '../support/testMesh';
 
@@ -53,15 +54,19 @@ describe('miner sessions over gRPC', function () {
   let prefix: string;
   let registry: RunningService;
   let handle: ClientHandle<RegistryServiceClient>;
+  let accounts: RunningService;
   let changes: Delivery[];
   let recorder: { stop(): Promise<void> };
 
   before(async () => {
     database = await createTestDatabase();
     prefix = testPrefix();
+    // Miner keys are checked with the accounts service (seeded from the same key list).
+    accounts = await startAccounts(readAccountsConfig({ ACCOUNTS_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix }, { databaseUrl: database.url, apiKeys: KEY_LIST }),
+      createLogger('accounts', LOG_LEVEL));
     registry = await startRegistry(readRegistryConfig(
       { REGISTRY_PORT: '0', MINER_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, HEARTBEAT_TTL_SECONDS: '2', HEARTBEAT_INTERVAL_SECONDS: '1', HEARTBEAT_FLUSH_MS: '200', SHUTDOWN_TIMEOUT_MS: '5000' },
-      { databaseUrl: database.url, apiKeys: KEY_LIST },
+      { databaseUrl: database.url, apiKeys: KEY_LIST, accountsAddr: accounts.address },
     ), createLogger('registry', LOG_LEVEL));
     handle = testClient(RegistryServiceClient, registry.address, 5000);
     const recording = await recordEvents(prefix, ['gpu.status_changed']);
@@ -72,6 +77,7 @@ describe('miner sessions over gRPC', function () {
     await recorder?.stop();
     handle?.close();
     await registry?.stop();
+    await accounts?.stop();
     await deleteStream(prefix);
     await database?.drop();
   });
@@ -162,7 +168,7 @@ describe('miner sessions over gRPC', function () {
     // A replica of its own, so the throttled address does not disturb the other tests.
     const strict = await startRegistry(readRegistryConfig(
       { REGISTRY_PORT: '0', MINER_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, AUTH_FAILURE_BURST: '3', AUTH_FAILURES_PER_SECOND: '1' },
-      { databaseUrl: database.url, apiKeys: KEY_LIST },
+      { databaseUrl: database.url, apiKeys: KEY_LIST, accountsAddr: accounts.address },
     ), createLogger('registry-strict', LOG_LEVEL));
     try {
       const attempt = async (key: string) => {
@@ -173,6 +179,12 @@ describe('miner sessions over gRPC', function () {
         s.close();
         return s.status()!;
       };
+      // The rig's key in use from this address before the spray: it is known, and stays usable.
+      const before = openStream(strict.publicAddress!, KEYS.provider);
+      before.hello(inventory(1, 'GPU-throttle'));
+      await waitFor(() => before.received.length > 0, 5000, 'a first welcome');
+      before.stream.end();
+      before.close();
       const codes = [];
       for (let i = 0; i < 5; i++) codes.push((await attempt(`wrong-provider-key-${i}-xxxxxxxx`)).code);
       const { UNAUTHENTICATED, RESOURCE_EXHAUSTED } = grpc.status;

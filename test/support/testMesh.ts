@@ -6,6 +6,7 @@ import type { Client } from '@grpc/grpc-js';
 import { Role } from '../../lib/caller';
 import { createLogger } from '../../lib/logger';
 import { readGatewayConfig, startGateway, type RunningGateway } from '../../gateway/src/main';
+import { readAccountsConfig, startAccounts } from '../../services/accounts/src/main';
 import { readBookingConfig, startBooking } from '../../services/booking/src/main';
 import { readPricingConfig, startPricing } from '../../services/pricing/src/main';
 import { readReviewsConfig, startReviews } from '../../services/reviews/src/main';
@@ -26,6 +27,8 @@ export const KEYS = {
 export const SERVICE_KEYS = {
   gateway: 'service-key-gateway-xxxxxxxx',
   booking: 'service-key-booking-xxxxxxxx',
+  registry: 'service-key-registry-xxxxxxx',
+  accounts: 'service-key-accounts-xxxxxxx',
   coordinator: 'service-key-coordinator-xxxx',
 };
 export const KEY_LIST = [
@@ -73,6 +76,8 @@ export function testClient<C>(Ctor: new (...args: any[]) => C & Client, address:
 }
 
 export const LOG_LEVEL = process.env.TEST_LOG_LEVEL ?? 'silent';
+/** What each client account of the test mesh starts with (AITBC): enough for every test but the ledger's. */
+export const TEST_OPENING_BALANCE = '1000000';
 
 export interface TestMesh {
   url: string;
@@ -82,6 +87,7 @@ export interface TestMesh {
   /** Absent when the mesh was started without pricing (bookings at listed prices). */
   pricing?: RunningService;
   reviews: RunningService;
+  accounts: RunningService;
   gateway: RunningGateway;
   /** The registry's knex handle, for checking what is stored. */
   db: Knex;
@@ -103,8 +109,13 @@ export async function startTestMesh(
   const database = await createTestDatabase();
   // Real NATS, with a subject prefix (and so a stream) of this mesh's own.
   const prefix = testPrefix();
+  let bookingAddress = '';
+  const accounts = await startAccounts(
+    readAccountsConfig({ ACCOUNTS_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, AITBC_OPENING_BALANCE: TEST_OPENING_BALANCE, ...env }, { databaseUrl: database.url, apiKeys: keyList }),
+    createLogger('accounts', LOG_LEVEL), { bookingAddr: () => bookingAddress },
+  );
   const registry = await startRegistry(
-    readRegistryConfig({ REGISTRY_PORT: '0', MINER_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, { databaseUrl: database.url, apiKeys: keyList }),
+    readRegistryConfig({ REGISTRY_PORT: '0', MINER_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, { databaseUrl: database.url, apiKeys: keyList, accountsAddr: accounts.address }),
     createLogger('registry', LOG_LEVEL),
   );
   const pricing = options.pricing === false ? undefined : await startPricing(
@@ -117,14 +128,15 @@ export async function startTestMesh(
   );
   const booking = await startBooking(
     readBookingConfig({ BOOKING_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env, ...options.bookingEnv }, {
-      databaseUrl: database.url, apiKeys: keyList, registryAddr: registry.address, pricingAddr: pricing?.address ?? 'none',
+      databaseUrl: database.url, apiKeys: keyList, registryAddr: registry.address, pricingAddr: pricing?.address ?? 'none', accountsAddr: accounts.address,
     }),
     createLogger('booking', LOG_LEVEL),
   );
+  bookingAddress = booking.address;
   const gateway = await startGateway(
     readGatewayConfig({ PORT: '0', ...env }, {
       registryAddr: registry.address, bookingAddr: booking.address, pricingAddr: pricing?.address ?? '127.0.0.1:1',
-      reviewsAddr: reviews.address, apiKeys: keyList,
+      reviewsAddr: reviews.address, accountsAddr: accounts.address, apiKeys: keyList,
     }),
     createLogger('gateway', LOG_LEVEL),
   );
@@ -137,6 +149,7 @@ export async function startTestMesh(
     booking,
     pricing,
     reviews,
+    accounts,
     gateway,
     db: registry.db,
     registryClient,
@@ -147,6 +160,7 @@ export async function startTestMesh(
       await pricing?.stop();
       await reviews.stop();
       await registry.stop();
+      await accounts.stop();
       await database.drop();
       await deleteStream(prefix);
     },

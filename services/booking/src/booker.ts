@@ -15,6 +15,7 @@ import { gpuOffline, jobConflict, overlapConflict, tooExpensive } from './domain
 import { bookingCreated } from './events';
 import { type GpuSnapshotStore, isComplete, type KnownGpu } from './gpuSnapshotStore';
 import type { IdempotencyStore } from './idempotencyStore';
+import type { LedgerPort } from './ledgerPort';
 import type { PricingPort } from './pricing';
 import { type BookingRow, type BookingStore, EXCLUSION_VIOLATION, isJobTaken } from './store';
 
@@ -27,6 +28,7 @@ export interface BookerDeps {
   /** Asked only for a GPU the snapshot does not know yet (registered a moment ago, or before the snapshot). */
   registry: AsyncClient<RegistryServiceClient>;
   pricing: PricingPort;
+  ledger: LedgerPort;
   now?: () => Date;
 }
 
@@ -73,9 +75,16 @@ export function createBooker(deps: BookerDeps) {
     }
     const row = newRow(caller, req, plan, gpu, quote);
     const response: CreateBookingResponse = { booking: bookingMessage(row), quote, wouldSucceed: true, reason: '', replayed: false };
+    // Paid first: the total is held, then the booking inserted before the hold's deadline;
+    // a booking that is not made gives its hold back (and the accounts service gives back
+    // any hold whose booking never appeared, if this process dies in between).
+    const deadline = await deps.ledger.hold(row);
     try {
-      return await insert(caller, row, plan, key, response);
+      const answer = await insert(caller, row, plan, key, response, deadline);
+      if (answer.replayed) await deps.ledger.giveBack(row.booking_id);
+      return answer;
     } catch (err) {
+      await deps.ledger.giveBack(row.booking_id);
       if ((err as { code?: string }).code === EXCLUSION_VIOLATION) throw overlapConflict(gpu.gpu_id, await store.overlaps(db, gpu.gpu_id, plan.start, plan.end), req.clientId);
       if (isJobTaken(err)) {
         // Named only to those who may see it (a client's own booking is not a coordinator's business).
@@ -87,11 +96,13 @@ export function createBooker(deps: BookerDeps) {
   }
 
   /** The hot path is one statement; a job's bookings take turns (an advisory lock), a keyed request records its answer. */
-  async function insert(caller: Caller, row: BookingRow, plan: BookingPlan, key: string, response: CreateBookingResponse) {
+  async function insert(caller: Caller, row: BookingRow, plan: BookingPlan, key: string, response: CreateBookingResponse, deadline?: Date) {
     const event = bookingCreated(row);
-    const refusedOffline = () => gpuOffline(row.gpu_id);
+    const refused = async () => (deadline && await store.passed(db, deadline)
+      ? new DomainError('UNAVAILABLE', 'booking took longer than its payment hold allows; nothing was booked, retry')
+      : gpuOffline(row.gpu_id));
     if (!key && !plan.jobId) {
-      if (!(await store.insert(db, outbox, row, event))) throw refusedOffline();
+      if (!(await store.insert(db, outbox, row, event, deadline))) throw await refused();
       return response;
     }
     return db.transaction(async (trx) => {
@@ -101,7 +112,7 @@ export function createBooker(deps: BookerDeps) {
         // A concurrent request with this key committed first: answer as it did.
         return replay((await idempotency.find(trx, caller.accountId, key))!, plan.requestHash);
       }
-      if (!(await store.insert(trx, outbox, row, event))) throw refusedOffline();
+      if (!(await store.insert(trx, outbox, row, event, deadline))) throw await refused();
       if (key) await idempotency.saveResponse(trx, caller.accountId, key, Buffer.from(CreateBookingResponse.encode(response).finish()));
       return response;
     });

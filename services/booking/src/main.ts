@@ -10,7 +10,9 @@ import { bookingMigrations } from '../migrations';
 import { createExpirySweeper } from './expirySweeper';
 import { createGpuReactions } from './gpuReactions';
 import { listedPricing, pricingServiceQuotes, type PricingPort } from './pricing';
+import { AccountsServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/accounts';
 import { createBooker } from './booker';
+import { accountsLedger, noLedger } from './ledgerPort';
 import { createEndings } from './endings';
 import { gpuSnapshotStore } from './gpuSnapshotStore';
 import { idempotencyStore } from './idempotencyStore';
@@ -27,9 +29,13 @@ export interface BookingConfig extends CommonConfig {
   pricingDeadlineMs: number;
   expiryIntervalMs: number;
   rpcDeadlineMs: number;
+  /** The accounts service that holds each booking's total; empty: no ledger (measurements only). */
+  accountsAddr: string;
+  /** Service accounts that may see every booking (the accounts service reconciling holds). */
+  ledgerAccounts: string[];
 }
 
-export function readBookingConfig(env: Env, defaults: CommonDefaults & { registryAddr?: string; pricingAddr?: string } = {}): BookingConfig {
+export function readBookingConfig(env: Env, defaults: CommonDefaults & { registryAddr?: string; pricingAddr?: string; accountsAddr?: string } = {}): BookingConfig {
   const r = new ConfigReader(env);
   const config: BookingConfig = {
     ...readCommon(r, 'booking', defaults, true),
@@ -42,6 +48,9 @@ export function readBookingConfig(env: Env, defaults: CommonDefaults & { registr
     pricingDeadlineMs: r.int('PRICING_DEADLINE_MS', 300, 20, 10_000),
     expiryIntervalMs: r.int('EXPIRY_INTERVAL_MS', 250, 50, 60_000),
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 3000, 50, 60_000),
+    // "none": bookings are not paid for (only to measure what the ledger costs).
+    accountsAddr: r.string('ACCOUNTS_ADDR', defaults.accountsAddr ?? '127.0.0.1:50055').replace(/^none$/, ''),
+    ledgerAccounts: r.string('LEDGER_ACCOUNTS', 'accounts').split(',').map((s) => s.trim()).filter(Boolean),
   };
   r.done();
   return config;
@@ -70,12 +79,14 @@ export function startBooking(
       const pricingClient = config.pricingAddr ? connect(PricingServiceClient, config.pricingAddr, config.pricingDeadlineMs, auth) : undefined;
       const pricing = options.pricing
         ?? (pricingClient ? pricingServiceQuotes(pricingClient.client, config.pricingDeadlineMs, logger) : listedPricing);
+      const accountsClient = config.accountsAddr ? connect(AccountsServiceClient, config.accountsAddr, config.rpcDeadlineMs, auth) : undefined;
+      const ledger = accountsClient ? accountsLedger(accountsClient.client, logger) : noLedger;
       const store = bookingStore;
-      const booker = createBooker({ db, store, gpus: gpuSnapshotStore, idempotency: idempotencyStore, outbox, registry: registry.client, pricing });
+      const booker = createBooker({ db, store, gpus: gpuSnapshotStore, idempotency: idempotencyStore, outbox, registry: registry.client, pricing, ledger });
       const jobs = createJobs({ db, store, booker, registry: registry.client });
       const endNow = createEndings({ db, store, outbox });
       return {
-        bindings: [createBookingHandlers({ db, store, outbox, booker, endNow, jobs })],
+        bindings: [createBookingHandlers({ db, store, outbox, booker, endNow, jobs, ledgerAccounts: new Set(config.ledgerAccounts) })],
         workers: [
           createExpirySweeper({ db, store, idempotency: idempotencyStore, outbox, logger, intervalMs: config.expiryIntervalMs }),
           createGpuReactions({ db, bus, logger, store, gpus: gpuSnapshotStore, outbox }),
@@ -83,6 +94,7 @@ export function startBooking(
         afterStop: () => {
           registry.close();
           pricingClient?.close();
+          accountsClient?.close();
         },
       };
     },

@@ -23,6 +23,8 @@ export interface BookingHandlerDeps {
   booker: Booker;
   endNow: ReturnType<typeof createEndings>;
   jobs: ReturnType<typeof createJobs>;
+  /** Service accounts that may see every booking (the accounts service, reconciling holds). */
+  ledgerAccounts: ReadonlySet<string>;
 }
 
 const RENTERS = [Role.ROLE_CLIENT, Role.ROLE_SERVICE];
@@ -82,7 +84,7 @@ export function createBookingHandlers(deps: BookingHandlerDeps): ServiceBinding<
       async getBooking(req) {
         const caller = requireCaller(req.caller, ANYONE);
         const row = isId(req.bookingId, 'bkg') ? await store.get(db, req.bookingId) : undefined;
-        if (!row || !maySee(row, caller)) throw notFound(`booking ${req.bookingId}`);
+        if (!row || !maySee(row, caller, deps.ledgerAccounts)) throw notFound(`booking ${req.bookingId}`);
         return { booking: bookingMessage(row) };
       },
 

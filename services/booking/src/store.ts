@@ -68,18 +68,26 @@ export const endedRow = (row: BookingRow, s: Settlement): BookingRow => ({
 export const bookingStore = {
   /**
    * Inserts a booking and its event in one statement, only while the GPU snapshot says the
-   * GPU is online: false when it is not (it went offline since it was read). Throws the
+   * GPU is online and before its hold's deadline: false when not (the GPU went offline since
+   * it was read, or the hold is past its deadline and may be given back). Throws the
    * exclusion violation on an overlap, the job index's unique violation for a second live
    * booking of one job.
    */
-  async insert(db: Knex, outbox: Outbox, row: BookingRow, event: EventEnvelope): Promise<boolean> {
+  async insert(db: Knex, outbox: Outbox, row: BookingRow, event: EventEnvelope, deadline?: Date): Promise<boolean> {
     const rows = await outbox.withChange(db, {
       sql: `INSERT INTO bookings SELECT (json_populate_record(null::bookings, ?::json)).*
             WHERE EXISTS (SELECT 1 FROM gpus WHERE gpu_id = ? AND online AND unregistered_at IS NULL)
+              AND (?::timestamptz IS NULL OR now() < ?::timestamptz)
             RETURNING booking_id`,
-      bindings: [JSON.stringify(row), row.gpu_id],
+      bindings: [JSON.stringify(row), row.gpu_id, deadline ?? null, deadline ?? null],
     }, [event]);
     return rows.length === 1;
+  },
+
+  /** Whether `deadline` has passed by the database's clock (the one the insert checks). */
+  async passed(db: Knex, deadline: Date): Promise<boolean> {
+    const { rows } = await db.raw('SELECT now() >= ?::timestamptz AS passed', [deadline]);
+    return rows[0].passed;
   },
 
   /**

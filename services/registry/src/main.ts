@@ -9,6 +9,9 @@ import { createBookingProjection } from './bookingProjection';
 import { createRatingProjection } from './ratingProjection';
 import { createLiveness } from './liveness';
 import { createMinerSessions } from './minerSessions';
+import { AccountsServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/accounts';
+import { connect } from '../../../lib/grpcClient';
+import { accountsKeyDirectory } from '../../../lib/keyDirectory';
 import { createOfflineSweeper } from './offlineSweeper';
 import { createRegistryHandlers } from './rpc';
 import { projectionStore } from './projectionStore';
@@ -25,12 +28,14 @@ export interface RegistryConfig extends CommonConfig {
   heartbeatIntervalSeconds: number;
   heartbeatFlushMs: number;
   defaultPriceMicro: number;
+  /** The accounts service, which miner keys are checked with. */
+  accountsAddr: string;
 }
 
 /** Reads the registry's settings; `defaults` lets the mesh supply a database URL. */
-export function readRegistryConfig(env: Env, defaults: CommonDefaults = {}): RegistryConfig {
+export function readRegistryConfig(env: Env, defaults: CommonDefaults & { accountsAddr?: string } = {}): RegistryConfig {
   const r = new ConfigReader(env);
-  const common = readCommon(r, 'registry', defaults);
+  const common = readCommon(r, 'registry', defaults, true);
   const heartbeatTtlSeconds = r.int('HEARTBEAT_TTL_SECONDS', 30, 2, 86_400);
   const config: RegistryConfig = {
     ...common,
@@ -38,6 +43,7 @@ export function readRegistryConfig(env: Env, defaults: CommonDefaults = {}): Reg
     port: r.port('REGISTRY_PORT', 50057),
     minerHost: r.string('MINER_HOST', '127.0.0.1'),
     minerPort: r.port('MINER_PORT', 50051),
+    accountsAddr: r.string('ACCOUNTS_ADDR', defaults.accountsAddr ?? '127.0.0.1:50055'),
     heartbeatTtlSeconds,
     heartbeatIntervalSeconds: r.int('HEARTBEAT_INTERVAL_SECONDS', Math.max(1, Math.floor(heartbeatTtlSeconds / 3)), 1, 86_400),
     heartbeatFlushMs: r.int('HEARTBEAT_FLUSH_MS', 1000, 50, 10_000),
@@ -74,15 +80,17 @@ export function startRegistry(
     migrations: registryMigrations,
     protoFiles: ['aitbc/marketplace/v1/registry.proto', 'aitbc/marketplace/v1/miner.proto'],
     bus: options.bus,
-    build: ({ db, bus, outbox, auth }) => {
+    build: ({ db, bus, outbox }) => {
+      const accounts = connect(AccountsServiceClient, config.accountsAddr, 3000, { key: config.security.serviceKey, tls: config.security.tls });
       const store = registryStore;
       const liveness = createLiveness({ db, store, outbox, logger, flushMs: config.heartbeatFlushMs });
       const common = { db, store, outbox, liveness, defaultPriceMicro: config.defaultPriceMicro, heartbeatIntervalSeconds: config.heartbeatIntervalSeconds };
-      const miners = createMinerSessions({ ...common, bus, logger, auth });
+      const miners = createMinerSessions({ ...common, bus, logger, keys: accountsKeyDirectory(accounts.client), failedAuth: config.security.failedAuth });
       return {
         bindings: [createRegistryHandlers(common)],
         publicPort: { host: config.minerHost, port: config.minerPort, bindings: [miners.binding] },
         beforeStop: miners.abortAll,
+        afterStop: () => accounts.close(),
         workers: [
           liveness,
           createOfflineSweeper({ db, store, outbox, logger, ttlSeconds: config.heartbeatTtlSeconds, intervalMs: 500 }),

@@ -1,5 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { CallAuthenticator } from '../../../lib/callAuth';
+import { metadataKey, peerHost } from '../../../lib/callAuth';
+import type { KeyDirectory } from '../../../lib/keyDirectory';
+import { createRateLimiter } from '../../../lib/rateLimiter';
 import { type Caller, requireCaller, Role } from '../../../lib/caller';
 import type { Knex } from '../../../lib/db';
 import { DomainError, invalid, toGrpcError } from '../../../lib/errors';
@@ -25,8 +27,10 @@ export interface MinerSessionDeps {
   liveness: Liveness;
   bus: EventBus;
   logger: Logger;
-  /** Checks the stream's key (and throttles failed logins by address). */
-  auth: CallAuthenticator;
+  /** Who a provider key belongs to (the accounts service, cached). */
+  keys: KeyDirectory;
+  /** Unknown keys allowed per address before its unknown keys are refused outright. */
+  failedAuth: { burst: number; perSecond: number };
   heartbeatIntervalSeconds: number;
   defaultPriceMicro: number;
 }
@@ -75,17 +79,28 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
   });
 
   /** A miner is who its provider key says; a missing, unknown or non-provider key ends the stream. */
-  const authenticate = (call: Stream): Caller =>
-    requireCaller(deps.auth.credential(call.metadata, call.getPeer()), [Role.ROLE_PROVIDER, Role.ROLE_ADMIN]);
+  const failures = createRateLimiter(deps.failedAuth.perSecond, deps.failedAuth.burst);
+  /**
+   * A miner is who its provider key says (asked of the accounts service, cached): a missing,
+   * unknown, revoked or non-provider key ends the stream. Unknown keys from an address that
+   * keeps presenting them are refused without a lookup; a key known recently still works.
+   */
+  async function authenticate(call: Stream): Promise<Caller> {
+    const host = peerHost(call.getPeer());
+    const key = metadataKey(call.metadata);
+    if (!key) throw new DomainError('UNAUTHENTICATED', 'missing credential: send a provider key as authorization: Bearer <key> metadata');
+    // A key not known recently spends a token before its lookup; a valid one gets it back.
+    const spent = !deps.keys.recentlyKnown(key);
+    const blocked = spent ? failures.take(host) : 0;
+    if (blocked) throw new DomainError('RESOURCE_EXHAUSTED', `too many failed logins from this address; retry after ${blocked} s`);
+    const caller = await deps.keys.authenticate(key);
+    if (caller && spent) failures.refund(host);
+    if (!caller) throw new DomainError('UNAUTHENTICATED', 'unknown or revoked key');
+    return requireCaller(caller, [Role.ROLE_PROVIDER, Role.ROLE_ADMIN]);
+  }
 
   function connect(call: Stream): void {
-    let caller: Caller;
-    try {
-      caller = authenticate(call);
-    } catch (err) {
-      sessions.add(call);
-      return fail(call, err);
-    }
+    let caller!: Caller;
     sessions.add(call);
     // A stream that never says hello holds a connection for nothing: it gets a while, then ends.
     const helloTimer = setTimeout(() => {
@@ -94,8 +109,10 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
     helloTimer.unref();
     let minerId: string | undefined;
     let gpuByUuid = new Map<string, string>();
-    // Messages are handled one after another, in order.
-    let queue = Promise.resolve();
+    // Messages are handled one after another, in order, once the key is checked.
+    let queue = authenticate(call).then((c) => {
+      caller = c;
+    }, (err: unknown) => fail(call, err));
 
     const hello = async (h: Hello) => {
       const id = cleanMinerId(h.minerId, 'hello.miner_id');
@@ -119,8 +136,10 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
       deps.logger.info({ minerId: id, owner: caller.accountId, gpus: rows.length }, 'miner connected');
     };
 
-    const heartbeat = (gpus: GpuTelemetry[]) => {
+    const heartbeat = async (gpus: GpuTelemetry[]) => {
       if (!minerId) throw invalid('heartbeat', 'send a hello with the inventory first');
+      // A key revoked while the stream is open ends it (within the directory's cache time).
+      if (!(await deps.keys.authenticate(metadataKey(call.metadata)))) throw new DomainError('UNAUTHENTICATED', 'the key was revoked');
       const rejected: FieldError[] = [];
       const alive: string[] = [];
       gpus.forEach((t, i) => {
@@ -152,7 +171,7 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
             case 'hello':
               return await hello(message.kind.value);
             case 'heartbeat':
-              return heartbeat(message.kind.value.gpus);
+              return await heartbeat(message.kind.value.gpus);
             default:
               throw invalid('kind', 'send a hello or a heartbeat');
           }

@@ -18,7 +18,13 @@ export function mayActOn(booking: BookingParties, caller: Caller): boolean {
   return booking.client_id === caller.accountId;
 }
 
-/** Who may see a booking: those who may act on it, and the GPU's owner. */
-export function maySee(booking: BookingParties, caller: Caller): boolean {
-  return mayActOn(booking, caller) || booking.owner_id === caller.accountId;
+/**
+ * Who may see a booking: those who may act on it, the GPU's owner, and the services that
+ * keep the books (`ledger`: the accounts service checks that a held booking exists).
+ */
+export function maySee(booking: BookingParties, caller: Caller, ledger: ReadonlySet<string> = NONE): boolean {
+  return mayActOn(booking, caller) || booking.owner_id === caller.accountId
+    || (caller.role === Role.ROLE_SERVICE && ledger.has(caller.accountId));
 }
+
+const NONE: ReadonlySet<string> = new Set();

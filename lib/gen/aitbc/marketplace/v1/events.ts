@@ -7,6 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../../google/protobuf/timestamp";
+import { Account, KeyInfo, LedgerTransaction } from "./accounts";
 import { Booking } from "./booking";
 import { Gpu, GpuStatus, gpuStatusFromJSON, gpuStatusToJSON } from "./registry";
 import { RatingSummary, Review } from "./reviews";
@@ -135,6 +136,21 @@ export interface ReviewModerated {
   /** hide, restore */
   action: string;
   reason: string;
+}
+
+/** account.created: an account was created (admin, or seeded at start-up). */
+export interface AccountCreated {
+  account?: Account | undefined;
+}
+
+/** account.key_created / account.key_revoked: a key's life (never its secret). */
+export interface AccountKeyChanged {
+  key?: KeyInfo | undefined;
+}
+
+/** ledger.transaction: money moved; every entry of the transaction, which sum to zero. */
+export interface LedgerTransactionRecorded {
+  transaction?: LedgerTransaction | undefined;
 }
 
 function createBaseEventEnvelope(): EventEnvelope {
@@ -1629,6 +1645,211 @@ export const ReviewModerated: MessageFns<ReviewModerated> = {
       : undefined;
     message.action = object.action ?? "";
     message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseAccountCreated(): AccountCreated {
+  return { account: undefined };
+}
+
+export const AccountCreated: MessageFns<AccountCreated> = {
+  encode(message: AccountCreated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== undefined) {
+      Account.encode(message.account, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AccountCreated {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAccountCreated();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.account = Account.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AccountCreated {
+    return { account: isSet(object.account) ? Account.fromJSON(object.account) : undefined };
+  },
+
+  toJSON(message: AccountCreated): unknown {
+    const obj: any = {};
+    if (message.account !== undefined) {
+      obj.account = Account.toJSON(message.account);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AccountCreated>, I>>(base?: I): AccountCreated {
+    return AccountCreated.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AccountCreated>, I>>(object: I): AccountCreated {
+    const message = createBaseAccountCreated();
+    message.account = (object.account !== undefined && object.account !== null)
+      ? Account.fromPartial(object.account)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAccountKeyChanged(): AccountKeyChanged {
+  return { key: undefined };
+}
+
+export const AccountKeyChanged: MessageFns<AccountKeyChanged> = {
+  encode(message: AccountKeyChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== undefined) {
+      KeyInfo.encode(message.key, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AccountKeyChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAccountKeyChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = KeyInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AccountKeyChanged {
+    return { key: isSet(object.key) ? KeyInfo.fromJSON(object.key) : undefined };
+  },
+
+  toJSON(message: AccountKeyChanged): unknown {
+    const obj: any = {};
+    if (message.key !== undefined) {
+      obj.key = KeyInfo.toJSON(message.key);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AccountKeyChanged>, I>>(base?: I): AccountKeyChanged {
+    return AccountKeyChanged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AccountKeyChanged>, I>>(object: I): AccountKeyChanged {
+    const message = createBaseAccountKeyChanged();
+    message.key = (object.key !== undefined && object.key !== null) ? KeyInfo.fromPartial(object.key) : undefined;
+    return message;
+  },
+};
+
+function createBaseLedgerTransactionRecorded(): LedgerTransactionRecorded {
+  return { transaction: undefined };
+}
+
+export const LedgerTransactionRecorded: MessageFns<LedgerTransactionRecorded> = {
+  encode(message: LedgerTransactionRecorded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transaction !== undefined) {
+      LedgerTransaction.encode(message.transaction, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LedgerTransactionRecorded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLedgerTransactionRecorded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transaction = LedgerTransaction.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LedgerTransactionRecorded {
+    return { transaction: isSet(object.transaction) ? LedgerTransaction.fromJSON(object.transaction) : undefined };
+  },
+
+  toJSON(message: LedgerTransactionRecorded): unknown {
+    const obj: any = {};
+    if (message.transaction !== undefined) {
+      obj.transaction = LedgerTransaction.toJSON(message.transaction);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LedgerTransactionRecorded>, I>>(base?: I): LedgerTransactionRecorded {
+    return LedgerTransactionRecorded.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LedgerTransactionRecorded>, I>>(object: I): LedgerTransactionRecorded {
+    const message = createBaseLedgerTransactionRecorded();
+    message.transaction = (object.transaction !== undefined && object.transaction !== null)
+      ? LedgerTransaction.fromPartial(object.transaction)
+      : undefined;
     return message;
   },
 };
