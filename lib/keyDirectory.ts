@@ -8,7 +8,11 @@ import type { AsyncClient } from './grpcClient';
 export interface KeyDirectory {
   /** The account a presented key belongs to; undefined for a missing, unknown or revoked key. */
   authenticate(presented: string | undefined): Promise<Caller | undefined>;
-  /** Whether the key was valid at some point recently (cheap, no call): lets a known key past the throttle on unknown ones. */
+  /**
+   * Whether the key was valid recently, or is being looked up right now (cheap, no call):
+   * such a key is let past the throttle on unknown ones, and concurrent uses of one key
+   * count once.
+   */
   recentlyKnown(presented: string): boolean;
 }
 
@@ -53,8 +57,9 @@ export function accountsKeyDirectory(client: AsyncClient<AccountsServiceClient>,
       return pending;
     },
     recentlyKnown(presented) {
-      const at = known.get(sha256(presented).toString('hex'));
-      return at !== undefined && performance.now() - at < KNOWN_MS;
+      const id = sha256(presented).toString('hex');
+      const at = known.get(id);
+      return inFlight.has(id) || (at !== undefined && performance.now() - at < KNOWN_MS);
     },
   };
 }

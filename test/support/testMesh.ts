@@ -103,34 +103,35 @@ export interface TestMesh {
  */
 export async function startTestMesh(
   env: Record<string, string> = {},
-  options: { pricing?: boolean; extraKeys?: string[]; bookingEnv?: Record<string, string> } = {},
+  options: { pricing?: boolean; extraKeys?: string[]; bookingEnv?: Record<string, string>; logSink?: { write(line: string): void }; logLevel?: string } = {},
 ): Promise<TestMesh & { prefix: string }> {
   const keyList = [KEY_LIST, ...(options.extraKeys ?? [])].join(',');
+  const log = (name: string) => createLogger(name, options.logLevel ?? LOG_LEVEL, options.logSink);
   const database = await createTestDatabase();
   // Real NATS, with a subject prefix (and so a stream) of this mesh's own.
   const prefix = testPrefix();
   let bookingAddress = '';
   const accounts = await startAccounts(
     readAccountsConfig({ ACCOUNTS_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, AITBC_OPENING_BALANCE: TEST_OPENING_BALANCE, ...env }, { databaseUrl: database.url, apiKeys: keyList }),
-    createLogger('accounts', LOG_LEVEL), { bookingAddr: () => bookingAddress },
+    log('accounts'), { bookingAddr: () => bookingAddress },
   );
   const registry = await startRegistry(
     readRegistryConfig({ REGISTRY_PORT: '0', MINER_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, { databaseUrl: database.url, apiKeys: keyList, accountsAddr: accounts.address }),
-    createLogger('registry', LOG_LEVEL),
+    log('registry'),
   );
   const pricing = options.pricing === false ? undefined : await startPricing(
     readPricingConfig({ PRICING_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, PRICING_TICK_MS: '200', ...env }, { databaseUrl: database.url, apiKeys: keyList }),
-    createLogger('pricing', LOG_LEVEL),
+    log('pricing'),
   );
   const reviews = await startReviews(
     readReviewsConfig({ REVIEWS_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, { databaseUrl: database.url, apiKeys: keyList }),
-    createLogger('reviews', LOG_LEVEL),
+    log('reviews'),
   );
   const booking = await startBooking(
     readBookingConfig({ BOOKING_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env, ...options.bookingEnv }, {
       databaseUrl: database.url, apiKeys: keyList, registryAddr: registry.address, pricingAddr: pricing?.address ?? 'none', accountsAddr: accounts.address,
     }),
-    createLogger('booking', LOG_LEVEL),
+    log('booking'),
   );
   bookingAddress = booking.address;
   const gateway = await startGateway(
@@ -138,7 +139,7 @@ export async function startTestMesh(
       registryAddr: registry.address, bookingAddr: booking.address, pricingAddr: pricing?.address ?? '127.0.0.1:1',
       reviewsAddr: reviews.address, accountsAddr: accounts.address, apiKeys: keyList,
     }),
-    createLogger('gateway', LOG_LEVEL),
+    log('gateway'),
   );
   const registryClient = testClient(RegistryServiceClient, registry.address);
   return {
