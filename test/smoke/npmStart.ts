@@ -25,6 +25,7 @@ const env = {
   BOOKING_PORT: String(port + 3000),
   PRICING_PORT: String(port + 4000),
   REVIEWS_PORT: String(port + 5000),
+  ACCOUNTS_PORT: String(port + 6000),
   // Prices follow demand within seconds here (the default smooths over a minute).
   PRICING_SMOOTHING_SECONDS: '2',
   EMBEDDED_PG_PORT: String(port + 2000),
@@ -116,6 +117,11 @@ async function main(): Promise<void> {
   check(quoted.status === 200 && quoted.body.static_pricing.total_gpus === 1 && quoted.body.current_price > 0 && Boolean(quoted.body.recommendation.summary),
     `pricing "RTX 4090" answers with price, range, availability and a recommendation (${quoted.status} ${quoted.body.current_price})`);
   const json = { 'Content-Type': 'application/json' };
+  type Balance = { available: number; held: number; earnings: number };
+  const balanceOf = async (key: string) => (await (await fetch(`${base}/v1/accounts/me/balance`, { headers: { 'X-Api-Key': key } })).json()) as Balance;
+  const opening = await balanceOf(keys.client);
+  check(opening.available === 1000 && opening.held === 0, `the development client starts with 1000 AITBC (${JSON.stringify(opening)})`);
+  const providerBefore = await balanceOf(keys.provider);
   const book = await fetch(`${base}/v1/marketplace/gpu/${gpuId}/book`, {
     method: 'POST', headers: { 'X-Api-Key': keys.client, ...json }, body: JSON.stringify({ gpu_id: gpuId, duration_hours: 1, total_cost: 1 }),
   });
@@ -139,10 +145,21 @@ async function main(): Promise<void> {
     method: 'POST', headers: { 'X-Api-Key': keys.client, ...json }, body: JSON.stringify({ client_id: keys.client }),
   });
   check(confirm.status === 200, 'client confirmed it');
+  const held = await balanceOf(keys.client);
+  check(held.held === booking.total_cost && held.available === 1000 - booking.total_cost, `its total is held while booked (${JSON.stringify(held)})`);
   const release = await fetch(`${base}/v1/marketplace/gpu/${gpuId}/release`, { method: 'POST', headers: { 'X-Api-Key': keys.client } });
   const released = (await release.json()) as { charged: number; refund: number };
   check(release.status === 200 && Math.round((released.charged + released.refund) * 1e6) === Math.round(booking.total_cost * 1e6),
     'client released it: charged + refund = total');
+  let after = await balanceOf(keys.client);
+  for (let i = 0; i < 40 && after.held !== 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    after = await balanceOf(keys.client);
+  }
+  const micro = (n: number) => Math.round(n * 1e6);
+  check(after.held === 0 && micro(after.available) === micro(1000 - released.charged), `the refund is back (${JSON.stringify(after)})`);
+  const providerAfter = await balanceOf(keys.provider);
+  check(micro(providerAfter.earnings - providerBefore.earnings) === micro(released.charged), `the provider earned the charge (${providerAfter.earnings} AITBC)`);
   const orders = (await (await fetch(`${base}/v1/marketplace/orders`, { headers: { 'X-Api-Key': keys.client } })).json()) as { booking_id: string; status: string }[];
   check(orders[0]?.booking_id === booking.booking_id && orders[0].status === 'released', 'the order shows the release');
   // `aitbc marketplace review ID --rating 5` (comment null), then `marketplace reviews ID --limit 10`.
