@@ -8,7 +8,7 @@
  * - expiry lag: 1,000 bookings ending at the same moment, time from end to completion;
  * - where the work goes, per booking pair and process: CPU ms and write system calls (on this
  *   VM each socket write that wakes another process is the dominant cost).
- * Prints one JSON line. Usage: npm run bench:booking [-- --seconds 10 --concurrency 32 --core]
+ * Prints one JSON line. Usage: npm run bench:booking [-- --seconds 10 --concurrency 32 --core --no-quote --no-ledger]
  */
 import { Agent, request } from 'undici';
 import { connectDb } from '../lib/db';
@@ -28,10 +28,20 @@ async function main(): Promise<void> {
   const seconds = arg('seconds', 10);
   const bench = await benchFixture(25_000);
   const { base, database } = bench;
-  const keys = { provider: 'bench-provider-key-00000000', client: 'bench-client-key-0000000000' };
-  const common = { ...bench.common, DB_POOL_MAX: process.env.BENCH_DB_POOL_MAX ?? '10' };
+  const keys = { provider: 'bench-provider-key-00000000', client: 'bench-client-key-0000000000', admin: 'bench-admin-key-00000000000' };
+  // A client per worker: the clients' balances are rows of their own, as with real users (one
+  // client making every booking would measure the lock on one balance row).
+  const clientKeys = Array.from({ length: CONCURRENCY }, (_, i) => `bench-client-key-${String(i).padStart(4, '0')}-000000`);
+  const userKeys = [`provider:acme:${keys.provider}`, `client:alice:${keys.client}`, `admin:ops:${keys.admin}`,
+    ...clientKeys.map((k, i) => `client:bench${i}:${k}`)].join(',');
+  // --no-ledger: bookings not paid for (booking without the accounts service's holds), to see what the ledger costs.
+  const ledger = !process.argv.includes('--no-ledger');
+  const common = { ...bench.common, DB_POOL_MAX: process.env.BENCH_DB_POOL_MAX ?? '10', AITBC_API_KEYS: withServiceKeys(userKeys), ACCOUNTS_ADDR: `127.0.0.1:${bench.base + 5}` };
   const dispatcher = new Agent({ connections: CONCURRENCY + 4 });
   try {
+    await bench.start('dist/services/accounts/src/main.js', {
+      ...common, ACCOUNTS_PORT: String(base + 5), BOOKING_ADDR: `127.0.0.1:${base + 2}`, AITBC_OPENING_BALANCE: '1000000000',
+    }, 'accounts serving');
     await bench.start('dist/services/registry/src/main.js', { ...common, REGISTRY_PORT: String(base + 1), MINER_PORT: String(base + 7), HEARTBEAT_TTL_SECONDS: '86400' }, 'registry serving');
     // --core: registry, booking and gateway only (bookings at listed prices); by default the
     // whole mesh, whose pricing quotes every booking and whose consumers share the machine.
@@ -43,12 +53,12 @@ async function main(): Promise<void> {
     // --no-quote: the whole mesh, but booking at listed prices (what the Quote call costs).
     const pricingAddr = core || process.argv.includes('--no-quote') ? 'none' : `127.0.0.1:${base + 4}`;
     await bench.start('dist/services/booking/src/main.js', {
-      ...common, BOOKING_PORT: String(base + 2), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, PRICING_ADDR: pricingAddr,
+      ...common, BOOKING_PORT: String(base + 2), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, PRICING_ADDR: pricingAddr, ...(ledger ? {} : { ACCOUNTS_ADDR: 'none' }),
     }, 'booking serving');
     await bench.start('dist/gateway/src/main.js', {
       PORT: String(base), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, BOOKING_ADDR: `127.0.0.1:${base + 2}`, LOG_LEVEL: 'info',
       PRICING_ADDR: `127.0.0.1:${base + 4}`, REVIEWS_ADDR: `127.0.0.1:${base + 3}`,
-      RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: withServiceKeys(`provider:acme:${keys.provider},client:alice:${keys.client}`),
+      RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: withServiceKeys(userKeys), ACCOUNTS_ADDR: `127.0.0.1:${base + 5}`,
     }, 'gateway listening');
     const url = `http://127.0.0.1:${base}`;
     // undici's request(), not fetch(): fetch's web streams cost the load generator more CPU
@@ -77,9 +87,9 @@ async function main(): Promise<void> {
       for (let n = 0; Date.now() < until; n++) {
         const gpuId = gpus[worker + CONCURRENCY * (n % 4)];
         const started = performance.now();
-        const booked = await post(`/v1/marketplace/gpu/${gpuId}/book`, keys.client, { gpu_id: gpuId, duration_hours: 1 });
+        const booked = await post(`/v1/marketplace/gpu/${gpuId}/book`, clientKeys[worker], { gpu_id: gpuId, duration_hours: 1 });
         latencies.push(performance.now() - started);
-        const released = booked.status === 201 ? await post(`/v1/marketplace/gpu/${gpuId}/release`, keys.client) : booked;
+        const released = booked.status === 201 ? await post(`/v1/marketplace/gpu/${gpuId}/release`, clientKeys[worker]) : booked;
         if (booked.status === 201 && released.status === 200) pairs++;
         else failures++;
       }
@@ -89,6 +99,17 @@ async function main(): Promise<void> {
     // Where the CPU went, per booking pair (PostgreSQL: backends alive at both ends).
     const cpuPerPair = perUnit(cpuBefore, bench.cpu(), pairs);
     const writesPerPair = perUnit(writesBefore, bench.writes(), pairs);
+
+    // 1b. Ledger transactions: deposits through the gateway (each its own reference), same concurrency.
+    let deposits = 0;
+    const depositUntil = Date.now() + seconds * 1000;
+    await Promise.all(Array.from({ length: CONCURRENCY }, async (_, worker) => {
+      for (let n = 0; Date.now() < depositUntil; n++) {
+        const res = await post('/v1/accounts/alice/deposits', keys.admin, { amount: 1, reference: `bench-${worker}-${n}` });
+        if (res.status === 201) deposits++;
+      }
+    }));
+    const depositsPerSecond = Math.round(deposits / seconds);
 
     // 2. Raw single-row INSERT transactions on the same PostgreSQL, same concurrency.
     const raw = connectDb({ url: database.url, schema: 'public', poolMax: CONCURRENCY });
@@ -127,7 +148,8 @@ async function main(): Promise<void> {
     await db.destroy();
 
     process.stdout.write(`${JSON.stringify({
-      bench: 'booking', mesh: core ? 'core (registry, booking, gateway)' : 'full', concurrency: CONCURRENCY, seconds,
+      bench: 'booking', mesh: core ? 'core (registry, booking, gateway)' : 'full', ledger, concurrency: CONCURRENCY, seconds,
+      ledger_deposits_per_second: depositsPerSecond,
       gateway: { bookings_per_second: bookingsPerSecond, book_p50_ms: Math.round(percentile(latencies, 50)), book_p99_ms: Math.round(percentile(latencies, 99)), failures },
       cpu_ms_per_booking: cpuPerPair,
       write_syscalls_per_booking: writesPerPair,

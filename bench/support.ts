@@ -131,7 +131,7 @@ function commSum(comm: string, measure: (pid: string) => number): number {
 
 /** The service key of each bench process that calls others (each finds its own as service:<name>) and of the bench itself. */
 export const BENCH_SERVICE_KEY = (name: string) => `bench-service-key-${name}-0000000000`;
-const BENCH_SERVICE_KEYS = ['gateway', 'booking', 'bench'].map((n) => `service:${n}:${BENCH_SERVICE_KEY(n)}`).join(',');
+const BENCH_SERVICE_KEYS = ['gateway', 'booking', 'registry', 'accounts', 'bench'].map((n) => `service:${n}:${BENCH_SERVICE_KEY(n)}`).join(',');
 /** A bench's user keys (role:account:key,…) with the service keys every process needs. */
 export const withServiceKeys = (users: string): string => `${users},${BENCH_SERVICE_KEYS}`;
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { presentedKey } from '../../lib/apiKeys';
 import { FAILED_AUTH } from '../../lib/callAuth';
+import { createKeyThrottle } from '../../lib/keyThrottle';
 import { Role, roleName } from '../../lib/caller';
 import { createRateLimiter } from '../../lib/rateLimiter';
 import type { GatewayDeps } from './deps';
@@ -13,31 +14,25 @@ import { problem, sendProblem } from './problem';
  */
 export function installAuth(app: FastifyInstance, deps: GatewayDeps): void {
   const limiter = deps.rateLimit?.perSecond ? createRateLimiter(deps.rateLimit.perSecond, deps.rateLimit.burst) : undefined;
-  const failures = deps.failedAuthLimit ?? FAILED_AUTH;
-  const failedKeys = createRateLimiter(failures.perSecond, failures.burst);
+  const admit = createKeyThrottle(deps.keys, deps.failedAuthLimit ?? FAILED_AUTH);
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
     if (config?.public) return;
     const presented = presentedKey(request.headers);
-    // An address that keeps presenting unknown keys gets 429 for them, without so much as a
-    // 401 to learn from, and without a lookup. A key known recently from it still works: one
-    // noisy client behind a shared address (a NAT, a proxy) must not lock out everyone else
-    // there (keys of 24+ random characters are beyond guessing; the throttle keeps trying
-    // slow, visible and cheap).
-    // A key not known recently spends a token before it is looked up (so concurrent guesses
-    // cannot all slip through while lookups are in flight); a key that turns out valid gets it back.
-    const spent = presented && !deps.keys.recentlyKnown(presented);
-    const blocked = spent ? failedKeys.take(request.ip) : 0;
-    if (blocked) {
-      return sendProblem(reply.header('Retry-After', String(blocked)),
-        problem(429, `too many unknown API keys from this address; retry after ${blocked} s`));
+    if (!presented) {
+      return sendProblem(reply.header('WWW-Authenticate', 'Bearer'), problem(401, 'missing API key: send X-Api-Key or Authorization: Bearer'));
     }
-    const caller = await deps.keys.authenticate(presented);
-    if (caller && spent) failedKeys.refund(request.ip);
-    if (!caller) {
-      const detail = presented ? 'unknown API key' : 'missing API key: send X-Api-Key or Authorization: Bearer';
-      return sendProblem(reply.header('WWW-Authenticate', 'Bearer'), problem(401, detail));
+    // Unknown keys from an address that keeps presenting them get 429, without so much as a
+    // 401 to learn from (see createKeyThrottle; known keys from it still work).
+    const admitted = await admit(request.ip, presented);
+    if ('refused' in admitted) {
+      if (admitted.refused === 'throttled') {
+        return sendProblem(reply.header('Retry-After', String(admitted.retryAfter)),
+          problem(429, `too many unknown API keys from this address; retry after ${admitted.retryAfter} s`));
+      }
+      return sendProblem(reply.header('WWW-Authenticate', 'Bearer'), problem(401, 'unknown API key'));
     }
+    const { caller } = admitted;
     if (caller.role === Role.ROLE_SERVICE) {
       return sendProblem(reply, problem(403, 'service keys are for the gRPC API; use a client, provider or admin key here'));
     }

@@ -40,7 +40,9 @@ export function createLedger(deps: LedgerDeps) {
       if ((err as { code?: string }).code === BELOW_ZERO) throw new DomainError('FAILED_PRECONDITION', 'not enough balance for this', undefined, { reason: 'insufficient_funds' });
       throw err;
     }
-    const lines = (await store.entriesOf(trx, recorded.tx.tx_id)).map((e) => ({ accountId: e.account_id, bucket: e.bucket, amountMicro: e.amount_micro }));
+    // A replay answers with the first transaction's entries; a new one with those just written.
+    const lines = (recorded.replayed ? (await store.entriesOf(trx, recorded.tx.tx_id)).map((e) => ({ account: e.account_id, bucket: e.bucket, amount: e.amount_micro })) : entries)
+      .map((e) => ({ accountId: e.account, bucket: e.bucket, amountMicro: e.amount }));
     const transaction: LedgerTransaction = {
       txId: recorded.tx.tx_id, kind: recorded.tx.kind, reference: recorded.tx.reference ?? '', bookingId: recorded.tx.booking_id ?? '',
       createdAt: recorded.tx.created_at, entries: lines,
@@ -71,8 +73,6 @@ export function createLedger(deps: LedgerDeps) {
      * saying how much is missing, nothing held.
      */
     placeHold: (hold: { bookingId: string; clientId: string; ownerId: string; amount: number }) => db.transaction(async (trx) => {
-      const seen = await store.holds.get(trx, hold.bookingId);
-      if (seen) return { hold: seen, balance: balanceMessage(await store.balance(trx, hold.clientId), hold.clientId) };
       const balance = await store.balance(trx, hold.clientId, true);
       const available = balance?.available_micro ?? 0;
       if (available < hold.amount) {
@@ -81,11 +81,16 @@ export function createLedger(deps: LedgerDeps) {
           `not enough balance: this booking costs ${formatMoney(hold.amount)} AITBC and ${formatMoney(available)} AITBC is available; ${formatMoney(missing)} AITBC is missing`,
           'total_cost', { reason: 'insufficient_funds', missing_micro: missing, available_micro: available, required_micro: hold.amount });
       }
-      const row = (await store.holds.insert(trx, {
+      const row = await store.holds.insert(trx, {
         booking_id: hold.bookingId, client_id: hold.clientId, owner_id: hold.ownerId, amount_micro: hold.amount, deadlineMs: deps.holdDeadlineMs,
-      }))!;
+      });
+      // Asked again for the same booking: the first hold is the answer (nothing held twice).
+      if (!row) return { hold: (await store.holds.get(trx, hold.bookingId))!, balance: balanceMessage(balance, hold.clientId) };
       if (hold.amount > 0) await move(trx, 'hold', rules.hold(hold.clientId, hold.amount), { reference: hold.bookingId, bookingId: hold.bookingId });
-      return { hold: row, balance: balanceMessage(await store.balance(trx, hold.clientId), hold.clientId) };
+      return {
+        hold: row,
+        balance: balanceMessage({ ...balance!, available_micro: available - hold.amount, held_micro: balance!.held_micro + hold.amount }, hold.clientId),
+      };
     }),
 
     /** Gives a pending hold back (its booking was not made); false when it is not pending (made, or given back already). */
@@ -93,20 +98,15 @@ export function createLedger(deps: LedgerDeps) {
     releaseIn,
 
     /** The booking exists: its hold stays until it ends. */
-    confirm: async (trx: Knex, bookingId: string) => {
-      const hold = await store.holds.get(trx, bookingId, true);
-      if (hold?.status === 'pending') await store.holds.setStatus(trx, bookingId, 'confirmed');
-      return hold;
-    },
+    confirm: (trx: Knex, bookingId: string) => store.holds.confirm(trx, bookingId),
 
     /** A booking ended: its hold is settled, the charge to the owner (less the fee), the refund back. */
     settle: async (trx: Knex, ended: { bookingId: string; charged: number; refund: number }) => {
-      const hold = await store.holds.get(trx, ended.bookingId, true);
-      if (!hold || hold.status === 'settled' || hold.status === 'released') return hold;
+      const hold = await store.holds.settle(trx, ended.bookingId);
+      if (!hold) return undefined;
       await deps.accounts.create(trx, { account_id: hold.owner_id, role: 'provider', display_name: hold.owner_id });
       const entries = rules.settle({ client: hold.client_id, owner: hold.owner_id, held: hold.amount_micro, charged: ended.charged, refund: ended.refund }, deps.feeBp);
       if (entries.length) await move(trx, 'settle', entries, { reference: hold.booking_id, bookingId: hold.booking_id });
-      await store.holds.setStatus(trx, hold.booking_id, 'settled');
       return hold;
     },
 

@@ -45,42 +45,53 @@ export const BELOW_ZERO = '23514';
 /** The ledger's SQL: journal, balances and booking holds, always changed in the caller's transaction. */
 export const ledgerStore = {
   /**
-   * Records a transaction, its entries and their effect on balances, in `trx`. With a
+   * Records a transaction, its entries and their effect on balances, in `trx` (every
+   * account named has a balances row: accounts are created with one). With a
    * reference it happens once: a second record of the same (kind, reference) changes
    * nothing and returns the first. Balances are locked in account order (no deadlocks
    * between transactions over the same accounts); one going below zero fails the
    * transaction (check_violation).
    */
-  async record(trx: Knex, tx: { tx_id: string; kind: TransactionKind; reference?: string; booking_id?: string }, entries: Entry[]): Promise<{ tx: TransactionRow; replayed: boolean }> {
+  async record(
+    trx: Knex, tx: { tx_id: string; kind: TransactionKind; reference?: string; booking_id?: string }, entries: Entry[],
+  ): Promise<{ tx: TransactionRow; replayed: boolean }> {
     checkBalanced(entries);
-    const [inserted] = await trx('ledger_transactions')
-      .insert({ tx_id: tx.tx_id, kind: tx.kind, reference: tx.reference ?? null, booking_id: tx.booking_id ?? null })
-      .onConflict(['kind', 'reference']).ignore().returning('*');
-    if (!inserted) {
-      return { tx: await trx<TransactionRow>('ledger_transactions').where({ kind: tx.kind, reference: tx.reference! }).first() as TransactionRow, replayed: true };
-    }
     const accounts = [...new Set(entries.map((e) => e.account))].sort();
-    // Accounts named for the first time (a GPU owner registered before accounts existed) get a row.
-    await trx.raw(`INSERT INTO balances (account_id) SELECT a FROM unnest(?::text[]) a
-      WHERE EXISTS (SELECT 1 FROM accounts WHERE account_id = a) ON CONFLICT DO NOTHING`, [accounts]);
-    await trx.raw('SELECT 1 FROM balances WHERE account_id = ANY(?) ORDER BY account_id FOR UPDATE', [accounts]);
+    // Several balances: locked in account order first, so two transactions over the same
+    // accounts never wait for each other in a circle. One balance: its update locks it.
+    if (accounts.length > 1) await trx.raw('SELECT 1 FROM balances WHERE account_id = ANY(?) ORDER BY account_id FOR UPDATE', [accounts]);
     const deltas = new Map<string, Record<keyof typeof COLUMN, number>>();
     for (const e of entries) {
       const d = deltas.get(e.account) ?? { available: 0, held: 0, earnings: 0 };
       d[e.bucket] += e.amount;
       deltas.set(e.account, d);
     }
-    const values = [...deltas].map(() => '(?, ?::bigint, ?::bigint, ?::bigint)').join(', ');
-    await trx.raw(
-      `UPDATE balances b SET available_micro = b.available_micro + d.available, held_micro = b.held_micro + d.held,
-         earnings_micro = b.earnings_micro + d.earnings
-       FROM (VALUES ${values}) d(account_id, available, held, earnings) WHERE b.account_id = d.account_id`,
-      [...deltas].flatMap(([account, d]) => [account, d.available, d.held, d.earnings]),
+    // The transaction, its balances and its entries in one statement; nothing but the
+    // transaction's own row when its reference was recorded before.
+    const { rows } = await trx.raw(
+      `WITH tx AS (
+         INSERT INTO ledger_transactions (tx_id, kind, reference, booking_id) VALUES (?, ?, ?, ?)
+         ON CONFLICT (kind, reference) DO NOTHING RETURNING *
+       ), moved AS (
+         UPDATE balances b SET available_micro = b.available_micro + d.available, held_micro = b.held_micro + d.held,
+           earnings_micro = b.earnings_micro + d.earnings
+         FROM (VALUES ${[...deltas].map(() => '(?, ?::bigint, ?::bigint, ?::bigint)').join(', ')}) d(account_id, available, held, earnings)
+         WHERE b.account_id = d.account_id AND EXISTS (SELECT 1 FROM tx)
+       ), written AS (
+         INSERT INTO ledger_entries (tx_id, account_id, bucket, amount_micro, kind, booking_id)
+         SELECT e.tx_id, e.account_id, e.bucket, e.amount, e.kind, e.booking_id
+         FROM (VALUES ${entries.map(() => '(?, ?, ?, ?::bigint, ?, ?)').join(', ')}) e(tx_id, account_id, bucket, amount, kind, booking_id)
+         WHERE EXISTS (SELECT 1 FROM tx)
+       )
+       SELECT * FROM tx`,
+      [
+        tx.tx_id, tx.kind, tx.reference ?? null, tx.booking_id ?? null,
+        ...[...deltas].flatMap(([account, d]) => [account, d.available, d.held, d.earnings]),
+        ...entries.flatMap((e) => [tx.tx_id, e.account, e.bucket, e.amount, e.kind, tx.booking_id ?? null]),
+      ],
     );
-    await trx('ledger_entries').insert(entries.map((e) => ({
-      tx_id: tx.tx_id, account_id: e.account, bucket: e.bucket, amount_micro: e.amount, kind: e.kind, booking_id: tx.booking_id ?? null,
-    })));
-    return { tx: inserted, replayed: false };
+    if (rows.length) return { tx: rows[0], replayed: false };
+    return { tx: (await trx<TransactionRow>('ledger_transactions').where({ kind: tx.kind, reference: tx.reference! }).first())!, replayed: true };
   },
 
   async entriesOf(db: Knex, txId: string): Promise<EntryRow[]> {
@@ -114,6 +125,16 @@ export const ledgerStore = {
       const q = trx<HoldRow>('holds').where({ booking_id: bookingId }).first();
       if (lock) q.forUpdate();
       return q;
+    },
+    /** Marks a live hold settled and returns it (undefined: none, or settled or given back already); one statement. */
+    async settle(trx: Knex, bookingId: string): Promise<HoldRow | undefined> {
+      const [row] = await trx<HoldRow>('holds').where({ booking_id: bookingId }).whereIn('status', ['pending', 'confirmed'])
+        .update({ status: 'settled', settled_at: trx.fn.now() } as never).returning('*');
+      return row as HoldRow | undefined;
+    },
+    /** Confirms a pending hold (its booking exists); one statement. */
+    async confirm(trx: Knex, bookingId: string): Promise<void> {
+      await trx('holds').where({ booking_id: bookingId, status: 'pending' }).update({ status: 'confirmed' });
     },
     async setStatus(trx: Knex, bookingId: string, status: HoldRow['status']): Promise<void> {
       await trx('holds').where({ booking_id: bookingId })

@@ -1,7 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { metadataKey, peerHost } from '../../../lib/callAuth';
 import type { KeyDirectory } from '../../../lib/keyDirectory';
-import { createRateLimiter } from '../../../lib/rateLimiter';
+import { createKeyThrottle } from '../../../lib/keyThrottle';
 import { type Caller, requireCaller, Role } from '../../../lib/caller';
 import type { Knex } from '../../../lib/db';
 import { DomainError, invalid, toGrpcError } from '../../../lib/errors';
@@ -79,24 +79,22 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
   });
 
   /** A miner is who its provider key says; a missing, unknown or non-provider key ends the stream. */
-  const failures = createRateLimiter(deps.failedAuth.perSecond, deps.failedAuth.burst);
+  const admit = createKeyThrottle(deps.keys, deps.failedAuth);
   /**
    * A miner is who its provider key says (asked of the accounts service, cached): a missing,
-   * unknown, revoked or non-provider key ends the stream. Unknown keys from an address that
-   * keeps presenting them are refused without a lookup; a key known recently still works.
+   * unknown, revoked or non-provider key ends the stream; unknown keys from an address that
+   * keeps presenting them are refused outright (see createKeyThrottle).
    */
   async function authenticate(call: Stream): Promise<Caller> {
-    const host = peerHost(call.getPeer());
     const key = metadataKey(call.metadata);
     if (!key) throw new DomainError('UNAUTHENTICATED', 'missing credential: send a provider key as authorization: Bearer <key> metadata');
-    // A key not known recently spends a token before its lookup; a valid one gets it back.
-    const spent = !deps.keys.recentlyKnown(key);
-    const blocked = spent ? failures.take(host) : 0;
-    if (blocked) throw new DomainError('RESOURCE_EXHAUSTED', `too many failed logins from this address; retry after ${blocked} s`);
-    const caller = await deps.keys.authenticate(key);
-    if (caller && spent) failures.refund(host);
-    if (!caller) throw new DomainError('UNAUTHENTICATED', 'unknown or revoked key');
-    return requireCaller(caller, [Role.ROLE_PROVIDER, Role.ROLE_ADMIN]);
+    const admitted = await admit(peerHost(call.getPeer()), key);
+    if ('refused' in admitted) {
+      throw admitted.refused === 'throttled'
+        ? new DomainError('RESOURCE_EXHAUSTED', `too many failed logins from this address; retry after ${admitted.retryAfter} s`)
+        : new DomainError('UNAUTHENTICATED', 'unknown or revoked key');
+    }
+    return requireCaller(admitted.caller, [Role.ROLE_PROVIDER, Role.ROLE_ADMIN]);
   }
 
   function connect(call: Stream): void {

@@ -1,0 +1,39 @@
+import type { Caller } from './caller';
+import type { KeyDirectory } from './keyDirectory';
+import { createRateLimiter } from './rateLimiter';
+
+/** What checking a presented key came to. */
+export type Admission = { caller: Caller } | { refused: 'unknown' } | { refused: 'throttled'; retryAfter: number };
+
+/**
+ * Keys checked against a directory, with unknown keys throttled by address (a burst, then
+ * so many a second). A key not known recently reserves a token before its lookup (so a
+ * burst of guesses cannot slip through while lookups are in flight); a key that turns out
+ * valid gets its token back. Once an address is out of tokens, its unknown keys are refused
+ * without a lookup, unless lookups of its keys are still in flight (valid keys arriving
+ * together, from a NAT or a fresh start, are then looked up, not refused). A key known
+ * recently is never held back: one noisy client must not lock out its neighbours.
+ */
+export function createKeyThrottle(directory: KeyDirectory, limits: { burst: number; perSecond: number }) {
+  const tokens = createRateLimiter(limits.perSecond, limits.burst);
+  const pending = new Map<string, number>();
+  return async function admit(address: string, presented: string): Promise<Admission> {
+    const known = directory.recentlyKnown(presented);
+    const wait = known ? 0 : tokens.take(address);
+    if (wait && !pending.get(address)) return { refused: 'throttled', retryAfter: wait };
+    pending.set(address, (pending.get(address) ?? 0) + 1);
+    let caller: Caller | undefined;
+    try {
+      caller = await directory.authenticate(presented);
+    } finally {
+      const left = pending.get(address)! - 1;
+      if (left) pending.set(address, left);
+      else pending.delete(address);
+    }
+    if (caller) {
+      if (!known && !wait) tokens.refund(address);
+      return { caller };
+    }
+    return wait ? { refused: 'throttled', retryAfter: wait } : { refused: 'unknown' };
+  };
+}
