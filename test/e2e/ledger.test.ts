@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { waitFor } from '../support/events';
 import { ledgerProblems } from '../support/ledger';
-import { http, KEYS, startTestMesh, type TestMesh } from '../support/testMesh';
+import { Role } from '../../lib/caller';
+import type { DomainError } from '../../lib/errors';
+import { AccountsServiceClient } from '../../lib/gen/aitbc/marketplace/v1/accounts';
+import { http, KEYS, startTestMesh, testClient, type TestMesh } from '../support/testMesh';
 
 /** Money through the gateway: balances, holds, settlement with a 2.5% fee, deposits, payouts, payments. */
 describe('accounts and the ledger through the gateway', function () {
@@ -138,6 +141,16 @@ describe('accounts and the ledger through the gateway', function () {
       const res = await call(method, path, { key, body });
       assert.equal(res.status, status, `${method} ${path}: ${JSON.stringify(res.body)}`);
     }
+    // Holds move a client's money: only the booking service's key places or releases them.
+    const accounts = testClient(AccountsServiceClient, mesh.accounts.address);
+    const coordinator = { accountId: 'coordinator', role: Role.ROLE_SERVICE };
+    for (const attempt of [
+      () => accounts.client.releaseHold({ caller: coordinator, bookingId: 'bkg_aaaaaaaaaaaaaaaaaaaa' }),
+      () => accounts.client.placeHold({ caller: coordinator, bookingId: 'bkg_aaaaaaaaaaaaaaaaaaaa', clientId: 'alice', ownerId: 'acme', amountMicro: 1 }),
+    ]) {
+      await assert.rejects(attempt(), (err: DomainError) => err.code === 'PERMISSION_DENIED');
+    }
+    accounts.close();
     assert.equal(await count(), entries, 'no money moved');
     assert.deepEqual(await ledgerProblems(mesh.db), before);
   });

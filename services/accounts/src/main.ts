@@ -26,6 +26,8 @@ export interface AccountsConfig extends CommonConfig {
   holdDeadlineMs: number;
   holdGraceMs: number;
   reconcileIntervalMs: number;
+  /** Service accounts that may place and release holds. */
+  holders: string[];
 }
 
 export function readAccountsConfig(env: Env, defaults: CommonDefaults & { bookingAddr?: string } = {}): AccountsConfig {
@@ -42,6 +44,7 @@ export function readAccountsConfig(env: Env, defaults: CommonDefaults & { bookin
     holdDeadlineMs: r.int('HOLD_DEADLINE_MS', 10_000, 1000, 600_000),
     holdGraceMs: r.int('HOLD_GRACE_MS', 20_000, 0, 3_600_000),
     reconcileIntervalMs: r.int('HOLD_RECONCILE_INTERVAL_MS', 5000, 100, 3_600_000),
+    holders: r.string('HOLD_ACCOUNTS', 'booking').split(',').map((s) => s.trim()).filter(Boolean),
   };
   try {
     config.openingBalanceMicro = parseMoney(r.string('AITBC_OPENING_BALANCE', '0'), 'AITBC_OPENING_BALANCE');
@@ -77,7 +80,7 @@ export function startAccounts(
     build: ({ db, bus, outbox }) => {
       const ledger = createLedger({ db, store: ledgerStore, accounts: accountsStore, outbox, feeBp: config.feeBp, holdDeadlineMs: config.holdDeadlineMs });
       return {
-        bindings: [createAccountsHandlers({ db, accounts: accountsStore, store: ledgerStore, ledger, outbox })],
+        bindings: [createAccountsHandlers({ db, accounts: accountsStore, store: ledgerStore, ledger, outbox, holders: new Set(config.holders) })],
         workers: [
           { name: 'seed', start: () => seedAccounts({ db, accounts: accountsStore, ledger, outbox, logger }, parseKeyList(config.security.apiKeys), config.openingBalanceMicro), stop: async () => undefined },
           createBookingSettlement({ db, bus, logger, ledger }),

@@ -17,6 +17,8 @@ import type { LedgerStore } from './ledgerStore';
 import { accountMessage, entryMessage, keyMessage } from './messages';
 
 export interface AccountsHandlerDeps {
+  /** The service accounts that may place and release booking holds (the booking service's). */
+  holders: ReadonlySet<string>;
   db: Knex;
   accounts: AccountsStore;
   store: LedgerStore;
@@ -43,6 +45,12 @@ export function createAccountsHandlers(deps: AccountsHandlerDeps): ServiceBindin
     if (!row || row.role === 'system') throw notFound(`account ${id}`);
     return row;
   }
+
+  /** Holds move a client's money: only the booking service places and releases them, not any service key. */
+  const requireHolder = (claimed: Caller | undefined) => {
+    const caller = requireCaller(claimed, SERVICES);
+    if (!deps.holders.has(caller.accountId)) throw new DomainError('PERMISSION_DENIED', `only the booking service places and releases holds, not ${caller.accountId}`);
+  };
 
   const reference = (text: string, field = 'reference') => {
     const value = requireSafeText(field, text.trim());
@@ -149,7 +157,7 @@ export function createAccountsHandlers(deps: AccountsHandlerDeps): ServiceBindin
       },
 
       async placeHold(req) {
-        requireCaller(req.caller, SERVICES);
+        requireHolder(req.caller);
         if (!isId(req.bookingId, 'bkg')) throw invalid('booking_id', 'must be a booking id');
         if (!isAccountId(req.clientId)) throw invalid('client_id', 'must be an account id');
         if (!isAccountId(req.ownerId)) throw invalid('owner_id', 'must be an account id');
@@ -162,7 +170,7 @@ export function createAccountsHandlers(deps: AccountsHandlerDeps): ServiceBindin
       },
 
       async releaseHold(req) {
-        requireCaller(req.caller, SERVICES);
+        requireHolder(req.caller);
         return { released: isId(req.bookingId, 'bkg') ? await ledger.release(req.bookingId) : false };
       },
 

@@ -84,7 +84,10 @@ export function createBooker(deps: BookerDeps) {
       if (answer.replayed) await deps.ledger.giveBack(row.booking_id);
       return answer;
     } catch (err) {
-      await deps.ledger.giveBack(row.booking_id);
+      // Only a booking the database surely did not make gives its hold back at once: after a
+      // lost connection the insert may have committed, and the accounts service's reconciler
+      // (which asks whether the booking exists) decides.
+      if (surelyNotMade(err)) await deps.ledger.giveBack(row.booking_id);
       if ((err as { code?: string }).code === EXCLUSION_VIOLATION) throw overlapConflict(gpu.gpu_id, await store.overlaps(db, gpu.gpu_id, plan.start, plan.end), req.clientId);
       if (isJobTaken(err)) {
         // Named only to those who may see it (a client's own booking is not a coordinator's business).
@@ -142,6 +145,17 @@ function newRow(caller: Caller, req: BookingRequest, plan: BookingPlan, gpu: Kno
     // Starting now: the snapshot just said the GPU is online. A reservation is checked when its window opens.
     window_checked: !plan.reservation, booked_by: caller.accountId,
   };
+}
+
+/**
+ * Whether a failed insert surely made nothing: refused by our own checks (a DomainError), or
+ * by the database before committing (integrity violations, a statement cancelled, a
+ * deadlock or serialization failure: all roll the statement back).
+ */
+function surelyNotMade(err: unknown): boolean {
+  if (err instanceof DomainError) return true;
+  const code = (err as { code?: string }).code ?? '';
+  return /^23/.test(code) || code === '57014' || code === '40P01' || code === '40001';
 }
 
 /** The first answer to an Idempotency-Key, again; another request with the same key is refused. */
