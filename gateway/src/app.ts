@@ -15,6 +15,7 @@ import { opsRoutes } from './routes/opsRoutes';
 import { pricingRoutes } from './routes/pricingRoutes';
 import { reviewRoutes } from './routes/reviewRoutes';
 import { accountRoutes } from './routes/accountRoutes';
+import { offerRoutes } from './routes/offerRoutes';
 
 export type { GatewayDeps } from './deps';
 
@@ -116,5 +117,6 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   pricingRoutes(app, deps);
   reviewRoutes(app, deps);
   accountRoutes(app, deps);
+  offerRoutes(app, deps);
   return app;
 }

@@ -42,7 +42,7 @@ describe('registry over gRPC against PostgreSQL', () => {
 
   before(async () => {
     database = await createTestDatabase();
-    registry = await startRegistry(readRegistryConfig({ REGISTRY_PORT: '0', MINER_PORT: '0', GRPC_REFLECTION: 'true' }, { databaseUrl: database.url, apiKeys: KEY_LIST }), createLogger('registry', LOG_LEVEL),
+    registry = await startRegistry(readRegistryConfig({ REGISTRY_PORT: '0', MINER_PORT: '0', GRPC_REFLECTION: 'true', HEARTBEAT_TTL_SECONDS: '86400' }, { databaseUrl: database.url, apiKeys: KEY_LIST }), createLogger('registry', LOG_LEVEL),
       { bus: createMemoryBus() });
     handle = testClient(RegistryServiceClient, registry.address, 5000);
   });
@@ -126,6 +126,7 @@ describe('registry over gRPC against PostgreSQL', () => {
   });
 
   it('turns each stale GPU offline exactly once with two sweepers racing', async () => {
+    // (The service's own sweeper runs with a day's TTL here: only these two race.)
     await registry.db('gpus').update({ online: true, last_heartbeat_at: registry.db.raw("now() - interval '1 hour'") });
     const stale = Number((await registry.db('gpus').count({ n: '*' }))[0].n);
     const [a, b] = await Promise.all([registryStore.sweepOffline(registry.db, 30), registryStore.sweepOffline(registry.db, 30)]);
@@ -142,7 +143,8 @@ describe('gRPC client deadlines', () => {
     const auth = createCallAuthenticator({ keys: createKeyStore(parseKeyList(KEY_LIST)), forwarders: new Set(['gateway']) });
     const server = createGrpcServer({ logger, protoFiles: ['aitbc/marketplace/v1/registry.proto'], auth }, [{
       definition: RegistryServiceService,
-      implementation: { registerGpu: never, getGpu: never, listGpus: never, unregisterGpu: never, registerMiner: never, minerHeartbeat: never },
+      implementation: { registerGpu: never, getGpu: never, listGpus: never, unregisterGpu: never, registerMiner: never, minerHeartbeat: never,
+        publishOffer: never, listOffers: never, syncOffers: never },
     }]);
     const port = await server.listen('127.0.0.1', 0);
     const handle = testClient(RegistryServiceClient, `127.0.0.1:${port}`, 150);

@@ -3,7 +3,7 @@ import type { Knex } from '../../../lib/db';
 import { DomainError, notFound } from '../../../lib/errors';
 import type { Outbox } from '../../../lib/events/outbox';
 import { CreateBookingResponse, type Quote } from '../../../lib/gen/aitbc/marketplace/v1/booking';
-import { GpuStatus, type RegistryServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/registry';
+import { type RegistryServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import type { AsyncClient } from '../../../lib/grpcClient';
 import { isId, newId } from '../../../lib/ids';
 import { modelKeyOf } from '../../../lib/modelCatalogue';
@@ -13,7 +13,8 @@ import { type BookingPlan, type BookingRequest, planBooking } from './domain/boo
 import { mayActOn } from './domain/access';
 import { gpuOffline, jobConflict, overlapConflict, tooExpensive } from './domain/conflict';
 import { bookingCreated } from './events';
-import { type GpuSnapshotStore, isComplete, type KnownGpu } from './gpuSnapshotStore';
+import { factsOf, type GpuSnapshotStore, isComplete, type KnownGpu } from './gpuSnapshotStore';
+import { requireOfferHours } from './domain/bookingRequest';
 import type { IdempotencyStore } from './idempotencyStore';
 import type { LedgerPort } from './ledgerPort';
 import type { PricingPort } from './pricing';
@@ -47,10 +48,7 @@ export function createBooker(deps: BookerDeps) {
     const known = await deps.gpus.get(db, gpuId);
     if (isComplete(known)) return known;
     const { gpu } = await deps.registry.getGpu({ caller: undefined, id: gpuId }, { deadlineMs: 1000 });
-    await deps.gpus.put(db, {
-      gpu_id: gpu!.id, owner_id: gpu!.ownerId, miner_id: gpu!.minerId, model: gpu!.model, model_key: gpu!.modelKey || modelKeyOf(gpu!.model),
-      price_micro: gpu!.pricePerHourMicro, online: gpu!.status !== GpuStatus.GPU_STATUS_OFFLINE,
-    }, now(), true);
+    await deps.gpus.put(db, factsOf(gpu!, gpu!.modelKey || modelKeyOf(gpu!.model)), now(), true);
     const filled = await deps.gpus.get(db, gpuId);
     if (!isComplete(filled)) throw notFound(`GPU ${gpuId}`);
     return filled;
@@ -65,6 +63,7 @@ export function createBooker(deps: BookerDeps) {
     }
     const gpu = await gpuOf(req.gpuId);
     if (!gpu.online || gpu.unregistered_at) throw gpu.unregistered_at ? notFound(`GPU ${gpu.gpu_id}`) : gpuOffline(gpu.gpu_id);
+    requireOfferHours(plan.seconds, gpu);
     const quote = await quoteFor(gpu, plan);
     if (req.maxTotalCostMicro !== undefined && quote.totalCostMicro > req.maxTotalCostMicro) {
       throw tooExpensive(quote.totalCostMicro, req.maxTotalCostMicro, quoteDetails(quote));

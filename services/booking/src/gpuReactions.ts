@@ -6,7 +6,7 @@ import { type Gpu, GpuStatus } from '../../../lib/gen/aitbc/marketplace/v1/regis
 import { modelKeyOf } from '../../../lib/modelCatalogue';
 import { type EndCause, endBooking } from './domain/lifecycle';
 import { bookingEnded } from './events';
-import type { GpuSnapshotStore } from './gpuSnapshotStore';
+import { factsOf, type GpuSnapshotStore } from './gpuSnapshotStore';
 import type { BookingRow, BookingStore } from './store';
 
 /**
@@ -31,10 +31,8 @@ export interface GpuReactionDeps extends ConsumerDeps {
  */
 export function createGpuReactions(deps: GpuReactionDeps) {
   const { store, gpus } = deps;
-  const snapshot = (trx: Knex, gpu: Gpu | undefined, envelope: EventEnvelope) => gpu && gpus.put(trx, {
-    gpu_id: gpu.id, owner_id: gpu.ownerId, miner_id: gpu.minerId, model: gpu.model, model_key: gpu.modelKey || modelKeyOf(gpu.model),
-    price_micro: gpu.pricePerHourMicro, online: gpu.status !== GpuStatus.GPU_STATUS_OFFLINE,
-  }, happened(envelope));
+  const snapshot = (trx: Knex, gpu: Gpu | undefined, envelope: EventEnvelope) =>
+    gpu && gpus.put(trx, factsOf(gpu, gpu.modelKey || modelKeyOf(gpu.model)), happened(envelope));
   const cancel = async (trx: Knex, rows: BookingRow[], cause: EndCause, at: Date) => {
     const now = new Date();
     const ended = await store.end(trx, deps.outbox, rows.map((row) => ({ row, settlement: endBooking(row, cause, at, now) })), bookingEnded);

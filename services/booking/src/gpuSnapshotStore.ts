@@ -1,4 +1,5 @@
 import type { Knex } from '../../../lib/db';
+import { type Gpu, GpuStatus } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 
 /** What booking knows of a GPU (booking.gpus, kept from gpu.* events). */
 export interface GpuFacts {
@@ -11,6 +12,9 @@ export interface GpuFacts {
   online: boolean;
   status_changed_at: Date | null;
   unregistered_at: Date | null;
+  /** The bounds of an open offer (null: none). */
+  offer_min_hours: number | null;
+  offer_max_hours: number | null;
 }
 
 /** The facts of a GPU with everything a booking needs (a snapshot row seen only through a status change has no model yet). */
@@ -32,14 +36,15 @@ export const gpuSnapshotStore = {
    */
   async put(db: Knex, gpu: Omit<GpuFacts, 'status_changed_at' | 'unregistered_at'>, at: Date, filled = false): Promise<void> {
     await db.raw(
-      `INSERT INTO gpus (gpu_id, owner_id, miner_id, model, model_key, price_micro, online, status_changed_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO gpus (gpu_id, owner_id, miner_id, model, model_key, price_micro, online, status_changed_at, offer_min_hours, offer_max_hours)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (gpu_id) DO UPDATE SET owner_id = excluded.owner_id, miner_id = excluded.miner_id, model = excluded.model,
          model_key = excluded.model_key, price_micro = excluded.price_micro,
+         offer_min_hours = excluded.offer_min_hours, offer_max_hours = excluded.offer_max_hours,
          online = CASE WHEN gpus.status_changed_at > excluded.status_changed_at THEN gpus.online ELSE excluded.online END,
          status_changed_at = greatest(gpus.status_changed_at, excluded.status_changed_at)
        ${filled ? 'WHERE gpus.model IS NULL' : ''}`,
-      [gpu.gpu_id, gpu.owner_id, gpu.miner_id, gpu.model, gpu.model_key, gpu.price_micro, gpu.online, at],
+      [gpu.gpu_id, gpu.owner_id, gpu.miner_id, gpu.model, gpu.model_key, gpu.price_micro, gpu.online, at, gpu.offer_min_hours, gpu.offer_max_hours],
     );
   },
 
@@ -63,3 +68,16 @@ export const gpuSnapshotStore = {
 };
 
 export type GpuSnapshotStore = typeof gpuSnapshotStore;
+
+/**
+ * What booking takes from a Gpu message: its price is its open offer's (else its listing's),
+ * and the offer's hours bound its bookings.
+ */
+export function factsOf(gpu: Gpu, modelKey: string): Omit<GpuFacts, 'status_changed_at' | 'unregistered_at'> {
+  const offer = gpu.offer && gpu.offer.status !== 'closed' ? gpu.offer : undefined;
+  return {
+    gpu_id: gpu.id, owner_id: gpu.ownerId, miner_id: gpu.minerId, model: gpu.model, model_key: modelKey,
+    price_micro: offer?.pricePerHourMicro ?? gpu.pricePerHourMicro, online: gpu.status !== GpuStatus.GPU_STATUS_OFFLINE,
+    offer_min_hours: offer?.minHours ?? null, offer_max_hours: offer?.maxHours ?? null,
+  };
+}

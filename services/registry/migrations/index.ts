@@ -4,9 +4,10 @@ import { migration001Gpus } from './001_gpus';
 import { migration002BookingProjection } from './002_booking_projection';
 import { migration003ModelCatalogue } from './003_model_catalogue';
 import { migration004RatingProjection } from './004_rating_projection';
+import { migration005Offers } from './005_offers';
 
 /** The registry schema's migrations, oldest first. Append only. */
 export const registryMigrations: Migration[] = [
   migration001Gpus, eventTablesMigration, migration002BookingProjection, migration003ModelCatalogue,
-  migration004RatingProjection,
+  migration004RatingProjection, migration005Offers,
 ];

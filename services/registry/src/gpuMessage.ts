@@ -29,5 +29,10 @@ export function gpuMessage(row: GpuRow, now: Date): Gpu {
     totalReviews: row.total_reviews,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    offer: row.offer_id ? {
+      offerId: row.offer_id, pricePerHourMicro: row.offer_price_micro ?? 0, minHours: row.offer_min_hours ?? 0, maxHours: row.offer_max_hours ?? 0,
+      supportedModels: row.offer_models, status: row.offer_status === 'open' && booked ? 'reserved' : row.offer_status ?? 'closed',
+      createdAt: row.offer_created_at ?? undefined,
+    } : undefined,
   };
 }

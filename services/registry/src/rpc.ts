@@ -12,6 +12,8 @@ import { statusChangedEvent, unregisteredEvent, upsertEvents } from './events';
 import type { Liveness } from './liveness';
 import { registerInventory } from './registerInventory';
 import type { GpuRow, RegistryStore } from './store';
+import { createOfferHandlers } from './offerHandlers';
+import { offerStore } from './offerStore';
 
 export interface RegistryDeps {
   db: Knex;
@@ -39,9 +41,12 @@ export function createRegistryHandlers(deps: RegistryDeps): ServiceBinding<Regis
     return row;
   }
 
+  const offerHandlers = createOfferHandlers({ db, offers: offerStore, outbox, now, ownedGpu });
+
   return {
     definition: RegistryServiceService,
     implementation: {
+      ...offerHandlers,
       async registerGpu(req) {
         const caller = requireCaller(req.caller, OWNERS);
         const minerId = cleanMinerId(req.minerId || 'default');

@@ -34,6 +34,13 @@ export interface GpuRow {
   created_at: Date;
   updated_at: Date;
   deleted_at: Date | null;
+  offer_id: string | null;
+  offer_price_micro: number | null;
+  offer_min_hours: number | null;
+  offer_max_hours: number | null;
+  offer_models: string[];
+  offer_status: 'open' | 'closed' | null;
+  offer_created_at: Date | null;
 }
 
 export interface UpsertInput {
@@ -155,7 +162,8 @@ export const registryStore: RegistryStore = {
     const rows = await db<GpuRow>('gpus')
       .where({ id })
       .whereNull('deleted_at')
-      .update({ deleted_at: db.fn.now(), updated_at: db.fn.now() } as never)
+      // Its offer closes with it.
+      .update({ deleted_at: db.fn.now(), updated_at: db.fn.now(), offer_status: db.raw(`CASE WHEN offer_id IS NULL THEN NULL ELSE 'closed' END`) } as never)
       .returning('*');
     return rows[0] as GpuRow | undefined;
   },

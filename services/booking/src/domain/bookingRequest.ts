@@ -68,3 +68,12 @@ export function requireJobFields(clientId: string, jobId: string): void {
   if (!clientId) throw invalid('client_id', 'is required');
   if (!isAccountId(clientId)) throw invalid('client_id', 'must be an account id: 1-64 letters, digits, ".", "_" or "-"');
 }
+
+/** A GPU with an open offer is booked for between its minimum and maximum hours. */
+export function requireOfferHours(seconds: number, offer: { offer_min_hours: number | null; offer_max_hours: number | null }): void {
+  const { offer_min_hours: min, offer_max_hours: max } = offer;
+  if (min === null || max === null) return;
+  if (seconds < Math.round(min * 3600) || seconds > Math.round(max * 3600)) {
+    throw invalid('duration_hours', `must be from ${min} to ${max} hours: the GPU's offer says so`);
+  }
+}

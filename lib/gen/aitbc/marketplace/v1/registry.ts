@@ -173,6 +173,21 @@ export interface Gpu {
     | undefined;
   /** The model catalogue's canonical key ("rtx-4090"); pricing groups GPUs by it. */
   modelKey: string;
+  /** The owner's terms for renting it; unset when it has none (it rents at its listed price). */
+  offer?: Offer | undefined;
+}
+
+/** A GPU's terms, published by its owner: one open offer per GPU at a time. */
+export interface Offer {
+  offerId: string;
+  pricePerHourMicro: number;
+  /** Bookings must last from min_hours to max_hours (inclusive). */
+  minHours: number;
+  maxHours: number;
+  supportedModels: string[];
+  /** open or closed; "reserved" is shown while a booking covers now. */
+  status: string;
+  createdAt?: Date | undefined;
 }
 
 /** What an owner states about a GPU. Unset optional fields keep their stored value on update. */
@@ -274,6 +289,48 @@ export interface MinerHeartbeatResponse {
   heartbeatIntervalSeconds: number;
 }
 
+export interface PublishOfferRequest {
+  caller?: Caller | undefined;
+  gpuId: string;
+  pricePerHourMicro: number;
+  minHours: number;
+  maxHours: number;
+  supportedModels: string[];
+  /** open (default) or closed */
+  status: string;
+}
+
+export interface PublishOfferResponse {
+  gpu?: Gpu | undefined;
+  created: boolean;
+}
+
+export interface ListOffersRequest {
+  caller?:
+    | Caller
+    | undefined;
+  /** open (default), reserved, closed or all */
+  status: string;
+  gpuModel: string;
+  priceMaxMicro?: number | undefined;
+  memoryMin?: number | undefined;
+  region: string;
+  limit: number;
+  ownerId: string;
+}
+
+export interface ListOffersResponse {
+  gpus: Gpu[];
+}
+
+export interface SyncOffersRequest {
+  caller?: Caller | undefined;
+}
+
+export interface SyncOffersResponse {
+  opened: number;
+}
+
 function createBaseGpu(): Gpu {
   return {
     id: "",
@@ -299,6 +356,7 @@ function createBaseGpu(): Gpu {
     createdAt: undefined,
     updatedAt: undefined,
     modelKey: "",
+    offer: undefined,
   };
 }
 
@@ -372,6 +430,9 @@ export const Gpu: MessageFns<Gpu> = {
     }
     if (message.modelKey !== "") {
       writer.uint32(186).string(message.modelKey);
+    }
+    if (message.offer !== undefined) {
+      Offer.encode(message.offer, writer.uint32(194).fork()).join();
     }
     return writer;
   },
@@ -573,6 +634,14 @@ export const Gpu: MessageFns<Gpu> = {
             message.modelKey = reader.string();
             continue;
           }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.offer = Offer.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -676,6 +745,7 @@ export const Gpu: MessageFns<Gpu> = {
         : isSet(object.model_key)
         ? globalThis.String(object.model_key)
         : "",
+      offer: isSet(object.offer) ? Offer.fromJSON(object.offer) : undefined,
     };
   },
 
@@ -750,6 +820,9 @@ export const Gpu: MessageFns<Gpu> = {
     if (message.modelKey !== "") {
       obj.modelKey = message.modelKey;
     }
+    if (message.offer !== undefined) {
+      obj.offer = Offer.toJSON(message.offer);
+    }
     return obj;
   },
 
@@ -781,6 +854,204 @@ export const Gpu: MessageFns<Gpu> = {
     message.createdAt = object.createdAt ?? undefined;
     message.updatedAt = object.updatedAt ?? undefined;
     message.modelKey = object.modelKey ?? "";
+    message.offer = (object.offer !== undefined && object.offer !== null) ? Offer.fromPartial(object.offer) : undefined;
+    return message;
+  },
+};
+
+function createBaseOffer(): Offer {
+  return {
+    offerId: "",
+    pricePerHourMicro: 0,
+    minHours: 0,
+    maxHours: 0,
+    supportedModels: [],
+    status: "",
+    createdAt: undefined,
+  };
+}
+
+export const Offer: MessageFns<Offer> = {
+  encode(message: Offer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.offerId !== "") {
+      writer.uint32(10).string(message.offerId);
+    }
+    if (message.pricePerHourMicro !== 0) {
+      writer.uint32(16).int64(message.pricePerHourMicro);
+    }
+    if (message.minHours !== 0) {
+      writer.uint32(25).double(message.minHours);
+    }
+    if (message.maxHours !== 0) {
+      writer.uint32(33).double(message.maxHours);
+    }
+    for (const v of message.supportedModels) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.status !== "") {
+      writer.uint32(50).string(message.status);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Offer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOffer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.offerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pricePerHourMicro = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.minHours = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.maxHours = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.supportedModels.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Offer {
+    return {
+      offerId: isSet(object.offerId)
+        ? globalThis.String(object.offerId)
+        : isSet(object.offer_id)
+        ? globalThis.String(object.offer_id)
+        : "",
+      pricePerHourMicro: isSet(object.pricePerHourMicro)
+        ? globalThis.Number(object.pricePerHourMicro)
+        : isSet(object.price_per_hour_micro)
+        ? globalThis.Number(object.price_per_hour_micro)
+        : 0,
+      minHours: isSet(object.minHours)
+        ? globalThis.Number(object.minHours)
+        : isSet(object.min_hours)
+        ? globalThis.Number(object.min_hours)
+        : 0,
+      maxHours: isSet(object.maxHours)
+        ? globalThis.Number(object.maxHours)
+        : isSet(object.max_hours)
+        ? globalThis.Number(object.max_hours)
+        : 0,
+      supportedModels: globalThis.Array.isArray(object?.supportedModels)
+        ? object.supportedModels.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.supported_models)
+        ? object.supported_models.map((e: any) => globalThis.String(e))
+        : [],
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Offer): unknown {
+    const obj: any = {};
+    if (message.offerId !== "") {
+      obj.offerId = message.offerId;
+    }
+    if (message.pricePerHourMicro !== 0) {
+      obj.pricePerHourMicro = Math.round(message.pricePerHourMicro);
+    }
+    if (message.minHours !== 0) {
+      obj.minHours = floatToJson(message.minHours);
+    }
+    if (message.maxHours !== 0) {
+      obj.maxHours = floatToJson(message.maxHours);
+    }
+    if (message.supportedModels?.length) {
+      obj.supportedModels = message.supportedModels;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Offer>, I>>(base?: I): Offer {
+    return Offer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Offer>, I>>(object: I): Offer {
+    const message = createBaseOffer();
+    message.offerId = object.offerId ?? "";
+    message.pricePerHourMicro = object.pricePerHourMicro ?? 0;
+    message.minHours = object.minHours ?? 0;
+    message.maxHours = object.maxHours ?? 0;
+    message.supportedModels = object.supportedModels?.map((e) => e) || [];
+    message.status = object.status ?? "";
+    message.createdAt = object.createdAt ?? undefined;
     return message;
   },
 };
@@ -2345,6 +2616,697 @@ export const MinerHeartbeatResponse: MessageFns<MinerHeartbeatResponse> = {
   },
 };
 
+function createBasePublishOfferRequest(): PublishOfferRequest {
+  return {
+    caller: undefined,
+    gpuId: "",
+    pricePerHourMicro: 0,
+    minHours: 0,
+    maxHours: 0,
+    supportedModels: [],
+    status: "",
+  };
+}
+
+export const PublishOfferRequest: MessageFns<PublishOfferRequest> = {
+  encode(message: PublishOfferRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.caller !== undefined) {
+      Caller.encode(message.caller, writer.uint32(10).fork()).join();
+    }
+    if (message.gpuId !== "") {
+      writer.uint32(18).string(message.gpuId);
+    }
+    if (message.pricePerHourMicro !== 0) {
+      writer.uint32(24).int64(message.pricePerHourMicro);
+    }
+    if (message.minHours !== 0) {
+      writer.uint32(33).double(message.minHours);
+    }
+    if (message.maxHours !== 0) {
+      writer.uint32(41).double(message.maxHours);
+    }
+    for (const v of message.supportedModels) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.status !== "") {
+      writer.uint32(58).string(message.status);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishOfferRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishOfferRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caller = Caller.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.gpuId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pricePerHourMicro = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.minHours = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.maxHours = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.supportedModels.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PublishOfferRequest {
+    return {
+      caller: isSet(object.caller) ? Caller.fromJSON(object.caller) : undefined,
+      gpuId: isSet(object.gpuId)
+        ? globalThis.String(object.gpuId)
+        : isSet(object.gpu_id)
+        ? globalThis.String(object.gpu_id)
+        : "",
+      pricePerHourMicro: isSet(object.pricePerHourMicro)
+        ? globalThis.Number(object.pricePerHourMicro)
+        : isSet(object.price_per_hour_micro)
+        ? globalThis.Number(object.price_per_hour_micro)
+        : 0,
+      minHours: isSet(object.minHours)
+        ? globalThis.Number(object.minHours)
+        : isSet(object.min_hours)
+        ? globalThis.Number(object.min_hours)
+        : 0,
+      maxHours: isSet(object.maxHours)
+        ? globalThis.Number(object.maxHours)
+        : isSet(object.max_hours)
+        ? globalThis.Number(object.max_hours)
+        : 0,
+      supportedModels: globalThis.Array.isArray(object?.supportedModels)
+        ? object.supportedModels.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.supported_models)
+        ? object.supported_models.map((e: any) => globalThis.String(e))
+        : [],
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+    };
+  },
+
+  toJSON(message: PublishOfferRequest): unknown {
+    const obj: any = {};
+    if (message.caller !== undefined) {
+      obj.caller = Caller.toJSON(message.caller);
+    }
+    if (message.gpuId !== "") {
+      obj.gpuId = message.gpuId;
+    }
+    if (message.pricePerHourMicro !== 0) {
+      obj.pricePerHourMicro = Math.round(message.pricePerHourMicro);
+    }
+    if (message.minHours !== 0) {
+      obj.minHours = floatToJson(message.minHours);
+    }
+    if (message.maxHours !== 0) {
+      obj.maxHours = floatToJson(message.maxHours);
+    }
+    if (message.supportedModels?.length) {
+      obj.supportedModels = message.supportedModels;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PublishOfferRequest>, I>>(base?: I): PublishOfferRequest {
+    return PublishOfferRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishOfferRequest>, I>>(object: I): PublishOfferRequest {
+    const message = createBasePublishOfferRequest();
+    message.caller = (object.caller !== undefined && object.caller !== null)
+      ? Caller.fromPartial(object.caller)
+      : undefined;
+    message.gpuId = object.gpuId ?? "";
+    message.pricePerHourMicro = object.pricePerHourMicro ?? 0;
+    message.minHours = object.minHours ?? 0;
+    message.maxHours = object.maxHours ?? 0;
+    message.supportedModels = object.supportedModels?.map((e) => e) || [];
+    message.status = object.status ?? "";
+    return message;
+  },
+};
+
+function createBasePublishOfferResponse(): PublishOfferResponse {
+  return { gpu: undefined, created: false };
+}
+
+export const PublishOfferResponse: MessageFns<PublishOfferResponse> = {
+  encode(message: PublishOfferResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.gpu !== undefined) {
+      Gpu.encode(message.gpu, writer.uint32(10).fork()).join();
+    }
+    if (message.created !== false) {
+      writer.uint32(16).bool(message.created);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishOfferResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishOfferResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.gpu = Gpu.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.created = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PublishOfferResponse {
+    return {
+      gpu: isSet(object.gpu) ? Gpu.fromJSON(object.gpu) : undefined,
+      created: isSet(object.created) ? globalThis.Boolean(object.created) : false,
+    };
+  },
+
+  toJSON(message: PublishOfferResponse): unknown {
+    const obj: any = {};
+    if (message.gpu !== undefined) {
+      obj.gpu = Gpu.toJSON(message.gpu);
+    }
+    if (message.created !== false) {
+      obj.created = message.created;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PublishOfferResponse>, I>>(base?: I): PublishOfferResponse {
+    return PublishOfferResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishOfferResponse>, I>>(object: I): PublishOfferResponse {
+    const message = createBasePublishOfferResponse();
+    message.gpu = (object.gpu !== undefined && object.gpu !== null) ? Gpu.fromPartial(object.gpu) : undefined;
+    message.created = object.created ?? false;
+    return message;
+  },
+};
+
+function createBaseListOffersRequest(): ListOffersRequest {
+  return {
+    caller: undefined,
+    status: "",
+    gpuModel: "",
+    priceMaxMicro: undefined,
+    memoryMin: undefined,
+    region: "",
+    limit: 0,
+    ownerId: "",
+  };
+}
+
+export const ListOffersRequest: MessageFns<ListOffersRequest> = {
+  encode(message: ListOffersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.caller !== undefined) {
+      Caller.encode(message.caller, writer.uint32(10).fork()).join();
+    }
+    if (message.status !== "") {
+      writer.uint32(18).string(message.status);
+    }
+    if (message.gpuModel !== "") {
+      writer.uint32(26).string(message.gpuModel);
+    }
+    if (message.priceMaxMicro !== undefined) {
+      writer.uint32(32).int64(message.priceMaxMicro);
+    }
+    if (message.memoryMin !== undefined) {
+      writer.uint32(40).uint32(message.memoryMin);
+    }
+    if (message.region !== "") {
+      writer.uint32(50).string(message.region);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(56).uint32(message.limit);
+    }
+    if (message.ownerId !== "") {
+      writer.uint32(66).string(message.ownerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListOffersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListOffersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caller = Caller.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.gpuModel = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.priceMaxMicro = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.memoryMin = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.region = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.ownerId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListOffersRequest {
+    return {
+      caller: isSet(object.caller) ? Caller.fromJSON(object.caller) : undefined,
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      gpuModel: isSet(object.gpuModel)
+        ? globalThis.String(object.gpuModel)
+        : isSet(object.gpu_model)
+        ? globalThis.String(object.gpu_model)
+        : "",
+      priceMaxMicro: isSet(object.priceMaxMicro)
+        ? globalThis.Number(object.priceMaxMicro)
+        : isSet(object.price_max_micro)
+        ? globalThis.Number(object.price_max_micro)
+        : undefined,
+      memoryMin: isSet(object.memoryMin)
+        ? globalThis.Number(object.memoryMin)
+        : isSet(object.memory_min)
+        ? globalThis.Number(object.memory_min)
+        : undefined,
+      region: isSet(object.region) ? globalThis.String(object.region) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      ownerId: isSet(object.ownerId)
+        ? globalThis.String(object.ownerId)
+        : isSet(object.owner_id)
+        ? globalThis.String(object.owner_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListOffersRequest): unknown {
+    const obj: any = {};
+    if (message.caller !== undefined) {
+      obj.caller = Caller.toJSON(message.caller);
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.gpuModel !== "") {
+      obj.gpuModel = message.gpuModel;
+    }
+    if (message.priceMaxMicro !== undefined) {
+      obj.priceMaxMicro = Math.round(message.priceMaxMicro);
+    }
+    if (message.memoryMin !== undefined) {
+      obj.memoryMin = Math.round(message.memoryMin);
+    }
+    if (message.region !== "") {
+      obj.region = message.region;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.ownerId !== "") {
+      obj.ownerId = message.ownerId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListOffersRequest>, I>>(base?: I): ListOffersRequest {
+    return ListOffersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListOffersRequest>, I>>(object: I): ListOffersRequest {
+    const message = createBaseListOffersRequest();
+    message.caller = (object.caller !== undefined && object.caller !== null)
+      ? Caller.fromPartial(object.caller)
+      : undefined;
+    message.status = object.status ?? "";
+    message.gpuModel = object.gpuModel ?? "";
+    message.priceMaxMicro = object.priceMaxMicro ?? undefined;
+    message.memoryMin = object.memoryMin ?? undefined;
+    message.region = object.region ?? "";
+    message.limit = object.limit ?? 0;
+    message.ownerId = object.ownerId ?? "";
+    return message;
+  },
+};
+
+function createBaseListOffersResponse(): ListOffersResponse {
+  return { gpus: [] };
+}
+
+export const ListOffersResponse: MessageFns<ListOffersResponse> = {
+  encode(message: ListOffersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.gpus) {
+      Gpu.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListOffersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListOffersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.gpus.push(Gpu.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListOffersResponse {
+    return { gpus: globalThis.Array.isArray(object?.gpus) ? object.gpus.map((e: any) => Gpu.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: ListOffersResponse): unknown {
+    const obj: any = {};
+    if (message.gpus?.length) {
+      obj.gpus = message.gpus.map((e) => Gpu.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListOffersResponse>, I>>(base?: I): ListOffersResponse {
+    return ListOffersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListOffersResponse>, I>>(object: I): ListOffersResponse {
+    const message = createBaseListOffersResponse();
+    message.gpus = object.gpus?.map((e) => Gpu.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSyncOffersRequest(): SyncOffersRequest {
+  return { caller: undefined };
+}
+
+export const SyncOffersRequest: MessageFns<SyncOffersRequest> = {
+  encode(message: SyncOffersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.caller !== undefined) {
+      Caller.encode(message.caller, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncOffersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncOffersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caller = Caller.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SyncOffersRequest {
+    return { caller: isSet(object.caller) ? Caller.fromJSON(object.caller) : undefined };
+  },
+
+  toJSON(message: SyncOffersRequest): unknown {
+    const obj: any = {};
+    if (message.caller !== undefined) {
+      obj.caller = Caller.toJSON(message.caller);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SyncOffersRequest>, I>>(base?: I): SyncOffersRequest {
+    return SyncOffersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SyncOffersRequest>, I>>(object: I): SyncOffersRequest {
+    const message = createBaseSyncOffersRequest();
+    message.caller = (object.caller !== undefined && object.caller !== null)
+      ? Caller.fromPartial(object.caller)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSyncOffersResponse(): SyncOffersResponse {
+  return { opened: 0 };
+}
+
+export const SyncOffersResponse: MessageFns<SyncOffersResponse> = {
+  encode(message: SyncOffersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.opened !== 0) {
+      writer.uint32(8).uint32(message.opened);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncOffersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncOffersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.opened = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SyncOffersResponse {
+    return { opened: isSet(object.opened) ? globalThis.Number(object.opened) : 0 };
+  },
+
+  toJSON(message: SyncOffersResponse): unknown {
+    const obj: any = {};
+    if (message.opened !== 0) {
+      obj.opened = Math.round(message.opened);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SyncOffersResponse>, I>>(base?: I): SyncOffersResponse {
+    return SyncOffersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SyncOffersResponse>, I>>(object: I): SyncOffersResponse {
+    const message = createBaseSyncOffersResponse();
+    message.opened = object.opened ?? 0;
+    return message;
+  },
+};
+
 /** The registry owns GPUs, their specs, ownership (account + miner) and liveness. */
 export type RegistryServiceService = typeof RegistryServiceService;
 export const RegistryServiceService = {
@@ -2410,6 +3372,37 @@ export const RegistryServiceService = {
       Buffer.from(MinerHeartbeatResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): MinerHeartbeatResponse => MinerHeartbeatResponse.decode(value),
   },
+  /** The owner publishes (or changes) its GPU's offer. */
+  publishOffer: {
+    path: "/aitbc.marketplace.v1.RegistryService/PublishOffer" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PublishOfferRequest): Buffer => Buffer.from(PublishOfferRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PublishOfferRequest => PublishOfferRequest.decode(value),
+    responseSerialize: (value: PublishOfferResponse): Buffer =>
+      Buffer.from(PublishOfferResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PublishOfferResponse => PublishOfferResponse.decode(value),
+  },
+  /** Open offers (and closed ones when asked), GPUs with them; cheapest first. */
+  listOffers: {
+    path: "/aitbc.marketplace.v1.RegistryService/ListOffers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListOffersRequest): Buffer => Buffer.from(ListOffersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListOffersRequest => ListOffersRequest.decode(value),
+    responseSerialize: (value: ListOffersResponse): Buffer => Buffer.from(ListOffersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListOffersResponse => ListOffersResponse.decode(value),
+  },
+  /** Admin: an open offer for every online GPU that has none, at its listed price. */
+  syncOffers: {
+    path: "/aitbc.marketplace.v1.RegistryService/SyncOffers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SyncOffersRequest): Buffer => Buffer.from(SyncOffersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SyncOffersRequest => SyncOffersRequest.decode(value),
+    responseSerialize: (value: SyncOffersResponse): Buffer => Buffer.from(SyncOffersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SyncOffersResponse => SyncOffersResponse.decode(value),
+  },
 } as const;
 
 export interface RegistryServiceServer extends UntypedServiceImplementation {
@@ -2423,6 +3416,12 @@ export interface RegistryServiceServer extends UntypedServiceImplementation {
   registerMiner: handleUnaryCall<RegisterMinerRequest, RegisterMinerResponse>;
   /** Marks every GPU of a miner alive now. */
   minerHeartbeat: handleUnaryCall<MinerHeartbeatRequest, MinerHeartbeatResponse>;
+  /** The owner publishes (or changes) its GPU's offer. */
+  publishOffer: handleUnaryCall<PublishOfferRequest, PublishOfferResponse>;
+  /** Open offers (and closed ones when asked), GPUs with them; cheapest first. */
+  listOffers: handleUnaryCall<ListOffersRequest, ListOffersResponse>;
+  /** Admin: an open offer for every online GPU that has none, at its listed price. */
+  syncOffers: handleUnaryCall<SyncOffersRequest, SyncOffersResponse>;
 }
 
 export interface RegistryServiceClient extends Client {
@@ -2519,6 +3518,54 @@ export interface RegistryServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: MinerHeartbeatResponse) => void,
+  ): ClientUnaryCall;
+  /** The owner publishes (or changes) its GPU's offer. */
+  publishOffer(
+    request: PublishOfferRequest,
+    callback: (error: ServiceError | null, response: PublishOfferResponse) => void,
+  ): ClientUnaryCall;
+  publishOffer(
+    request: PublishOfferRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PublishOfferResponse) => void,
+  ): ClientUnaryCall;
+  publishOffer(
+    request: PublishOfferRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PublishOfferResponse) => void,
+  ): ClientUnaryCall;
+  /** Open offers (and closed ones when asked), GPUs with them; cheapest first. */
+  listOffers(
+    request: ListOffersRequest,
+    callback: (error: ServiceError | null, response: ListOffersResponse) => void,
+  ): ClientUnaryCall;
+  listOffers(
+    request: ListOffersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListOffersResponse) => void,
+  ): ClientUnaryCall;
+  listOffers(
+    request: ListOffersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListOffersResponse) => void,
+  ): ClientUnaryCall;
+  /** Admin: an open offer for every online GPU that has none, at its listed price. */
+  syncOffers(
+    request: SyncOffersRequest,
+    callback: (error: ServiceError | null, response: SyncOffersResponse) => void,
+  ): ClientUnaryCall;
+  syncOffers(
+    request: SyncOffersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SyncOffersResponse) => void,
+  ): ClientUnaryCall;
+  syncOffers(
+    request: SyncOffersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SyncOffersResponse) => void,
   ): ClientUnaryCall;
 }
 
