@@ -10,6 +10,7 @@ import { generateKey, parseKeyList } from '../lib/apiKeys';
 import { readGatewayConfig, startGateway } from '../gateway/src/main';
 import { readAccountsConfig, startAccounts } from '../services/accounts/src/main';
 import { readBookingConfig, startBooking } from '../services/booking/src/main';
+import { readMarketConfig, startMarket } from '../services/market/src/main';
 import { formatMoney } from '../lib/money';
 import { readPricingConfig, startPricing } from '../services/pricing/src/main';
 import { readRegistryConfig, startRegistry } from '../services/registry/src/main';
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
   ensureWritableDir(dataDir, 'AITBC_DATA_DIR');
   const natsUrl = process.env.NATS_URL?.trim();
   // A part that fails to start (a taken port, say) stops those already started.
-  const { registry, pricing, reviews, booking, accounts, gateway, keys, source, databaseUrl, openingBalance } = await startParts(lifecycle, logger, dataDir, pgPort, natsUrl)
+  const { registry, pricing, reviews, booking, accounts, market, gateway, keys, source, databaseUrl, openingBalance } = await startParts(lifecycle, logger, dataDir, pgPort, natsUrl)
     .catch(async (err: unknown) => {
       await lifecycle.stop();
       throw err;
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
     '',
     `AITBC marketplace mesh is up. Gateway: ${gateway.url}`,
     `  miner port (public) ${registry.publicAddress}`,
-    `  internal gRPC: registry ${registry.address}   booking ${booking.address}   reviews ${reviews.address}   pricing ${pricing.address}   accounts ${accounts.address}`,
+    `  internal gRPC: registry ${registry.address}   booking ${booking.address}   reviews ${reviews.address}   pricing ${pricing.address}   accounts ${accounts.address}   market ${market.address}`,
     `  data: ${databaseUrl.includes('@127.0.0.1:' + pgPort) ? dataDir : 'DATABASE_URL'}`,
     `  events: ${natsUrl ? `NATS ${natsUrl} (tail them: npm run events)` : 'in-process bus (set NATS_URL to use NATS JetStream)'}`,
     `  API keys (${source}):`,
@@ -99,15 +100,17 @@ async function startParts(lifecycle: Lifecycle, logger: Logger, dataDir: string,
   const bookingConfig = readBookingConfig(env, { ...defaults('booking'), registryAddr: registry.address, pricingAddr: pricing.address, accountsAddr: accounts.address });
   const booking = await begin('booking', () => startBooking(bookingConfig, createLogger('booking', bookingConfig.logLevel), { bus }));
   bookingAddress = booking.address;
+  const marketConfig = readMarketConfig(env, { ...defaults('market'), bookingAddr: booking.address });
+  const market = await begin('market', () => startMarket(marketConfig, createLogger('market', marketConfig.logLevel), { bus }));
   const gatewayConfig = readGatewayConfig(env, {
     registryAddr: registry.address, bookingAddr: booking.address, pricingAddr: pricing.address, reviewsAddr: reviews.address,
-    accountsAddr: accounts.address, apiKeys: keys, serviceKey: own.gateway.key,
+    accountsAddr: accounts.address, marketAddr: market.address, apiKeys: keys, serviceKey: own.gateway.key,
   });
   const gateway = await begin('gateway', () => startGateway(gatewayConfig, createLogger('gateway', gatewayConfig.logLevel)));
-  return { registry, pricing, reviews, booking, accounts, gateway, keys: userKeys, source, databaseUrl, openingBalance: accountsConfig.openingBalanceMicro };
+  return { registry, pricing, reviews, booking, accounts, market, gateway, keys: userKeys, source, databaseUrl, openingBalance: accountsConfig.openingBalanceMicro };
 }
 
-const MESH_PARTS = ['gateway', 'registry', 'booking', 'pricing', 'reviews', 'accounts'];
+const MESH_PARTS = ['gateway', 'registry', 'booking', 'pricing', 'reviews', 'accounts', 'market'];
 /** What npm start's development client accounts may spend (AITBC). */
 const DEV_OPENING_BALANCE = '1000';
 

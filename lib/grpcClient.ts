@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
-import { fromGrpcError } from './errors';
+import { DomainError, fromGrpcError } from './errors';
 import { channelCredentials, type ClientAuth, type TlsFiles } from './meshSecurity';
 
 type UnaryMethod<Req, Res> = (
@@ -54,9 +54,14 @@ export function connect<C>(Ctor: ClientCtor<C>, address: string, defaultDeadline
         fn = (request: unknown, options?: { deadlineMs?: number }) =>
           new Promise((resolve, reject) => {
             const deadline = new Date(Date.now() + (options?.deadlineMs ?? defaultDeadlineMs));
-            method.call(raw, request, metadata.clone(), { deadline }, (err, response) =>
-              err ? reject(fromGrpcError(err)) : resolve(response),
-            );
+            method.call(raw, request, metadata.clone(), { deadline }, (err, response) => {
+              if (!err) return resolve(response);
+              // A value the message cannot hold (an integer past its type) is the caller's input, not a fault.
+              if (/^Request message serialization failure/.test(err.details ?? '')) {
+                return reject(new DomainError('INVALID_ARGUMENT', 'a number in the request is out of range'));
+              }
+              return reject(fromGrpcError(err));
+            });
           });
         cache.set(key, fn);
       }

@@ -72,7 +72,7 @@ export function startupFailureText(err: unknown): string {
   const taken = /EADDRINUSE[^\d]*?([\w.:[\]-]+:\d+)/.exec(String((err as Error)?.message ?? err));
   if (taken) {
     return `cannot listen on ${taken[1]}: the port is already in use (is the mesh or a service already running?). ` +
-      'Stop it, or choose free ports: PORT (gateway), MINER_PORT, REGISTRY_PORT, BOOKING_PORT, REVIEWS_PORT, PRICING_PORT, ACCOUNTS_PORT.';
+      'Stop it, or choose free ports: PORT (gateway), MINER_PORT, REGISTRY_PORT, BOOKING_PORT, REVIEWS_PORT, PRICING_PORT, ACCOUNTS_PORT, MARKET_PORT.';
   }
   return err instanceof Error ? err.stack ?? err.message : String(err);
 }

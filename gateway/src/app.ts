@@ -16,6 +16,7 @@ import { pricingRoutes } from './routes/pricingRoutes';
 import { reviewRoutes } from './routes/reviewRoutes';
 import { accountRoutes } from './routes/accountRoutes';
 import { offerRoutes } from './routes/offerRoutes';
+import { marketRoutes } from './routes/marketRoutes';
 
 export type { GatewayDeps } from './deps';
 
@@ -118,5 +119,6 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   reviewRoutes(app, deps);
   accountRoutes(app, deps);
   offerRoutes(app, deps);
+  marketRoutes(app, deps);
   return app;
 }

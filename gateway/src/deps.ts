@@ -3,6 +3,7 @@ import type { KeyDirectory } from '../../lib/keyDirectory';
 import type { Caller } from '../../lib/caller';
 import type { AccountsServiceClient } from '../../lib/gen/aitbc/marketplace/v1/accounts';
 import type { BookingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/booking';
+import type { MarketServiceClient } from '../../lib/gen/aitbc/marketplace/v1/market';
 import type { PricingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/pricing';
 import type { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
 import type { ReviewsServiceClient } from '../../lib/gen/aitbc/marketplace/v1/reviews';
@@ -18,6 +19,7 @@ export interface GatewayDeps {
   /** Who a key belongs to (the accounts service, cached). */
   keys: KeyDirectory;
   accounts: AsyncClient<AccountsServiceClient>;
+  market: AsyncClient<MarketServiceClient>;
   logger: Logger;
   /** Services whose gRPC health /readyz reports. */
   backends: { name: string; channel: Client }[];

@@ -10,6 +10,7 @@ import { createLifecycle, type Lifecycle, serviceMain } from '../../lib/lifecycl
 import { createLogger, type Logger } from '../../lib/logger';
 import { buildGateway } from './app';
 import { AccountsServiceClient } from '../../lib/gen/aitbc/marketplace/v1/accounts';
+import { MarketServiceClient } from '../../lib/gen/aitbc/marketplace/v1/market';
 import { accountsKeyDirectory } from '../../lib/keyDirectory';
 import { type MeshSecurityConfig, readMeshSecurity } from '../../lib/meshSecurity';
 
@@ -22,6 +23,7 @@ export interface GatewayConfig {
   pricingAddr: string;
   reviewsAddr: string;
   accountsAddr: string;
+  marketAddr: string;
   security: MeshSecurityConfig;
   /** Whose X-Forwarded-For to believe: the proxies' addresses; undefined: nobody's. */
   trustProxy?: string;
@@ -41,6 +43,7 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> & {
     registryAddr: r.string('REGISTRY_ADDR', defaults.registryAddr ?? '127.0.0.1:50057'),
     bookingAddr: r.string('BOOKING_ADDR', defaults.bookingAddr ?? '127.0.0.1:50052'),
     accountsAddr: r.string('ACCOUNTS_ADDR', defaults.accountsAddr ?? '127.0.0.1:50055'),
+    marketAddr: r.string('MARKET_ADDR', defaults.marketAddr ?? '127.0.0.1:50056'),
     pricingAddr: r.string('PRICING_ADDR', defaults.pricingAddr ?? '127.0.0.1:50054'),
     reviewsAddr: r.string('REVIEWS_ADDR', defaults.reviewsAddr ?? '127.0.0.1:50053'),
     security: readMeshSecurity(r, 'gateway', { apiKeys: defaults.apiKeys, serviceKey: defaults.serviceKey, callsOut: true }),
@@ -101,8 +104,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   const pricing = connect(PricingServiceClient, config.pricingAddr, config.rpcDeadlineMs, auth);
   const reviews = connect(ReviewsServiceClient, config.reviewsAddr, config.rpcDeadlineMs, auth);
   const accounts = connect(AccountsServiceClient, config.accountsAddr, config.rpcDeadlineMs, auth);
+  const market = connect(MarketServiceClient, config.marketAddr, config.rpcDeadlineMs, auth);
   const backends = [
     { name: 'accounts', channel: healthChannel(config.accountsAddr, tls) },
+    { name: 'market', channel: healthChannel(config.marketAddr, tls) },
     { name: 'registry', channel: healthChannel(config.registryAddr, tls) },
     { name: 'booking', channel: healthChannel(config.bookingAddr, tls) },
     { name: 'pricing', channel: healthChannel(config.pricingAddr, tls) },
@@ -114,6 +119,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     pricing: pricing.client,
     reviews: reviews.client,
     accounts: accounts.client,
+    market: market.client,
     keys: accountsKeyDirectory(accounts.client),
     trustProxy: config.trustProxy,
     failedAuthLimit: config.security.failedAuth,
@@ -129,6 +135,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     pricing.close();
     reviews.close();
     accounts.close();
+    market.close();
     for (const b of backends) b.channel.close();
   });
   await app.listen({ host: config.host, port: config.port });

@@ -50,7 +50,7 @@ function call(address: string, method: grpc.MethodDefinition<unknown, unknown>, 
 const MOVING = new Set(['pricing.models', 'pricing.price_points', 'pricing.outbox']);
 async function fingerprint(db: Knex): Promise<Record<string, string>> {
   const { rows: tables } = await db.raw(`SELECT table_schema AS s, table_name AS t FROM information_schema.tables
-    WHERE table_schema IN ('registry', 'booking', 'pricing', 'reviews') AND table_type = 'BASE TABLE' ORDER BY 1, 2`);
+    WHERE table_schema IN ('registry', 'booking', 'pricing', 'reviews', 'accounts', 'market') AND table_type = 'BASE TABLE' ORDER BY 1, 2`);
   const out: Record<string, string> = {};
   const hash = async (name: string, sql: string) => {
     const { rows } = await db.raw(`SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS h FROM (${sql}) x`);
@@ -92,7 +92,7 @@ describe('every gRPC method of every service refuses forged and missing credenti
 
   it('answers each forged call with UNAUTHENTICATED or PERMISSION_DENIED before any handler runs, and nothing changes', async () => {
     const before = await fingerprint(mesh.db);
-    const parts = [mesh.registry, mesh.booking, mesh.pricing!, mesh.reviews];
+    const parts = [mesh.registry, mesh.booking, mesh.pricing!, mesh.reviews, mesh.accounts, mesh.market];
     let calls = 0;
     for (const part of parts) {
       for (const { address, definitions } of part.served) {

@@ -26,7 +26,7 @@ describe('operations endpoints', () => {
     assert.deepEqual(health.body, { status: 'ok' });
     const ready = await http(mesh.url, 'GET', '/readyz');
     assert.equal(ready.status, 200);
-    assert.deepEqual(ready.body, { status: 'ready', services: { accounts: 'SERVING', registry: 'SERVING', booking: 'SERVING', pricing: 'SERVING', reviews: 'SERVING' } });
+    assert.deepEqual(ready.body, { status: 'ready', services: { accounts: 'SERVING', market: 'SERVING', registry: 'SERVING', booking: 'SERVING', pricing: 'SERVING', reviews: 'SERVING' } });
   });
 
   it('/openapi.json documents every GPU, miner, booking, order, pricing and review endpoint', async () => {
@@ -68,7 +68,7 @@ describe('operations endpoints', () => {
   it('answers 429 with Retry-After when an account goes over its rate, other accounts unaffected', async () => {
     const gateway = await startGateway(readGatewayConfig({ PORT: '0', RATE_LIMIT_PER_SECOND: '2', RATE_LIMIT_BURST: '3' }, {
       registryAddr: mesh.registry.address, bookingAddr: mesh.booking.address, pricingAddr: mesh.pricing!.address,
-      reviewsAddr: mesh.reviews.address, accountsAddr: mesh.accounts.address, apiKeys: KEY_LIST,
+      reviewsAddr: mesh.reviews.address, accountsAddr: mesh.accounts.address, marketAddr: mesh.market.address, apiKeys: KEY_LIST,
     }), createLogger('gateway', LOG_LEVEL));
     try {
       const list = (key: string) => http(gateway.url, 'GET', '/v1/marketplace/gpu/list', { key });
@@ -90,7 +90,7 @@ describe('operations endpoints', () => {
   it('throttles unknown keys by client address: 429 with Retry-After for them (known keys unaffected), then lets it back', async () => {
     const gateway = await startGateway(readGatewayConfig({ PORT: '0', AUTH_FAILURE_BURST: '5', AUTH_FAILURES_PER_SECOND: '1' }, {
       registryAddr: mesh.registry.address, bookingAddr: mesh.booking.address, pricingAddr: mesh.pricing!.address,
-      reviewsAddr: mesh.reviews.address, accountsAddr: mesh.accounts.address, apiKeys: KEY_LIST,
+      reviewsAddr: mesh.reviews.address, accountsAddr: mesh.accounts.address, marketAddr: mesh.market.address, apiKeys: KEY_LIST,
     }), createLogger('gateway', LOG_LEVEL));
     try {
       const list = (key: string) => http(gateway.url, 'GET', '/v1/marketplace/gpu/list', { key });
@@ -117,7 +117,7 @@ describe('operations endpoints', () => {
   it('takes the client address from X-Forwarded-For only as far as TRUST_PROXY says: a client cannot pick its own', async () => {
     const gateway = await startGateway(readGatewayConfig({ PORT: '0', AUTH_FAILURE_BURST: '3', AUTH_FAILURES_PER_SECOND: '1', TRUST_PROXY: '127.0.0.1' }, {
       registryAddr: mesh.registry.address, bookingAddr: mesh.booking.address, pricingAddr: mesh.pricing!.address,
-      reviewsAddr: mesh.reviews.address, accountsAddr: mesh.accounts.address, apiKeys: KEY_LIST,
+      reviewsAddr: mesh.reviews.address, accountsAddr: mesh.accounts.address, marketAddr: mesh.market.address, apiKeys: KEY_LIST,
     }), createLogger('gateway', LOG_LEVEL));
     try {
       // The proxy in front (this test, on 127.0.0.1) appends the real address (198.51.100.1); what the client wrote before it does not count.
@@ -172,7 +172,7 @@ describe('operations endpoints', () => {
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
     const channel = healthChannel(`127.0.0.1:${port}`);
     const app = await buildGateway({
-      registry: {} as never, booking: {} as never, pricing: {} as never, reviews: {} as never, accounts: {} as never, keys: localKeyDirectory(createKeyStore(parseKeyList(KEY_LIST))),
+      registry: {} as never, booking: {} as never, pricing: {} as never, reviews: {} as never, accounts: {} as never, market: {} as never, keys: localKeyDirectory(createKeyStore(parseKeyList(KEY_LIST))),
       logger: createLogger('gateway', LOG_LEVEL), backends: [{ name: 'x', channel }],
     });
     try {

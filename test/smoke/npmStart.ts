@@ -26,6 +26,7 @@ const env = {
   PRICING_PORT: String(port + 4000),
   REVIEWS_PORT: String(port + 5000),
   ACCOUNTS_PORT: String(port + 6000),
+  MARKET_PORT: String(port + 6001),
   // Prices follow demand within seconds here (the default smooths over a minute).
   PRICING_SMOOTHING_SECONDS: '2',
   EMBEDDED_PG_PORT: String(port + 2000),

@@ -8,6 +8,7 @@ import { createLogger } from '../../lib/logger';
 import { readGatewayConfig, startGateway, type RunningGateway } from '../../gateway/src/main';
 import { readAccountsConfig, startAccounts } from '../../services/accounts/src/main';
 import { readBookingConfig, startBooking } from '../../services/booking/src/main';
+import { readMarketConfig, startMarket } from '../../services/market/src/main';
 import { readPricingConfig, startPricing } from '../../services/pricing/src/main';
 import { readReviewsConfig, startReviews } from '../../services/reviews/src/main';
 import { readRegistryConfig, startRegistry } from '../../services/registry/src/main';
@@ -29,6 +30,7 @@ export const SERVICE_KEYS = {
   booking: 'service-key-booking-xxxxxxxx',
   registry: 'service-key-registry-xxxxxxx',
   accounts: 'service-key-accounts-xxxxxxx',
+  market: 'service-key-market-xxxxxxxxx',
   coordinator: 'service-key-coordinator-xxxx',
 };
 export const KEY_LIST = [
@@ -88,6 +90,7 @@ export interface TestMesh {
   pricing?: RunningService;
   reviews: RunningService;
   accounts: RunningService;
+  market: RunningService;
   gateway: RunningGateway;
   /** The registry's knex handle, for checking what is stored. */
   db: Knex;
@@ -134,10 +137,15 @@ export async function startTestMesh(
     log('booking'),
   );
   bookingAddress = booking.address;
+  const market = await startMarket(
+    readMarketConfig({ MARKET_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, BID_FILL_LEAD_MS: '1000', BID_MATCH_INTERVAL_MS: '200', ...env },
+      { databaseUrl: database.url, apiKeys: keyList, bookingAddr: booking.address }),
+    log('market'),
+  );
   const gateway = await startGateway(
     readGatewayConfig({ PORT: '0', ...env }, {
       registryAddr: registry.address, bookingAddr: booking.address, pricingAddr: pricing?.address ?? '127.0.0.1:1',
-      reviewsAddr: reviews.address, accountsAddr: accounts.address, apiKeys: keyList,
+      reviewsAddr: reviews.address, accountsAddr: accounts.address, marketAddr: market.address, apiKeys: keyList,
     }),
     log('gateway'),
   );
@@ -151,12 +159,14 @@ export async function startTestMesh(
     pricing,
     reviews,
     accounts,
+    market,
     gateway,
     db: registry.db,
     registryClient,
     async stop() {
       registryClient.close();
       await gateway.stop();
+      await market.stop();
       await booking.stop();
       await pricing?.stop();
       await reviews.stop();

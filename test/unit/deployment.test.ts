@@ -9,6 +9,7 @@ import { readBookingConfig } from '../../services/booking/src/main';
 import { readPricingConfig } from '../../services/pricing/src/main';
 import { readReviewsConfig } from '../../services/reviews/src/main';
 import { readAccountsConfig } from '../../services/accounts/src/main';
+import { readMarketConfig } from '../../services/market/src/main';
 
 /** Each app container's config reader: its environment must pass start-up validation. */
 const READERS: Record<string, (env: Record<string, string>) => unknown> = {
@@ -18,6 +19,7 @@ const READERS: Record<string, (env: Record<string, string>) => unknown> = {
   pricing: (env) => readPricingConfig(env),
   reviews: (env) => readReviewsConfig(env),
   accounts: (env) => readAccountsConfig(env),
+  market: (env) => readMarketConfig(env),
 };
 
 describe('docker-compose.yml and Dockerfile', () => {
@@ -47,7 +49,7 @@ describe('docker-compose.yml and Dockerfile', () => {
       // Compose substitutes ${VAR:?…} from the caller's environment.
       const given: Record<string, string> = {
         AITBC_API_KEYS: 'admin:ops:compose-test-key-0000000000', AITBC_GATEWAY_KEY: 'compose-gateway-key-0000000000', AITBC_BOOKING_KEY: 'compose-booking-key-0000000000',
-        AITBC_REGISTRY_KEY: 'compose-registry-key-000000000', AITBC_ACCOUNTS_KEY: 'compose-accounts-key-000000000', AITBC_OPENING_BALANCE: '0', PLATFORM_FEE_BP: '0',
+        AITBC_REGISTRY_KEY: 'compose-registry-key-000000000', AITBC_ACCOUNTS_KEY: 'compose-accounts-key-000000000', AITBC_MARKET_KEY: 'compose-market-key-0000000000', AITBC_OPENING_BALANCE: '0', PLATFORM_FEE_BP: '0',
       };
       for (const [k, v] of Object.entries(env)) env[k] = String(v).replace(/\$\{(\w+):\?[^}]*\}/g, (_, name: string) => given[name] ?? '').replace(/\$\{(\w+):-([^}]*)\}/g, (_, name: string, fallback: string) => given[name] ?? fallback);
       assert.doesNotThrow(() => read(env), `${name}`);

@@ -1,0 +1,129 @@
+import type { FastifyInstance } from 'fastify';
+import { DomainError } from '../../../lib/errors';
+import { GPU_LIMITS as L } from '../../../lib/gpuLimits';
+import type { Bid } from '../../../lib/gen/aitbc/marketplace/v1/market';
+import { parseMoney, toUnits } from '../../../lib/money';
+import { requestTime } from '../../../lib/time';
+import { bookingJson } from '../bookingJson';
+import type { GatewayDeps } from '../deps';
+import { callerOf, setNextLinks } from '../request';
+
+const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
+
+/** A bid as upstream shows it ({id, provider, capacity, price, notes, status, submitted_at}), with what the market did with it. */
+export const bidJson = (b: Bid) => ({
+  id: b.bidId, provider: b.provider, capacity: b.capacity, price: toUnits(b.priceMicro), notes: b.notes || null, status: b.status,
+  submitted_at: iso(b.submittedAt), client_id: b.clientId, duration_hours: Math.round((b.durationSeconds / 3600) * 1e6) / 1e6,
+  gpu_model: b.gpuModel || null, memory_min: b.memoryMin || null, region: b.region || null, expires_at: iso(b.expiresAt),
+  booking_ids: b.bookingIds, reason: b.reason || null, decided_at: iso(b.decidedAt),
+});
+
+const bidBody = {
+  type: 'object', additionalProperties: false, required: ['provider', 'capacity', 'price'],
+  properties: {
+    provider: { type: 'string', minLength: 1, maxLength: 64 },
+    capacity: { type: 'integer', minimum: 1, maximum: 64 },
+    price: { type: ['number', 'string'], description: 'the most per GPU-hour, AITBC' },
+    notes: { type: ['string', 'null'], maxLength: 1000 },
+    duration_hours: { type: 'number', exclusiveMinimum: 0, maximum: 720 },
+    gpu_model: { type: 'string', maxLength: 100 },
+    memory_min: { type: 'integer', minimum: 0, maximum: L.memoryGbMax },
+    region: { type: 'string', maxLength: 64 },
+    expires_at: { type: 'string', format: 'date-time' },
+  },
+} as const;
+const memory = { type: 'number', minimum: 0, maximum: L.memoryGbMax } as const;
+const bidParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
+const rentBody = {
+  type: 'object', additionalProperties: false, required: ['duration_hours'],
+  properties: {
+    resource_id: { type: ['string', 'null'], maxLength: 64 },
+    consumer_id: { type: ['string', 'null'], maxLength: 200, description: 'ignored: the key says who rents' },
+    duration_hours: { type: 'number', exclusiveMinimum: 0, maximum: 720 },
+    max_price_per_hour: { type: ['number', 'string', 'null'] },
+    // What the CLI sends here varies: known keys are used, others ignored.
+    requirements: {
+      type: ['object', 'null'], properties: {
+        model: { type: 'string', maxLength: 100 }, gpu_model: { type: 'string', maxLength: 100 }, memory: memory, memory_gb: memory, memory_min: memory,
+        region: { type: 'string', maxLength: 64 },
+        min_rating: { type: 'number', minimum: 0, maximum: 5 },
+      },
+    },
+  },
+} as const;
+
+interface BidBody { provider: string; capacity: number; price: number | string; notes?: string | null; duration_hours?: number; gpu_model?: string; memory_min?: number; region?: string; expires_at?: string }
+interface RentBody {
+  resource_id?: string | null; duration_hours: number; max_price_per_hour?: number | string | null;
+  requirements?: { model?: string; gpu_model?: string; memory?: number; memory_gb?: number; memory_min?: number; region?: string; min_rating?: number } | null;
+}
+
+/** Bids (standing orders that fill themselves), renting by requirements, and the market's figures. */
+export function marketRoutes(app: FastifyInstance, { market }: GatewayDeps): void {
+  app.post<{ Body: BidBody }>('/v1/marketplace/bids', {
+    schema: { summary: 'A standing order for `capacity` GPUs at most `price` per GPU-hour; it fills itself, all at once (202)', body: bidBody },
+    config: { roles: ['client'] },
+  }, async (request, reply) => {
+    const b = request.body;
+    const { bid } = await market.submitBid({
+      caller: callerOf(request), provider: b.provider, capacity: b.capacity, priceMicro: parseMoney(b.price, 'price'), notes: b.notes ?? '',
+      durationSeconds: b.duration_hours ? Math.round(b.duration_hours * 3600) : 0, gpuModel: b.gpu_model ?? '', memoryMin: b.memory_min ?? 0,
+      region: b.region ?? '', expiresAt: requestTime('expires_at', b.expires_at),
+    });
+    return reply.code(202).send(bidJson(bid!));
+  });
+
+  app.get<{ Querystring: { limit: number; status?: string; provider?: string; cursor?: string } }>('/v1/marketplace/bids', {
+    schema: { summary: 'Bids, newest first (a client its own, a provider those naming it, admin all)', querystring: {
+      type: 'object', additionalProperties: false, properties: {
+        limit: { type: 'integer', minimum: 1, maximum: 500, default: 20 }, status: { type: 'string', enum: ['pending', 'accepted', 'rejected'] },
+        provider: { type: 'string', maxLength: 64 }, cursor: { type: 'string', maxLength: 300 },
+      },
+    } },
+  }, async (request, reply) => {
+    const q = request.query;
+    const res = await market.listBids({ caller: callerOf(request), status: q.status ?? '', provider: q.provider ?? '', limit: q.limit, cursor: q.cursor ?? '' });
+    if (res.nextCursor) setNextLinks(request, reply, res.nextCursor);
+    return res.bids.map(bidJson);
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/marketplace/bids/:id', { schema: { summary: 'A bid', params: bidParams } },
+    async (request) => bidJson((await market.getBid({ caller: callerOf(request), bidId: request.params.id })).bid!));
+
+  app.delete<{ Params: { id: string } }>('/v1/marketplace/bids/:id', {
+    schema: { summary: 'Cancel your pending bid (it never fills later)', params: bidParams }, config: { roles: ['client', 'admin'] },
+  }, async (request) => bidJson((await market.cancelBid({ caller: callerOf(request), bidId: request.params.id })).bid!));
+
+  app.post<{ Body: RentBody }>('/v1/marketplace/rent', {
+    schema: { summary: 'Book the best free GPU meeting the requirements at or under max_price_per_hour, now (409 with alternatives when none)', body: rentBody },
+    config: { roles: ['client'] },
+  }, async (request, reply) => {
+    const b = request.body;
+    const r = b.requirements ?? {};
+    try {
+      const { booking } = await market.rent({
+        caller: callerOf(request), resourceId: b.resource_id ?? '', durationSeconds: Math.round(b.duration_hours * 3600),
+        maxPricePerHourMicro: b.max_price_per_hour === undefined || b.max_price_per_hour === null ? undefined : parseMoney(b.max_price_per_hour, 'max_price_per_hour'),
+        model: r.model ?? r.gpu_model ?? '', memoryMin: Math.ceil(r.memory_min ?? r.memory_gb ?? r.memory ?? 0), region: r.region ?? '', minRating: r.min_rating ?? 0,
+      });
+      return reply.code(201).send(bookingJson(booking!));
+    } catch (err) {
+      // Alternatives come in micro-AITBC; the API shows AITBC.
+      const alternatives = err instanceof DomainError ? (err.details?.alternatives as { price_per_hour_micro: number }[] | undefined) : undefined;
+      if (!alternatives) throw err;
+      throw new DomainError((err as DomainError).code, (err as DomainError).message, undefined, {
+        alternatives: alternatives.map(({ price_per_hour_micro: p, ...rest }) => ({ ...rest, price_per_hour: toUnits(p) })),
+      });
+    }
+  });
+
+  app.get('/v1/marketplace/stats', { schema: { summary: 'The market: offers, open capacity, average price, active bids, GPUs by model, bookings in 24 h' } },
+    async (request) => {
+      const s = await market.getStats({ caller: callerOf(request) });
+      return {
+        totalOffers: s.totalOffers, openCapacity: s.openCapacity, averagePrice: toUnits(s.averagePriceMicro), activeBids: s.activeBids,
+        gpus_online: s.gpusOnline, gpus_booked: s.gpusBooked, bookings_last_24h: s.bookingsLast24h,
+        models: s.models.map((m) => ({ model: m.model, online: m.online, booked: m.booked, median_price: toUnits(m.medianPriceMicro) })),
+      };
+    });
+}

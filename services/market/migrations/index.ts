@@ -1,0 +1,6 @@
+import type { Migration } from '../../../lib/db';
+import { eventTablesMigration } from '../../../lib/events/eventTables';
+import { migration001Market } from './001_market';
+
+/** The market schema's migrations, oldest first. Append only. */
+export const marketMigrations: Migration[] = [migration001Market, eventTablesMigration];

@@ -1,0 +1,146 @@
+import type { Knex } from '../../../lib/db';
+import { DomainError } from '../../../lib/errors';
+import type { BookingServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/booking';
+import type { AsyncClient } from '../../../lib/grpcClient';
+import type { Logger } from '../../../lib/logger';
+import { mulDivRound } from '../../../lib/money';
+import type { Worker } from '../../../lib/service';
+import type { BidRow, BidStore } from './bidStore';
+import { type FreeGpu, planFills } from './domain/matching';
+import type { MarketStore } from './marketStore';
+
+export interface MatcherDeps {
+  db: Knex;
+  bids: BidStore;
+  market: MarketStore;
+  booking: AsyncClient<BookingServiceClient>;
+  logger: Logger;
+  /** A fill's bookings start this long after it (so one that cannot be completed is given back unused). */
+  leadMs: number;
+  /** How often bids are looked at without an event (expiry, and a safety net). */
+  intervalMs: number;
+}
+
+const BATCH = 500;
+
+/**
+ * Fills bids by themselves. Woken by anything that may free a GPU or open an offer (and on a
+ * timer), it claims pending bids (FOR UPDATE SKIP LOCKED: replicas share them, none is
+ * filled by two), plans which free GPUs go to which bid (highest price first; cheapest, then
+ * best rated GPUs), and books each bid's GPUs through the booking service, all or none:
+ * bookings start `leadMs` later, so a fill that cannot be completed releases the ones it made
+ * before they start, unpaid. Each slot of a bid books with the job id `<bid>-<slot>`: a fill
+ * interrupted by a crash finds its slots booked already, and never books them twice.
+ */
+export function createMatcher(deps: MatcherDeps): Worker & { poke(): void; runOnce(): Promise<number> } {
+  const { db, bids, market, booking, logger } = deps;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<number> | undefined;
+  let again = false;
+  let stopped = true;
+
+  /** Books one bid's GPUs; the booking ids when all are booked, else undefined (and nothing kept). */
+  async function fill(bid: BidRow, candidates: FreeGpu[], start: Date): Promise<string[] | undefined> {
+    const made: string[] = [];
+    const maxTotal = mulDivRound(bid.price_micro, bid.duration_seconds, 3600);
+    for (const gpu of candidates) {
+      if (made.length === bid.capacity) break;
+      try {
+        const res = await booking.createBooking({
+          caller: undefined, clientId: bid.client_id, gpuId: gpu.gpu_id, durationHours: bid.duration_seconds / 3600, startTime: start,
+          jobId: `${bid.bid_id}-${made.length}`, maxTotalCostMicro: maxTotal, dryRun: false, idempotencyKey: '',
+        }, { deadlineMs: 5000 });
+        made.push(res.booking!.bookingId);
+      } catch (err) {
+        const details = err instanceof DomainError ? err.details : undefined;
+        const reason = details?.reason;
+        // This slot was booked before an interruption: it counts.
+        if (reason === 'job_has_booking' && typeof details?.booking_id === 'string') made.push(details.booking_id);
+        else if (reason === 'insufficient_funds') {
+          await giveBack(made);
+          throw err;
+        } else if (!(err instanceof DomainError) || !['FAILED_PRECONDITION', 'NOT_FOUND', 'INVALID_ARGUMENT'].includes(err.code)) {
+          await giveBack(made);
+          throw err;
+        }
+        // Taken, offline or dearer since the plan: the next candidate.
+      }
+    }
+    if (made.length === bid.capacity) return made;
+    await giveBack(made);
+    return undefined;
+  }
+
+  async function giveBack(bookingIds: string[]): Promise<void> {
+    for (const bookingId of bookingIds) {
+      await booking.releaseBooking({ caller: undefined, bookingId, gpuId: '' }).catch((err: unknown) =>
+        logger.warn({ err: (err as Error).message, bookingId }, 'could not release a booking of an unfinished fill'));
+    }
+  }
+
+  async function runOnce(): Promise<number> {
+    await bids.expire(db);
+    return db.transaction(async (trx) => {
+      const pending = await bids.claimPending(trx, BATCH);
+      if (!pending.length) return 0;
+      const free = (await market.free(trx, deps.leadMs)).map((g) => ({ ...g, free_until_ms: g.free_until ? g.free_until.getTime() : null }));
+      const start = new Date(Date.now() + deps.leadMs);
+      const plans = planFills(pending.map((b) => ({ ...b, needed_until_ms: start.getTime() + b.duration_seconds * 1000 })), free);
+      let filled = 0;
+      for (const bid of pending) {
+        const candidates = plans.get(bid.bid_id);
+        if (!candidates) continue;
+        try {
+          const bookingIds = await fill(bid, candidates, start);
+          if (bookingIds) {
+            await bids.accept(trx, bid.bid_id, bookingIds);
+            filled++;
+          }
+        } catch (err) {
+          if (err instanceof DomainError && err.details?.reason === 'insufficient_funds') {
+            await trx('bids').where({ bid_id: bid.bid_id }).update({ status: 'rejected', reason: 'not enough balance to pay for it', decided_at: trx.fn.now() });
+          } else {
+            logger.warn({ err: (err as Error).message, bidId: bid.bid_id }, 'bid not filled this time');
+          }
+        }
+      }
+      if (filled) logger.info({ filled }, 'bids filled');
+      return filled;
+    });
+  }
+
+  /** One pass at a time; a poke during a pass runs another right after it. */
+  function run(): void {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = runOnce().catch((err: unknown) => {
+      logger.warn({ err: (err as Error).message }, 'matching failed; it runs again shortly');
+      return 0;
+    }).finally(() => {
+      running = undefined;
+      if (again) {
+        again = false;
+        run();
+      }
+    });
+  }
+
+  return {
+    name: 'bid-matcher',
+    poke: run,
+    runOnce,
+    start() {
+      stopped = false;
+      timer = setInterval(run, deps.intervalMs);
+      run();
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
