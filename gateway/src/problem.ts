@@ -24,7 +24,8 @@ const TITLES: Record<number, string> = {
 
 export function problem(status: number, detail: string, extra: Partial<Problem> = {}): Problem {
   const title = TITLES[status] ?? 'Error';
-  return { type: `urn:aitbc:problem:${title.toLowerCase().replace(/ /g, '-')}`, title, status, detail, ...extra };
+  // Extras never override the problem's own members (a detail named `status` stays a detail's).
+  return { ...extra, type: `urn:aitbc:problem:${title.toLowerCase().replace(/ /g, '-')}`, title, status, detail };
 }
 
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {

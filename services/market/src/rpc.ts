@@ -63,7 +63,7 @@ export function createMarketHandlers(deps: {
         const rejected = await bids.reject(db, row.bid_id, caller.role === Role.ROLE_ADMIN ? 'cancelled by an admin' : 'cancelled by its client');
         if (!rejected) {
           const now = await bids.get(db, row.bid_id);
-          throw new DomainError('FAILED_PRECONDITION', `bid ${row.bid_id} is ${now?.status} already${now?.reason ? ` (${now.reason})` : ''}`, undefined, { status: now?.status });
+          throw new DomainError('FAILED_PRECONDITION', `bid ${row.bid_id} is ${now?.status} already${now?.reason ? ` (${now.reason})` : ''}`, undefined, { bid_status: now?.status });
         }
         return { bid: bidMessage(rejected) };
       },
