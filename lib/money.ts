@@ -3,12 +3,15 @@ import { invalid } from './errors';
 /** Money is integer micro-units inside: 1 AITBC = 1,000,000 micro. */
 export const MICRO_PER_UNIT = 1_000_000;
 
-const DECIMAL = /^(0|[1-9]\d{0,11})(?:\.(\d{1,6}))?$/;
+const DECIMAL = /^(0|[1-9]\d{0,9})(?:\.(\d{1,6}))?$/;
+/** The largest amount taken (9 billion AITBC): below 2^53 micro, so every sum of a few stays exact. */
+export const MAX_AMOUNT_MICRO = 9_000_000_000_000_000;
+const RANGE = 'must be a non-negative amount of at most 9,000,000,000 AITBC with at most 6 decimals';
 
 /**
  * Parses an amount in AITBC (a JSON number or a decimal string) into exact micro-units.
  * Goes through the decimal text, never through float arithmetic, so 0.1 is exactly 100000.
- * Refuses negatives, more than 6 decimals, exponents and amounts of a trillion or more.
+ * Refuses negatives, more than 6 decimals, exponents and amounts above 9 billion.
  */
 export function parseMoney(value: unknown, field: string): number {
   const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : undefined;
@@ -16,13 +19,13 @@ export function parseMoney(value: unknown, field: string): number {
   const match = DECIMAL.exec(text);
   if (!match) {
     if (/^-/.test(text)) throw invalid(field, 'must not be negative');
-    throw invalid(field, 'must be a non-negative amount with at most 6 decimals and below 1,000,000,000,000');
+    throw invalid(field, RANGE);
   }
   const whole = Number(match[1]);
   const fraction = Number((match[2] ?? '').padEnd(6, '0'));
   const micro = whole * MICRO_PER_UNIT + fraction;
-  // Exact integers end at 2^53 micro (about 9 billion AITBC): past it a sum could not be exact.
-  if (!Number.isSafeInteger(micro)) throw invalid(field, 'must be below 9,000,000,000 AITBC (amounts are exact to the micro-AITBC)');
+  // Exact integers end at 2^53 micro (about 9.007 billion AITBC): past it a sum could not be exact.
+  if (micro > MAX_AMOUNT_MICRO) throw invalid(field, RANGE);
   return micro;
 }
 

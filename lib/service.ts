@@ -83,8 +83,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     });
     const database = db;
     const { security } = config;
+    // Services speak to each other with service keys only: a user's key (even an admin's) is
+    // checked by the gateway or the miner port against the accounts service, where it can be
+    // revoked; the key list in the environment cannot revoke anything, so here it counts only
+    // for the mesh's own members.
     const auth = createCallAuthenticator({
-      keys: createKeyStore(parseKeyList(security.apiKeys)), forwarders: new Set(security.forwarders), failedAuth: security.failedAuth,
+      keys: createKeyStore(parseKeyList(security.apiKeys).filter((k) => k.role === 'service')),
+      forwarders: new Set(security.forwarders), failedAuth: security.failedAuth,
     });
     const outbox = createOutbox();
     const parts = options.build({ db: database, bus, logger, outbox, auth });

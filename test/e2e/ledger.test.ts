@@ -4,6 +4,7 @@ import { ledgerProblems } from '../support/ledger';
 import { Role } from '../../lib/caller';
 import type { DomainError } from '../../lib/errors';
 import { AccountsServiceClient } from '../../lib/gen/aitbc/marketplace/v1/accounts';
+import { BookingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/booking';
 import { http, KEYS, startTestMesh, testClient, type TestMesh } from '../support/testMesh';
 
 /** Money through the gateway: balances, holds, settlement with a 2.5% fee, deposits, payouts, payments. */
@@ -153,5 +154,74 @@ describe('accounts and the ledger through the gateway', function () {
     accounts.close();
     assert.equal(await count(), entries, 'no money moved');
     assert.deepEqual(await ledgerProblems(mesh.db), before);
+  });
+
+  it('scopes references to their account, refuses a reference reused for another amount, and keeps balances exact', async () => {
+    const [a, b] = [await newClient(0), await newClient(0)];
+    const deposit = (id: string, amount: number | string, reference: string) => call('POST', `/v1/accounts/${id}/deposits`, { key: KEYS.admin, body: { amount, reference } });
+    assert.equal((await deposit(a.id, 2, 'wire-77')).status, 201);
+    assert.equal((await deposit(b.id, 3, 'wire-77')).status, 201, "another account's reference is its own");
+    const reused = await deposit(a.id, 20, 'wire-77');
+    assert.equal(reused.status, 409, JSON.stringify(reused.body));
+    assert.match(reused.body.detail, /used already/);
+    // The opening balance's reference cannot be squatted by a request.
+    assert.equal((await deposit(a.id, 1, `opening:${a.id}`)).status, 201);
+    assert.deepEqual([(await balance(a.key)).available, (await balance(b.key)).available], [3, 3]);
+    // Only clients spend a balance: deposits elsewhere are refused.
+    for (const id of ['acme', 'ops', 'gateway', 'world', 'platform']) assert.ok([400, 404].includes((await deposit(id, 1, `to-${id}`)).status), id);
+    // Balances stay below 2^53 micro: two deposits of 5 billion are one too many, and nothing moves.
+    assert.equal((await deposit(a.id, '9000000001', 'too-big')).status, 400);
+    assert.equal((await deposit(a.id, '5000000000', 'big-1')).status, 201);
+    const past = await deposit(a.id, '5000000000', 'big-2');
+    assert.equal(past.status, 409, JSON.stringify(past.body));
+    assert.match(past.body.detail, /9,000,000,000/);
+    assert.equal((await balance(a.key)).available, 5_000_000_003);
+    await settled();
+  });
+
+  it('answers a payout made already whatever the earnings now, lets admin read and pay out the fees, and never tells a booker what a client has', async () => {
+    const client = await newClient(10);
+    const gpuId = await newGpu(2, 'payout-rig');
+    const booked = await call('POST', `/v1/marketplace/gpu/${gpuId}/book`, { key: client.key, body: { duration_hours: 1 } });
+    assert.equal((await call('POST', `/v1/marketplace/bookings/${booked.body.booking_id}/release`, { key: client.key })).status, 200);
+    await settled();
+    const earnings = (await balance(KEYS.provider)).earnings;
+    assert.ok(earnings > 0);
+    const payout = () => call('POST', '/v1/accounts/acme/payouts', { key: KEYS.admin, body: { amount: earnings, reference: 'weekly-49' } });
+    assert.equal((await payout()).status, 201);
+    const replay = await payout();
+    assert.equal(replay.status, 200, JSON.stringify(replay.body));
+    assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+    assert.equal((await call('POST', '/v1/accounts/acme/payouts', { key: KEYS.admin, body: { amount: earnings / 2, reference: 'weekly-49' } })).status, 409);
+    // The platform's fees: admin may read them and pay them out; no one else sees them.
+    const fees = await call('GET', '/v1/accounts/platform/balance', { key: KEYS.admin });
+    assert.equal(fees.status, 200);
+    assert.ok(fees.body.earnings > 0);
+    assert.equal((await call('GET', '/v1/accounts/platform/ledger', { key: KEYS.admin })).status, 200);
+    assert.equal((await call('GET', '/v1/accounts/platform/balance', { key: KEYS.provider })).status, 404);
+    assert.equal((await call('GET', '/v1/accounts/world/balance', { key: KEYS.admin })).status, 404);
+    assert.equal((await call('POST', '/v1/accounts/platform/payouts', { key: KEYS.admin, body: { amount: fees.body.earnings, reference: 'fees-1' } })).status, 201);
+    // Booking for a client (the coordinator): a refusal says it cannot pay, not how much it has.
+    const poor = await newClient(1);
+    const booking = testClient(BookingServiceClient, mesh.booking.address);
+    try {
+      await assert.rejects(booking.client.createBooking({
+        caller: { accountId: 'coordinator', role: Role.ROLE_SERVICE }, clientId: poor.id, gpuId, durationHours: 1, jobId: 'job-poor', dryRun: false, idempotencyKey: '',
+      }), (err: DomainError) => err.code === 'FAILED_PRECONDITION' && err.details?.reason === 'insufficient_funds'
+        && err.details?.available_micro === undefined && !/AITBC/.test(err.message));
+    } finally {
+      booking.close();
+    }
+    // Only an active client's money is held: never a provider's or the system accounts'.
+    const accounts = testClient(AccountsServiceClient, mesh.accounts.address);
+    try {
+      for (const clientId of ['platform', 'world', 'acme', 'gateway']) {
+        await assert.rejects(accounts.client.placeHold({ caller: { accountId: 'booking', role: Role.ROLE_SERVICE }, bookingId: 'bkg_bbbbbbbbbbbbbbbbbbbb', clientId, ownerId: 'acme', amountMicro: 1 }),
+          (err: DomainError) => err.code === 'FAILED_PRECONDITION', clientId);
+      }
+    } finally {
+      accounts.close();
+    }
+    await settled();
   });
 });

@@ -1,6 +1,7 @@
 import type { Migration } from '../../../lib/db';
 import { eventTablesMigration } from '../../../lib/events/eventTables';
 import { migration001Accounts } from './001_accounts';
+import { migration002ExactBalances } from './002_exact_balances';
 
 /** The accounts schema's migrations, oldest first. Append only. */
-export const accountsMigrations: Migration[] = [migration001Accounts, eventTablesMigration];
+export const accountsMigrations: Migration[] = [migration001Accounts, eventTablesMigration, migration002ExactBalances];

@@ -7,7 +7,7 @@ import { newId } from '../../../lib/ids';
 import { formatMoney } from '../../../lib/money';
 import type { AccountsStore } from './accountsStore';
 import * as rules from './domain/ledger';
-import { BELOW_ZERO, type BalanceRow, type HoldRow, type LedgerStore } from './ledgerStore';
+import { BELOW_ZERO, EXACT_BALANCES, type BalanceRow, type HoldRow, type LedgerStore } from './ledgerStore';
 
 export interface LedgerDeps {
   db: Knex;
@@ -19,6 +19,12 @@ export interface LedgerDeps {
   /** How long a booking may take to be made after its hold. */
   holdDeadlineMs: number;
 }
+
+const lineKey = (e: rules.Entry | { account: string; bucket: string; amount: number }) => `${e.account}:${e.bucket}:${e.amount}`;
+const sameEntries = (a: { account: string; bucket: string; amount: number }[], b: typeof a) =>
+  a.length === b.length && a.map(lineKey).sort().join() === b.map(lineKey).sort().join();
+const describe = (entries: { account: string; bucket: string; amount: number }[]) =>
+  entries.filter((e) => e.amount > 0).map((e) => `${formatMoney(e.amount)} AITBC to ${e.account}`).join(', ');
 
 export const balanceMessage = (b: BalanceRow | undefined, accountId: string): Balance => ({
   accountId, availableMicro: b?.available_micro ?? 0, heldMicro: b?.held_micro ?? 0, earningsMicro: b?.earnings_micro ?? 0,
@@ -37,12 +43,20 @@ export function createLedger(deps: LedgerDeps) {
     try {
       recorded = await store.record(trx, { tx_id: newId('txn'), kind, reference: ref.reference, booking_id: ref.bookingId }, entries);
     } catch (err) {
-      if ((err as { code?: string }).code === BELOW_ZERO) throw new DomainError('FAILED_PRECONDITION', 'not enough balance for this', undefined, { reason: 'insufficient_funds' });
+      const { code, constraint } = err as { code?: string; constraint?: string };
+      if (code === BELOW_ZERO && constraint === EXACT_BALANCES) {
+        throw new DomainError('FAILED_PRECONDITION', 'a balance would pass 9,000,000,000 AITBC, beyond exact accounting', 'amount', { reason: 'balance_limit' });
+      }
+      if (code === BELOW_ZERO) throw new DomainError('FAILED_PRECONDITION', 'not enough balance for this', undefined, { reason: 'insufficient_funds' });
       throw err;
     }
-    // A replay answers with the first transaction's entries; a new one with those just written.
-    const lines = (recorded.replayed ? (await store.entriesOf(trx, recorded.tx.tx_id)).map((e) => ({ account: e.account_id, bucket: e.bucket, amount: e.amount_micro })) : entries)
-      .map((e) => ({ accountId: e.account, bucket: e.bucket, amountMicro: e.amount }));
+    // A replay answers with the first transaction's entries, provided it is the same request
+    // again: the same reference with other amounts or accounts is a conflict, not a replay.
+    const first = recorded.replayed ? (await store.entriesOf(trx, recorded.tx.tx_id)).map((e) => ({ account: e.account_id, bucket: e.bucket, amount: e.amount_micro })) : entries;
+    if (recorded.replayed && !sameEntries(first, entries)) {
+      throw new DomainError('ALREADY_EXISTS', `reference ${ref.reference} was used already for another ${kind} (${describe(first)})`, 'reference');
+    }
+    const lines = first.map((e) => ({ accountId: e.account, bucket: e.bucket, amountMicro: e.amount }));
     const transaction: LedgerTransaction = {
       txId: recorded.tx.tx_id, kind: recorded.tx.kind, reference: recorded.tx.reference ?? '', bookingId: recorded.tx.booking_id ?? '',
       createdAt: recorded.tx.created_at, entries: lines,
@@ -55,12 +69,21 @@ export function createLedger(deps: LedgerDeps) {
     ({ ...moved, balance: balanceMessage(await store.balance(trx, accountId), accountId) });
 
   return {
-    deposit: (accountId: string, amount: number, reference: string) => db.transaction(async (trx) =>
-      withBalance(trx, accountId, await move(trx, 'deposit', rules.deposit(accountId, rules.amountOf(amount)), { reference }))),
+    /**
+     * Money in. A request's reference is its account's (`<account>/<reference>`): one account's
+     * references cannot collide with another's, nor with the opening deposits (`opening:<account>`,
+     * `scoped: false`), which no request can name.
+     */
+    deposit: (accountId: string, amount: number, reference: string, scoped = true) => db.transaction(async (trx) =>
+      withBalance(trx, accountId, await move(trx, 'deposit', rules.deposit(accountId, rules.amountOf(amount)),
+        { reference: scoped ? `${accountId}/${reference}` : reference }))),
 
-    payout: (accountId: string, amount: number, reference: string) => db.transaction(async (trx) => {
+    payout: (accountId: string, amount: number, requested: string) => db.transaction(async (trx) => {
+      const reference = `${accountId}/${requested}`;
       const balance = await store.balance(trx, accountId, true);
-      if ((balance?.earnings_micro ?? 0) < amount) {
+      // A payout made already is answered again, whatever the earnings left now.
+      const made = await store.transactionOf(trx, 'payout', reference);
+      if (!made && (balance?.earnings_micro ?? 0) < amount) {
         throw new DomainError('FAILED_PRECONDITION', `a payout of ${formatMoney(amount)} AITBC is more than the ${formatMoney(balance?.earnings_micro ?? 0)} AITBC of earnings`,
           'amount', { earnings_micro: balance?.earnings_micro ?? 0 });
       }

@@ -39,8 +39,10 @@ export interface HoldRow {
 
 const COLUMN = { available: 'available_micro', held: 'held_micro', earnings: 'earnings_micro' } as const;
 
-/** PostgreSQL's check_violation: a balance would go below zero. */
+/** PostgreSQL's check_violation: a balance would go below zero (or, EXACT_BALANCES, past 2^53 micro). */
 export const BELOW_ZERO = '23514';
+/** The constraint keeping every balance an exact JavaScript integer (migration 002). */
+export const EXACT_BALANCES = 'balances_exact';
 
 /** The ledger's SQL: journal, balances and booking holds, always changed in the caller's transaction. */
 export const ledgerStore = {
@@ -92,6 +94,10 @@ export const ledgerStore = {
     );
     if (rows.length) return { tx: rows[0], replayed: false };
     return { tx: (await trx<TransactionRow>('ledger_transactions').where({ kind: tx.kind, reference: tx.reference! }).first())!, replayed: true };
+  },
+
+  async transactionOf(db: Knex, kind: TransactionKind, reference: string): Promise<TransactionRow | undefined> {
+    return db<TransactionRow>('ledger_transactions').where({ kind, reference }).first();
   },
 
   async entriesOf(db: Knex, txId: string): Promise<EntryRow[]> {

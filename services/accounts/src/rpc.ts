@@ -11,7 +11,7 @@ import { decodeCursor, encodeCursor } from '../../../lib/paging';
 import { requireSafeText } from '../../../lib/text';
 import { createHash, randomBytes } from 'node:crypto';
 import type { AccountsStore } from './accountsStore';
-import { amountOf } from './domain/ledger';
+import { amountOf, PLATFORM } from './domain/ledger';
 import { balanceMessage, type Ledger } from './ledger';
 import type { LedgerStore } from './ledgerStore';
 import { accountMessage, entryMessage, keyMessage } from './messages';
@@ -37,12 +37,15 @@ export const sha256 = (text: string) => createHash('sha256').update(text, 'utf8'
 export function createAccountsHandlers(deps: AccountsHandlerDeps): ServiceBinding<AccountsServiceServer> {
   const { db, accounts, store, ledger, outbox } = deps;
 
-  /** The account a call is about: the caller's own (empty id), or any for admin; another's is "not found". */
-  async function accountFor(caller: Caller, accountId: string) {
+  /**
+   * The account a call is about: the caller's own (empty id), or any for admin; another's is
+   * "not found". `platform`: an admin may also read (and pay out) the platform's fee account.
+   */
+  async function accountFor(caller: Caller, accountId: string, platform = false) {
     const id = accountId || caller.accountId;
     if (id !== caller.accountId && caller.role !== Role.ROLE_ADMIN) throw notFound(`account ${id}`);
     const row = isAccountId(id) ? await accounts.get(db, id) : undefined;
-    if (!row || row.role === 'system') throw notFound(`account ${id}`);
+    if (!row || (row.role === 'system' && !(platform && id === PLATFORM))) throw notFound(`account ${id}`);
     return row;
   }
 
@@ -129,24 +132,26 @@ export function createAccountsHandlers(deps: AccountsHandlerDeps): ServiceBindin
       async deposit(req) {
         requireCaller(req.caller, ADMIN);
         const account = await accountFor(req.caller!, req.accountId);
+        // Only a client spends a balance: money deposited anywhere else could never be used.
+        if (account.role !== 'client') throw invalid('account_id', `deposits go to client accounts; ${account.account_id} is a ${account.role} account`);
         return ledger.deposit(account.account_id, amountOf(req.amountMicro), reference(req.reference));
       },
 
       async payout(req) {
         requireCaller(req.caller, ADMIN);
-        const account = await accountFor(req.caller!, req.accountId);
+        const account = await accountFor(req.caller!, req.accountId, true);
         return ledger.payout(account.account_id, amountOf(req.amountMicro), reference(req.reference));
       },
 
       async getBalance(req) {
         const caller = requireCaller(req.caller, USERS);
-        const account = await accountFor(caller, req.accountId);
+        const account = await accountFor(caller, req.accountId, true);
         return { balance: balanceMessage(await store.balance(db, account.account_id), account.account_id) };
       },
 
       async listLedger(req) {
         const caller = requireCaller(req.caller, USERS);
-        const account = await accountFor(caller, req.accountId);
+        const account = await accountFor(caller, req.accountId, true);
         const limit = req.limit || 20;
         if (limit > 200) throw invalid('limit', 'must be from 1 to 200');
         const before = req.cursor ? Number(decodeCursor('ledger', req.cursor, [(v) => Number.isSafeInteger(v) && (v as number) > 0]).values[0]) : undefined;
@@ -163,7 +168,8 @@ export function createAccountsHandlers(deps: AccountsHandlerDeps): ServiceBindin
         if (!isAccountId(req.ownerId)) throw invalid('owner_id', 'must be an account id');
         if (!Number.isSafeInteger(req.amountMicro) || req.amountMicro < 0) throw invalid('amount_micro', 'must be a whole, non-negative amount');
         const client = await accounts.get(db, req.clientId);
-        if (!client || client.status !== 'active') throw new DomainError('FAILED_PRECONDITION', `account ${req.clientId} cannot pay: it has no balance here`, 'client_id', { reason: 'insufficient_funds' });
+        // Only an active client's money is held: never a provider's, a service's or the system accounts'.
+        if (!client || client.status !== 'active' || client.role !== 'client') throw new DomainError('FAILED_PRECONDITION', `account ${req.clientId} cannot pay: it has no balance here`, 'client_id', { reason: 'insufficient_funds' });
         const { hold, balance } = await ledger.placeHold({ bookingId: req.bookingId, clientId: req.clientId, ownerId: req.ownerId, amount: req.amountMicro });
         if (hold.client_id !== req.clientId || hold.amount_micro !== req.amountMicro) throw new DomainError('ALREADY_EXISTS', `booking ${req.bookingId} already holds another amount`, 'booking_id');
         return { balance, deadline: hold.deadline };

@@ -1,4 +1,5 @@
 import { type KeyEntry } from '../../../lib/apiKeys';
+import { DomainError } from '../../../lib/errors';
 import type { Knex } from '../../../lib/db';
 import { newEvent } from '../../../lib/events/envelope';
 import type { Outbox } from '../../../lib/events/outbox';
@@ -27,7 +28,12 @@ export async function seedAccounts(deps: { db: Knex; accounts: AccountsStore; le
       const key = await accounts.addKey(trx, { key_id: newId('key'), account_id: e.account, key_sha256: sha256(e.key), label: 'AITBC_API_KEYS' });
       if (key.created) await outbox.enqueue(trx, [newEvent('account.key_created', 'accounts', e.account, { key: keyMessage(key) })]);
     });
-    if (e.role === 'client' && openingBalanceMicro > 0) await deps.ledger.deposit(e.account, openingBalanceMicro, `opening:${e.account}`);
+    if (e.role === 'client' && openingBalanceMicro > 0) {
+      // Once per account: an opening balance changed since it was given is not given again.
+      await deps.ledger.deposit(e.account, openingBalanceMicro, `opening:${e.account}`, false).catch((err: unknown) => {
+        if (!(err instanceof DomainError && err.code === 'ALREADY_EXISTS')) throw err;
+      });
+    }
   }
   if (created) deps.logger.info({ created }, 'accounts seeded from AITBC_API_KEYS');
 }

@@ -77,7 +77,7 @@ export function createBooker(deps: BookerDeps) {
     // Paid first: the total is held, then the booking inserted before the hold's deadline;
     // a booking that is not made gives its hold back (and the accounts service gives back
     // any hold whose booking never appeared, if this process dies in between).
-    const deadline = await deps.ledger.hold(row);
+    const deadline = await deps.ledger.hold(row, caller.accountId === row.client_id);
     try {
       const answer = await insert(caller, row, plan, key, response, deadline);
       if (answer.replayed) await deps.ledger.giveBack(row.booking_id);

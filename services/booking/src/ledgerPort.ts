@@ -11,8 +11,11 @@ import type { BookingRow } from './store';
  * appeared (a crash between the two steps).
  */
 export interface LedgerPort {
-  /** Holds the booking's total; the moment by which the booking must be inserted (undefined: no ledger). */
-  hold(row: BookingRow): Promise<Date | undefined>;
+  /**
+   * Holds the booking's total; the moment by which the booking must be inserted (undefined:
+   * no ledger). `disclose`: the caller is the client, who may learn its balance from a refusal.
+   */
+  hold(row: BookingRow, disclose: boolean): Promise<Date | undefined>;
   /** The booking was not made: its hold back at once (best effort; the reconciler is the safety net). */
   giveBack(bookingId: string): Promise<void>;
 }
@@ -22,7 +25,7 @@ export const noLedger: LedgerPort = { hold: async () => undefined, giveBack: asy
 
 export function accountsLedger(client: AsyncClient<AccountsServiceClient>, logger: Logger): LedgerPort {
   return {
-    async hold(row) {
+    async hold(row, disclose) {
       try {
         const { deadline } = await client.placeHold({
           caller: undefined, bookingId: row.booking_id, clientId: row.client_id, ownerId: row.owner_id, amountMicro: row.total_cost_micro,
@@ -32,6 +35,11 @@ export function accountsLedger(client: AsyncClient<AccountsServiceClient>, logge
         // No way to know whether it was held: the reconciler gives back a hold without a booking.
         if (err instanceof DomainError && err.code === 'DEADLINE_EXCEEDED') {
           throw new DomainError('UNAVAILABLE', 'the accounts service did not answer in time; nothing was booked, retry shortly');
+        }
+        // Someone booking for a client (the coordinator, the market) learns that it cannot pay,
+        // not how much it has.
+        if (!disclose && err instanceof DomainError && err.details?.reason === 'insufficient_funds') {
+          throw new DomainError('FAILED_PRECONDITION', `account ${row.client_id} cannot pay for this booking`, err.field, { reason: 'insufficient_funds' });
         }
         throw err;
       }

@@ -1,5 +1,5 @@
 import { invalid } from '../../../../lib/errors';
-import { mulDivRound } from '../../../../lib/money';
+import { MAX_AMOUNT_MICRO, mulDivRound } from '../../../../lib/money';
 
 /** Where money sits in an account. */
 export type Bucket = 'available' | 'held' | 'earnings';
@@ -20,11 +20,10 @@ export const WORLD = 'world';
 /** The platform's fees are its earnings. */
 export const PLATFORM = 'platform';
 /** Deposits, holds and payouts are at most this (9 billion AITBC): sums stay exact integers. */
-const MAX_MICRO = 9_000_000_000_000_000;
 
 /** A positive whole number of micro-AITBC, or INVALID_ARGUMENT naming `field`. */
 export function amountOf(micro: number, field = 'amount'): number {
-  if (!Number.isSafeInteger(micro) || micro <= 0 || micro > MAX_MICRO) throw invalid(field, 'must be a positive amount of AITBC with at most 6 decimals');
+  if (!Number.isSafeInteger(micro) || micro <= 0 || micro > MAX_AMOUNT_MICRO) throw invalid(field, 'must be a positive amount of AITBC with at most 6 decimals');
   return micro;
 }
 
