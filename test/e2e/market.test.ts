@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { waitFor } from '../support/events';
+import { NATS_URL, waitFor } from '../support/events';
 import { ledgerProblems } from '../support/ledger';
-import { http, KEYS, startTestMesh, type TestMesh } from '../support/testMesh';
+import { createLogger } from '../../lib/logger';
+import { readMarketConfig, startMarket } from '../../services/market/src/main';
+import { http, KEY_LIST, KEYS, startTestMesh, type TestMesh } from '../support/testMesh';
 
 const CROWD = Array.from({ length: 20 }, (_, i) => ({ account: `bidder${i}`, key: `market-bidder-key-${String(i).padStart(4, '0')}-xxxx` }));
 
@@ -120,18 +122,15 @@ describe('the market through the gateway', function () {
     // Every waiting bid needs more GPUs than were left, or offers less than the GPUs cost: nothing fillable was left waiting.
     const left = 10 - accepted.reduce((n, b) => n + b.capacity, 0);
     assert.ok(waiting.every((w) => w.capacity > left), `a bid that fits ${left} free GPUs was left waiting`);
-    // Freeing the GPUs of one accepted bid fills waiting ones with them (matching follows the events).
-    const first = accepted.sort((a, b) => b.price - a.price)[0];
+    // Freeing one accepted bid's GPUs: the highest waiting bid they (with any left over) can fill takes them.
+    const first = accepted.sort((x, y) => x.capacity - y.capacity || y.price - x.price)[0];
     const owner = CROWD.find((c) => c.account === first.client_id)!;
-    const freed = bookings.filter((b: { booking_id: string }) => first.booking_ids.includes(b.booking_id)).map((b: { gpu_id: string }) => b.gpu_id);
+    const best = waiting.filter((w) => w.capacity <= first.capacity + left).sort((x, y) => y.price - x.price)[0];
     for (const id of first.booking_ids) assert.equal((await call('POST', `/v1/marketplace/bookings/${id}/release`, { key: owner.key })).status, 200);
-    if (waiting.some((w) => w.capacity <= first.capacity + left)) {
-      await waitFor(async () => {
-        const now = await Promise.all(waiting.map((w) => bidOf(w.id)));
-        const ids = now.filter((b) => b.status === 'accepted').flatMap((b) => b.booking_ids);
-        const rebooked = await mesh.booking.db('bookings').whereIn('booking_id', ids).whereIn('gpu_id', freed);
-        return rebooked.length > 0;
-      }, 8000, 'a waiting bid to take the freed GPUs');
+    if (best) {
+      await waitFor(async () => (await bidOf(best.id)).status === 'accepted', 8000, `the best waiting bid (${best.price} for ${best.capacity}) to fill`);
+      const others = (await Promise.all(waiting.filter((w) => w.id !== best.id).map((w) => bidOf(w.id)))).filter((w) => w.status === 'accepted');
+      assert.ok(others.every((o) => o.price < best.price || o.capacity > best.capacity), 'no lower bid went before it');
     }
     const live = await mesh.booking.db('bookings').whereIn('gpu_id', gpus).where('status', 'active');
     assert.equal(new Set(live.map((b: { gpu_id: string }) => b.gpu_id)).size, live.length, 'no GPU booked twice at once');
@@ -188,5 +187,33 @@ describe('the market through the gateway', function () {
     assert.equal((await bid(KEYS.provider, { provider: '*', capacity: 1, price: 1 })).status, 403);
     assert.equal((await call('GET', '/v1/marketplace/bids?status=maybe', { key: KEYS.client })).status, 400);
     assert.equal(await count(), n);
+  });
+
+  it('fills every bid once with two market replicas matching at the same time', async () => {
+    const fills: string[] = [];
+    const sink = (name: string) => ({ write: (line: string) => { if (/bids filled/.test(line)) fills.push(name); } });
+    const second = await startMarket(
+      readMarketConfig({ MARKET_PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: mesh.prefix, BID_FILL_LEAD_MS: '1000', BID_MATCH_INTERVAL_MS: '50' },
+        { databaseUrl: mesh.database.url, apiKeys: [KEY_LIST, ...CROWD.map((c) => `client:${c.account}:${c.key}`)].join(','), bookingAddr: mesh.booking.address }),
+      createLogger('market-2', 'info', sink('market-2')),
+    );
+    try {
+      const gpus = await Promise.all(Array.from({ length: 12 }, (_, i) => register(`replica-rig-${i % 4}`, 1, 'H100 replica')));
+      await waitFor(async () => Number((await mesh.market.db('gpus').where('model', 'H100 replica').count({ n: '*' }))[0].n) === 12, 5000, 'the market to see them');
+      await Promise.all(gpus.map((g) => call('POST', `/v1/marketplace/gpu/${g}/book`, { key: KEYS.client2, body: { duration_hours: 1 } })));
+      const submitted = await Promise.all(CROWD.slice(0, 12).map((c, i) => bid(c.key, { provider: '*', capacity: 1, price: 2 + i / 10, gpu_model: 'H100 replica', duration_hours: 0.25 })));
+      assert.ok(submitted.every((s) => s.status === 202));
+      await Promise.all(gpus.map((g) => call('POST', `/v1/marketplace/gpu/${g}/release`, { key: KEYS.client2 })));
+      await waitFor(async () => (await Promise.all(submitted.map((s) => bidOf(s.body.id)))).every((b) => b.status === 'accepted'), 10_000, 'every bid to fill');
+      const states = await Promise.all(submitted.map((s) => bidOf(s.body.id)));
+      const ids = states.flatMap((b) => b.booking_ids);
+      assert.equal(new Set(ids).size, 12, 'one booking per bid');
+      const live = await mesh.booking.db('bookings').whereIn('gpu_id', gpus).where('status', 'active');
+      assert.deepEqual(live.map((b: { booking_id: string }) => b.booking_id).sort(), [...ids].sort(), 'nothing booked but the fills');
+      assert.equal(new Set(live.map((b: { gpu_id: string }) => b.gpu_id)).size, 12, 'no GPU in two bids');
+      await waitFor(async () => (await ledgerProblems(mesh.db)).length === 0, 10_000, 'the ledger to settle');
+    } finally {
+      await second.stop();
+    }
   });
 });
