@@ -3,14 +3,14 @@ import { NATS_URL, waitFor } from '../support/events';
 import { ledgerProblems } from '../support/ledger';
 import { createLogger } from '../../lib/logger';
 import { readMarketConfig, startMarket } from '../../services/market/src/main';
-import { http, KEY_LIST, KEYS, startTestMesh, type TestMesh } from '../support/testMesh';
+import { http, KEY_LIST, KEYS, startTestMesh } from '../support/testMesh';
 
 const CROWD = Array.from({ length: 20 }, (_, i) => ({ account: `bidder${i}`, key: `market-bidder-key-${String(i).padStart(4, '0')}-xxxx` }));
 
 /** Offers, bids, renting and stats through the gateway, with the CLI's exact requests. */
 describe('the market through the gateway', function () {
   this.timeout(120_000);
-  let mesh: TestMesh;
+  let mesh: Awaited<ReturnType<typeof startTestMesh>>;
   const call = (method: string, path: string, options: Parameters<typeof http>[3] = {}) => http(mesh.url, method, path, options);
   const register = async (miner: string, price: number, name = 'RTX 4090', uuid?: string) => {
     const res = await call('POST', '/v1/marketplace/gpu/register', { key: KEYS.provider, headers: { 'X-Miner-ID': miner },
