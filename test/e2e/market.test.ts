@@ -21,7 +21,8 @@ describe('the market through the gateway', function () {
   const bid = (key: string, body: Record<string, unknown>) => call('POST', '/v1/marketplace/bids', { key, body });
   const bidOf = async (id: string, key = KEYS.admin) => (await call('GET', `/v1/marketplace/bids/${id}`, { key })).body;
   before(async () => {
-    mesh = await startTestMesh({}, { pricing: false, extraKeys: CROWD.map((c) => `client:${c.account}:${c.key}`) });
+    // Small matching batches, so every pass goes through several of them.
+    mesh = await startTestMesh({ BID_MATCH_BATCH: '4' }, { pricing: false, extraKeys: CROWD.map((c) => `client:${c.account}:${c.key}`) });
   });
   after(() => mesh?.stop());
 
@@ -138,6 +139,17 @@ describe('the market through the gateway', function () {
       assert.ok(b.status === 'accepted' ? b.booking_ids.length === b.capacity : b.booking_ids.length === 0, 'all or none');
     }
     await waitFor(async () => (await ledgerProblems(mesh.db)).length === 0, 10_000, 'the ledger to settle');
+  });
+
+  it('fills a bid that waits behind more unfillable bids than one matching batch holds', async () => {
+    // Six dearer bids for a model nobody has (more than a batch of 4), then one that fits.
+    const stuck = await Promise.all(CROWD.slice(0, 6).map((c) => bid(c.key, { provider: '*', capacity: 1, price: 9, gpu_model: 'No Such GPU', duration_hours: 0.25 })));
+    assert.ok(stuck.every((s) => s.status === 202));
+    const gpuId = await register('batch-rig', 1, 'T4 batch');
+    await waitFor(async () => Number((await mesh.market.db('gpus').where('gpu_id', gpuId).count({ n: '*' }))[0].n) === 1, 5000, 'the market to see it');
+    const fits = await bid(CROWD[7].key, { provider: '*', capacity: 1, price: 1.5, gpu_model: 'T4 batch', duration_hours: 0.25 });
+    await waitFor(async () => (await bidOf(fits.body.id)).status === 'accepted', 8000, 'the bid behind the batch to fill');
+    for (const s of stuck) assert.equal((await call('DELETE', `/v1/marketplace/bids/${s.body.id}`, { key: CROWD[stuck.indexOf(s)].key })).status, 200);
   });
 
   it('rejects a bid that expires unfilled (nothing held) and one its client cancels, which never fills later', async () => {

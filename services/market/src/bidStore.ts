@@ -19,6 +19,13 @@ export interface BidRow {
   decided_at: Date | null;
 }
 
+/** Where the previous batch of pending bids ended. */
+export interface ClaimCursor {
+  price_micro: number;
+  cursor_at: string;
+  bid_id: string;
+}
+
 /** The SQL of bids. */
 export const bidStore = {
   async insert(db: Knex, bid: Omit<BidRow, 'status' | 'reason' | 'booking_ids' | 'submitted_at' | 'decided_at'>): Promise<BidRow> {
@@ -37,9 +44,12 @@ export const bidStore = {
     return query.orderBy([{ column: 'submitted_at', order: 'desc' }, { column: 'bid_id', order: 'desc' }]).limit(q.limit + 1);
   },
   /** Pending, unexpired bids in the order they are served (highest price, then oldest), locked; SKIP LOCKED: replicas share them. */
-  async claimPending(trx: Knex, limit: number): Promise<BidRow[]> {
-    return trx<BidRow>('bids').where({ status: 'pending' }).where('expires_at', '>', trx.fn.now())
-      .orderBy([{ column: 'price_micro', order: 'desc' }, { column: 'submitted_at' }]).limit(limit).forUpdate().skipLocked();
+  async claimPending(trx: Knex, limit: number, after?: ClaimCursor): Promise<(BidRow & ClaimCursor)[]> {
+    const q = trx<BidRow>('bids').select('*', trx.raw('submitted_at::text AS cursor_at'))
+      .where({ status: 'pending' }).where('expires_at', '>', trx.fn.now());
+    // Keyset over (price desc, submitted_at, bid_id): the text form of submitted_at keeps its microseconds.
+    if (after) q.whereRaw('(price_micro < ? OR (price_micro = ? AND (submitted_at, bid_id) > (?::timestamptz, ?)))', [after.price_micro, after.price_micro, after.cursor_at, after.bid_id]);
+    return q.orderBy([{ column: 'price_micro', order: 'desc' }, { column: 'submitted_at' }, { column: 'bid_id' }]).limit(limit).forUpdate().skipLocked() as never;
   },
   async accept(trx: Knex, bidId: string, bookingIds: string[]): Promise<BidRow> {
     const [row] = await trx<BidRow>('bids').where({ bid_id: bidId, status: 'pending' })

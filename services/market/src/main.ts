@@ -21,6 +21,8 @@ export interface MarketConfig extends CommonConfig {
   /** A bid's bookings start this long after it is filled. */
   fillLeadMs: number;
   matchIntervalMs: number;
+  /** Pending bids claimed per transaction of a matching pass. */
+  matchBatch: number;
 }
 
 export function readMarketConfig(env: Env, defaults: CommonDefaults & { bookingAddr?: string } = {}): MarketConfig {
@@ -32,6 +34,7 @@ export function readMarketConfig(env: Env, defaults: CommonDefaults & { bookingA
     bookingAddr: r.string('BOOKING_ADDR', defaults.bookingAddr ?? '127.0.0.1:50052'),
     fillLeadMs: r.int('BID_FILL_LEAD_MS', 3000, 100, 60_000),
     matchIntervalMs: r.int('BID_MATCH_INTERVAL_MS', 1000, 50, 60_000),
+    matchBatch: r.int('BID_MATCH_BATCH', 500, 1, 10_000),
   };
   r.done();
   return config;
@@ -60,7 +63,7 @@ export function startMarket(
     protoFiles: ['aitbc/marketplace/v1/market.proto'],
     bus: options.bus,
     build: ({ db, bus }) => {
-      const matcher = createMatcher({ db, bids: bidStore, market: marketStore, booking: lazyBooking, logger, leadMs: config.fillLeadMs, intervalMs: config.matchIntervalMs });
+      const matcher = createMatcher({ db, bids: bidStore, market: marketStore, booking: lazyBooking, logger, leadMs: config.fillLeadMs, intervalMs: config.matchIntervalMs, batch: config.matchBatch });
       return {
         bindings: [createMarketHandlers({ db, bids: bidStore, market: marketStore, rent: createRenter({ db, market: marketStore, booking: lazyBooking }), poke: matcher.poke })],
         workers: [

@@ -5,7 +5,7 @@ import type { AsyncClient } from '../../../lib/grpcClient';
 import type { Logger } from '../../../lib/logger';
 import { mulDivRound } from '../../../lib/money';
 import type { Worker } from '../../../lib/service';
-import type { BidRow, BidStore } from './bidStore';
+import type { BidRow, BidStore, ClaimCursor } from './bidStore';
 import { type FreeGpu, planFills } from './domain/matching';
 import type { MarketStore } from './marketStore';
 
@@ -19,9 +19,9 @@ export interface MatcherDeps {
   leadMs: number;
   /** How often bids are looked at without an event (expiry, and a safety net). */
   intervalMs: number;
+  /** Pending bids claimed per transaction; a pass goes through all of them, batch by batch. */
+  batch: number;
 }
-
-const BATCH = 500;
 
 /**
  * Fills bids by themselves. Woken by anything that may free a GPU or open an offer (and on a
@@ -40,8 +40,8 @@ export function createMatcher(deps: MatcherDeps): Worker & { poke(): void; runOn
   let stopped = true;
 
   /** Books one bid's GPUs; the booking ids when all are booked, else undefined (and nothing kept). */
-  async function fill(bid: BidRow, candidates: FreeGpu[], start: Date): Promise<string[] | undefined> {
-    const made: string[] = [];
+  async function fill(bid: BidRow, candidates: FreeGpu[], start: Date): Promise<{ bookingId: string; gpuId: string }[] | undefined> {
+    const made: { bookingId: string; gpuId: string }[] = [];
     const maxTotal = mulDivRound(bid.price_micro, bid.duration_seconds, 3600);
     for (const gpu of candidates) {
       if (made.length === bid.capacity) break;
@@ -50,12 +50,12 @@ export function createMatcher(deps: MatcherDeps): Worker & { poke(): void; runOn
           caller: undefined, clientId: bid.client_id, gpuId: gpu.gpu_id, durationHours: bid.duration_seconds / 3600, startTime: start,
           jobId: `${bid.bid_id}-${made.length}`, maxTotalCostMicro: maxTotal, dryRun: false, idempotencyKey: '',
         }, { deadlineMs: 5000 });
-        made.push(res.booking!.bookingId);
+        made.push({ bookingId: res.booking!.bookingId, gpuId: gpu.gpu_id });
       } catch (err) {
         const details = err instanceof DomainError ? err.details : undefined;
         const reason = details?.reason;
         // This slot was booked before an interruption: it counts.
-        if (reason === 'job_has_booking' && typeof details?.booking_id === 'string') made.push(details.booking_id);
+        if (reason === 'job_has_booking' && typeof details?.booking_id === 'string') made.push({ bookingId: details.booking_id, gpuId: gpu.gpu_id });
         else if (reason === 'insufficient_funds') {
           await giveBack(made);
           throw err;
@@ -71,29 +71,50 @@ export function createMatcher(deps: MatcherDeps): Worker & { poke(): void; runOn
     return undefined;
   }
 
-  async function giveBack(bookingIds: string[]): Promise<void> {
-    for (const bookingId of bookingIds) {
+  async function giveBack(made: { bookingId: string }[]): Promise<void> {
+    for (const { bookingId } of made) {
       await booking.releaseBooking({ caller: undefined, bookingId, gpuId: '' }).catch((err: unknown) =>
         logger.warn({ err: (err as Error).message, bookingId }, 'could not release a booking of an unfinished fill'));
     }
   }
 
+  /**
+   * One pass over every pending bid, in batches (so bids beyond the first batch are not
+   * starved by ones above them that nothing fits). GPUs a batch took are kept from later
+   * batches of the pass: the market learns of its own bookings only through their events.
+   */
   async function runOnce(): Promise<number> {
     await bids.expire(db);
+    const taken = new Set<string>();
+    let after: ClaimCursor | undefined;
+    let filled = 0;
+    for (;;) {
+      const batch = await runBatch(after, taken);
+      filled += batch.filled;
+      if (!batch.last) break;
+      after = batch.last;
+    }
+    if (filled) logger.info({ filled }, 'bids filled');
+    return filled;
+  }
+
+  async function runBatch(after: ClaimCursor | undefined, taken: Set<string>): Promise<{ filled: number; last?: ClaimCursor }> {
     return db.transaction(async (trx) => {
-      const pending = await bids.claimPending(trx, BATCH);
-      if (!pending.length) return 0;
-      const free = (await market.free(trx, deps.leadMs)).map((g) => ({ ...g, free_until_ms: g.free_until ? g.free_until.getTime() : null }));
+      const pending = await bids.claimPending(trx, deps.batch, after);
+      if (!pending.length) return { filled: 0 };
+      const free = (await market.free(trx, deps.leadMs)).filter((g) => !taken.has(g.gpu_id))
+        .map((g) => ({ ...g, free_until_ms: g.free_until ? g.free_until.getTime() : null }));
       const start = new Date(Date.now() + deps.leadMs);
-      const plans = planFills(pending.map((b) => ({ ...b, needed_until_ms: start.getTime() + b.duration_seconds * 1000 })), free);
+      const plans = free.length ? planFills(pending.map((b) => ({ ...b, needed_until_ms: start.getTime() + b.duration_seconds * 1000 })), free) : new Map();
       let filled = 0;
       for (const bid of pending) {
         const candidates = plans.get(bid.bid_id);
         if (!candidates) continue;
         try {
-          const bookingIds = await fill(bid, candidates, start);
-          if (bookingIds) {
-            await bids.accept(trx, bid.bid_id, bookingIds);
+          const made = await fill(bid, candidates, start);
+          if (made) {
+            await bids.accept(trx, bid.bid_id, made.map((m) => m.bookingId));
+            for (const m of made) taken.add(m.gpuId);
             filled++;
           }
         } catch (err) {
@@ -104,8 +125,8 @@ export function createMatcher(deps: MatcherDeps): Worker & { poke(): void; runOn
           }
         }
       }
-      if (filled) logger.info({ filled }, 'bids filled');
-      return filled;
+      const lastRow = pending[pending.length - 1];
+      return { filled, last: pending.length === deps.batch ? { price_micro: lastRow.price_micro, cursor_at: lastRow.cursor_at, bid_id: lastRow.bid_id } : undefined };
     });
   }
 
