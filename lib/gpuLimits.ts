@@ -7,6 +7,10 @@ export const GPU_LIMITS = {
   modelMaxLength: 100,
   memoryGbMin: 1,
   memoryGbMax: 4096,
+  /** A reported memory of this much or more is MiB, as `nvidia-smi --format=csv,nounits` prints it (no GPU has 1 TB). */
+  memoryMibFrom: 1024,
+  /** The most memory a GPU may report: 4096 GB in MiB. */
+  memoryReportedMax: 4096 * 1024,
   cudaCoresMax: 1_000_000,
   /** AITBC per hour. */
   priceMax: 1_000_000,

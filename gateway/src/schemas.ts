@@ -7,7 +7,8 @@ import { GPU_LIMITS as L } from '../../lib/gpuLimits';
  */
 const text = (maxLength: number, pattern?: string) => ({ type: 'string', minLength: 1, maxLength, ...(pattern ? { pattern } : {}) });
 const modelName = text(L.modelMaxLength);
-const memory = { type: 'integer', minimum: L.memoryGbMin, maximum: L.memoryGbMax };
+// GB, or MiB from 1,024 (nvidia-smi's figure); the registry converts.
+const memory = { type: 'integer', minimum: L.memoryGbMin, maximum: L.memoryReportedMax };
 
 /** What an owner may say about one GPU (register body, miner capabilities). */
 export const gpuSpecSchema = {

@@ -44,6 +44,14 @@ describe('GPU endpoints through the gateway', () => {
       assert.equal(stored.price_micro, 500_000);
     });
 
+    it("takes nvidia-smi's MiB as the CLI sends it without --memory (143771 → 140 GB) and shows the stored value", async () => {
+      const res = await register(KEYS.provider, cliRegisterBody({ name: 'NVIDIA H200', memory_gb: 143771, uuid: 'GPU-h200-mib' }), 'rig-mib');
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      assert.equal(res.body.gpu.memory_gb, 140);
+      const listed = await http(mesh.url, 'GET', '/v1/marketplace/gpu/list?memory_min=140&miner_id=rig-mib', { key: KEYS.client });
+      assert.deepEqual(listed.body.map((g: { id: string }) => g.id), [res.body.gpu_id]);
+    });
+
     it('accepts the aliases memory and model and the optional fields', async () => {
       const res = await register(KEYS.provider, {
         gpu: { model: 'A100-SXM4-80GB', memory: 80, price_per_hour: 2.25, uuid: 'GPU-1a2b3c4d-0000-1111-2222-333344445555',
@@ -89,7 +97,7 @@ describe('GPU endpoints through the gateway', () => {
       ['price with 7 decimals', cliRegisterBody({ price_per_hour: 0.1234567 }), 'gpu.price_per_hour'],
       ['price as text', cliRegisterBody({ price_per_hour: 'cheap' }), 'gpu.price_per_hour'],
       ['memory 0', cliRegisterBody({ memory_gb: 0 }), 'gpu.memory_gb'],
-      ['memory too large', cliRegisterBody({ memory_gb: 100000 }), 'gpu.memory_gb'],
+      ['memory too large (over 4096 GB in MiB)', cliRegisterBody({ memory_gb: 4096 * 1024 + 1 }), 'gpu.memory_gb'],
       ['memory fractional', cliRegisterBody({ memory_gb: 2.5 }), 'gpu.memory_gb'],
       ['memory as text', cliRegisterBody({ memory_gb: '24' }), 'gpu.memory_gb'],
       ['unknown field', cliRegisterBody({ colour: 'green' }), 'gpu.colour'],

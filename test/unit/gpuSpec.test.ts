@@ -17,8 +17,8 @@ describe('GPU spec validation', () => {
   it('names the bad field', () => {
     assert.throws(() => cleanSpec(spec({ model: ' ' })), /^DomainError: model: is required/);
     assert.throws(() => cleanSpec(spec({ memoryGb: undefined })), /memory_gb: is required/);
-    assert.throws(() => cleanSpec(spec({ memoryGb: 0 })), /memory_gb: must be an integer from 1 to 4096/);
-    assert.throws(() => cleanSpec(spec({ memoryGb: 5000 })), /memory_gb/);
+    assert.throws(() => cleanSpec(spec({ memoryGb: 0 })), /memory_gb: must be an integer from 1 to 4194304/);
+    assert.throws(() => cleanSpec(spec({ memoryGb: 4096 * 1024 + 1 })), /memory_gb/);
     assert.throws(() => cleanSpec(spec({ pricePerHourMicro: 0 })), /price_per_hour: must be greater than 0/);
     assert.throws(() => cleanSpec(spec({ pricePerHourMicro: -5 })), /price_per_hour/);
     assert.throws(() => cleanSpec(spec({ computeCapability: 'eight' })), /compute_capability/);
@@ -26,6 +26,15 @@ describe('GPU spec validation', () => {
     assert.throws(() => cleanSpec(spec({ model: 'a\u0000b' })), /model/);
     assert.throws(() => cleanSpec(spec({ capabilities: ['ok', ''] })), /capabilities\[1\]/);
     assert.throws(() => cleanSpec(spec({ memoryGb: 0 }), 'gpus[3].'), /gpus\[3\]\.memory_gb/);
+  });
+
+  it("reads memory of 1,024 or more as nvidia-smi's MiB, rounded to the nearest GB", () => {
+    assert.equal(cleanSpec(spec({ memoryGb: 143771 })).memoryGb, 140);
+    assert.equal(cleanSpec(spec({ memoryGb: 24564 })).memoryGb, 24);
+    assert.equal(cleanSpec(spec({ memoryGb: 81559 })).memoryGb, 80);
+    assert.equal(cleanSpec(spec({ memoryGb: 1023 })).memoryGb, 1023);
+    assert.equal(cleanSpec(spec({ memoryGb: 1024 })).memoryGb, 1);
+    assert.equal(cleanSpec(spec({ memoryGb: 1536 })).memoryGb, 2);
   });
 
   it('validates miner ids', () => {

@@ -43,7 +43,7 @@ export function cleanSpec(spec: GpuSpec, prefix = ''): CleanSpec {
   if (model.length > L.modelMaxLength) throw invalid(f('model'), `must be at most ${L.modelMaxLength} characters`);
   requireSafeText(f('model'), model);
   if (spec.memoryGb === undefined) throw invalid(f('memory_gb'), 'is required');
-  checkInt(spec.memoryGb, L.memoryGbMin, L.memoryGbMax, f('memory_gb'));
+  checkInt(spec.memoryGb, L.memoryGbMin, L.memoryReportedMax, f('memory_gb'));
   if (spec.cudaCores !== undefined) checkInt(spec.cudaCores, 0, L.cudaCoresMax, f('cuda_cores'));
   const uuid = spec.uuid.trim() || undefined;
   if (uuid !== undefined && !UUID.test(uuid)) throw invalid(f('uuid'), 'must be 1-128 letters, digits, ".", "_", ":" or "-"');
@@ -72,9 +72,18 @@ export function cleanSpec(spec: GpuSpec, prefix = ''): CleanSpec {
     }))];
   }
   return {
-    uuid, model, memoryGb: spec.memoryGb, cudaCores: spec.cudaCores, computeCapability, cudaVersion, region,
+    uuid, model, memoryGb: memoryGbOf(spec.memoryGb), cudaCores: spec.cudaCores, computeCapability, cudaVersion, region,
     priceMicro: spec.pricePerHourMicro, description, capabilities,
   };
+}
+
+/**
+ * GB from what was reported: under 1,024 it is GB; from 1,024 it is MiB (the AITBC CLI sends
+ * nvidia-smi's `memory.total` as `memory_gb`), rounded to the nearest GiB, halves up: an H200's
+ * 143771 MiB is 140 GB, an RTX 4090's 24564 MiB is 24.
+ */
+export function memoryGbOf(reported: number): number {
+  return reported >= L.memoryMibFrom ? Math.max(1, Math.round(reported / 1024)) : reported;
 }
 
 function checkInt(value: number, min: number, max: number, field: string): void {
