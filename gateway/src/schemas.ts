@@ -45,11 +45,13 @@ export const minerRegisterBodySchema = {
     capabilities: {
       type: 'object',
       additionalProperties: false,
-      required: ['gpu'],
       properties: {
         gpu: {
           oneOf: [gpuSpecSchema, { type: 'array', minItems: 1, maxItems: L.gpusPerMinerMax, items: gpuSpecSchema }],
         },
+        // What `miner register` sends without --gpu: read, never stored (nothing to rent).
+        cpu: { type: ['object', 'string', 'number', 'null'] },
+        memory: { type: ['object', 'string', 'number', 'null'] },
       },
     },
     concurrency: { type: 'integer', minimum: 0, maximum: 1024 },

@@ -129,7 +129,7 @@ describe('the market through the gateway', function () {
     const best = waiting.filter((w) => w.capacity <= first.capacity + left).sort((x, y) => y.price - x.price)[0];
     for (const id of first.booking_ids) assert.equal((await call('POST', `/v1/marketplace/bookings/${id}/release`, { key: owner.key })).status, 200);
     if (best) {
-      await waitFor(async () => (await bidOf(best.id)).status === 'accepted', 8000, `the best waiting bid (${best.price} for ${best.capacity}) to fill`);
+      await waitFor(async () => (await bidOf(best.id)).status === 'accepted', 20_000, `the best waiting bid (${best.price} for ${best.capacity}) to fill`);
       const others = (await Promise.all(waiting.filter((w) => w.id !== best.id).map((w) => bidOf(w.id)))).filter((w) => w.status === 'accepted');
       assert.ok(others.every((o) => o.price < best.price || o.capacity > best.capacity), 'no lower bid went before it');
     }

@@ -35,6 +35,16 @@ describe('miner endpoints through the gateway', () => {
     assert.equal((await mesh.db('gpus').where({ owner_id: 'acme', miner_id: 'cli-miner' })).length, 1);
   });
 
+  it('answers `miner register` without --gpu (a CPU-only host) with 200 saying nothing was listed, and stores nothing', async () => {
+    const before = await snapshot();
+    const res = await call('POST', '/v1/miners/register', { key: KEYS.provider, body: { capabilities: { cpu: { cores: 16 }, memory: 64 } }, headers: { 'X-Miner-ID': 'cpu-host' } });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.status, 'nothing_listed');
+    assert.deepEqual(res.body.gpus, []);
+    assert.match(res.body.message, /nothing was listed/);
+    assert.deepEqual(await snapshot(), before);
+  });
+
   it('registers a rig of several GPUs keyed by uuid, keeping a price it was given', async () => {
     const gpus = [0, 1, 2].map((i) => ({ model: 'A100 80GB', memory_gb: 80, uuid: `GPU-rig8-${i}`, price_per_hour: 2.5 }));
     const res = await minerRegister('rig-8', gpus);

@@ -95,10 +95,14 @@ describe('operations endpoints', () => {
     try {
       const list = (key: string) => http(gateway.url, 'GET', '/v1/marketplace/gpu/list', { key });
       assert.equal((await list(KEYS.client)).status, 200, 'a key in use from this address before the spray');
+      const t0 = Date.now();
       const guesses = await Promise.all(Array.from({ length: 300 }, (_, i) => list(`guess-${i}-padded-to-a-real-length`)));
       const statuses = guesses.map((g) => g.status);
-      assert.equal(statuses.filter((s) => s === 401).length, 5, 'the burst, then no more key is looked at');
-      assert.equal(statuses.filter((s) => s === 429).length, 295);
+      // The burst of 5, and one more per second the spray took (the bucket refills at 1/s): on a loaded machine it can take over a second.
+      const looked = statuses.filter((s) => s === 401).length;
+      const refill = Math.ceil((Date.now() - t0) / 1000);
+      assert.ok(looked >= 5 && looked <= 5 + refill, `the burst, then no more key is looked at: ${looked} looked at in ${refill} s`);
+      assert.equal(statuses.filter((s) => s === 429).length, 300 - looked);
       const refused = guesses.find((g) => g.status === 429)!;
       assert.equal(refused.headers.get('content-type'), 'application/problem+json; charset=utf-8');
       assert.match(refused.body.detail, /too many unknown API keys from this address/);

@@ -6,7 +6,7 @@ import { heartbeatBodySchema, minerHeaderSchema, minerRegisterBodySchema } from 
 import { type GpuBody, gpuSpecFromBody } from './gpuRoutes';
 
 interface MinerRegisterBody {
-  capabilities: { gpu: GpuBody | GpuBody[] };
+  capabilities: { gpu?: GpuBody | GpuBody[] };
   concurrency?: number;
   region?: string;
 }
@@ -26,6 +26,10 @@ export function minerRoutes(app: FastifyInstance, { registry }: GatewayDeps): vo
     config: PROVIDERS,
   }, async (request) => {
     const { capabilities, region } = request.body;
+    if (capabilities.gpu === undefined) {
+      return { status: 'nothing_listed', miner_id: minerIdOf(request), gpus: [],
+        message: 'no GPU in the capabilities: only GPUs are rented here, so nothing was listed (send capabilities.gpu, or run the miner agent on a GPU host)' };
+    }
     const list = Array.isArray(capabilities.gpu) ? capabilities.gpu : [capabilities.gpu];
     const gpus = list.map((g, i) => {
       const field = Array.isArray(capabilities.gpu) ? `capabilities.gpu[${i}]` : 'capabilities.gpu';
