@@ -44,7 +44,10 @@ export function installAuth(app: FastifyInstance, deps: GatewayDeps): void {
     }
     const roles = config?.roles;
     if (roles && !roles.includes(roleName(caller.role))) {
-      return sendProblem(reply, problem(403, `this needs a ${roles.join(' or ')} key; this key is a ${roleName(caller.role)} key`));
+      return sendProblem(reply, problem(403, `this needs ${withArticle(roles.join(' or '))} key; this key is ${withArticle(roleName(caller.role))} key`));
     }
   });
 }
+
+/** "an admin", "a client". */
+const withArticle = (word: string) => `${/^[aeiou]/.test(word) ? 'an' : 'a'} ${word}`;

@@ -119,6 +119,9 @@ export const bookBodySchema = {
   },
 } as const;
 
+/** A POST that takes nothing: no body, or an empty object (a field would be ignored, so it is refused). */
+export const emptyBodySchema = { type: ['object', 'null'], additionalProperties: false, properties: {} } as const;
+
 export const confirmBodySchema = {
   type: ['object', 'null'],
   additionalProperties: false,

@@ -201,6 +201,56 @@ describe('the market through the gateway', function () {
     assert.equal(await count(), n);
   });
 
+  it("leaves a GPU whose offer is closed to booking by id, and keeps to offers' hours in bids and rent", async () => {
+    const closed = await register('terms-rig', 0.5, 'L40S');
+    const termed = await register('terms-rig', 0.7, 'L40S');
+    const plain = await register('terms-rig', 0.9, 'L40S');
+    const offer = (gpuId: string, body: Record<string, unknown>) => call('POST', '/v1/marketplace/offers', { key: KEYS.provider, body: { gpu_id: gpuId, ...body } });
+    assert.equal((await offer(closed, { price_per_hour: 0.5, status: 'closed' })).status, 201);
+    assert.equal((await offer(termed, { price_per_hour: 0.7, min_hours: 2, max_hours: 4 })).status, 201);
+    const seen = async (gpuId: string) => mesh.market.db('gpus').where({ gpu_id: gpuId }).first();
+    await waitFor(async () => (await seen(closed))?.withdrawn === true && (await seen(termed))?.offer_min_hours === 2 && !!(await seen(plain)), 5000, 'the market to see the terms');
+    const rent = (hours: number, requirements: Record<string, unknown> = { model: 'L40S' }) =>
+      call('POST', '/v1/marketplace/rent', { key: KEYS.client, body: { duration_hours: hours, requirements } });
+    // One hour: the closed offer is left alone and the termed one takes 2 to 4 hours.
+    const oneHour = await rent(1);
+    assert.equal(oneHour.status, 201, JSON.stringify(oneHour.body));
+    assert.equal(oneHour.body.gpu_id, plain);
+    const threeHours = await rent(3);
+    assert.equal(threeHours.status, 201, JSON.stringify(threeHours.body));
+    assert.equal(threeHours.body.gpu_id, termed);
+    // Nothing left (no price was given): the alternatives say what is in the way, not the price.
+    const none = await rent(1);
+    assert.equal(none.status, 409, JSON.stringify(none.body));
+    const alternatives = none.body.alternatives as { gpu_id: string; why: string; free_at?: string }[];
+    assert.deepEqual(alternatives.map((a) => a.gpu_id).sort(), [plain, termed].sort(), 'the closed offer is no alternative');
+    for (const a of alternatives) {
+      assert.ok(a.free_at && /^booked until /.test(a.why), JSON.stringify(a));
+      assert.doesNotMatch(a.why, /price/);
+    }
+    assert.match(alternatives.find((a) => a.gpu_id === termed)!.why, /its offer takes 2 to 4 hours/);
+    // A bid leaves the closed offer's GPU free; booking it by id still works, at its listed price.
+    const waiting = await bid(KEYS.client, { provider: 'terms-rig', capacity: 1, price: 2, gpu_model: 'L40S', duration_hours: 1 });
+    assert.equal(waiting.status, 202);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await bidOf(waiting.body.id)).status, 'pending');
+    const direct = await call('POST', `/v1/marketplace/gpu/${closed}/book`, { key: KEYS.client2, body: { duration_hours: 1 } });
+    assert.equal(direct.status, 201, JSON.stringify(direct.body));
+    assert.equal(direct.body.price_per_hour, 0.5);
+    assert.equal((await call('DELETE', `/v1/marketplace/bids/${waiting.body.id}`, { key: KEYS.client })).status, 200);
+    // Fields nobody reads are refused, not ignored.
+    const unknown = await rent(1, { model: 'L40S', gpu_memory: 24 });
+    assert.equal(unknown.status, 400);
+    assert.match(unknown.body.detail, /gpu_memory/);
+    assert.equal((await call('POST', '/v1/marketplace/sync-offers', { key: KEYS.admin, body: { x: 1 } })).status, 400);
+    assert.equal((await call('POST', '/v1/marketplace/sync-offers', { key: KEYS.client })).body.detail, 'this needs an admin key; this key is a client key');
+    for (const b of [oneHour, threeHours, direct]) {
+      const key = b === direct ? KEYS.client2 : KEYS.client;
+      assert.equal((await call('POST', `/v1/marketplace/gpu/${b.body.gpu_id}/release`, { key })).status, 200);
+    }
+    await waitFor(async () => (await ledgerProblems(mesh.db)).length === 0, 10_000, 'the ledger to settle');
+  });
+
   it('fills every bid once with two market replicas matching at the same time', async () => {
     const fills: string[] = [];
     const sink = (name: string) => ({ write: (line: string) => { if (/bids filled/.test(line)) fills.push(name); } });

@@ -7,7 +7,7 @@ const gpu = (id: string, price: number, extra: Partial<FreeGpu> = {}): FreeGpu =
   price_micro: price, average_rating: 0, free_until_ms: null, ...extra,
 });
 const bid = (id: string, price: number, capacity = 1, extra: Partial<BidWants> = {}): BidWants => ({
-  bid_id: id, provider: '*', capacity, price_micro: price, gpu_model: '', memory_min: 0, region: '', needed_until_ms: 10_000, ...extra,
+  bid_id: id, provider: '*', capacity, price_micro: price, gpu_model: '', memory_min: 0, region: '', needed_until_ms: 10_000, duration_seconds: 3600, ...extra,
 });
 
 describe('bid matching (pure)', () => {
@@ -19,10 +19,18 @@ describe('bid matching (pure)', () => {
     assert.ok(!meets(g, bid('b', 100, 1, { provider: 'other' })));
     assert.ok(meets(g, bid('b', 100, 1, { gpu_model: 'rtx-4090' })) && meets(g, bid('b', 100, 1, { gpu_model: '4090' })));
     assert.ok(!meets(g, bid('b', 100, 1, { gpu_model: 'A100' })));
+    assert.ok(meets(g, bid('b', 100, 1, { gpu_model: 'RTX 4090' })) && meets(g, bid('b', 100, 1, { gpu_model: 'nvidia rtx' })));
+    const l40s = gpu('l40s', 100, { model: 'NVIDIA L40S', model_key: 'l40s' });
+    assert.ok(!meets(l40s, bid('b', 100, 1, { gpu_model: 'L4' })), 'L4 is another GPU than L40S');
+    assert.ok(!meets(g, bid('b', 100, 1, { gpu_model: '409' })), 'part of a word names nothing');
     assert.ok(!meets(g, bid('b', 100, 1, { memory_min: 25 })));
     assert.ok(!meets(g, bid('b', 100, 1, { region: 'us' })) && meets(g, bid('b', 100, 1, { region: 'eu' })));
     assert.ok(!meets(gpu('g2', 100, { free_until_ms: 9_999 }), bid('b', 100)), 'booked before the bid would end');
     assert.ok(meets(gpu('g2', 100, { free_until_ms: 10_000 }), bid('b', 100)));
+    const termed = gpu('g3', 100, { offer_min_hours: 2, offer_max_hours: 4 });
+    assert.ok(!meets(termed, bid('b', 100)), 'shorter than the offer allows');
+    assert.ok(meets(termed, bid('b', 100, 1, { duration_seconds: 2 * 3600 })) && meets(termed, bid('b', 100, 1, { duration_seconds: 4 * 3600 })));
+    assert.ok(!meets(termed, bid('b', 100, 1, { duration_seconds: 4 * 3600 + 1 })), 'longer than the offer allows');
   });
 
   it('gives the highest bids their cheapest, then best rated GPUs, all or none, no GPU twice', () => {

@@ -41,9 +41,10 @@ const rentBody = {
     consumer_id: { type: ['string', 'null'], maxLength: 200, description: 'ignored: the key says who rents' },
     duration_hours: { type: 'number', exclusiveMinimum: 0, maximum: 720 },
     max_price_per_hour: { type: ['number', 'string', 'null'] },
-    // What the CLI sends here varies: known keys are used, others ignored.
+    // The CLI passes what the user wrote: an unknown key is refused rather than ignored, so a
+    // requirement never silently goes unmet (a model or memory spelling listed here is used).
     requirements: {
-      type: ['object', 'null'], properties: {
+      type: ['object', 'null'], additionalProperties: false, properties: {
         model: { type: 'string', maxLength: 100 }, gpu_model: { type: 'string', maxLength: 100 }, memory: memory, memory_gb: memory, memory_min: memory,
         region: { type: 'string', maxLength: 64 },
         min_rating: { type: 'number', minimum: 0, maximum: 5 },

@@ -3,6 +3,7 @@ import { parseMoney } from '../../../lib/money';
 import type { GatewayDeps } from '../deps';
 import { minerOfferJson, offerJson } from '../offerJson';
 import { callerOf } from '../request';
+import { emptyBodySchema } from '../schemas';
 import { GPU_LIMITS as L } from '../../../lib/gpuLimits';
 
 const hours = { type: 'number', exclusiveMinimum: 0, maximum: 720 } as const;
@@ -59,7 +60,7 @@ export function offerRoutes(app: FastifyInstance, { registry }: GatewayDeps): vo
   }, async (request) => (await list(callerOf(request), request.query)).gpus.map(minerOfferJson));
 
   app.post('/v1/marketplace/sync-offers', {
-    schema: { summary: 'Admin: open an offer, at its listed price, for every online GPU that has none' }, config: { roles: ['admin'] },
+    schema: { summary: 'Admin: open an offer, at its listed price, for every online GPU that has none', body: emptyBodySchema }, config: { roles: ['admin'] },
   }, async (request) => ({ opened: (await registry.syncOffers({ caller: callerOf(request) })).opened }));
 }
 

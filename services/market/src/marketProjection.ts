@@ -15,11 +15,12 @@ export function createMarketProjection(deps: ConsumerDeps & { store: MarketStore
   const wake = (trx: Knex) => afterCommit(trx, deps.changed);
   const put = async (trx: Knex, gpu: Gpu | undefined) => {
     if (!gpu) return;
-    const offer = gpu.offer?.status === 'closed' ? undefined : gpu.offer;
+    const closed = gpu.offer?.status === 'closed';
+    const offer = closed ? undefined : gpu.offer;
     await store.putGpu(trx, {
       gpu_id: gpu.id, owner_id: gpu.ownerId, miner_id: gpu.minerId, model: gpu.model, model_key: gpu.modelKey || modelKeyOf(gpu.model),
       memory_gb: gpu.memoryGb, region: gpu.region, price_micro: offer?.pricePerHourMicro ?? gpu.pricePerHourMicro, offer_open: !!offer,
-      online: gpu.status !== GpuStatus.GPU_STATUS_OFFLINE,
+      withdrawn: closed, offer_min_hours: offer?.minHours ?? null, offer_max_hours: offer?.maxHours ?? null, online: gpu.status !== GpuStatus.GPU_STATUS_OFFLINE,
     });
     wake(trx);
   };
@@ -37,12 +38,7 @@ export function createMarketProjection(deps: ConsumerDeps & { store: MarketStore
       },
       'gpu.unregistered': (trx, { gpuId }) => store.unregister(trx, gpuId),
       'booking.created': async (trx, { booking }, envelope) => {
-        if (booking) {
-          await store.addBooking(trx, {
-            booking_id: booking.bookingId, gpu_id: booking.gpuId, start_time: booking.startTime!, end_time: booking.endTime!,
-            created_at: booking.createdAt ?? envelope.occurredAt ?? new Date(),
-          });
-        }
+        if (booking) await store.noteBooking(trx, booking, envelope.occurredAt);
       },
       'booking.ended': async (trx, { booking }) => {
         if (!booking) return;

@@ -1,4 +1,6 @@
 import type { Knex } from '../../../lib/db';
+import type { Booking } from '../../../lib/gen/aitbc/marketplace/v1/booking';
+import type { Candidate } from './domain/alternatives';
 import type { FreeGpu } from './domain/matching';
 
 /** A GPU as the market keeps it (from gpu.* and review events). */
@@ -12,6 +14,10 @@ export interface MarketGpu {
   region: string;
   price_micro: number;
   offer_open: boolean;
+  /** Its owner closed its offer: bids and rent leave it alone (it can still be booked by id). */
+  withdrawn: boolean;
+  offer_min_hours: number | null;
+  offer_max_hours: number | null;
   online: boolean;
 }
 
@@ -19,7 +25,7 @@ export interface MarketGpu {
 export const marketStore = {
   async putGpu(db: Knex, gpu: MarketGpu): Promise<void> {
     await db('gpus').insert({ ...gpu, unregistered: false }).onConflict('gpu_id').merge([
-      'owner_id', 'miner_id', 'model', 'model_key', 'memory_gb', 'region', 'price_micro', 'offer_open', 'online',
+      'owner_id', 'miner_id', 'model', 'model_key', 'memory_gb', 'region', 'price_micro', 'offer_open', 'withdrawn', 'offer_min_hours', 'offer_max_hours', 'online',
     ]);
   },
   async setOnline(db: Knex, gpuId: string, online: boolean): Promise<void> {
@@ -34,6 +40,12 @@ export const marketStore = {
   async addBooking(db: Knex, b: { booking_id: string; gpu_id: string; start_time: Date; end_time: Date; created_at: Date }): Promise<void> {
     await db('bookings').insert(b).onConflict('booking_id').ignore();
   },
+  /** A booking as the market keeps it: from its event, or from the market's own call as soon as it answers. */
+  async noteBooking(db: Knex, booking: Booking, at?: Date): Promise<void> {
+    await marketStore.addBooking(db, {
+      booking_id: booking.bookingId, gpu_id: booking.gpuId, start_time: booking.startTime!, end_time: booking.endTime!, created_at: booking.createdAt ?? at ?? new Date(),
+    });
+  },
   async endBooking(db: Knex, bookingId: string): Promise<void> {
     await db('bookings').where({ booking_id: bookingId }).update({ live: false });
   },
@@ -45,9 +57,10 @@ export const marketStore = {
   async free(db: Knex, leadMs: number): Promise<(FreeGpu & { free_until: Date | null })[]> {
     const { rows } = await db.raw(
       `SELECT g.gpu_id, g.owner_id, g.miner_id, g.model, g.model_key, g.memory_gb, g.region, g.price_micro, g.average_rating,
+         g.offer_min_hours, g.offer_max_hours,
          (SELECT min(b.start_time) FROM bookings b WHERE b.gpu_id = g.gpu_id AND b.live AND b.end_time > now()) AS free_until
        FROM gpus g
-       WHERE g.online AND NOT g.unregistered
+       WHERE g.online AND NOT g.unregistered AND NOT g.withdrawn
          AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.gpu_id = g.gpu_id AND b.live AND b.end_time > now()
            AND b.start_time <= now() + ? * interval '1 millisecond')`,
       [leadMs],
@@ -55,13 +68,15 @@ export const marketStore = {
     return rows;
   },
 
-  /** GPUs that meet a request's requirements whatever their price or bookings (for alternatives). */
-  async all(db: Knex): Promise<(FreeGpu & { online: boolean; busy_until: Date | null })[]> {
+  /** Every GPU online and offered, whatever its price or bookings (for a rent's alternatives). */
+  async candidates(db: Knex): Promise<Candidate[]> {
     const { rows } = await db.raw(
-      `SELECT g.*, (SELECT max(b.end_time) FROM bookings b WHERE b.gpu_id = g.gpu_id AND b.live AND b.end_time > now() AND b.start_time <= now()) AS busy_until
-       FROM gpus g WHERE NOT g.unregistered`,
+      `SELECT g.*,
+         (SELECT max(b.end_time) FROM bookings b WHERE b.gpu_id = g.gpu_id AND b.live AND b.end_time > now() AND b.start_time <= now()) AS busy_until,
+         (SELECT min(b.start_time) FROM bookings b WHERE b.gpu_id = g.gpu_id AND b.live AND b.start_time > now()) AS next_start
+       FROM gpus g WHERE g.online AND NOT g.unregistered AND NOT g.withdrawn`,
     );
-    return rows;
+    return rows.map((r: Candidate) => ({ ...r, free_until_ms: null }));
   },
 
   /** The market's figures, in one statement. */

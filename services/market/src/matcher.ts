@@ -51,6 +51,7 @@ export function createMatcher(deps: MatcherDeps): Worker & { poke(): void; runOn
           jobId: `${bid.bid_id}-${made.length}`, maxTotalCostMicro: maxTotal, dryRun: false, idempotencyKey: '',
         }, { deadlineMs: 5000 });
         made.push({ bookingId: res.booking!.bookingId, gpuId: gpu.gpu_id });
+        await market.noteBooking(db, res.booking!);
       } catch (err) {
         const details = err instanceof DomainError ? err.details : undefined;
         const reason = details?.reason;

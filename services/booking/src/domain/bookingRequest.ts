@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isAccountId } from '../../../../lib/caller';
 import { invalid } from '../../../../lib/errors';
+import { withinOfferHours } from '../../../../lib/offerHours';
 import { textProblem } from '../../../../lib/text';
 import { requestTime } from '../../../../lib/time';
 import { durationSeconds } from './billing';
@@ -72,8 +73,7 @@ export function requireJobFields(clientId: string, jobId: string): void {
 /** A GPU with an open offer is booked for between its minimum and maximum hours. */
 export function requireOfferHours(seconds: number, offer: { offer_min_hours: number | null; offer_max_hours: number | null }): void {
   const { offer_min_hours: min, offer_max_hours: max } = offer;
-  if (min === null || max === null) return;
-  if (seconds < Math.round(min * 3600) || seconds > Math.round(max * 3600)) {
+  if (!withinOfferHours(seconds, min, max)) {
     throw invalid('duration_hours', `must be from ${min} to ${max} hours: the GPU's offer says so`);
   }
 }
