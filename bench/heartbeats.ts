@@ -62,7 +62,7 @@ async function main(): Promise<void> {
         if (!miner.silent && process.env.BENCH_DEBUG) process.stderr.write(`miner ${i}: ${err.code} ${err.details}\n`);
       });
       stream.write({ kind: { $case: 'hello', value: { minerId: `m${i}`, agentVersion: 'bench', gpus: miner.uuids.map((uuid) => ({
-        uuid, model: 'RTX 4090', memoryGb: 24, cudaCores: 0, cudaVersion: '', computeCapability: '', region: '',
+        uuid, model: 'RTX 4090', memoryGb: 24, cudaCores: 0, cudaVersion: '', driverVersion: '', computeCapability: '', region: '',
       })) } } });
       miners.push(miner);
       if (i % 50 === 49) await new Promise((r) => setTimeout(r, 5));

@@ -5,20 +5,22 @@
  *   npm run miner -- --simulate 4 --api-key <provider key> [--miner-id rig-1] [--registry 127.0.0.1:50051]
  *                    [--price 0.5] [--region eu-west] [--ca registry-ca.pem]
  *
- * Real GPUs are read with nvidia-smi when it is present; --simulate N reports N simulated GPUs
+ * Real GPUs are read with nvidia-smi (every GPU: UUID, name, MiB memory, compute capability,
+ * driver and CUDA versions; utilisation, memory used, temperature and power with each
+ * heartbeat); without nvidia-smi it says so and exits 1. --simulate N reports N simulated GPUs
  * instead. --ca (a PEM file of the CA that signed the registry's certificate) connects over TLS,
  * for a registry run with GRPC_TLS_*. Environment fallbacks: AITBC_REGISTRY_ADDR, AITBC_API_KEY,
  * AITBC_MINER_ID, AITBC_REGISTRY_CA.
  * Reconnects with exponential backoff and jitter; a refused key stops it.
  */
 import * as grpc from '@grpc/grpc-js';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { CHANNEL_OPTIONS } from '../lib/grpcClient';
 import { type ConnectRequest, type ConnectResponse, type GpuInventory, type GpuTelemetry, MinerServiceClient } from '../lib/gen/aitbc/marketplace/v1/miner';
 import { createLogger, type Logger } from '../lib/logger';
 import { parseMoney } from '../lib/money';
+import { readGpus, readTelemetry } from './nvidiaSmi';
 
 export interface AgentOptions {
   registry: string;
@@ -54,39 +56,16 @@ export function readAgentOptions(argv: string[], env: NodeJS.ProcessEnv): AgentO
   };
 }
 
-/** GPUs from nvidia-smi, or none when it is missing or fails. */
-export function detectGpus(): GpuInventory[] {
-  try {
-    const out = execFileSync('nvidia-smi', ['--query-gpu=uuid,name,memory.total,compute_cap', '--format=csv,noheader,nounits'], { encoding: 'utf8', timeout: 5000 });
-    const cuda = /CUDA Version:\s*([\d.]+)/.exec(execFileSync('nvidia-smi', { encoding: 'utf8', timeout: 5000 }))?.[1] ?? '';
-    return out.trim().split('\n').filter(Boolean).map((line) => {
-      const [uuid, name, memoryMiB, cc] = line.split(',').map((s) => s.trim());
-      return { uuid, model: name, memoryGb: Math.max(1, Math.round(Number(memoryMiB) / 1024)), cudaCores: 0, cudaVersion: cuda, computeCapability: cc ?? '', region: '' };
-    });
-  } catch {
-    return [];
-  }
-}
-
 function simulatedGpus(minerId: string, n: number): GpuInventory[] {
   return Array.from({ length: n }, (_, i) => ({
-    uuid: `SIM-${minerId}-${i}`, model: 'RTX 4090', memoryGb: 24, cudaCores: 16384, cudaVersion: '12.4', computeCapability: '8.9', region: '',
+    uuid: `SIM-${minerId}-${i}`, model: 'RTX 4090', memoryGb: 24, cudaCores: 16384, cudaVersion: '12.4', driverVersion: '550.54.15', computeCapability: '8.9', region: '',
   }));
 }
 
-/** Telemetry for a heartbeat: simulated values, or nvidia-smi's when it is there. */
+/** Telemetry for a heartbeat: nvidia-smi's for real GPUs (bare liveness when it cannot say), fixed values when simulated. */
 function telemetry(gpus: GpuInventory[], simulated: boolean): GpuTelemetry[] {
-  if (!simulated) {
-    try {
-      const out = execFileSync('nvidia-smi', ['--query-gpu=uuid,utilization.gpu,memory.used,temperature.gpu,power.draw', '--format=csv,noheader,nounits'], { encoding: 'utf8', timeout: 5000 });
-      return out.trim().split('\n').map((line) => {
-        const [uuid, util, mem, temp, power] = line.split(',').map((s) => s.trim());
-        return { uuid, utilization: Number(util) || 0, memoryUsedGb: (Number(mem) || 0) / 1024, temperatureC: Number(temp) || 0, powerW: Number(power) || 0, healthy: true };
-      });
-    } catch {
-      // fall through to bare liveness
-    }
-  }
+  const read = simulated ? [] : readTelemetry();
+  if (read.length) return read;
   return gpus.map((g) => ({ uuid: g.uuid, utilization: 0, memoryUsedGb: 0, temperatureC: 40, powerW: 30, healthy: true }));
 }
 
@@ -96,9 +75,9 @@ function telemetry(gpus: GpuInventory[], simulated: boolean): GpuTelemetry[] {
  */
 export async function runAgent(options: AgentOptions, logger: Logger, signal: AbortSignal): Promise<void> {
   const simulated = options.simulate > 0;
-  const gpus = (simulated ? simulatedGpus(options.minerId, options.simulate) : detectGpus())
+  // No nvidia-smi, or no GPUs: NoGpusError says which, and the agent exits non-zero.
+  const gpus = (simulated ? simulatedGpus(options.minerId, options.simulate) : readGpus())
     .map((g) => ({ ...g, pricePerHourMicro: options.priceMicro, region: options.region ?? g.region }));
-  if (!gpus.length) throw new Error('no GPUs found (nvidia-smi missing or empty); use --simulate N to simulate some');
   const client = new MinerServiceClient(options.registry,
     options.ca ? grpc.credentials.createSsl(Buffer.from(options.ca)) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   let attempt = 0;

@@ -22,6 +22,8 @@ export const GPU_LIMITS = {
   regionPattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
   computeCapabilityPattern: '^\\d{1,2}\\.\\d{1,2}$',
   cudaVersionPattern: '^\\d{1,2}\\.\\d{1,2}(\\.\\d{1,3})?$',
+  /** nvidia-smi's driver_version: "550.54.15". */
+  driverVersionPattern: '^\\d{1,4}(\\.\\d{1,4}){0,3}$',
   /** The most GPUs one miner may report at once. */
   gpusPerMinerMax: 64,
   listLimitMax: 500,

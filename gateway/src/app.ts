@@ -11,6 +11,7 @@ import { installTextGuard } from './textGuard';
 import { gpuRoutes } from './routes/gpuRoutes';
 import { bookingRoutes } from './routes/bookingRoutes';
 import { minerRoutes } from './routes/minerRoutes';
+import { minerWorkRoutes } from './routes/minerWorkRoutes';
 import { opsRoutes } from './routes/opsRoutes';
 import { pricingRoutes } from './routes/pricingRoutes';
 import { reviewRoutes } from './routes/reviewRoutes';
@@ -114,6 +115,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   opsRoutes(app, deps, metrics);
   gpuRoutes(app, deps);
   minerRoutes(app, deps);
+  minerWorkRoutes(app, deps);
   bookingRoutes(app, deps);
   pricingRoutes(app, deps);
   reviewRoutes(app, deps);

@@ -21,6 +21,7 @@ export function gpuJson(gpu: Gpu) {
     cuda_cores: gpu.cudaCores,
     compute_capability: gpu.computeCapability || null,
     cuda_version: gpu.cudaVersion || null,
+    driver_version: gpu.driverVersion || null,
     region: gpu.region || null,
     price_per_hour: toUnits(gpu.pricePerHourMicro),
     description: gpu.description,
@@ -33,6 +34,11 @@ export function gpuJson(gpu: Gpu) {
     total_reviews: gpu.totalReviews,
     created_at: iso(gpu.createdAt),
     updated_at: iso(gpu.updatedAt),
+    // What its miner last reported with a heartbeat (null until it reports any).
+    telemetry: gpu.telemetry ? {
+      utilization: gpu.telemetry.utilization, temperature_c: gpu.telemetry.temperatureC,
+      memory_used_gb: gpu.telemetry.memoryUsedGb, power_w: gpu.telemetry.powerW, reported_at: iso(gpu.telemetry.reportedAt),
+    } : null,
   };
 }
 

@@ -22,6 +22,7 @@ export const gpuSpecSchema = {
     cuda_cores: { type: 'integer', minimum: 0, maximum: L.cudaCoresMax },
     compute_capability: { type: ['string', 'number'] },
     cuda_version: { type: ['string', 'number'] },
+    driver_version: text(32, L.driverVersionPattern),
     price_per_hour: { type: 'number', exclusiveMinimum: 0, maximum: L.priceMax },
     description: { type: ['string', 'null'], maxLength: L.descriptionMaxLength },
     uuid: text(128, L.uuidPattern),
@@ -92,6 +93,11 @@ export const idParamsSchema = {
   type: 'object',
   required: ['id'],
   properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
+} as const;
+
+/** A miner named in the path (the rig's name within the caller's account). */
+export const minerParams = {
+  type: 'object', required: ['id'], properties: { id: text(64, L.minerIdPattern) },
 } as const;
 
 export const unregisterQuerySchema = {

@@ -14,7 +14,7 @@ async function minerLogin(address: string, key: string): Promise<string> {
   stream.on('data', (m: ConnectResponse) => (outcome ??= m.kind?.$case));
   stream.on('error', (err: grpc.ServiceError) => (outcome ??= grpc.status[err.code]));
   stream.write({ kind: { $case: 'hello', value: { minerId: 'key-rig', agentVersion: 't', gpus: [
-    { uuid: 'GPU-key-1', model: 'L4', memoryGb: 24, cudaCores: 0, cudaVersion: '', computeCapability: '', region: '', pricePerHourMicro: 500_000 },
+    { uuid: 'GPU-key-1', model: 'L4', memoryGb: 24, cudaCores: 0, cudaVersion: '', driverVersion: '', computeCapability: '', region: '', pricePerHourMicro: 500_000 },
   ] } } });
   await waitFor(() => outcome !== undefined, 5000, 'the miner stream to answer');
   stream.end();

@@ -147,7 +147,7 @@ describe('accounts and the ledger through the gateway', function () {
     const coordinator = { accountId: 'coordinator', role: Role.ROLE_SERVICE };
     for (const attempt of [
       () => accounts.client.releaseHold({ caller: coordinator, bookingId: 'bkg_aaaaaaaaaaaaaaaaaaaa' }),
-      () => accounts.client.placeHold({ caller: coordinator, bookingId: 'bkg_aaaaaaaaaaaaaaaaaaaa', clientId: 'alice', ownerId: 'acme', amountMicro: 1 }),
+      () => accounts.client.placeHold({ caller: coordinator, bookingId: 'bkg_aaaaaaaaaaaaaaaaaaaa', clientId: 'alice', ownerId: 'acme', amountMicro: 1, gpuId: '', minerId: '' }),
     ]) {
       await assert.rejects(attempt(), (err: DomainError) => err.code === 'PERMISSION_DENIED');
     }
@@ -216,7 +216,7 @@ describe('accounts and the ledger through the gateway', function () {
     const accounts = testClient(AccountsServiceClient, mesh.accounts.address);
     try {
       for (const clientId of ['platform', 'world', 'acme', 'gateway']) {
-        await assert.rejects(accounts.client.placeHold({ caller: { accountId: 'booking', role: Role.ROLE_SERVICE }, bookingId: 'bkg_bbbbbbbbbbbbbbbbbbbb', clientId, ownerId: 'acme', amountMicro: 1 }),
+        await assert.rejects(accounts.client.placeHold({ caller: { accountId: 'booking', role: Role.ROLE_SERVICE }, bookingId: 'bkg_bbbbbbbbbbbbbbbbbbbb', clientId, ownerId: 'acme', amountMicro: 1, gpuId: '', minerId: '' }),
           (err: DomainError) => err.code === 'FAILED_PRECONDITION', clientId);
       }
     } finally {

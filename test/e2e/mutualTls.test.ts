@@ -72,7 +72,7 @@ describe('the mesh with mutual TLS between services', function () {
       stream.on('data', (m: ConnectResponse) => received.push(m));
       stream.on('error', (err: grpc.ServiceError) => (code = err.code));
       stream.write({ kind: { $case: 'hello', value: { minerId: 'tls-rig', agentVersion: 't', gpus: [
-        { uuid: 'GPU-tls-1', model: 'L4', memoryGb: 24, cudaCores: 0, cudaVersion: '', computeCapability: '', region: '', pricePerHourMicro: 500_000 },
+        { uuid: 'GPU-tls-1', model: 'L4', memoryGb: 24, cudaCores: 0, cudaVersion: '', driverVersion: '', computeCapability: '', region: '', pricePerHourMicro: 500_000 },
       ] } } });
       return { client, stream, received, code: () => code };
     };

@@ -295,8 +295,8 @@ describe('booking service over gRPC, two replicas on one database', function () 
     await assert.rejects(bookingA.client.createBooking({
       caller: coordinator, clientId: 'alice', gpuId: (await gpu('A4000', 400_000)).id, durationHours: 1, jobId: 'job-of-alice', dryRun: false, idempotencyKey: '',
     }), (err: DomainError) => err.code === 'ALREADY_EXISTS' && !err.message.includes(clientJob.bookingId) && err.details?.booking_id === undefined);
-    await expect(bookingA.client.listOrders({ caller: coordinator, limit: 10, cursor: '', status: 99 as never }), 'INVALID_ARGUMENT');
-    const orders = await bookingA.client.listOrders({ caller: coordinator, limit: 500, cursor: '', status: 0 });
+    await expect(bookingA.client.listOrders({ caller: coordinator, limit: 10, cursor: '', status: 99 as never, minerId: '' }), 'INVALID_ARGUMENT');
+    const orders = await bookingA.client.listOrders({ caller: coordinator, limit: 500, cursor: '', status: 0, minerId: '' });
     assert.ok(!orders.orders.some((o) => o.bookingId === id), "a client's booking is not in the coordinator's orders");
     // The coordinator's own job booking: another service may not end it; EndJob needs a job.
     const job = (await bookingA.client.createBooking({
@@ -308,7 +308,7 @@ describe('booking service over gRPC, two replicas on one database', function () 
       caller: coordinator, clientId: 'erin', gpuId: (await gpu('A4000', 400_000)).id, durationHours: 1, jobId: '', dryRun: false, idempotencyKey: '',
     })).booking!;
     await expect(bookingA.client.endJob({ caller: coordinator, bookingId: plain.bookingId, outcome: JobOutcome.JOB_OUTCOME_MINER_FAILED }), 'FAILED_PRECONDITION');
-    assert.ok((await bookingA.client.listOrders({ caller: coordinator, limit: 500, cursor: '', status: 0 })).orders.some((o) => o.bookingId === job.bookingId));
+    assert.ok((await bookingA.client.listOrders({ caller: coordinator, limit: 500, cursor: '', status: 0, minerId: '' })).orders.some((o) => o.bookingId === job.bookingId));
     assert.equal((await bookingA.client.endJob({ caller: coordinator, bookingId: job.bookingId, outcome: JobOutcome.JOB_OUTCOME_COMPLETED })).booking!.endReason, 'job_completed');
     // Who a service books for must be an account id: nothing a terminal would act on.
     for (const clientId of ['\u001b[2J\u001b[31mPWNED\u0007', 'x'.repeat(65), 'a b', '\ud800']) {

@@ -24,7 +24,7 @@ import { KEY_LIST, KEYS, LOG_LEVEL, testClient } from '../support/testMesh';
 const TS = ['--require', require.resolve('tsx/cjs')];
 const client = { accountId: 'alice', role: Role.ROLE_CLIENT };
 const inventory = (n: number, prefix = 'GPU-t'): GpuInventory[] => Array.from({ length: n }, (_, i) => ({
-  uuid: `${prefix}-${i}`, model: 'RTX 4090', memoryGb: 24, cudaCores: 16384, cudaVersion: '12.4', computeCapability: '8.9', region: '',
+  uuid: `${prefix}-${i}`, model: 'RTX 4090', memoryGb: 24, cudaCores: 16384, cudaVersion: '12.4', driverVersion: '550.54.15', computeCapability: '8.9', region: '',
 }));
 
 /** A raw miner stream, recording what the registry sends and how the stream ends. */

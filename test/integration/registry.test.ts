@@ -108,7 +108,7 @@ describe('registry over gRPC against PostgreSQL', () => {
       uuid: `GPU-page-${i}`, memoryGb: 8 * (1 + (i % 5)), pricePerHourMicro: 100_000 * (1 + (i % 7)), model: i % 3 ? 'RTX 4090' : 'A100',
     }));
     for (let i = 0; i < gpus.length; i += 50) {
-      await rpc().registerMiner({ caller: provider, minerId: `rig-${i}`, gpus: gpus.slice(i, i + 50) });
+      await rpc().registerMiner({ caller: provider, minerId: `rig-${i}`, existingOnly: false, gpus: gpus.slice(i, i + 50) });
     }
     // Ties on the sort column are the point: id breaks them, and ratings differ a little.
     await registry.db.raw("UPDATE gpus SET average_rating = (abs(hashtext(id)) % 5) + 0.5");
@@ -144,7 +144,7 @@ describe('gRPC client deadlines', () => {
     const server = createGrpcServer({ logger, protoFiles: ['aitbc/marketplace/v1/registry.proto'], auth }, [{
       definition: RegistryServiceService,
       implementation: { registerGpu: never, getGpu: never, listGpus: never, unregisterGpu: never, registerMiner: never, minerHeartbeat: never,
-        publishOffer: never, listOffers: never, syncOffers: never },
+        publishOffer: never, listOffers: never, syncOffers: never, getMiner: never, unregisterMiner: never },
     }]);
     const port = await server.listen('127.0.0.1', 0);
     const handle = testClient(RegistryServiceClient, `127.0.0.1:${port}`, 150);

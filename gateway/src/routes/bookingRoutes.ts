@@ -108,7 +108,7 @@ export function bookingRoutes(app: FastifyInstance, { booking }: GatewayDeps): v
   }, async (request, reply) => {
     const q = request.query;
     const { orders, nextCursor } = await booking.listOrders({
-      caller: callerOf(request), status: q.status ? bookingStatusOf(q.status) : 0, limit: q.limit, cursor: q.cursor ?? '',
+      caller: callerOf(request), status: q.status ? bookingStatusOf(q.status) : 0, limit: q.limit, cursor: q.cursor ?? '', minerId: '',
     });
     if (nextCursor) setNextLinks(request, reply, nextCursor);
     return orders.map(orderJson);

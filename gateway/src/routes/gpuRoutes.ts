@@ -20,6 +20,7 @@ export interface GpuBody {
   cuda_cores?: number;
   compute_capability?: string | number;
   cuda_version?: string | number;
+  driver_version?: string;
   price_per_hour?: number;
   description?: string | null;
   uuid?: string;
@@ -46,6 +47,7 @@ export function gpuSpecFromBody(body: GpuBody, field: string): GpuSpec {
     cudaCores: body.cuda_cores,
     computeCapability: body.compute_capability === undefined ? undefined : String(body.compute_capability),
     cudaVersion: body.cuda_version === undefined ? undefined : String(body.cuda_version),
+    driverVersion: body.driver_version,
     region: body.region,
     pricePerHourMicro: body.price_per_hour === undefined ? undefined : parseMoney(body.price_per_hour, `${field}.price_per_hour`),
     description: body.description ?? undefined,

@@ -95,7 +95,7 @@ export function createLedger(deps: LedgerDeps) {
      * again for the same booking answers with the first hold). Not enough balance: refused,
      * saying how much is missing, nothing held.
      */
-    placeHold: (hold: { bookingId: string; clientId: string; ownerId: string; amount: number }) => db.transaction(async (trx) => {
+    placeHold: (hold: { bookingId: string; clientId: string; ownerId: string; amount: number; gpuId: string; minerId: string }) => db.transaction(async (trx) => {
       const balance = await store.balance(trx, hold.clientId, true);
       const available = balance?.available_micro ?? 0;
       if (available < hold.amount) {
@@ -106,6 +106,7 @@ export function createLedger(deps: LedgerDeps) {
       }
       const row = await store.holds.insert(trx, {
         booking_id: hold.bookingId, client_id: hold.clientId, owner_id: hold.ownerId, amount_micro: hold.amount, deadlineMs: deps.holdDeadlineMs,
+        gpu_id: hold.gpuId, miner_id: hold.minerId,
       });
       // Asked again for the same booking: the first hold is the answer (nothing held twice).
       if (!row) return { hold: (await store.holds.get(trx, hold.bookingId))!, balance: balanceMessage(balance, hold.clientId) };

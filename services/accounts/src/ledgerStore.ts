@@ -32,6 +32,9 @@ export interface HoldRow {
   client_id: string;
   owner_id: string;
   amount_micro: number;
+  /** The GPU and miner the booking is on ('' for holds older than 003_miner_earnings). */
+  gpu_id: string;
+  miner_id: string;
   status: 'pending' | 'confirmed' | 'settled' | 'released';
   deadline: Date;
   created_at: Date;
@@ -123,6 +126,7 @@ export const ledgerStore = {
     async insert(trx: Knex, hold: Omit<HoldRow, 'created_at' | 'status' | 'deadline'> & { deadlineMs: number }): Promise<HoldRow | undefined> {
       const [row] = await trx<HoldRow>('holds').insert({
         booking_id: hold.booking_id, client_id: hold.client_id, owner_id: hold.owner_id, amount_micro: hold.amount_micro, status: 'pending',
+        gpu_id: hold.gpu_id, miner_id: hold.miner_id,
         deadline: trx.raw(`now() + ? * interval '1 millisecond'`, [hold.deadlineMs]) as never,
       }).onConflict('booking_id').ignore().returning('*');
       return row as HoldRow | undefined;

@@ -6,6 +6,7 @@ import { newEvent } from '../../../lib/events/envelope';
 import type { Outbox } from '../../../lib/events/outbox';
 import { AccountsServiceService, type AccountsServiceServer } from '../../../lib/gen/aitbc/marketplace/v1/accounts';
 import type { ServiceBinding } from '../../../lib/grpcServer';
+import { GPU_LIMITS } from '../../../lib/gpuLimits';
 import { isId, newId } from '../../../lib/ids';
 import { decodeCursor, encodeCursor } from '../../../lib/paging';
 import { requireSafeText } from '../../../lib/text';
@@ -14,6 +15,7 @@ import type { AccountsStore } from './accountsStore';
 import { amountOf, PLATFORM } from './domain/ledger';
 import { balanceMessage, type Ledger } from './ledger';
 import type { LedgerStore } from './ledgerStore';
+import { createEarnings } from './earnings';
 import { accountMessage, entryMessage, keyMessage } from './messages';
 
 export interface AccountsHandlerDeps {
@@ -31,11 +33,13 @@ const SERVICES = [Role.ROLE_SERVICE];
 const USERS = [Role.ROLE_CLIENT, Role.ROLE_PROVIDER, Role.ROLE_ADMIN];
 const CREATABLE: Record<number, string> = { [Role.ROLE_CLIENT]: 'client', [Role.ROLE_PROVIDER]: 'provider', [Role.ROLE_ADMIN]: 'admin' };
 const SOURCE = 'accounts';
+const MINER_ID = new RegExp(GPU_LIMITS.minerIdPattern);
 export const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
 /** gRPC handlers of aitbc.marketplace.v1.AccountsService. */
 export function createAccountsHandlers(deps: AccountsHandlerDeps): ServiceBinding<AccountsServiceServer> {
   const { db, accounts, store, ledger, outbox } = deps;
+  const earnings = createEarnings(db);
 
   /**
    * The account a call is about: the caller's own (empty id), or any for admin; another's is
@@ -167,10 +171,14 @@ export function createAccountsHandlers(deps: AccountsHandlerDeps): ServiceBindin
         if (!isAccountId(req.clientId)) throw invalid('client_id', 'must be an account id');
         if (!isAccountId(req.ownerId)) throw invalid('owner_id', 'must be an account id');
         if (!Number.isSafeInteger(req.amountMicro) || req.amountMicro < 0) throw invalid('amount_micro', 'must be a whole, non-negative amount');
+        if (req.gpuId && !isId(req.gpuId, 'gpu')) throw invalid('gpu_id', 'must be a GPU id');
+        if (req.minerId && !MINER_ID.test(req.minerId)) throw invalid('miner_id', 'must be a miner id');
         const client = await accounts.get(db, req.clientId);
         // Only an active client's money is held: never a provider's, a service's or the system accounts'.
         if (!client || client.status !== 'active' || client.role !== 'client') throw new DomainError('FAILED_PRECONDITION', `account ${req.clientId} cannot pay: it has no balance here`, 'client_id', { reason: 'insufficient_funds' });
-        const { hold, balance } = await ledger.placeHold({ bookingId: req.bookingId, clientId: req.clientId, ownerId: req.ownerId, amount: req.amountMicro });
+        const { hold, balance } = await ledger.placeHold({
+          bookingId: req.bookingId, clientId: req.clientId, ownerId: req.ownerId, amount: req.amountMicro, gpuId: req.gpuId, minerId: req.minerId,
+        });
         if (hold.client_id !== req.clientId || hold.amount_micro !== req.amountMicro) throw new DomainError('ALREADY_EXISTS', `booking ${req.bookingId} already holds another amount`, 'booking_id');
         return { balance, deadline: hold.deadline };
       },
@@ -179,6 +187,8 @@ export function createAccountsHandlers(deps: AccountsHandlerDeps): ServiceBindin
         requireHolder(req.caller);
         return { released: isId(req.bookingId, 'bkg') ? await ledger.release(req.bookingId) : false };
       },
+
+      minerEarnings: (req) => earnings(requireCaller(req.caller, [Role.ROLE_PROVIDER, Role.ROLE_ADMIN]), req),
 
       async sendPayment(req) {
         const caller = requireCaller(req.caller, [Role.ROLE_CLIENT]);

@@ -6,8 +6,10 @@ import { migration003GpuSnapshot } from './003_gpu_snapshot';
 import { migration004BookedBy } from './004_booked_by';
 import { migration005OneEndTime } from './005_one_end_time';
 import { migration006OfferTerms } from './006_offer_terms';
+import { migration007MinerJobs } from './007_miner_jobs';
 
 /** The booking schema's migrations, oldest first. Append only. */
 export const bookingMigrations: Migration[] = [
   migration001Bookings, eventTablesMigration, migration002OneLiveBookingPerJob, migration003GpuSnapshot, migration004BookedBy, migration005OneEndTime, migration006OfferTerms,
+  migration007MinerJobs,
 ];

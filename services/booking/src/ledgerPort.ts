@@ -29,6 +29,7 @@ export function accountsLedger(client: AsyncClient<AccountsServiceClient>, logge
       try {
         const { deadline } = await client.placeHold({
           caller: undefined, bookingId: row.booking_id, clientId: row.client_id, ownerId: row.owner_id, amountMicro: row.total_cost_micro,
+          gpuId: row.gpu_id, minerId: row.miner_id,
         });
         return deadline;
       } catch (err) {

@@ -96,7 +96,9 @@ export function createBookingHandlers(deps: BookingHandlerDeps): ServiceBinding<
         const rows = await store.listOrders(db, {
           clientId: caller.role === Role.ROLE_CLIENT ? caller.accountId : undefined,
           bookedBy: caller.role === Role.ROLE_SERVICE ? caller.accountId : undefined,
-          ownerId: caller.role === Role.ROLE_PROVIDER ? caller.accountId : undefined,
+          // A miner id names a rig within its owner's account: with one, an admin sees its own.
+          ownerId: caller.role === Role.ROLE_PROVIDER || (req.minerId && caller.role === Role.ROLE_ADMIN) ? caller.accountId : undefined,
+          minerId: req.minerId || undefined, minTotalMicro: req.minTotalMicro,
           status: req.status ? statusName(req.status) : undefined, limit, after: readCursor('orders', req.cursor),
         });
         const { items, nextCursor } = page(rows, limit, 'orders', (last) => [last.created_at, last.booking_id]);

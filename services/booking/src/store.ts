@@ -46,6 +46,8 @@ export interface OrderQuery {
   clientId?: string;
   bookedBy?: string;
   ownerId?: string;
+  minerId?: string;
+  minTotalMicro?: number;
   status?: BookingStatusName;
   limit: number;
   after?: { at: string; id: string };
@@ -190,6 +192,8 @@ export const bookingStore = {
     if (query.clientId) q.where('client_id', query.clientId);
     if (query.bookedBy) q.where((w) => w.where('booked_by', query.bookedBy!).orWhereNull('booked_by'));
     if (query.ownerId) q.where('owner_id', query.ownerId);
+    if (query.minerId) q.where('miner_id', query.minerId);
+    if (query.minTotalMicro !== undefined) q.where('total_cost_micro', '>=', query.minTotalMicro);
     if (query.status) q.where('status', query.status);
     if (query.after) q.whereRaw('(created_at, booking_id) < (?::timestamptz, ?)', [query.after.at, query.after.id]);
     return q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'booking_id', order: 'desc' }]).limit(query.limit + 1);

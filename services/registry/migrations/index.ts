@@ -5,9 +5,10 @@ import { migration002BookingProjection } from './002_booking_projection';
 import { migration003ModelCatalogue } from './003_model_catalogue';
 import { migration004RatingProjection } from './004_rating_projection';
 import { migration005Offers } from './005_offers';
+import { migration006MinerTelemetry } from './006_miner_telemetry';
 
 /** The registry schema's migrations, oldest first. Append only. */
 export const registryMigrations: Migration[] = [
   migration001Gpus, eventTablesMigration, migration002BookingProjection, migration003ModelCatalogue,
-  migration004RatingProjection, migration005Offers,
+  migration004RatingProjection, migration005Offers, migration006MinerTelemetry,
 ];

@@ -16,6 +16,7 @@ export function gpuMessage(row: GpuRow, now: Date): Gpu {
     cudaCores: row.cuda_cores,
     computeCapability: row.compute_capability,
     cudaVersion: row.cuda_version,
+    driverVersion: row.driver_version,
     region: row.region,
     pricePerHourMicro: row.price_micro,
     description: row.description,
@@ -34,5 +35,12 @@ export function gpuMessage(row: GpuRow, now: Date): Gpu {
       supportedModels: row.offer_models, status: row.offer_status === 'open' && booked ? 'reserved' : row.offer_status ?? 'closed',
       createdAt: row.offer_created_at ?? undefined,
     } : undefined,
+    telemetry: row.telemetry_at ? {
+      utilization: round1(row.utilization), temperatureC: round1(row.temperature_c), memoryUsedGb: round1(row.memory_used_gb),
+      powerW: round1(row.power_w), reportedAt: row.telemetry_at,
+    } : undefined,
   };
 }
+
+/** Telemetry is stored as real (float4): one decimal is all it holds faithfully. */
+const round1 = (value: number | null) => Math.round((value ?? 0) * 10) / 10;

@@ -3,11 +3,14 @@ import type { Outbox } from '../../../lib/events/outbox';
 import type { Logger } from '../../../lib/logger';
 import type { Worker } from '../../../lib/service';
 import { statusChangedEvent } from './events';
-import type { RegistryStore } from './store';
+import type { Reading, RegistryStore } from './store';
 
 export interface Liveness extends Worker {
-  /** Notes that these GPUs are alive now. Kept in memory; written at the next flush. */
-  beat(gpuIds: string[]): void;
+  /**
+   * Notes that these GPUs are alive now, with their telemetry where given (parallel to the
+   * ids). Kept in memory (the latest per GPU); written at the next flush.
+   */
+  beat(gpuIds: string[], readings?: (Reading | undefined)[]): void;
   /** Writes every pending heartbeat in one statement (and the GPUs that came back online). */
   flush(): Promise<number>;
 }
@@ -19,7 +22,7 @@ export interface Liveness extends Worker {
  * and the REST heartbeat go through here.
  */
 export function createLiveness(deps: { db: Knex; store: RegistryStore; outbox: Outbox; logger: Logger; flushMs: number }): Liveness {
-  let pending = new Map<string, number>();
+  let pending = new Map<string, { ms: number; reading?: Reading }>();
   let timer: NodeJS.Timeout | undefined;
   let flushing: Promise<number> = Promise.resolve(0);
 
@@ -29,14 +32,15 @@ export function createLiveness(deps: { db: Knex; store: RegistryStore; outbox: O
     pending = new Map();
     try {
       return await deps.db.transaction(async (trx) => {
-        const rows = await deps.store.markAlive(trx, [...batch.keys()], [...batch.values()].map((ms) => new Date(ms)));
+        const beats = [...batch.values()];
+        const rows = await deps.store.markAlive(trx, [...batch.keys()], beats.map((b) => new Date(b.ms)), beats.map((b) => b.reading ?? null));
         const at = new Date();
         await deps.outbox.enqueue(trx, rows.filter((r) => !r.was_online).map((r) => statusChangedEvent(r, false, 'heartbeat', at)));
         return rows.length;
       });
     } catch (err) {
       // Put the beats back (newer ones win) so the next flush retries them.
-      for (const [id, ms] of batch) if ((pending.get(id) ?? 0) < ms) pending.set(id, ms);
+      for (const [id, beat] of batch) if ((pending.get(id)?.ms ?? 0) < beat.ms) pending.set(id, beat);
       throw err;
     }
   };
@@ -49,9 +53,13 @@ export function createLiveness(deps: { db: Knex; store: RegistryStore; outbox: O
 
   return {
     name: 'liveness',
-    beat(gpuIds) {
-      const now = Date.now();
-      for (const id of gpuIds) pending.set(id, now);
+    beat(gpuIds, readings) {
+      const ms = Date.now();
+      gpuIds.forEach((id, i) => {
+        // A beat without a reading keeps the one a recent beat brought, until it is written.
+        const reading = readings?.[i] ?? pending.get(id)?.reading;
+        pending.set(id, { ms, reading });
+      });
     },
     flush,
     start() {

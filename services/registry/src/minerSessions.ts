@@ -18,7 +18,7 @@ import { cleanMinerId } from './domain/gpuSpec';
 import { gpuMessage } from './gpuMessage';
 import type { Liveness } from './liveness';
 import { registerInventory } from './registerInventory';
-import type { RegistryStore } from './store';
+import type { Reading, RegistryStore } from './store';
 
 export interface MinerSessionDeps {
   db: Knex;
@@ -116,7 +116,7 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
       const id = cleanMinerId(h.minerId, 'hello.miner_id');
       const specs = h.gpus.map((g) => GpuSpec.fromPartial({
         uuid: g.uuid, model: g.model, memoryGb: g.memoryGb, cudaCores: g.cudaCores || undefined,
-        cudaVersion: g.cudaVersion || undefined, computeCapability: g.computeCapability || undefined,
+        cudaVersion: g.cudaVersion || undefined, driverVersion: g.driverVersion || undefined, computeCapability: g.computeCapability || undefined,
         pricePerHourMicro: g.pricePerHourMicro, region: g.region || undefined,
       }));
       specs.forEach((s, i) => {
@@ -140,6 +140,7 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
       if (!(await deps.keys.authenticate(metadataKey(call.metadata)))) throw new DomainError('UNAUTHENTICATED', 'the key was revoked');
       const rejected: FieldError[] = [];
       const alive: string[] = [];
+      const readings: (Reading | undefined)[] = [];
       gpus.forEach((t, i) => {
         const gpuId = gpuByUuid.get(t.uuid);
         if (!gpuId) {
@@ -147,14 +148,18 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
           return;
         }
         alive.push(gpuId);
+        let valid = true;
         for (const [key, min, max] of TELEMETRY) {
           const value = t[key] as number;
           if (!Number.isFinite(value) || value < min || value > max) {
             rejected.push({ field: `gpus[${i}].${SNAKE[key]}`, message: `must be from ${min} to ${max}` });
+            valid = false;
           }
         }
+        // A reading is kept whole or not at all: one bad value drops it (the beat still counts).
+        readings.push(valid ? { utilization: t.utilization, temperature_c: t.temperatureC, memory_used_gb: t.memoryUsedGb, power_w: t.powerW } : undefined);
       });
-      deps.liveness.beat(alive);
+      deps.liveness.beat(alive, readings);
       deps.bus.publishTransient(deps.bus.subject(`miner.heartbeat.${minerId}`), MinerHeartbeat.encode({
         ownerId: caller.accountId, minerId, gpus: alive.length, at: new Date(),
       }).finish());

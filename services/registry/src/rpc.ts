@@ -8,12 +8,13 @@ import { RegistryServiceService, type RegistryServiceServer } from '../../../lib
 import { cleanMinerId, cleanSpec } from './domain/gpuSpec';
 import { encodeCursor, planList } from './domain/listQuery';
 import { gpuMessage } from './gpuMessage';
-import { statusChangedEvent, unregisteredEvent, upsertEvents } from './events';
+import { unregisteredEvent, upsertEvents } from './events';
 import type { Liveness } from './liveness';
-import { registerInventory } from './registerInventory';
 import type { GpuRow, RegistryStore } from './store';
 import { createOfferHandlers } from './offerHandlers';
 import { offerStore } from './offerStore';
+import { createMinerHandlers } from './minerHandlers';
+import { minerStore } from './minerStore';
 
 export interface RegistryDeps {
   db: Knex;
@@ -42,11 +43,13 @@ export function createRegistryHandlers(deps: RegistryDeps): ServiceBinding<Regis
   }
 
   const offerHandlers = createOfferHandlers({ db, offers: offerStore, outbox, now, ownedGpu });
+  const minerHandlers = createMinerHandlers({ ...deps, miners: minerStore, now });
 
   return {
     definition: RegistryServiceService,
     implementation: {
       ...offerHandlers,
+      ...minerHandlers,
       async registerGpu(req) {
         const caller = requireCaller(req.caller, OWNERS);
         const minerId = cleanMinerId(req.minerId || 'default');
@@ -103,39 +106,6 @@ export function createRegistryHandlers(deps: RegistryDeps): ServiceBinding<Regis
         });
         if (!deleted) throw notFound(`GPU ${req.id}`);
         return { gpu: gpuMessage(deleted, now()) };
-      },
-
-      async registerMiner(req) {
-        const caller = requireCaller(req.caller, OWNERS);
-        const minerId = cleanMinerId(req.minerId || 'default');
-        const rows = await registerInventory(deps, caller, minerId, req.gpus, 'capabilities.gpu');
-        const at = now();
-        return { gpus: rows.map((r) => gpuMessage(r, at)) };
-      },
-
-      async minerHeartbeat(req) {
-        const caller = requireCaller(req.caller, OWNERS);
-        const minerId = cleanMinerId(req.minerId || 'default');
-        let count: number;
-        if (req.online) {
-          // The same liveness path as the miner stream, flushed at once (REST beats are rare
-          // and the caller expects to see its GPUs online when the call returns).
-          const ids = await store.minerGpuIds(db, caller.accountId, minerId);
-          deps.liveness.beat(ids);
-          await deps.liveness.flush();
-          count = ids.length;
-        } else {
-          const at = now();
-          count = await db.transaction(async (trx) => {
-            const touched = await store.markMinerOffline(trx, caller.accountId, minerId);
-            await outbox.enqueue(trx, touched.filter((r) => r.was_online).map((r) => statusChangedEvent(r, true, 'miner_offline', at)));
-            return touched.length;
-          });
-        }
-        if (count === 0) {
-          throw new DomainError('NOT_FOUND', `miner ${minerId} has no GPUs registered; register the miner first`);
-        }
-        return { gpus: count, heartbeatIntervalSeconds: deps.heartbeatIntervalSeconds };
       },
     },
   };

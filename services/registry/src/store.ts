@@ -41,6 +41,20 @@ export interface GpuRow {
   offer_models: string[];
   offer_status: 'open' | 'closed' | null;
   offer_created_at: Date | null;
+  driver_version: string;
+  utilization: number | null;
+  temperature_c: number | null;
+  memory_used_gb: number | null;
+  power_w: number | null;
+  telemetry_at: Date | null;
+}
+
+/** A GPU's telemetry as its miner reported it with a heartbeat. */
+export interface Reading {
+  utilization: number;
+  temperature_c: number;
+  memory_used_gb: number;
+  power_w: number;
 }
 
 export interface UpsertInput {
@@ -62,8 +76,11 @@ export interface RegistryStore {
   deleteGpu(db: Knex, id: string): Promise<GpuRow | undefined>;
   /** Takes a miner's GPUs offline at once (it says it is going away); returns them with their previous liveness. */
   markMinerOffline(db: Knex, ownerId: string, minerId: string): Promise<(GpuRow & { was_online: boolean })[]>;
-  /** Marks GPUs alive at the given times (one statement); returns them with their previous liveness. */
-  markAlive(db: Knex, ids: string[], times: Date[]): Promise<(GpuRow & { was_online: boolean })[]>;
+  /**
+   * Marks GPUs alive at the given times (one statement), with their telemetry where a reading
+   * came (null: keep the last one); returns them with their previous liveness.
+   */
+  markAlive(db: Knex, ids: string[], times: Date[], readings?: (Reading | null)[]): Promise<(GpuRow & { was_online: boolean })[]>;
   /** The live GPUs of a miner (ids only). */
   minerGpuIds(db: Knex, ownerId: string, minerId: string): Promise<string[]>;
   /** Turns GPUs offline whose last heartbeat is older than the TTL; returns them. */
@@ -84,15 +101,16 @@ export const registryStore: RegistryStore = {
          SELECT online FROM gpus WHERE owner_id = :ownerId AND miner_id = :minerId AND hw_key = :hwKey AND ${LIVE} FOR UPDATE
        )
        INSERT INTO gpus AS g (id, owner_id, miner_id, hw_key, uuid, model, model_key, catalog_key, memory_gb, cuda_cores,
-         compute_capability, cuda_version, region, price_micro, description, capabilities, online, last_heartbeat_at)
+         compute_capability, cuda_version, driver_version, region, price_micro, description, capabilities, online, last_heartbeat_at)
        VALUES (:id, :ownerId, :minerId, :hwKey, :uuid, :model, :modelKey, :catalogKey, :memoryGb, COALESCE(CAST(:cudaCores AS integer), 0),
-         COALESCE(CAST(:cc AS text), ''), COALESCE(CAST(:cuda AS text), ''), COALESCE(CAST(:region AS text), ''), COALESCE(CAST(:price AS bigint), CAST(:defaultPrice AS bigint)),
+         COALESCE(CAST(:cc AS text), ''), COALESCE(CAST(:cuda AS text), ''), COALESCE(CAST(:driver AS text), ''), COALESCE(CAST(:region AS text), ''), COALESCE(CAST(:price AS bigint), CAST(:defaultPrice AS bigint)),
          COALESCE(CAST(:description AS text), ''), COALESCE(CAST(:capabilities AS text[]), '{}'), true, now())
        ON CONFLICT (owner_id, miner_id, hw_key) WHERE ${LIVE} DO UPDATE SET
          model = EXCLUDED.model, model_key = EXCLUDED.model_key, catalog_key = EXCLUDED.catalog_key, memory_gb = EXCLUDED.memory_gb,
          cuda_cores = COALESCE(CAST(:cudaCores AS integer), g.cuda_cores),
          compute_capability = COALESCE(CAST(:cc AS text), g.compute_capability),
          cuda_version = COALESCE(CAST(:cuda AS text), g.cuda_version),
+         driver_version = COALESCE(CAST(:driver AS text), g.driver_version),
          region = COALESCE(CAST(:region AS text), g.region),
          price_micro = COALESCE(CAST(:price AS bigint), g.price_micro),
          description = COALESCE(CAST(:description AS text), g.description),
@@ -102,7 +120,7 @@ export const registryStore: RegistryStore = {
       {
         id, ownerId, minerId, hwKey, uuid: spec.uuid ?? null, model: spec.model, modelKey: modelKey(spec.model), catalogKey: modelKeyOf(spec.model),
         memoryGb: spec.memoryGb, cudaCores: spec.cudaCores ?? null, cc: spec.computeCapability ?? null,
-        cuda: spec.cudaVersion ?? null, region: spec.region ?? null, price: spec.priceMicro ?? null,
+        cuda: spec.cudaVersion ?? null, driver: spec.driverVersion ?? null, region: spec.region ?? null, price: spec.priceMicro ?? null,
         defaultPrice: defaultPriceMicro, description: spec.description ?? null, capabilities: spec.capabilities ?? null,
       },
     );
@@ -183,15 +201,21 @@ export const registryStore: RegistryStore = {
     return rows;
   },
 
-  async markAlive(db, ids, times) {
+  async markAlive(db, ids, times, readings) {
+    const col = (key: keyof Reading) => ids.map((_, i) => readings?.[i]?.[key] ?? null);
     const { rows } = await db.raw(
-      `WITH v AS (SELECT unnest(?::text[]) AS id, unnest(?::timestamptz[]) AS at),
+      `WITH v AS (SELECT unnest(?::text[]) AS id, unnest(?::timestamptz[]) AS at, unnest(?::real[]) AS util, unnest(?::real[]) AS temp,
+                         unnest(?::real[]) AS mem, unnest(?::real[]) AS power),
        prev AS (SELECT g.id, g.online FROM gpus g JOIN v ON v.id = g.id WHERE g.${LIVE} FOR UPDATE OF g)
        UPDATE gpus AS g SET online = true, last_heartbeat_at = GREATEST(g.last_heartbeat_at, v.at),
-         updated_at = CASE WHEN prev.online THEN g.updated_at ELSE now() END
+         updated_at = CASE WHEN prev.online THEN g.updated_at ELSE now() END,
+         utilization = COALESCE(v.util, g.utilization), temperature_c = COALESCE(v.temp, g.temperature_c),
+         memory_used_gb = COALESCE(v.mem, g.memory_used_gb), power_w = COALESCE(v.power, g.power_w),
+         telemetry_at = CASE WHEN v.util IS NULL THEN g.telemetry_at ELSE v.at END
        FROM v JOIN prev ON prev.id = v.id WHERE g.id = v.id
        RETURNING g.*, prev.online AS was_online`,
-      [ids, times],
+      // pg sends the nulls in an array as SQL NULL; knex's binding type has no nullable arrays.
+      [ids, times, col('utilization'), col('temperature_c'), col('memory_used_gb'), col('power_w')] as never,
     );
     return rows;
   },

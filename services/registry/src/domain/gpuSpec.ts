@@ -12,6 +12,7 @@ export interface CleanSpec {
   cudaCores?: number;
   computeCapability?: string;
   cudaVersion?: string;
+  driverVersion?: string;
   region?: string;
   priceMicro?: number;
   description?: string;
@@ -24,6 +25,7 @@ const MINER = re(L.minerIdPattern);
 const REGION = re(L.regionPattern);
 const CC = re(L.computeCapabilityPattern);
 const CUDA = re(L.cudaVersionPattern);
+const DRIVER = re(L.driverVersionPattern);
 
 /** Validates a miner id (the rig's name inside its owner's account). */
 export function cleanMinerId(minerId: string, field = 'miner_id'): string {
@@ -49,6 +51,7 @@ export function cleanSpec(spec: GpuSpec, prefix = ''): CleanSpec {
   if (uuid !== undefined && !UUID.test(uuid)) throw invalid(f('uuid'), 'must be 1-128 letters, digits, ".", "_", ":" or "-"');
   const computeCapability = optionalMatch(spec.computeCapability, CC, f('compute_capability'), 'must look like "8.9"');
   const cudaVersion = optionalMatch(spec.cudaVersion, CUDA, f('cuda_version'), 'must look like "12.4"');
+  const driverVersion = optionalMatch(spec.driverVersion, DRIVER, f('driver_version'), 'must look like "550.54.15"');
   const region = optionalMatch(spec.region, REGION, f('region'), 'must be 1-64 letters, digits, ".", "_" or "-"');
   if (spec.pricePerHourMicro !== undefined) {
     const price = spec.pricePerHourMicro;
@@ -72,7 +75,7 @@ export function cleanSpec(spec: GpuSpec, prefix = ''): CleanSpec {
     }))];
   }
   return {
-    uuid, model, memoryGb: memoryGbOf(spec.memoryGb), cudaCores: spec.cudaCores, computeCapability, cudaVersion, region,
+    uuid, model, memoryGb: memoryGbOf(spec.memoryGb), cudaCores: spec.cudaCores, computeCapability, cudaVersion, driverVersion, region,
     priceMicro: spec.pricePerHourMicro, description, capabilities,
   };
 }

@@ -216,6 +216,9 @@ export interface PlaceHoldRequest {
   /** The GPU's owner: who earns the charge. */
   ownerId: string;
   amountMicro: number;
+  /** The GPU and its miner, so earnings can be told per miner and per GPU. */
+  gpuId: string;
+  minerId: string;
 }
 
 export interface PlaceHoldResponse {
@@ -241,6 +244,52 @@ export interface SendPaymentRequest {
   amountMicro: number;
   /** Names the payment: a second one with the same task is the first, again. */
   taskId: string;
+}
+
+export interface MinerEarningsRequest {
+  caller?: Caller | undefined;
+  minerId: string;
+  /** From (inclusive) and to (exclusive); unset: from the beginning, to now. */
+  fromTime?: Date | undefined;
+  toTime?: Date | undefined;
+}
+
+/** Gross is what the renters paid for the time used; fee is the platform's part; net = gross - fee. */
+export interface Earnings {
+  grossMicro: number;
+  feeMicro: number;
+  netMicro: number;
+  bookings: number;
+}
+
+export interface GpuEarnings {
+  gpuId: string;
+  earnings?: Earnings | undefined;
+}
+
+export interface DayEarnings {
+  /** YYYY-MM-DD, UTC. */
+  day: string;
+  earnings?: Earnings | undefined;
+}
+
+export interface BookingEarnings {
+  bookingId: string;
+  gpuId: string;
+  earnings?:
+    | Earnings
+    | undefined;
+  /** When the ledger recorded it (the booking's settlement, or a payment). */
+  earnedAt?: Date | undefined;
+}
+
+export interface MinerEarningsResponse {
+  total?: Earnings | undefined;
+  gpus: GpuEarnings[];
+  days: DayEarnings[];
+  /** Newest first, at most 1,000; totals count them all. */
+  bookings: BookingEarnings[];
+  bookingsTruncated: boolean;
 }
 
 function createBaseAccount(): Account {
@@ -3200,7 +3249,7 @@ export const ListLedgerResponse: MessageFns<ListLedgerResponse> = {
 };
 
 function createBasePlaceHoldRequest(): PlaceHoldRequest {
-  return { caller: undefined, bookingId: "", clientId: "", ownerId: "", amountMicro: 0 };
+  return { caller: undefined, bookingId: "", clientId: "", ownerId: "", amountMicro: 0, gpuId: "", minerId: "" };
 }
 
 export const PlaceHoldRequest: MessageFns<PlaceHoldRequest> = {
@@ -3219,6 +3268,12 @@ export const PlaceHoldRequest: MessageFns<PlaceHoldRequest> = {
     }
     if (message.amountMicro !== 0) {
       writer.uint32(40).int64(message.amountMicro);
+    }
+    if (message.gpuId !== "") {
+      writer.uint32(50).string(message.gpuId);
+    }
+    if (message.minerId !== "") {
+      writer.uint32(58).string(message.minerId);
     }
     return writer;
   },
@@ -3276,6 +3331,22 @@ export const PlaceHoldRequest: MessageFns<PlaceHoldRequest> = {
             message.amountMicro = longToNumber(reader.int64());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.gpuId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.minerId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3311,6 +3382,16 @@ export const PlaceHoldRequest: MessageFns<PlaceHoldRequest> = {
         : isSet(object.amount_micro)
         ? globalThis.Number(object.amount_micro)
         : 0,
+      gpuId: isSet(object.gpuId)
+        ? globalThis.String(object.gpuId)
+        : isSet(object.gpu_id)
+        ? globalThis.String(object.gpu_id)
+        : "",
+      minerId: isSet(object.minerId)
+        ? globalThis.String(object.minerId)
+        : isSet(object.miner_id)
+        ? globalThis.String(object.miner_id)
+        : "",
     };
   },
 
@@ -3331,6 +3412,12 @@ export const PlaceHoldRequest: MessageFns<PlaceHoldRequest> = {
     if (message.amountMicro !== 0) {
       obj.amountMicro = Math.round(message.amountMicro);
     }
+    if (message.gpuId !== "") {
+      obj.gpuId = message.gpuId;
+    }
+    if (message.minerId !== "") {
+      obj.minerId = message.minerId;
+    }
     return obj;
   },
 
@@ -3346,6 +3433,8 @@ export const PlaceHoldRequest: MessageFns<PlaceHoldRequest> = {
     message.clientId = object.clientId ?? "";
     message.ownerId = object.ownerId ?? "";
     message.amountMicro = object.amountMicro ?? 0;
+    message.gpuId = object.gpuId ?? "";
+    message.minerId = object.minerId ?? "";
     return message;
   },
 };
@@ -3726,6 +3815,716 @@ export const SendPaymentRequest: MessageFns<SendPaymentRequest> = {
   },
 };
 
+function createBaseMinerEarningsRequest(): MinerEarningsRequest {
+  return { caller: undefined, minerId: "", fromTime: undefined, toTime: undefined };
+}
+
+export const MinerEarningsRequest: MessageFns<MinerEarningsRequest> = {
+  encode(message: MinerEarningsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.caller !== undefined) {
+      Caller.encode(message.caller, writer.uint32(10).fork()).join();
+    }
+    if (message.minerId !== "") {
+      writer.uint32(18).string(message.minerId);
+    }
+    if (message.fromTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.fromTime), writer.uint32(26).fork()).join();
+    }
+    if (message.toTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.toTime), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MinerEarningsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMinerEarningsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caller = Caller.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.minerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.fromTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.toTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MinerEarningsRequest {
+    return {
+      caller: isSet(object.caller) ? Caller.fromJSON(object.caller) : undefined,
+      minerId: isSet(object.minerId)
+        ? globalThis.String(object.minerId)
+        : isSet(object.miner_id)
+        ? globalThis.String(object.miner_id)
+        : "",
+      fromTime: isSet(object.fromTime)
+        ? fromJsonTimestamp(object.fromTime)
+        : isSet(object.from_time)
+        ? fromJsonTimestamp(object.from_time)
+        : undefined,
+      toTime: isSet(object.toTime)
+        ? fromJsonTimestamp(object.toTime)
+        : isSet(object.to_time)
+        ? fromJsonTimestamp(object.to_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: MinerEarningsRequest): unknown {
+    const obj: any = {};
+    if (message.caller !== undefined) {
+      obj.caller = Caller.toJSON(message.caller);
+    }
+    if (message.minerId !== "") {
+      obj.minerId = message.minerId;
+    }
+    if (message.fromTime !== undefined) {
+      obj.fromTime = message.fromTime.toISOString();
+    }
+    if (message.toTime !== undefined) {
+      obj.toTime = message.toTime.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MinerEarningsRequest>, I>>(base?: I): MinerEarningsRequest {
+    return MinerEarningsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MinerEarningsRequest>, I>>(object: I): MinerEarningsRequest {
+    const message = createBaseMinerEarningsRequest();
+    message.caller = (object.caller !== undefined && object.caller !== null)
+      ? Caller.fromPartial(object.caller)
+      : undefined;
+    message.minerId = object.minerId ?? "";
+    message.fromTime = object.fromTime ?? undefined;
+    message.toTime = object.toTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseEarnings(): Earnings {
+  return { grossMicro: 0, feeMicro: 0, netMicro: 0, bookings: 0 };
+}
+
+export const Earnings: MessageFns<Earnings> = {
+  encode(message: Earnings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.grossMicro !== 0) {
+      writer.uint32(8).int64(message.grossMicro);
+    }
+    if (message.feeMicro !== 0) {
+      writer.uint32(16).int64(message.feeMicro);
+    }
+    if (message.netMicro !== 0) {
+      writer.uint32(24).int64(message.netMicro);
+    }
+    if (message.bookings !== 0) {
+      writer.uint32(32).uint32(message.bookings);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Earnings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEarnings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.grossMicro = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.feeMicro = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.netMicro = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.bookings = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Earnings {
+    return {
+      grossMicro: isSet(object.grossMicro)
+        ? globalThis.Number(object.grossMicro)
+        : isSet(object.gross_micro)
+        ? globalThis.Number(object.gross_micro)
+        : 0,
+      feeMicro: isSet(object.feeMicro)
+        ? globalThis.Number(object.feeMicro)
+        : isSet(object.fee_micro)
+        ? globalThis.Number(object.fee_micro)
+        : 0,
+      netMicro: isSet(object.netMicro)
+        ? globalThis.Number(object.netMicro)
+        : isSet(object.net_micro)
+        ? globalThis.Number(object.net_micro)
+        : 0,
+      bookings: isSet(object.bookings) ? globalThis.Number(object.bookings) : 0,
+    };
+  },
+
+  toJSON(message: Earnings): unknown {
+    const obj: any = {};
+    if (message.grossMicro !== 0) {
+      obj.grossMicro = Math.round(message.grossMicro);
+    }
+    if (message.feeMicro !== 0) {
+      obj.feeMicro = Math.round(message.feeMicro);
+    }
+    if (message.netMicro !== 0) {
+      obj.netMicro = Math.round(message.netMicro);
+    }
+    if (message.bookings !== 0) {
+      obj.bookings = Math.round(message.bookings);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Earnings>, I>>(base?: I): Earnings {
+    return Earnings.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Earnings>, I>>(object: I): Earnings {
+    const message = createBaseEarnings();
+    message.grossMicro = object.grossMicro ?? 0;
+    message.feeMicro = object.feeMicro ?? 0;
+    message.netMicro = object.netMicro ?? 0;
+    message.bookings = object.bookings ?? 0;
+    return message;
+  },
+};
+
+function createBaseGpuEarnings(): GpuEarnings {
+  return { gpuId: "", earnings: undefined };
+}
+
+export const GpuEarnings: MessageFns<GpuEarnings> = {
+  encode(message: GpuEarnings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.gpuId !== "") {
+      writer.uint32(10).string(message.gpuId);
+    }
+    if (message.earnings !== undefined) {
+      Earnings.encode(message.earnings, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GpuEarnings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGpuEarnings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.gpuId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.earnings = Earnings.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GpuEarnings {
+    return {
+      gpuId: isSet(object.gpuId)
+        ? globalThis.String(object.gpuId)
+        : isSet(object.gpu_id)
+        ? globalThis.String(object.gpu_id)
+        : "",
+      earnings: isSet(object.earnings) ? Earnings.fromJSON(object.earnings) : undefined,
+    };
+  },
+
+  toJSON(message: GpuEarnings): unknown {
+    const obj: any = {};
+    if (message.gpuId !== "") {
+      obj.gpuId = message.gpuId;
+    }
+    if (message.earnings !== undefined) {
+      obj.earnings = Earnings.toJSON(message.earnings);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GpuEarnings>, I>>(base?: I): GpuEarnings {
+    return GpuEarnings.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GpuEarnings>, I>>(object: I): GpuEarnings {
+    const message = createBaseGpuEarnings();
+    message.gpuId = object.gpuId ?? "";
+    message.earnings = (object.earnings !== undefined && object.earnings !== null)
+      ? Earnings.fromPartial(object.earnings)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDayEarnings(): DayEarnings {
+  return { day: "", earnings: undefined };
+}
+
+export const DayEarnings: MessageFns<DayEarnings> = {
+  encode(message: DayEarnings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.day !== "") {
+      writer.uint32(10).string(message.day);
+    }
+    if (message.earnings !== undefined) {
+      Earnings.encode(message.earnings, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DayEarnings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDayEarnings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.day = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.earnings = Earnings.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DayEarnings {
+    return {
+      day: isSet(object.day) ? globalThis.String(object.day) : "",
+      earnings: isSet(object.earnings) ? Earnings.fromJSON(object.earnings) : undefined,
+    };
+  },
+
+  toJSON(message: DayEarnings): unknown {
+    const obj: any = {};
+    if (message.day !== "") {
+      obj.day = message.day;
+    }
+    if (message.earnings !== undefined) {
+      obj.earnings = Earnings.toJSON(message.earnings);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DayEarnings>, I>>(base?: I): DayEarnings {
+    return DayEarnings.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DayEarnings>, I>>(object: I): DayEarnings {
+    const message = createBaseDayEarnings();
+    message.day = object.day ?? "";
+    message.earnings = (object.earnings !== undefined && object.earnings !== null)
+      ? Earnings.fromPartial(object.earnings)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBookingEarnings(): BookingEarnings {
+  return { bookingId: "", gpuId: "", earnings: undefined, earnedAt: undefined };
+}
+
+export const BookingEarnings: MessageFns<BookingEarnings> = {
+  encode(message: BookingEarnings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bookingId !== "") {
+      writer.uint32(10).string(message.bookingId);
+    }
+    if (message.gpuId !== "") {
+      writer.uint32(18).string(message.gpuId);
+    }
+    if (message.earnings !== undefined) {
+      Earnings.encode(message.earnings, writer.uint32(26).fork()).join();
+    }
+    if (message.earnedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.earnedAt), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BookingEarnings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBookingEarnings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bookingId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.gpuId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.earnings = Earnings.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.earnedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BookingEarnings {
+    return {
+      bookingId: isSet(object.bookingId)
+        ? globalThis.String(object.bookingId)
+        : isSet(object.booking_id)
+        ? globalThis.String(object.booking_id)
+        : "",
+      gpuId: isSet(object.gpuId)
+        ? globalThis.String(object.gpuId)
+        : isSet(object.gpu_id)
+        ? globalThis.String(object.gpu_id)
+        : "",
+      earnings: isSet(object.earnings) ? Earnings.fromJSON(object.earnings) : undefined,
+      earnedAt: isSet(object.earnedAt)
+        ? fromJsonTimestamp(object.earnedAt)
+        : isSet(object.earned_at)
+        ? fromJsonTimestamp(object.earned_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BookingEarnings): unknown {
+    const obj: any = {};
+    if (message.bookingId !== "") {
+      obj.bookingId = message.bookingId;
+    }
+    if (message.gpuId !== "") {
+      obj.gpuId = message.gpuId;
+    }
+    if (message.earnings !== undefined) {
+      obj.earnings = Earnings.toJSON(message.earnings);
+    }
+    if (message.earnedAt !== undefined) {
+      obj.earnedAt = message.earnedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BookingEarnings>, I>>(base?: I): BookingEarnings {
+    return BookingEarnings.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BookingEarnings>, I>>(object: I): BookingEarnings {
+    const message = createBaseBookingEarnings();
+    message.bookingId = object.bookingId ?? "";
+    message.gpuId = object.gpuId ?? "";
+    message.earnings = (object.earnings !== undefined && object.earnings !== null)
+      ? Earnings.fromPartial(object.earnings)
+      : undefined;
+    message.earnedAt = object.earnedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseMinerEarningsResponse(): MinerEarningsResponse {
+  return { total: undefined, gpus: [], days: [], bookings: [], bookingsTruncated: false };
+}
+
+export const MinerEarningsResponse: MessageFns<MinerEarningsResponse> = {
+  encode(message: MinerEarningsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.total !== undefined) {
+      Earnings.encode(message.total, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.gpus) {
+      GpuEarnings.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.days) {
+      DayEarnings.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.bookings) {
+      BookingEarnings.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.bookingsTruncated !== false) {
+      writer.uint32(40).bool(message.bookingsTruncated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MinerEarningsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMinerEarningsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.total = Earnings.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.gpus.push(GpuEarnings.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.days.push(DayEarnings.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.bookings.push(BookingEarnings.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.bookingsTruncated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MinerEarningsResponse {
+    return {
+      total: isSet(object.total) ? Earnings.fromJSON(object.total) : undefined,
+      gpus: globalThis.Array.isArray(object?.gpus) ? object.gpus.map((e: any) => GpuEarnings.fromJSON(e)) : [],
+      days: globalThis.Array.isArray(object?.days) ? object.days.map((e: any) => DayEarnings.fromJSON(e)) : [],
+      bookings: globalThis.Array.isArray(object?.bookings)
+        ? object.bookings.map((e: any) => BookingEarnings.fromJSON(e))
+        : [],
+      bookingsTruncated: isSet(object.bookingsTruncated)
+        ? globalThis.Boolean(object.bookingsTruncated)
+        : isSet(object.bookings_truncated)
+        ? globalThis.Boolean(object.bookings_truncated)
+        : false,
+    };
+  },
+
+  toJSON(message: MinerEarningsResponse): unknown {
+    const obj: any = {};
+    if (message.total !== undefined) {
+      obj.total = Earnings.toJSON(message.total);
+    }
+    if (message.gpus?.length) {
+      obj.gpus = message.gpus.map((e) => GpuEarnings.toJSON(e));
+    }
+    if (message.days?.length) {
+      obj.days = message.days.map((e) => DayEarnings.toJSON(e));
+    }
+    if (message.bookings?.length) {
+      obj.bookings = message.bookings.map((e) => BookingEarnings.toJSON(e));
+    }
+    if (message.bookingsTruncated !== false) {
+      obj.bookingsTruncated = message.bookingsTruncated;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MinerEarningsResponse>, I>>(base?: I): MinerEarningsResponse {
+    return MinerEarningsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MinerEarningsResponse>, I>>(object: I): MinerEarningsResponse {
+    const message = createBaseMinerEarningsResponse();
+    message.total = (object.total !== undefined && object.total !== null)
+      ? Earnings.fromPartial(object.total)
+      : undefined;
+    message.gpus = object.gpus?.map((e) => GpuEarnings.fromPartial(e)) || [];
+    message.days = object.days?.map((e) => DayEarnings.fromPartial(e)) || [];
+    message.bookings = object.bookings?.map((e) => BookingEarnings.fromPartial(e)) || [];
+    message.bookingsTruncated = object.bookingsTruncated ?? false;
+    return message;
+  },
+};
+
 /**
  * The accounts service owns accounts, their API keys (stored only as hashes) and the
  * double-entry ledger: balances, booking holds, earnings, deposits and payouts.
@@ -3861,6 +4660,20 @@ export const AccountsServiceService = {
     responseSerialize: (value: SendPaymentResponse): Buffer => Buffer.from(SendPaymentResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SendPaymentResponse => SendPaymentResponse.decode(value),
   },
+  /**
+   * What one of the caller's miners earned in a window, from the ledger's entries: totals,
+   * per GPU, per UTC day and per booking.
+   */
+  minerEarnings: {
+    path: "/aitbc.marketplace.v1.AccountsService/MinerEarnings" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MinerEarningsRequest): Buffer => Buffer.from(MinerEarningsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MinerEarningsRequest => MinerEarningsRequest.decode(value),
+    responseSerialize: (value: MinerEarningsResponse): Buffer =>
+      Buffer.from(MinerEarningsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MinerEarningsResponse => MinerEarningsResponse.decode(value),
+  },
 } as const;
 
 export interface AccountsServiceServer extends UntypedServiceImplementation {
@@ -3887,6 +4700,11 @@ export interface AccountsServiceServer extends UntypedServiceImplementation {
   releaseHold: handleUnaryCall<ReleaseHoldRequest, ReleaseHoldResponse>;
   /** A client pays the provider of one of its bookings. */
   sendPayment: handleUnaryCall<SendPaymentRequest, SendPaymentResponse>;
+  /**
+   * What one of the caller's miners earned in a window, from the ledger's entries: totals,
+   * per GPU, per UTC day and per booking.
+   */
+  minerEarnings: handleUnaryCall<MinerEarningsRequest, MinerEarningsResponse>;
 }
 
 export interface AccountsServiceClient extends Client {
@@ -4094,6 +4912,25 @@ export interface AccountsServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SendPaymentResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * What one of the caller's miners earned in a window, from the ledger's entries: totals,
+   * per GPU, per UTC day and per booking.
+   */
+  minerEarnings(
+    request: MinerEarningsRequest,
+    callback: (error: ServiceError | null, response: MinerEarningsResponse) => void,
+  ): ClientUnaryCall;
+  minerEarnings(
+    request: MinerEarningsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MinerEarningsResponse) => void,
+  ): ClientUnaryCall;
+  minerEarnings(
+    request: MinerEarningsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MinerEarningsResponse) => void,
   ): ClientUnaryCall;
 }
 

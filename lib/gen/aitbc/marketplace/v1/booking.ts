@@ -238,6 +238,10 @@ export interface ListOrdersRequest {
   status: BookingStatus;
   limit: number;
   cursor: string;
+  /** Only bookings of this miner's GPUs (a provider sees only its own miners' anyway). */
+  minerId: string;
+  /** Only bookings costing at least this much. */
+  minTotalMicro?: number | undefined;
 }
 
 export interface ListOrdersResponse {
@@ -1984,7 +1988,7 @@ export const GetBookingResponse: MessageFns<GetBookingResponse> = {
 };
 
 function createBaseListOrdersRequest(): ListOrdersRequest {
-  return { caller: undefined, status: 0, limit: 0, cursor: "" };
+  return { caller: undefined, status: 0, limit: 0, cursor: "", minerId: "", minTotalMicro: undefined };
 }
 
 export const ListOrdersRequest: MessageFns<ListOrdersRequest> = {
@@ -2000,6 +2004,12 @@ export const ListOrdersRequest: MessageFns<ListOrdersRequest> = {
     }
     if (message.cursor !== "") {
       writer.uint32(34).string(message.cursor);
+    }
+    if (message.minerId !== "") {
+      writer.uint32(42).string(message.minerId);
+    }
+    if (message.minTotalMicro !== undefined) {
+      writer.uint32(48).int64(message.minTotalMicro);
     }
     return writer;
   },
@@ -2049,6 +2059,22 @@ export const ListOrdersRequest: MessageFns<ListOrdersRequest> = {
             message.cursor = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.minerId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.minTotalMicro = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2067,6 +2093,16 @@ export const ListOrdersRequest: MessageFns<ListOrdersRequest> = {
       status: isSet(object.status) ? bookingStatusFromJSON(object.status) : 0,
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
       cursor: isSet(object.cursor) ? globalThis.String(object.cursor) : "",
+      minerId: isSet(object.minerId)
+        ? globalThis.String(object.minerId)
+        : isSet(object.miner_id)
+        ? globalThis.String(object.miner_id)
+        : "",
+      minTotalMicro: isSet(object.minTotalMicro)
+        ? globalThis.Number(object.minTotalMicro)
+        : isSet(object.min_total_micro)
+        ? globalThis.Number(object.min_total_micro)
+        : undefined,
     };
   },
 
@@ -2084,6 +2120,12 @@ export const ListOrdersRequest: MessageFns<ListOrdersRequest> = {
     if (message.cursor !== "") {
       obj.cursor = message.cursor;
     }
+    if (message.minerId !== "") {
+      obj.minerId = message.minerId;
+    }
+    if (message.minTotalMicro !== undefined) {
+      obj.minTotalMicro = Math.round(message.minTotalMicro);
+    }
     return obj;
   },
 
@@ -2098,6 +2140,8 @@ export const ListOrdersRequest: MessageFns<ListOrdersRequest> = {
     message.status = object.status ?? 0;
     message.limit = object.limit ?? 0;
     message.cursor = object.cursor ?? "";
+    message.minerId = object.minerId ?? "";
+    message.minTotalMicro = object.minTotalMicro ?? undefined;
     return message;
   },
 };

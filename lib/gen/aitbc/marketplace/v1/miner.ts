@@ -36,6 +36,7 @@ export interface GpuInventory {
   /** Absent: the registry's default for new GPUs, the stored price for known ones. */
   pricePerHourMicro?: number | undefined;
   region: string;
+  driverVersion: string;
 }
 
 export interface Hello {
@@ -113,6 +114,7 @@ function createBaseGpuInventory(): GpuInventory {
     computeCapability: "",
     pricePerHourMicro: undefined,
     region: "",
+    driverVersion: "",
   };
 }
 
@@ -141,6 +143,9 @@ export const GpuInventory: MessageFns<GpuInventory> = {
     }
     if (message.region !== "") {
       writer.uint32(66).string(message.region);
+    }
+    if (message.driverVersion !== "") {
+      writer.uint32(74).string(message.driverVersion);
     }
     return writer;
   },
@@ -222,6 +227,14 @@ export const GpuInventory: MessageFns<GpuInventory> = {
             message.region = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.driverVersion = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -264,6 +277,11 @@ export const GpuInventory: MessageFns<GpuInventory> = {
         ? globalThis.Number(object.price_per_hour_micro)
         : undefined,
       region: isSet(object.region) ? globalThis.String(object.region) : "",
+      driverVersion: isSet(object.driverVersion)
+        ? globalThis.String(object.driverVersion)
+        : isSet(object.driver_version)
+        ? globalThis.String(object.driver_version)
+        : "",
     };
   },
 
@@ -293,6 +311,9 @@ export const GpuInventory: MessageFns<GpuInventory> = {
     if (message.region !== "") {
       obj.region = message.region;
     }
+    if (message.driverVersion !== "") {
+      obj.driverVersion = message.driverVersion;
+    }
     return obj;
   },
 
@@ -309,6 +330,7 @@ export const GpuInventory: MessageFns<GpuInventory> = {
     message.computeCapability = object.computeCapability ?? "";
     message.pricePerHourMicro = object.pricePerHourMicro ?? undefined;
     message.region = object.region ?? "";
+    message.driverVersion = object.driverVersion ?? "";
     return message;
   },
 };

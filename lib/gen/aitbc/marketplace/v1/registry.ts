@@ -175,6 +175,19 @@ export interface Gpu {
   modelKey: string;
   /** The owner's terms for renting it; unset when it has none (it rents at its listed price). */
   offer?: Offer | undefined;
+  driverVersion: string;
+  /** The latest telemetry its miner reported with a heartbeat; unset when none was. */
+  telemetry?: GpuTelemetryReading | undefined;
+}
+
+/** What a miner last reported about a GPU with its heartbeat. */
+export interface GpuTelemetryReading {
+  /** Percent, 0..100. */
+  utilization: number;
+  temperatureC: number;
+  memoryUsedGb: number;
+  powerW: number;
+  reportedAt?: Date | undefined;
 }
 
 /** A GPU's terms, published by its owner: one open offer per GPU at a time. */
@@ -204,6 +217,7 @@ export interface GpuSpec {
   capabilities: string[];
   /** True when capabilities is meant to replace the stored list (even with an empty one). */
   setCapabilities: boolean;
+  driverVersion?: string | undefined;
 }
 
 export interface RegisterGpuRequest {
@@ -270,9 +284,36 @@ export interface RegisterMinerRequest {
   caller?: Caller | undefined;
   minerId: string;
   gpus: GpuSpec[];
+  /** Only a miner the caller has already: NOT_FOUND otherwise (updating capabilities). */
+  existingOnly: boolean;
 }
 
 export interface RegisterMinerResponse {
+  gpus: Gpu[];
+}
+
+export interface GetMinerRequest {
+  caller?: Caller | undefined;
+  minerId: string;
+}
+
+export interface GetMinerResponse {
+  minerId: string;
+  /** Its registered GPUs now. */
+  gpus: Gpu[];
+  /** GPUs it had that were unregistered since (their history stays). */
+  unregisteredGpus: number;
+}
+
+export interface UnregisterMinerRequest {
+  caller?: Caller | undefined;
+  minerId: string;
+  /** Cancel the bookings in the way (their unused time refunded), as UnregisterGpu does. */
+  force: boolean;
+}
+
+export interface UnregisterMinerResponse {
+  /** The GPUs unregistered. */
   gpus: Gpu[];
 }
 
@@ -357,6 +398,8 @@ function createBaseGpu(): Gpu {
     updatedAt: undefined,
     modelKey: "",
     offer: undefined,
+    driverVersion: "",
+    telemetry: undefined,
   };
 }
 
@@ -433,6 +476,12 @@ export const Gpu: MessageFns<Gpu> = {
     }
     if (message.offer !== undefined) {
       Offer.encode(message.offer, writer.uint32(194).fork()).join();
+    }
+    if (message.driverVersion !== "") {
+      writer.uint32(202).string(message.driverVersion);
+    }
+    if (message.telemetry !== undefined) {
+      GpuTelemetryReading.encode(message.telemetry, writer.uint32(210).fork()).join();
     }
     return writer;
   },
@@ -642,6 +691,22 @@ export const Gpu: MessageFns<Gpu> = {
             message.offer = Offer.decode(reader, reader.uint32());
             continue;
           }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.driverVersion = reader.string();
+            continue;
+          }
+          case 26: {
+            if (tag !== 210) {
+              break;
+            }
+
+            message.telemetry = GpuTelemetryReading.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -746,6 +811,12 @@ export const Gpu: MessageFns<Gpu> = {
         ? globalThis.String(object.model_key)
         : "",
       offer: isSet(object.offer) ? Offer.fromJSON(object.offer) : undefined,
+      driverVersion: isSet(object.driverVersion)
+        ? globalThis.String(object.driverVersion)
+        : isSet(object.driver_version)
+        ? globalThis.String(object.driver_version)
+        : "",
+      telemetry: isSet(object.telemetry) ? GpuTelemetryReading.fromJSON(object.telemetry) : undefined,
     };
   },
 
@@ -823,6 +894,12 @@ export const Gpu: MessageFns<Gpu> = {
     if (message.offer !== undefined) {
       obj.offer = Offer.toJSON(message.offer);
     }
+    if (message.driverVersion !== "") {
+      obj.driverVersion = message.driverVersion;
+    }
+    if (message.telemetry !== undefined) {
+      obj.telemetry = GpuTelemetryReading.toJSON(message.telemetry);
+    }
     return obj;
   },
 
@@ -855,6 +932,159 @@ export const Gpu: MessageFns<Gpu> = {
     message.updatedAt = object.updatedAt ?? undefined;
     message.modelKey = object.modelKey ?? "";
     message.offer = (object.offer !== undefined && object.offer !== null) ? Offer.fromPartial(object.offer) : undefined;
+    message.driverVersion = object.driverVersion ?? "";
+    message.telemetry = (object.telemetry !== undefined && object.telemetry !== null)
+      ? GpuTelemetryReading.fromPartial(object.telemetry)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGpuTelemetryReading(): GpuTelemetryReading {
+  return { utilization: 0, temperatureC: 0, memoryUsedGb: 0, powerW: 0, reportedAt: undefined };
+}
+
+export const GpuTelemetryReading: MessageFns<GpuTelemetryReading> = {
+  encode(message: GpuTelemetryReading, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.utilization !== 0) {
+      writer.uint32(9).double(message.utilization);
+    }
+    if (message.temperatureC !== 0) {
+      writer.uint32(17).double(message.temperatureC);
+    }
+    if (message.memoryUsedGb !== 0) {
+      writer.uint32(25).double(message.memoryUsedGb);
+    }
+    if (message.powerW !== 0) {
+      writer.uint32(33).double(message.powerW);
+    }
+    if (message.reportedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.reportedAt), writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GpuTelemetryReading {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGpuTelemetryReading();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.utilization = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.temperatureC = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.memoryUsedGb = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.powerW = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reportedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GpuTelemetryReading {
+    return {
+      utilization: isSet(object.utilization) ? globalThis.Number(object.utilization) : 0,
+      temperatureC: isSet(object.temperatureC)
+        ? globalThis.Number(object.temperatureC)
+        : isSet(object.temperature_c)
+        ? globalThis.Number(object.temperature_c)
+        : 0,
+      memoryUsedGb: isSet(object.memoryUsedGb)
+        ? globalThis.Number(object.memoryUsedGb)
+        : isSet(object.memory_used_gb)
+        ? globalThis.Number(object.memory_used_gb)
+        : 0,
+      powerW: isSet(object.powerW)
+        ? globalThis.Number(object.powerW)
+        : isSet(object.power_w)
+        ? globalThis.Number(object.power_w)
+        : 0,
+      reportedAt: isSet(object.reportedAt)
+        ? fromJsonTimestamp(object.reportedAt)
+        : isSet(object.reported_at)
+        ? fromJsonTimestamp(object.reported_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GpuTelemetryReading): unknown {
+    const obj: any = {};
+    if (message.utilization !== 0) {
+      obj.utilization = floatToJson(message.utilization);
+    }
+    if (message.temperatureC !== 0) {
+      obj.temperatureC = floatToJson(message.temperatureC);
+    }
+    if (message.memoryUsedGb !== 0) {
+      obj.memoryUsedGb = floatToJson(message.memoryUsedGb);
+    }
+    if (message.powerW !== 0) {
+      obj.powerW = floatToJson(message.powerW);
+    }
+    if (message.reportedAt !== undefined) {
+      obj.reportedAt = message.reportedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GpuTelemetryReading>, I>>(base?: I): GpuTelemetryReading {
+    return GpuTelemetryReading.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GpuTelemetryReading>, I>>(object: I): GpuTelemetryReading {
+    const message = createBaseGpuTelemetryReading();
+    message.utilization = object.utilization ?? 0;
+    message.temperatureC = object.temperatureC ?? 0;
+    message.memoryUsedGb = object.memoryUsedGb ?? 0;
+    message.powerW = object.powerW ?? 0;
+    message.reportedAt = object.reportedAt ?? undefined;
     return message;
   },
 };
@@ -1069,6 +1299,7 @@ function createBaseGpuSpec(): GpuSpec {
     description: undefined,
     capabilities: [],
     setCapabilities: false,
+    driverVersion: undefined,
   };
 }
 
@@ -1106,6 +1337,9 @@ export const GpuSpec: MessageFns<GpuSpec> = {
     }
     if (message.setCapabilities !== false) {
       writer.uint32(88).bool(message.setCapabilities);
+    }
+    if (message.driverVersion !== undefined) {
+      writer.uint32(98).string(message.driverVersion);
     }
     return writer;
   },
@@ -1211,6 +1445,14 @@ export const GpuSpec: MessageFns<GpuSpec> = {
             message.setCapabilities = reader.bool();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.driverVersion = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1262,6 +1504,11 @@ export const GpuSpec: MessageFns<GpuSpec> = {
         : isSet(object.set_capabilities)
         ? globalThis.Boolean(object.set_capabilities)
         : false,
+      driverVersion: isSet(object.driverVersion)
+        ? globalThis.String(object.driverVersion)
+        : isSet(object.driver_version)
+        ? globalThis.String(object.driver_version)
+        : undefined,
     };
   },
 
@@ -1300,6 +1547,9 @@ export const GpuSpec: MessageFns<GpuSpec> = {
     if (message.setCapabilities !== false) {
       obj.setCapabilities = message.setCapabilities;
     }
+    if (message.driverVersion !== undefined) {
+      obj.driverVersion = message.driverVersion;
+    }
     return obj;
   },
 
@@ -1319,6 +1569,7 @@ export const GpuSpec: MessageFns<GpuSpec> = {
     message.description = object.description ?? undefined;
     message.capabilities = object.capabilities?.map((e) => e) || [];
     message.setCapabilities = object.setCapabilities ?? false;
+    message.driverVersion = object.driverVersion ?? undefined;
     return message;
   },
 };
@@ -2247,7 +2498,7 @@ export const UnregisterGpuResponse: MessageFns<UnregisterGpuResponse> = {
 };
 
 function createBaseRegisterMinerRequest(): RegisterMinerRequest {
-  return { caller: undefined, minerId: "", gpus: [] };
+  return { caller: undefined, minerId: "", gpus: [], existingOnly: false };
 }
 
 export const RegisterMinerRequest: MessageFns<RegisterMinerRequest> = {
@@ -2260,6 +2511,9 @@ export const RegisterMinerRequest: MessageFns<RegisterMinerRequest> = {
     }
     for (const v of message.gpus) {
       GpuSpec.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.existingOnly !== false) {
+      writer.uint32(32).bool(message.existingOnly);
     }
     return writer;
   },
@@ -2301,6 +2555,14 @@ export const RegisterMinerRequest: MessageFns<RegisterMinerRequest> = {
             message.gpus.push(GpuSpec.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.existingOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2322,6 +2584,11 @@ export const RegisterMinerRequest: MessageFns<RegisterMinerRequest> = {
         ? globalThis.String(object.miner_id)
         : "",
       gpus: globalThis.Array.isArray(object?.gpus) ? object.gpus.map((e: any) => GpuSpec.fromJSON(e)) : [],
+      existingOnly: isSet(object.existingOnly)
+        ? globalThis.Boolean(object.existingOnly)
+        : isSet(object.existing_only)
+        ? globalThis.Boolean(object.existing_only)
+        : false,
     };
   },
 
@@ -2336,6 +2603,9 @@ export const RegisterMinerRequest: MessageFns<RegisterMinerRequest> = {
     if (message.gpus?.length) {
       obj.gpus = message.gpus.map((e) => GpuSpec.toJSON(e));
     }
+    if (message.existingOnly !== false) {
+      obj.existingOnly = message.existingOnly;
+    }
     return obj;
   },
 
@@ -2349,6 +2619,7 @@ export const RegisterMinerRequest: MessageFns<RegisterMinerRequest> = {
       : undefined;
     message.minerId = object.minerId ?? "";
     message.gpus = object.gpus?.map((e) => GpuSpec.fromPartial(e)) || [];
+    message.existingOnly = object.existingOnly ?? false;
     return message;
   },
 };
@@ -2415,6 +2686,380 @@ export const RegisterMinerResponse: MessageFns<RegisterMinerResponse> = {
   },
   fromPartial<I extends Exact<DeepPartial<RegisterMinerResponse>, I>>(object: I): RegisterMinerResponse {
     const message = createBaseRegisterMinerResponse();
+    message.gpus = object.gpus?.map((e) => Gpu.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetMinerRequest(): GetMinerRequest {
+  return { caller: undefined, minerId: "" };
+}
+
+export const GetMinerRequest: MessageFns<GetMinerRequest> = {
+  encode(message: GetMinerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.caller !== undefined) {
+      Caller.encode(message.caller, writer.uint32(10).fork()).join();
+    }
+    if (message.minerId !== "") {
+      writer.uint32(18).string(message.minerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetMinerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetMinerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caller = Caller.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.minerId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetMinerRequest {
+    return {
+      caller: isSet(object.caller) ? Caller.fromJSON(object.caller) : undefined,
+      minerId: isSet(object.minerId)
+        ? globalThis.String(object.minerId)
+        : isSet(object.miner_id)
+        ? globalThis.String(object.miner_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetMinerRequest): unknown {
+    const obj: any = {};
+    if (message.caller !== undefined) {
+      obj.caller = Caller.toJSON(message.caller);
+    }
+    if (message.minerId !== "") {
+      obj.minerId = message.minerId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetMinerRequest>, I>>(base?: I): GetMinerRequest {
+    return GetMinerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetMinerRequest>, I>>(object: I): GetMinerRequest {
+    const message = createBaseGetMinerRequest();
+    message.caller = (object.caller !== undefined && object.caller !== null)
+      ? Caller.fromPartial(object.caller)
+      : undefined;
+    message.minerId = object.minerId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetMinerResponse(): GetMinerResponse {
+  return { minerId: "", gpus: [], unregisteredGpus: 0 };
+}
+
+export const GetMinerResponse: MessageFns<GetMinerResponse> = {
+  encode(message: GetMinerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.minerId !== "") {
+      writer.uint32(10).string(message.minerId);
+    }
+    for (const v of message.gpus) {
+      Gpu.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.unregisteredGpus !== 0) {
+      writer.uint32(24).uint32(message.unregisteredGpus);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetMinerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetMinerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.minerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.gpus.push(Gpu.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.unregisteredGpus = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetMinerResponse {
+    return {
+      minerId: isSet(object.minerId)
+        ? globalThis.String(object.minerId)
+        : isSet(object.miner_id)
+        ? globalThis.String(object.miner_id)
+        : "",
+      gpus: globalThis.Array.isArray(object?.gpus) ? object.gpus.map((e: any) => Gpu.fromJSON(e)) : [],
+      unregisteredGpus: isSet(object.unregisteredGpus)
+        ? globalThis.Number(object.unregisteredGpus)
+        : isSet(object.unregistered_gpus)
+        ? globalThis.Number(object.unregistered_gpus)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetMinerResponse): unknown {
+    const obj: any = {};
+    if (message.minerId !== "") {
+      obj.minerId = message.minerId;
+    }
+    if (message.gpus?.length) {
+      obj.gpus = message.gpus.map((e) => Gpu.toJSON(e));
+    }
+    if (message.unregisteredGpus !== 0) {
+      obj.unregisteredGpus = Math.round(message.unregisteredGpus);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetMinerResponse>, I>>(base?: I): GetMinerResponse {
+    return GetMinerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetMinerResponse>, I>>(object: I): GetMinerResponse {
+    const message = createBaseGetMinerResponse();
+    message.minerId = object.minerId ?? "";
+    message.gpus = object.gpus?.map((e) => Gpu.fromPartial(e)) || [];
+    message.unregisteredGpus = object.unregisteredGpus ?? 0;
+    return message;
+  },
+};
+
+function createBaseUnregisterMinerRequest(): UnregisterMinerRequest {
+  return { caller: undefined, minerId: "", force: false };
+}
+
+export const UnregisterMinerRequest: MessageFns<UnregisterMinerRequest> = {
+  encode(message: UnregisterMinerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.caller !== undefined) {
+      Caller.encode(message.caller, writer.uint32(10).fork()).join();
+    }
+    if (message.minerId !== "") {
+      writer.uint32(18).string(message.minerId);
+    }
+    if (message.force !== false) {
+      writer.uint32(24).bool(message.force);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnregisterMinerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnregisterMinerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caller = Caller.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.minerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnregisterMinerRequest {
+    return {
+      caller: isSet(object.caller) ? Caller.fromJSON(object.caller) : undefined,
+      minerId: isSet(object.minerId)
+        ? globalThis.String(object.minerId)
+        : isSet(object.miner_id)
+        ? globalThis.String(object.miner_id)
+        : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+    };
+  },
+
+  toJSON(message: UnregisterMinerRequest): unknown {
+    const obj: any = {};
+    if (message.caller !== undefined) {
+      obj.caller = Caller.toJSON(message.caller);
+    }
+    if (message.minerId !== "") {
+      obj.minerId = message.minerId;
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnregisterMinerRequest>, I>>(base?: I): UnregisterMinerRequest {
+    return UnregisterMinerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnregisterMinerRequest>, I>>(object: I): UnregisterMinerRequest {
+    const message = createBaseUnregisterMinerRequest();
+    message.caller = (object.caller !== undefined && object.caller !== null)
+      ? Caller.fromPartial(object.caller)
+      : undefined;
+    message.minerId = object.minerId ?? "";
+    message.force = object.force ?? false;
+    return message;
+  },
+};
+
+function createBaseUnregisterMinerResponse(): UnregisterMinerResponse {
+  return { gpus: [] };
+}
+
+export const UnregisterMinerResponse: MessageFns<UnregisterMinerResponse> = {
+  encode(message: UnregisterMinerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.gpus) {
+      Gpu.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnregisterMinerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnregisterMinerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.gpus.push(Gpu.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnregisterMinerResponse {
+    return { gpus: globalThis.Array.isArray(object?.gpus) ? object.gpus.map((e: any) => Gpu.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: UnregisterMinerResponse): unknown {
+    const obj: any = {};
+    if (message.gpus?.length) {
+      obj.gpus = message.gpus.map((e) => Gpu.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnregisterMinerResponse>, I>>(base?: I): UnregisterMinerResponse {
+    return UnregisterMinerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnregisterMinerResponse>, I>>(object: I): UnregisterMinerResponse {
+    const message = createBaseUnregisterMinerResponse();
     message.gpus = object.gpus?.map((e) => Gpu.fromPartial(e)) || [];
     return message;
   },
@@ -3372,6 +4017,31 @@ export const RegistryServiceService = {
       Buffer.from(MinerHeartbeatResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): MinerHeartbeatResponse => MinerHeartbeatResponse.decode(value),
   },
+  /**
+   * One of the caller's miners: its GPUs now, and how many it had unregistered. NOT_FOUND when
+   * the caller never registered a GPU under that miner id.
+   */
+  getMiner: {
+    path: "/aitbc.marketplace.v1.RegistryService/GetMiner" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetMinerRequest): Buffer => Buffer.from(GetMinerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetMinerRequest => GetMinerRequest.decode(value),
+    responseSerialize: (value: GetMinerResponse): Buffer => Buffer.from(GetMinerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetMinerResponse => GetMinerResponse.decode(value),
+  },
+  /** Unregisters every GPU of one of the caller's miners; refused while any is booked unless force. */
+  unregisterMiner: {
+    path: "/aitbc.marketplace.v1.RegistryService/UnregisterMiner" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnregisterMinerRequest): Buffer =>
+      Buffer.from(UnregisterMinerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnregisterMinerRequest => UnregisterMinerRequest.decode(value),
+    responseSerialize: (value: UnregisterMinerResponse): Buffer =>
+      Buffer.from(UnregisterMinerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnregisterMinerResponse => UnregisterMinerResponse.decode(value),
+  },
   /** The owner publishes (or changes) its GPU's offer. */
   publishOffer: {
     path: "/aitbc.marketplace.v1.RegistryService/PublishOffer" as const,
@@ -3416,6 +4086,13 @@ export interface RegistryServiceServer extends UntypedServiceImplementation {
   registerMiner: handleUnaryCall<RegisterMinerRequest, RegisterMinerResponse>;
   /** Marks every GPU of a miner alive now. */
   minerHeartbeat: handleUnaryCall<MinerHeartbeatRequest, MinerHeartbeatResponse>;
+  /**
+   * One of the caller's miners: its GPUs now, and how many it had unregistered. NOT_FOUND when
+   * the caller never registered a GPU under that miner id.
+   */
+  getMiner: handleUnaryCall<GetMinerRequest, GetMinerResponse>;
+  /** Unregisters every GPU of one of the caller's miners; refused while any is booked unless force. */
+  unregisterMiner: handleUnaryCall<UnregisterMinerRequest, UnregisterMinerResponse>;
   /** The owner publishes (or changes) its GPU's offer. */
   publishOffer: handleUnaryCall<PublishOfferRequest, PublishOfferResponse>;
   /** Open offers (and closed ones when asked), GPUs with them; cheapest first. */
@@ -3518,6 +4195,41 @@ export interface RegistryServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: MinerHeartbeatResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * One of the caller's miners: its GPUs now, and how many it had unregistered. NOT_FOUND when
+   * the caller never registered a GPU under that miner id.
+   */
+  getMiner(
+    request: GetMinerRequest,
+    callback: (error: ServiceError | null, response: GetMinerResponse) => void,
+  ): ClientUnaryCall;
+  getMiner(
+    request: GetMinerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetMinerResponse) => void,
+  ): ClientUnaryCall;
+  getMiner(
+    request: GetMinerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetMinerResponse) => void,
+  ): ClientUnaryCall;
+  /** Unregisters every GPU of one of the caller's miners; refused while any is booked unless force. */
+  unregisterMiner(
+    request: UnregisterMinerRequest,
+    callback: (error: ServiceError | null, response: UnregisterMinerResponse) => void,
+  ): ClientUnaryCall;
+  unregisterMiner(
+    request: UnregisterMinerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnregisterMinerResponse) => void,
+  ): ClientUnaryCall;
+  unregisterMiner(
+    request: UnregisterMinerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnregisterMinerResponse) => void,
   ): ClientUnaryCall;
   /** The owner publishes (or changes) its GPU's offer. */
   publishOffer(
