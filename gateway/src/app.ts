@@ -8,6 +8,7 @@ import type { GatewayDeps } from './deps';
 import { createMetrics } from './metrics';
 import { errorHandler, problem, sendProblem } from './problem';
 import { installTextGuard } from './textGuard';
+import { ANSWER_SCHEMAS } from './answerSchemas';
 import { gpuRoutes } from './routes/gpuRoutes';
 import { bookingRoutes } from './routes/bookingRoutes';
 import { minerRoutes } from './routes/minerRoutes';
@@ -20,6 +21,18 @@ import { offerRoutes } from './routes/offerRoutes';
 import { marketRoutes } from './routes/marketRoutes';
 
 export type { GatewayDeps } from './deps';
+
+/** The document's sections: name, the paths in it, what it is about. */
+const TAGS: [string, RegExp, string][] = [
+  ['GPUs', /^\/v1\/marketplace\/gpu\/(register|list|:id)$/, 'register, list, look up and unregister GPUs'],
+  ['Miners', /^\/v1\/miners/, "a provider's rigs: register, heartbeat, capabilities, earnings, jobs"],
+  ['Bookings', /^\/v1\/marketplace\/(gpu\/:id\/(book|confirm|release)|bookings|orders)/, 'book, confirm, release; bookings and orders'],
+  ['Pricing', /^\/v1\/marketplace\/pricing/, 'prices per model, their history, base prices'],
+  ['Reviews', /^\/v1\/marketplace\/(gpu\/:id\/(reviews|rating-history)|reviews)/, 'verified reviews and ratings'],
+  ['Accounts and money', /^\/v1\/(accounts|keys|payments)/, 'accounts, API keys, balances, the ledger, payments'],
+  ['Market', /^\/v1\/marketplace\/(offers|miner-offers|sync-offers|bids|rent|stats)/, 'offers, bids that fill themselves, renting by requirements, figures'],
+  ['Operations', /^\/(healthz|readyz|metrics|openapi\.json)$/, 'health, readiness, metrics, this document'],
+];
 
 // Bodies: no coercion ("24" is not a number) and no silent removal of unknown fields.
 const bodyAjv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: true, strict: false });
@@ -95,8 +108,17 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
 
   installAuth(app, deps);
 
+  // The answers' named schemas: components of the document, and what routes refer to.
+  for (const schema of ANSWER_SCHEMAS) app.addSchema(schema);
   await app.register(swagger, {
+    // Components keep their own names (Gpu, Booking, …) instead of def-0, def-1.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    // A body that may be null may also be left out (release, confirm, heartbeat): say so.
+    transformObject: (doc) => optionalBodies(('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject) as OpenApiObject),
+    // 3.1: its schemas are JSON Schema 2020-12, the dialect the route schemas are written in
+    // (numeric exclusiveMinimum, type lists with "null").
     openapi: {
+      openapi: '3.1.0',
       info: { title: 'AITBC GPU marketplace gateway', version: '1.0.0' },
       components: {
         securitySchemes: {
@@ -105,11 +127,17 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
         },
       },
       security: [{ apiKey: [] }, { bearer: [] }],
+      tags: TAGS.map(([name, , description]) => ({ name, description })),
     },
   });
-  // The docs page and its assets are public like the document they show.
+  // The docs page and its assets are public like the document they show; every other route
+  // is listed under the tag of its path.
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/docs')) route.config = { ...route.config, public: true };
+    else if (route.schema && !route.schema.hide) {
+      const tag = TAGS.find(([, prefix]) => prefix.test(route.url));
+      if (tag) route.schema = { ...route.schema, tags: [tag[0]] };
+    }
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   opsRoutes(app, deps, metrics);
@@ -123,4 +151,16 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   offerRoutes(app, deps);
   marketRoutes(app, deps);
   return app;
+}
+
+type OpenApiObject = { paths?: Record<string, Record<string, { requestBody?: { required?: boolean; content?: Record<string, { schema?: { type?: unknown } }> } }>> };
+
+function optionalBodies(doc: OpenApiObject) {
+  for (const methods of Object.values(doc.paths ?? {})) {
+    for (const op of Object.values(methods)) {
+      const type = op.requestBody?.content?.['application/json']?.schema?.type;
+      if (op.requestBody && Array.isArray(type) && type.includes('null')) op.requestBody.required = false;
+    }
+  }
+  return doc as never;
 }

@@ -3,6 +3,7 @@ import {
 } from '../../lib/gen/aitbc/marketplace/v1/booking';
 import { enumName, enumValue } from '../../lib/enumNames';
 import { toUnits } from '../../lib/money';
+import { bool, named, num, numOrNull, object, str, strOrNull, timeOrNull } from './answers';
 
 /** "active", "completed", "released", "cancelled" (from the proto's names). */
 export const bookingStatusName = (status: BookingStatus): string => enumName(bookingStatusToJSON, 'BOOKING_STATUS_', status);
@@ -86,3 +87,31 @@ export function quoteDetailsJson(details: Record<string, unknown>) {
     pricing: { listed_price: toUnits(pricing.listedPriceMicro ?? 0), multiplier: pricing.multiplier ?? 1, source: pricing.source ?? 'listed_price' },
   };
 }
+
+const status = { type: 'string', enum: ['active', 'completed', 'released', 'cancelled'] } as const;
+const pricing = object({ listed_price: num, multiplier: num, source: str }, [], { description: 'how the price was made: the listed price times the demand multiplier' });
+const BOOKING_EXAMPLE = {
+  booking_id: 'bkg_2h4j6k8m0n2p4q6r8s0t', order_id: 'ord_2h4j6k8m0n2p4q6r8s0t', gpu_id: 'gpu_8c1k2m3n4p5q6r7s8t9v', client_id: 'alice', job_id: null,
+  status: 'active', duration_hours: 2, start_time: '2026-12-03T08:00:00.000Z', end_time: '2026-12-03T10:00:00.000Z', price_per_hour: 3.2,
+  total_cost: 6.4, pricing: { listed_price: 3.2, multiplier: 1, source: 'pricing' }, confirmed_at: null, ended_at: null, end_reason: null, charged: null, refund: null,
+};
+
+export const bookingSchema = named('Booking', 'A booking: its window, price and total; charged and refund once it ended', object({
+  booking_id: str, order_id: str, gpu_id: str, client_id: str, job_id: strOrNull, status, duration_hours: num, start_time: timeOrNull, end_time: timeOrNull,
+  price_per_hour: num, total_cost: num, pricing, confirmed_at: timeOrNull, ended_at: timeOrNull, end_reason: strOrNull, charged: numOrNull, refund: numOrNull,
+}), BOOKING_EXAMPLE);
+
+export const orderSchema = named('Order', "A booking's billing record", object({
+  order_id: str, booking_id: str, gpu_id: str, gpu_model: str, miner_id: str, client_id: str, job_id: strOrNull, status, duration_hours: num,
+  price_per_hour: num, total_cost: num, charged: numOrNull, refund: numOrNull, created_at: timeOrNull, completed_at: timeOrNull,
+}));
+
+const quoteProperties = { gpu_id: str, duration_hours: num, start_time: timeOrNull, end_time: timeOrNull, price_per_hour: num, total_cost: num, pricing };
+export const dryRunSchema = named('DryRun', 'What a booking would cost, and whether it would be made now', object({
+  dry_run: { type: 'boolean', const: true }, would_succeed: bool, reason: strOrNull, ...quoteProperties,
+}), { dry_run: true, would_succeed: true, reason: null, gpu_id: 'gpu_8c1k2m3n4p5q6r7s8t9v', duration_hours: 2, start_time: '2026-12-03T08:00:00.000Z',
+  end_time: '2026-12-03T10:00:00.000Z', price_per_hour: 3.2, total_cost: 6.4, pricing: { listed_price: 3.2, multiplier: 1, source: 'pricing' } });
+
+export const releaseSchema = named('Release', 'A released booking: charged for the seconds used, the rest refunded', object({
+  status: { type: 'string', const: 'released' }, gpu_id: str, booking_id: str, charged: num, refund: num,
+}), { status: 'released', gpu_id: 'gpu_8c1k2m3n4p5q6r7s8t9v', booking_id: 'bkg_2h4j6k8m0n2p4q6r8s0t', charged: 0.533333, refund: 5.866667 });

@@ -1,5 +1,6 @@
 import type { ModelPrice, PricePoint } from '../../lib/gen/aitbc/marketplace/v1/pricing';
 import { formatMoney, toUnits } from '../../lib/money';
+import { int, named, num, object, str, strOrNull, time } from './answers';
 
 const ratio = (bp: number) => bp / 10_000;
 
@@ -63,3 +64,26 @@ export const pricePointJson = (p: PricePoint) => ({
   online_gpus: p.onlineGpus,
   booked_gpus: p.bookedGpus,
 });
+
+const gpuPrice = { type: ['object', 'null'], additionalProperties: false, required: ['gpu_id', 'price_per_hour'], properties: { gpu_id: str, price_per_hour: num } } as const;
+
+export const modelPriceSchema = named('ModelPrice', "A model's price now: base, demand multiplier, supply and recommendations (AITBC per hour)", object({
+  model: str, model_key: str, base_price: num, base_price_source: str, current_price: num, demand_multiplier: num, utilization: num,
+  static_pricing: object({ min_price: num, max_price: num, average_price: num, available_gpus: int, total_gpus: int, recommended_gpu: gpuPrice }),
+  demand: object({ online_gpus: int, booked_gpus: int, recent_bookings: int, instant_utilization: num }),
+  recommendation: object({
+    summary: str,
+    for_clients: object({
+      cheapest_gpu: gpuPrice,
+      fair_price_band: { type: ['object', 'null'], additionalProperties: false, required: ['low', 'high', 'bookings'], properties: { low: num, high: num, bookings: int } },
+    }),
+    for_providers: object({ suggested_price_per_hour: num }),
+  }),
+  updated_at: time,
+}, ['updated_at']));
+
+export const priceHistorySchema = named('PriceHistory', "A model's price over time, oldest first", object({
+  model_key: str,
+  points: { type: 'array', items: object({ at: time, price: num, base_price: num, multiplier: num, utilization: num, online_gpus: int, booked_gpus: int }, ['at']) },
+  next_cursor: strOrNull,
+}));

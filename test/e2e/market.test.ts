@@ -129,7 +129,13 @@ describe('the market through the gateway', function () {
     const best = waiting.filter((w) => w.capacity <= first.capacity + left).sort((x, y) => y.price - x.price)[0];
     for (const id of first.booking_ids) assert.equal((await call('POST', `/v1/marketplace/bookings/${id}/release`, { key: owner.key })).status, 200);
     if (best) {
-      await waitFor(async () => (await bidOf(best.id)).status === 'accepted', 20_000, `the best waiting bid (${best.price} for ${best.capacity}) to fill`);
+      await waitFor(async () => (await bidOf(best.id)).status === 'accepted', 20_000, `the best waiting bid (${best.price} for ${best.capacity}) to fill`).catch(async (err) => {
+        // What the market saw, to tell a slow event from a wrong plan.
+        const seen = await mesh.market.db('gpus').whereIn('gpu_id', gpus).select('gpu_id', 'online', 'withdrawn', 'unregistered');
+        const live = await mesh.market.db('bookings').whereIn('gpu_id', gpus).where('live', true).select('gpu_id', 'booking_id', 'start_time', 'end_time');
+        const bids = await mesh.market.db('bids').whereIn('bid_id', submitted.map((x) => x.body.id)).select('bid_id', 'capacity', 'price_micro', 'status', 'booking_ids');
+        throw new Error(`${(err as Error).message}; first ${JSON.stringify(first)}, left ${left}; market gpus ${JSON.stringify(seen)}; live ${JSON.stringify(live)}; bids ${JSON.stringify(bids)}`);
+      });
       const others = (await Promise.all(waiting.filter((w) => w.id !== best.id).map((w) => bidOf(w.id)))).filter((w) => w.status === 'accepted');
       assert.ok(others.every((o) => o.price < best.price || o.capacity > best.capacity), 'no lower bid went before it');
     }

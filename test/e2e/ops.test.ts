@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import net from 'node:net';
 import { HealthImplementation } from 'grpc-health-check';
@@ -42,6 +45,38 @@ describe('operations endpoints', () => {
       assert.ok(res.body.paths[path], `${path} missing`);
     }
     assert.ok(res.body.paths['/v1/marketplace/gpu/{id}'].delete);
+  });
+
+  it('serves a valid, complete OpenAPI 3.1 document: every route with its success answer, its problems, security and schemas', async () => {
+    const doc = (await http(mesh.url, 'GET', '/openapi.json')).body;
+    assert.equal(doc.openapi, '3.1.0');
+    // A well-kept validator, on a copy (it dereferences in place).
+    await SwaggerParser.validate(structuredClone(doc));
+    // The document is the one committed as openapi.json (npm run openapi makes both).
+    assert.deepEqual(doc, JSON.parse(readFileSync(resolve(__dirname, '../../openapi.json'), 'utf8')), 'openapi.json is stale: npm run openapi');
+    const operations = Object.entries<Record<string, any>>(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method, op })));
+    assert.ok(operations.length >= 49, `${operations.length} operations`);
+    for (const { path, method, op } of operations) {
+      const where = `${method.toUpperCase()} ${path}`;
+      const codes = Object.keys(op.responses);
+      const success = codes.filter((c) => c < '300');
+      assert.ok(success.length >= 1, `${where}: no success answer`);
+      for (const c of success) assert.ok(op.responses[c].content, `${where} ${c}: no schema`);
+      const problems = codes.filter((c) => c >= '400');
+      for (const c of ['400', '404', '429', '503', '504']) assert.ok(problems.includes(c), `${where}: ${c} undocumented`);
+      for (const c of problems) assert.equal(op.responses[c].content['application/problem+json'].schema.$ref, '#/components/schemas/Problem', `${where} ${c}`);
+      const open = Array.isArray(op.security) && op.security.length === 0;
+      assert.equal(open, ['/healthz', '/readyz', '/metrics', '/openapi.json'].includes(path), `${where}: security`);
+      if (!open) assert.ok(problems.includes('401') && problems.includes('403'), `${where}: 401/403 undocumented`);
+      assert.ok(op.summary && op.tags?.length === 1, `${where}: summary and tag`);
+    }
+    // Real statuses: creations say 201, the bid 202, not a placeholder 200.
+    assert.ok(doc.paths['/v1/marketplace/gpu/{id}/book'].post.responses['201']);
+    assert.ok(doc.paths['/v1/marketplace/bids'].post.responses['202'] && !doc.paths['/v1/marketplace/bids'].post.responses['200']);
+    assert.ok(doc.paths['/v1/marketplace/gpu/list'].get.responses['200'].headers['X-Next-Cursor']);
+    assert.ok(doc.paths['/v1/marketplace/gpu/{id}/book'].post.parameters.some((p: { name: string }) => p.name === 'idempotency-key'));
+    for (const name of ['Gpu', 'Booking', 'Order', 'Review', 'Problem', 'Bid', 'Offer', 'Transaction']) assert.ok(doc.components.schemas[name], name);
+    assert.ok(doc.components.schemas.Gpu.examples?.length, 'an example GPU');
   });
 
   it('/metrics is Prometheus text by route template; /docs serves the API page without a key', async () => {

@@ -1,4 +1,5 @@
 import type { Knex } from '../../lib/db';
+import { checkAnswer } from './apiDocument';
 import { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
 import { connect, type ClientHandle } from '../../lib/grpcClient';
 import type { ClientAuth } from '../../lib/meshSecurity';
@@ -189,7 +190,7 @@ export async function http<T = any>(
   base: string,
   method: string,
   path: string,
-  options: { key?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+  options: { key?: string; body?: unknown; rawBody?: string; headers?: Record<string, string>; unchecked?: boolean } = {},
 ): Promise<HttpResult<T>> {
   const headers: Record<string, string> = { ...(options.headers ?? {}) };
   if (options.key !== undefined) headers['X-Api-Key'] = options.key;
@@ -208,5 +209,7 @@ export async function http<T = any>(
   } catch {
     parsed = text;
   }
+  // Every answer a test receives is checked against the gateway's own document.
+  if (!options.unchecked) await checkAnswer(base, method, path, res.status, res.headers.get('content-type') ?? '', parsed);
   return { status: res.status, headers: res.headers, body: parsed as T };
 }

@@ -4,6 +4,7 @@ import { parseMoney } from '../../../lib/money';
 import { accountJson, balanceJson, entryJson, keyJson, transactionJson } from '../accountJson';
 import type { GatewayDeps } from '../deps';
 import { callerOf, setNextLinks } from '../request';
+import { answers, listOf, pageHeaders, ref } from '../answers';
 
 const ADMIN = { roles: ['admin'] };
 const USERS = { roles: ['client', 'provider', 'admin'] };
@@ -27,7 +28,7 @@ export function accountRoutes(app: FastifyInstance, { accounts }: GatewayDeps): 
   app.post<{ Body: { role: string; display_name?: string; account_id?: string } }>('/v1/accounts', {
     schema: { summary: 'Admin: create a client, provider or admin account', body: { type: 'object', additionalProperties: false, required: ['role'], properties: {
       role: { type: 'string', enum: ['client', 'provider', 'admin'] }, display_name: { type: 'string', maxLength: 100 }, account_id: { type: 'string', maxLength: 64 },
-    } } },
+    }, examples: [{ role: 'client', display_name: 'Alice', account_id: 'alice' }] }, response: answers(201, 'created', ref('Account'), { problems: [409] }) },
     config: ADMIN,
   }, async (request, reply) => {
     const { account } = await accounts.createAccount({
@@ -37,14 +38,17 @@ export function accountRoutes(app: FastifyInstance, { accounts }: GatewayDeps): 
   });
 
   app.get<{ Params: { id: string } }>('/v1/accounts/:id', {
-    schema: { summary: 'An account and its balance (`me`: your own; others: admin)', params: accountParams }, config: USERS,
+    schema: { summary: 'An account and its balance (`me`: your own; others: admin)', params: accountParams, response: answers(200, 'the account', ref('Account')) }, config: USERS,
   }, async (request) => {
     const { account, balance } = await accounts.getAccount({ caller: caller(request), accountId: accountOf(request.params.id) });
     return { ...accountJson(account!), balance: balanceJson(balance!) };
   });
 
   app.post<{ Params: { id: string }; Body: { label?: string } | null }>('/v1/accounts/:id/keys', {
-    schema: { summary: 'A new API key (`me`: a second key of yours, for rotation); the secret is shown in this answer only', params: accountParams, body: label },
+    schema: {
+      summary: 'A new API key (`me`: a second key of yours, for rotation); the secret is shown in this answer only', params: accountParams, body: label,
+      response: answers(201, 'the key, with its secret', ref('NewKey'), { problems: [409] }),
+    },
     config: USERS,
   }, async (request, reply) => {
     const { key, secret } = await accounts.createKey({ caller: caller(request), accountId: accountOf(request.params.id), label: request.body?.label ?? '' });
@@ -52,15 +56,15 @@ export function accountRoutes(app: FastifyInstance, { accounts }: GatewayDeps): 
   });
 
   app.get<{ Params: { id: string } }>('/v1/accounts/:id/keys', {
-    schema: { summary: "An account's keys, never their secrets", params: accountParams }, config: USERS,
+    schema: { summary: "An account's keys, never their secrets", params: accountParams, response: answers(200, 'the keys', listOf('Key')) }, config: USERS,
   }, async (request) => (await accounts.listKeys({ caller: caller(request), accountId: accountOf(request.params.id) })).keys.map(keyJson));
 
   app.delete<{ Params: { key_id: string } }>('/v1/keys/:key_id', {
-    schema: { summary: 'Admin: revoke any key (it stops working within 2 s)', params: keyParams }, config: ADMIN,
+    schema: { summary: 'Admin: revoke any key (it stops working within 2 s)', params: keyParams, response: answers(200, 'revoked', ref('Key')) }, config: ADMIN,
   }, async (request) => keyJson((await accounts.revokeKey({ caller: caller(request), keyId: request.params.key_id, accountId: '' })).key!));
 
   app.delete<{ Params: { key_id: string } }>('/v1/accounts/me/keys/:key_id', {
-    schema: { summary: 'Revoke one of your own keys (it stops working within 2 s)', params: keyParams }, config: USERS,
+    schema: { summary: 'Revoke one of your own keys (it stops working within 2 s)', params: keyParams, response: answers(200, 'revoked', ref('Key'), { problems: [409] }) }, config: USERS,
   }, async (request) => {
     const me = caller(request);
     return keyJson((await accounts.revokeKey({ caller: me, keyId: request.params.key_id, accountId: me.accountId })).key!);
@@ -71,7 +75,13 @@ export function accountRoutes(app: FastifyInstance, { accounts }: GatewayDeps): 
     ['payouts', "Admin: pay out an account's earnings (never more than it holds; once per reference)", 'payout'],
   ] as const) {
     app.post<{ Params: { id: string }; Body: { amount: number | string; reference: string } }>(`/v1/accounts/:id/${path}`, {
-      schema: { summary, params: accountParams, body: money }, config: ADMIN,
+      schema: {
+        summary, params: accountParams, body: money,
+        response: answers(201, 'done', ref('Transaction'), {
+          problems: [409], also: { 200: 'the same reference again: the first answer (Idempotent-Replayed: true)' },
+          headers: { 'Idempotent-Replayed': { description: '"true" when the reference was used before', schema: { type: 'string' } } },
+        }),
+      }, config: ADMIN,
     }, async (request, reply) => {
       const res = await accounts[call]({
         caller: caller(request), accountId: request.params.id, amountMicro: parseMoney(request.body.amount, 'amount'), reference: request.body.reference,
@@ -82,11 +92,14 @@ export function accountRoutes(app: FastifyInstance, { accounts }: GatewayDeps): 
   }
 
   app.get<{ Params: { id: string } }>('/v1/accounts/:id/balance', {
-    schema: { summary: '{available, held, earnings} (`me`: yours; others: admin)', params: accountParams }, config: USERS,
+    schema: { summary: '{available, held, earnings} (`me`: yours; others: admin)', params: accountParams, response: answers(200, 'the balance', ref('Balance')) }, config: USERS,
   }, async (request) => balanceJson((await accounts.getBalance({ caller: caller(request), accountId: accountOf(request.params.id) })).balance!));
 
   app.get<{ Params: { id: string }; Querystring: { limit: number; cursor?: string } }>('/v1/accounts/:id/ledger', {
-    schema: { summary: 'Statement: entries newest first, each naming its booking (`me`: yours; others: admin)', params: accountParams, querystring: ledgerQuery },
+    schema: {
+      summary: 'Statement: entries newest first, each naming its booking (`me`: yours; others: admin)', params: accountParams, querystring: ledgerQuery,
+      response: answers(200, 'a page of entries', listOf('LedgerEntry'), { headers: pageHeaders }),
+    },
     config: USERS,
   }, async (request, reply) => {
     const res = await accounts.listLedger({ caller: caller(request), accountId: accountOf(request.params.id), limit: request.query.limit, cursor: request.query.cursor ?? '' });
@@ -100,7 +113,8 @@ export function accountRoutes(app: FastifyInstance, { accounts }: GatewayDeps): 
         booking_id: { type: 'string', minLength: 1, maxLength: 64 }, amount: { type: ['number', 'string'] },
         from_wallet: { type: 'string', maxLength: 200 }, to_wallet: { type: 'string', maxLength: 200 }, task_id: { type: 'string', maxLength: 128 },
       },
-    } },
+      examples: [{ booking_id: 'bkg_2h4j6k8m0n2p4q6r8s0t', amount: 1.5, task_id: 'task-42' }],
+    }, response: answers(201, 'paid', ref('Transaction'), { problems: [402, 409], also: { 200: 'the same task again: the first answer' } }) },
     config: { roles: ['client'] },
   }, async (request, reply) => {
     const res = await accounts.sendPayment({

@@ -6,7 +6,8 @@ import { parseMoney, toUnits } from '../../../lib/money';
 import type { GatewayDeps } from '../deps';
 import { callerOf, setNextLinks } from '../request';
 import { bookingJson, bookingStatusOf, orderJson, quoteDetailsJson, quoteJson } from '../bookingJson';
-import { bookBodySchema, confirmBodySchema, idParamsSchema, ordersQuerySchema } from '../schemas';
+import { bookBodySchema, confirmBodySchema, emptyBodySchema, idParamsSchema, ordersQuerySchema } from '../schemas';
+import { answers, listOf, pageHeaders, ref } from '../answers';
 
 interface BookBody {
   gpu_id?: string;
@@ -37,6 +38,13 @@ export function bookingRoutes(app: FastifyInstance, { booking }: GatewayDeps): v
       summary: 'Book a GPU (Idempotency-Key makes retries safe; dry_run=true only quotes)',
       params: idParamsSchema, body: bookBodySchema,
       querystring: { type: 'object', additionalProperties: false, properties: { dry_run: { type: 'boolean' } } },
+      headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', description: 'a retry with the same key and body gets the first answer' } } },
+      response: {
+        ...answers(201, 'booked (Idempotent-Replayed: true when this answers a retry)', ref('Booking'), {
+          problems: [402, 409, 422], headers: { 'Idempotent-Replayed': { description: '"true" when the answer is a retry\'s first answer', schema: { type: 'string' } } },
+        }),
+        200: { description: 'dry_run=true: the quote, and whether it would be booked now', content: { 'application/json': { schema: ref('DryRun') } } },
+      },
     },
     config: CLIENTS,
   }, async (request, reply) => {
@@ -73,7 +81,7 @@ export function bookingRoutes(app: FastifyInstance, { booking }: GatewayDeps): v
 
   app.post<{ Params: { id: string }; Body: { client_id?: string | null } | undefined }>('/v1/marketplace/gpu/:id/confirm', {
     // The CLI sends {"client_id": <its API key>}: accepted, never stored or echoed.
-    schema: { summary: 'Confirm your booking of a GPU', params: idParamsSchema, body: confirmBodySchema },
+    schema: { summary: 'Confirm your booking of a GPU', params: idParamsSchema, body: confirmBodySchema, response: answers(200, 'confirmed', ref('Booking'), { problems: [409] }) },
     config: RELEASERS,
   }, async (request) => {
     const { booking: b } = await booking.confirmBooking({ caller: callerOf(request), gpuId: request.params.id, bookingId: '' });
@@ -81,7 +89,10 @@ export function bookingRoutes(app: FastifyInstance, { booking }: GatewayDeps): v
   });
 
   app.post<{ Params: { id: string } }>('/v1/marketplace/gpu/:id/release', {
-    schema: { summary: 'Release your booking of a GPU early (charged per second used, the rest refunded)', params: idParamsSchema },
+    schema: {
+      summary: 'Release your booking of a GPU early (charged per second used, the rest refunded)', params: idParamsSchema, body: emptyBodySchema,
+      response: answers(200, 'released', ref('Release'), { problems: [409] }),
+    },
     config: RELEASERS,
   }, async (request) => {
     const { booking: b } = await booking.releaseBooking({ caller: callerOf(request), gpuId: request.params.id, bookingId: '' });
@@ -89,7 +100,7 @@ export function bookingRoutes(app: FastifyInstance, { booking }: GatewayDeps): v
   });
 
   app.post<{ Params: { id: string } }>('/v1/marketplace/bookings/:id/release', {
-    schema: { summary: 'Release a booking early', params: idParamsSchema },
+    schema: { summary: 'Release a booking early', params: idParamsSchema, body: emptyBodySchema, response: answers(200, 'released', ref('Release'), { problems: [409] }) },
     config: RELEASERS,
   }, async (request) => {
     const { booking: b } = await booking.releaseBooking({ caller: callerOf(request), bookingId: request.params.id, gpuId: '' });
@@ -97,14 +108,17 @@ export function bookingRoutes(app: FastifyInstance, { booking }: GatewayDeps): v
   });
 
   app.get<{ Params: { id: string } }>('/v1/marketplace/bookings/:id', {
-    schema: { summary: 'Booking details (its client, the GPU owner, admin)', params: idParamsSchema },
+    schema: { summary: 'Booking details (its client, the GPU owner, admin)', params: idParamsSchema, response: answers(200, 'the booking', ref('Booking')) },
   }, async (request) => {
     const { booking: b } = await booking.getBooking({ caller: callerOf(request), bookingId: request.params.id });
     return bookingJson(b!);
   });
 
   app.get<{ Querystring: { status?: string; limit: number; cursor?: string } }>('/v1/marketplace/orders', {
-    schema: { summary: 'Orders: a client sees its own, a provider those on its GPUs, admin all', querystring: ordersQuerySchema },
+    schema: {
+      summary: 'Orders: a client sees its own, a provider those on its GPUs, admin all', querystring: ordersQuerySchema,
+      response: answers(200, 'a page of orders, newest first', listOf('Order'), { headers: pageHeaders }),
+    },
   }, async (request, reply) => {
     const q = request.query;
     const { orders, nextCursor } = await booking.listOrders({

@@ -10,6 +10,10 @@ import { gpuJson, STATUS_BY_NAME } from '../gpuJson';
 import {
   idParamsSchema, listQuerySchema, minerHeaderSchema, registerBodySchema, unregisterQuerySchema,
 } from '../schemas';
+import { answers, listOf, object, pageHeaders, ref, str } from '../answers';
+
+const registeredSchema = object({ gpu_id: str, status: { type: 'string', const: 'registered' }, gpu: ref('Gpu') });
+const unregisteredSchema = object({ gpu_id: str, status: { type: 'string', const: 'unregistered' }, gpu: ref('Gpu') });
 
 /** A GPU as a REST body states it (CLI names and their aliases). */
 export interface GpuBody {
@@ -87,7 +91,10 @@ const PROVIDERS = { roles: ['provider', 'admin'] };
 /** GPU endpoints of CONTRACT.md: register, list, details, unregister. */
 export function gpuRoutes(app: FastifyInstance, { registry, booking }: GatewayDeps): void {
   app.post<{ Body: { gpu: GpuBody } }>('/v1/marketplace/gpu/register', {
-    schema: { summary: 'Register (or update, by uuid) a GPU', body: registerBodySchema, headers: minerHeaderSchema },
+    schema: {
+      summary: 'Register (or update, by uuid) a GPU', body: registerBodySchema, headers: minerHeaderSchema,
+      response: answers(201, 'registered', registeredSchema, { also: { 200: 'the same miner repeated a uuid: updated' } }),
+    },
     config: PROVIDERS,
   }, async (request, reply) => {
     const spec = gpuSpecFromBody(request.body.gpu, 'gpu');
@@ -119,7 +126,10 @@ export function gpuRoutes(app: FastifyInstance, { registry, booking }: GatewayDe
   }, (q) => JSON.stringify(Object.entries(q).sort(([a], [b]) => a.localeCompare(b))));
 
   app.get<{ Querystring: ListQuery }>('/v1/marketplace/gpu/list', {
-    schema: { summary: 'List GPUs (filters, sort, cursor pagination in X-Next-Cursor / Link)', querystring: listQuerySchema },
+    schema: {
+      summary: 'List GPUs (filters, sort, cursor pagination in X-Next-Cursor / Link)', querystring: listQuerySchema,
+      response: answers(200, 'a page of GPUs', listOf('Gpu'), { headers: pageHeaders }),
+    },
   }, async (request, reply) => {
     const { body, nextCursor } = await fetchPage(request.query);
     if (nextCursor) setNextLinks(request, reply, nextCursor);
@@ -127,7 +137,7 @@ export function gpuRoutes(app: FastifyInstance, { registry, booking }: GatewayDe
   });
 
   app.get<{ Params: { id: string } }>('/v1/marketplace/gpu/:id', {
-    schema: { summary: 'GPU details', params: idParamsSchema },
+    schema: { summary: 'GPU details (with its current booking for its client, owner and admin)', params: idParamsSchema, response: answers(200, 'the GPU', ref('Gpu')) },
   }, async (request) => {
     const caller = callerOf(request);
     const { gpu } = await registry.getGpu({ caller, id: request.params.id });
@@ -142,7 +152,10 @@ export function gpuRoutes(app: FastifyInstance, { registry, booking }: GatewayDe
   });
 
   app.delete<{ Params: { id: string }; Querystring: { force: boolean } }>('/v1/marketplace/gpu/:id', {
-    schema: { summary: 'Unregister a GPU (force=true cancels a live booking)', params: idParamsSchema, querystring: unregisterQuerySchema },
+    schema: {
+      summary: 'Unregister a GPU (force=true cancels a live booking)', params: idParamsSchema, querystring: unregisterQuerySchema,
+      response: answers(200, 'unregistered (its history stays)', unregisteredSchema, { problems: [409] }),
+    },
     config: PROVIDERS,
   }, async (request) => {
     const { gpu } = await registry.unregisterGpu({ caller: callerOf(request), id: request.params.id, force: request.query.force });

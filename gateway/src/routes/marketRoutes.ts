@@ -7,6 +7,7 @@ import { requestTime } from '../../../lib/time';
 import { bookingJson } from '../bookingJson';
 import type { GatewayDeps } from '../deps';
 import { callerOf, setNextLinks } from '../request';
+import { answers, int, listOf, named, num, object, pageHeaders, ref, str, strings, strOrNull, timeOrNull } from '../answers';
 
 const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
 
@@ -16,6 +17,20 @@ export const bidJson = (b: Bid) => ({
   submitted_at: iso(b.submittedAt), client_id: b.clientId, duration_hours: Math.round((b.durationSeconds / 3600) * 1e6) / 1e6,
   gpu_model: b.gpuModel || null, memory_min: b.memoryMin || null, region: b.region || null, expires_at: iso(b.expiresAt),
   booking_ids: b.bookingIds, reason: b.reason || null, decided_at: iso(b.decidedAt),
+});
+
+export const bidSchema = named('Bid', 'A bid and what the market did with it: pending, accepted (its booking_ids) or rejected (reason)', object({
+  id: str, provider: str, capacity: int, price: num, notes: strOrNull, status: { type: 'string', enum: ['pending', 'accepted', 'rejected'] },
+  submitted_at: timeOrNull, client_id: str, duration_hours: num, gpu_model: strOrNull, memory_min: { type: ['integer', 'null'] }, region: strOrNull,
+  expires_at: timeOrNull, booking_ids: strings, reason: strOrNull, decided_at: timeOrNull,
+}), {
+  id: 'bid_6p8q0r2s4t6v8w0x2y4z', provider: '*', capacity: 2, price: 1.8, notes: 'nightly run', status: 'pending', submitted_at: '2026-12-03T08:00:00.000Z',
+  client_id: 'alice', duration_hours: 1, gpu_model: '4090', memory_min: null, region: null, expires_at: '2026-12-04T08:00:00.000Z', booking_ids: [], reason: null, decided_at: null,
+});
+
+const statsSchema = object({
+  totalOffers: int, openCapacity: int, averagePrice: num, activeBids: int, gpus_online: int, gpus_booked: int, bookings_last_24h: int,
+  models: { type: 'array', items: object({ model: str, online: int, booked: int, median_price: num }) },
 });
 
 const bidBody = {
@@ -62,7 +77,10 @@ interface RentBody {
 /** Bids (standing orders that fill themselves), renting by requirements, and the market's figures. */
 export function marketRoutes(app: FastifyInstance, { market }: GatewayDeps): void {
   app.post<{ Body: BidBody }>('/v1/marketplace/bids', {
-    schema: { summary: 'A standing order for `capacity` GPUs at most `price` per GPU-hour; it fills itself, all at once (202)', body: bidBody },
+    schema: {
+      summary: 'A standing order for `capacity` GPUs at most `price` per GPU-hour; it fills itself, all at once (202)', body: bidBody,
+      response: answers(202, 'taken: pending until it fills, expires or is cancelled', ref('Bid'), { problems: [402, 409] }),
+    },
     config: { roles: ['client'] },
   }, async (request, reply) => {
     const b = request.body;
@@ -80,7 +98,7 @@ export function marketRoutes(app: FastifyInstance, { market }: GatewayDeps): voi
         limit: { type: 'integer', minimum: 1, maximum: 500, default: 20 }, status: { type: 'string', enum: ['pending', 'accepted', 'rejected'] },
         provider: { type: 'string', maxLength: 64 }, cursor: { type: 'string', maxLength: 300 },
       },
-    } },
+    }, response: answers(200, 'a page of bids', listOf('Bid'), { headers: pageHeaders }) },
   }, async (request, reply) => {
     const q = request.query;
     const res = await market.listBids({ caller: callerOf(request), status: q.status ?? '', provider: q.provider ?? '', limit: q.limit, cursor: q.cursor ?? '' });
@@ -88,15 +106,19 @@ export function marketRoutes(app: FastifyInstance, { market }: GatewayDeps): voi
     return res.bids.map(bidJson);
   });
 
-  app.get<{ Params: { id: string } }>('/v1/marketplace/bids/:id', { schema: { summary: 'A bid', params: bidParams } },
+  app.get<{ Params: { id: string } }>('/v1/marketplace/bids/:id', { schema: { summary: 'A bid', params: bidParams, response: answers(200, 'the bid', ref('Bid')) } },
     async (request) => bidJson((await market.getBid({ caller: callerOf(request), bidId: request.params.id })).bid!));
 
   app.delete<{ Params: { id: string } }>('/v1/marketplace/bids/:id', {
-    schema: { summary: 'Cancel your pending bid (it never fills later)', params: bidParams }, config: { roles: ['client', 'admin'] },
+    schema: { summary: 'Cancel your pending bid (it never fills later)', params: bidParams, response: answers(200, 'cancelled (rejected)', ref('Bid'), { problems: [409] }) },
+    config: { roles: ['client', 'admin'] },
   }, async (request) => bidJson((await market.cancelBid({ caller: callerOf(request), bidId: request.params.id })).bid!));
 
   app.post<{ Body: RentBody }>('/v1/marketplace/rent', {
-    schema: { summary: 'Book the best free GPU meeting the requirements at or under max_price_per_hour, now (409 with alternatives when none)', body: rentBody },
+    schema: {
+      summary: 'Book the best free GPU meeting the requirements at or under max_price_per_hour, now (409 with alternatives when none)', body: rentBody,
+      response: answers(201, 'booked', ref('Booking'), { problems: [402, 409] }),
+    },
     config: { roles: ['client'] },
   }, async (request, reply) => {
     const b = request.body;
@@ -118,7 +140,9 @@ export function marketRoutes(app: FastifyInstance, { market }: GatewayDeps): voi
     }
   });
 
-  app.get('/v1/marketplace/stats', { schema: { summary: 'The market: offers, open capacity, average price, active bids, GPUs by model, bookings in 24 h' } },
+  app.get('/v1/marketplace/stats', {
+    schema: { summary: 'The market: offers, open capacity, average price, active bids, GPUs by model, bookings in 24 h', response: answers(200, 'the figures', statsSchema) },
+  },
     async (request) => {
       const s = await market.getStats({ caller: callerOf(request) });
       return {

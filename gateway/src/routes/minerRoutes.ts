@@ -6,6 +6,12 @@ import { heartbeatBodySchema, minerHeaderSchema, minerParams, minerRegisterBodyS
 import { invalid } from '../../../lib/errors';
 import type { GpuSpec } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import { type GpuBody, gpuSpecFromBody } from './gpuRoutes';
+import { answers, int, listOf, object, str } from '../answers';
+
+/** What the miner-wide answers say: the miner and its GPUs as they are now. */
+const minerGpusSchema = object({
+  status: { type: 'string', enum: ['registered', 'nothing_listed', 'updated', 'deregistered'] }, miner_id: str, gpus: listOf('Gpu'), message: str,
+}, ['message']);
 
 interface MinerRegisterBody {
   capabilities: { gpu?: GpuBody | GpuBody[] };
@@ -34,7 +40,10 @@ function specsOf({ capabilities, region }: MinerRegisterBody): GpuSpec[] | undef
 /** The miner endpoints the CLI's `miner` commands call; the gRPC stream is the agent's way. */
 export function minerRoutes(app: FastifyInstance, { registry }: GatewayDeps): void {
   app.post<{ Body: MinerRegisterBody }>('/v1/miners/register', {
-    schema: { summary: "Create or update a miner's GPUs from its capabilities", body: minerRegisterBodySchema, headers: minerHeaderSchema },
+    schema: {
+      summary: "Create or update a miner's GPUs from its capabilities", body: minerRegisterBodySchema, headers: minerHeaderSchema,
+      response: answers(200, 'registered, or nothing_listed for capabilities without a GPU', minerGpusSchema),
+    },
     config: PROVIDERS,
   }, async (request) => {
     const minerId = minerIdOf(request);
@@ -48,7 +57,10 @@ export function minerRoutes(app: FastifyInstance, { registry }: GatewayDeps): vo
   });
 
   app.put<{ Params: { id: string }; Body: MinerRegisterBody }>('/v1/miners/:id/capabilities', {
-    schema: { summary: "Update one of your miners' GPUs from its capabilities (as register does); another's miner is 404", params: minerParams, body: minerRegisterBodySchema },
+    schema: {
+      summary: "Update one of your miners' GPUs from its capabilities (as register does); another's miner is 404", params: minerParams, body: minerRegisterBodySchema,
+      response: answers(200, 'updated', minerGpusSchema),
+    },
     config: PROVIDERS,
   }, async (request) => {
     const minerId = request.params.id;
@@ -62,6 +74,7 @@ export function minerRoutes(app: FastifyInstance, { registry }: GatewayDeps): vo
     schema: {
       summary: "Unregister all of one of your miners' GPUs (409 listing the booked ones unless force=true, which cancels their bookings); history stays",
       params: minerParams, querystring: unregisterQuerySchema,
+      response: answers(200, 'deregistered', minerGpusSchema, { problems: [409] }),
     },
     config: PROVIDERS,
   }, async (request) => {
@@ -71,7 +84,10 @@ export function minerRoutes(app: FastifyInstance, { registry }: GatewayDeps): vo
   });
 
   app.post<{ Body: HeartbeatBody | null }>('/v1/miners/heartbeat', {
-    schema: { summary: "Keep a miner's GPUs online", body: heartbeatBodySchema, headers: minerHeaderSchema },
+    schema: {
+      summary: "Keep a miner's GPUs online", body: heartbeatBodySchema, headers: minerHeaderSchema,
+      response: answers(200, 'its GPUs online (or offline)', object({ status: { type: 'string', enum: ['online', 'offline'] }, miner_id: str, gpus: int, heartbeat_interval_seconds: int })),
+    },
     config: PROVIDERS,
   }, async (request) => {
     const online = (request.body?.status ?? 'ONLINE').toUpperCase() !== 'OFFLINE';

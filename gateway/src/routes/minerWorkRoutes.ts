@@ -8,6 +8,23 @@ import type { GatewayDeps } from '../deps';
 import { callerOf, setNextLinks } from '../request';
 import { emptyBodySchema, minerParams } from '../schemas';
 import { GPU_LIMITS as L } from '../../../lib/gpuLimits';
+import { answers, int, num, numOrNull, object, pageHeaders, str, strOrNull, timeOrNull } from '../answers';
+
+const figures = { gross: num, fee: num, net: num, bookings: int };
+const earningsSchema = object({
+  miner_id: str, from_time: timeOrNull, to_time: timeOrNull, currency: str, total: object(figures),
+  by_gpu: { type: 'array', items: object({ gpu_id: str, ...figures }) },
+  by_day: { type: 'array', items: object({ day: { type: 'string', format: 'date' }, ...figures }) },
+  bookings: { type: 'array', items: object({ booking_id: str, gpu_id: str, earned_at: timeOrNull, ...figures }) },
+  bookings_truncated: { type: 'boolean' },
+});
+const jobsSchema = object({
+  miner_id: str, next_cursor: strOrNull,
+  jobs: { type: 'array', items: object({
+    job_id: str, booking_id: str, gpu_id: str, gpu_model: str, client_id: str, status: str, start_time: timeOrNull, end_time: timeOrNull,
+    total_cost: num, charged: numOrNull, refund: numOrNull, created_at: timeOrNull,
+  }) },
+});
 
 const when = { type: 'string', anyOf: [{ format: 'date' }, { format: 'date-time' }] } as const;
 const earningsQuery = {
@@ -46,6 +63,7 @@ export function minerWorkRoutes(app: FastifyInstance, { registry, accounts, book
     schema: {
       summary: "What one of your miners' GPUs earned in a window, from the ledger: gross, fee, net, per GPU, per UTC day, and the bookings behind it",
       params: minerParams, querystring: earningsQuery, body: emptyBodySchema,
+      response: answers(200, "the miner's earnings", earningsSchema),
     },
     config: { roles: ['provider', 'admin'] },
   }, async (request) => {
@@ -69,6 +87,7 @@ export function minerWorkRoutes(app: FastifyInstance, { registry, accounts, book
     schema: {
       summary: "The bookings on one of your miners' GPUs (job ids, status, charged), newest first, filtered and paged",
       params: minerParams, querystring: jobsQuery, body: emptyBodySchema,
+      response: answers(200, "a page of the miner's jobs", jobsSchema, { headers: pageHeaders }),
     },
     config: { roles: ['provider', 'admin'] },
   }, async (request, reply) => {

@@ -5,6 +5,7 @@ import { minerOfferJson, offerJson } from '../offerJson';
 import { callerOf } from '../request';
 import { emptyBodySchema } from '../schemas';
 import { GPU_LIMITS as L } from '../../../lib/gpuLimits';
+import { answers, int, listOf, object, ref } from '../answers';
 
 const hours = { type: 'number', exclusiveMinimum: 0, maximum: 720 } as const;
 const offerBody = {
@@ -40,7 +41,10 @@ export function offerRoutes(app: FastifyInstance, { registry }: GatewayDeps): vo
 
   app.post<{ Body: { gpu_id: string; price_per_hour: number | string; min_hours?: number; max_hours?: number; supported_models?: string[]; status?: string } }>(
     '/v1/marketplace/offers', {
-      schema: { summary: "Publish (or change) your GPU's offer: price per hour, hours it may be booked for, models it supports", body: offerBody },
+      schema: {
+        summary: "Publish (or change) your GPU's offer: price per hour, hours it may be booked for, models it supports", body: offerBody,
+        response: answers(201, 'published', ref('Offer'), { also: { 200: 'changed' } }),
+      },
       config: { roles: ['provider', 'admin'] },
     }, async (request, reply) => {
       const b = request.body;
@@ -52,15 +56,21 @@ export function offerRoutes(app: FastifyInstance, { registry }: GatewayDeps): vo
     });
 
   app.get<{ Querystring: OffersQuery }>('/v1/marketplace/offers', {
-    schema: { summary: 'Offers, cheapest first (status open by default: reserved ones are booked now)', querystring: offersQuery },
+    schema: {
+      summary: 'Offers, cheapest first (status open by default: reserved ones are booked now)', querystring: offersQuery,
+      response: answers(200, 'the offers', listOf('Offer')),
+    },
   }, async (request) => (await list(callerOf(request), request.query)).gpus.map(offerJson));
 
   app.get<{ Querystring: OffersQuery }>('/v1/marketplace/miner-offers', {
-    schema: { summary: 'Offers with their miner and GPU status', querystring: offersQuery },
+    schema: { summary: 'Offers with their miner and GPU status', querystring: offersQuery, response: answers(200, 'the offers', listOf('MinerOffer')) },
   }, async (request) => (await list(callerOf(request), request.query)).gpus.map(minerOfferJson));
 
   app.post('/v1/marketplace/sync-offers', {
-    schema: { summary: 'Admin: open an offer, at its listed price, for every online GPU that has none', body: emptyBodySchema }, config: { roles: ['admin'] },
+    schema: {
+      summary: 'Admin: open an offer, at its listed price, for every online GPU that has none', body: emptyBodySchema,
+      response: answers(200, 'how many were opened', object({ opened: int })),
+    }, config: { roles: ['admin'] },
   }, async (request) => ({ opened: (await registry.syncOffers({ caller: callerOf(request) })).opened }));
 }
 

@@ -3,6 +3,7 @@ import { checkHealth } from '../../../lib/grpcClient';
 import type { GatewayDeps } from '../deps';
 import type { Metrics } from '../metrics';
 import { problem, sendProblem } from '../problem';
+import { answers, object, str } from '../answers';
 
 const PUBLIC = { public: true };
 /** How old a readiness answer may be. */
@@ -10,7 +11,9 @@ export const READY_MAX_AGE_MS = 1000;
 
 /** Operations endpoints: liveness, readiness over gRPC health, Prometheus metrics, the OpenAPI document (the /docs page is @fastify/swagger-ui). */
 export function opsRoutes(app: FastifyInstance, { backends }: GatewayDeps, metrics: Metrics): void {
-  app.get('/healthz', { config: PUBLIC, schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', {
+    config: PUBLIC, schema: { summary: 'Liveness: the gateway answers', security: [], response: answers(200, 'alive', object({ status: str }), { public: true }) },
+  }, async () => ({ status: 'ok' }));
 
   // Readiness is asked for by probes, and by anyone (it is public): answering from a result at
   // most READY_MAX_AGE_MS old keeps it from fanning out health calls per request.
@@ -22,7 +25,13 @@ export function opsRoutes(app: FastifyInstance, { backends }: GatewayDeps, metri
     return last.entries;
   };
 
-  app.get('/readyz', { config: PUBLIC, schema: { hide: true } }, async (_request, reply) => {
+  app.get('/readyz', {
+    config: PUBLIC,
+    schema: {
+      summary: "Readiness: every backend's gRPC health (503 naming the ones down)", security: [],
+      response: answers(200, 'ready', object({ status: str, services: { type: 'object', additionalProperties: str } }), { public: true }),
+    },
+  }, async (_request, reply) => {
     const entries = await health();
     const services = Object.fromEntries(entries);
     if (entries.every(([, s]) => s === 'SERVING')) return { status: 'ready', services };
@@ -30,8 +39,17 @@ export function opsRoutes(app: FastifyInstance, { backends }: GatewayDeps, metri
     return sendProblem(reply, problem(503, `not ready: ${down.join(', ')}`, { services }));
   });
 
-  app.get('/metrics', { config: PUBLIC, schema: { hide: true } }, async (_request, reply) =>
+  app.get('/metrics', {
+    config: PUBLIC,
+    schema: {
+      summary: 'Prometheus metrics of the gateway', security: [],
+      response: answers(200, 'Prometheus text format', str, { public: true, contentType: 'text/plain' }),
+    },
+  }, async (_request, reply) =>
     reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render()));
 
-  app.get('/openapi.json', { config: PUBLIC, schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', {
+    config: PUBLIC,
+    schema: { summary: 'This document', security: [], response: answers(200, 'OpenAPI 3.1', { type: 'object', additionalProperties: true }, { public: true }) },
+  }, async () => app.swagger());
 }

@@ -6,6 +6,7 @@ import { singleFlight } from '../../../lib/singleFlight';
 import type { GatewayDeps } from '../deps';
 import { callerOf } from '../request';
 import { pricePointJson, pricingJson } from '../pricingJson';
+import { answers, pageHeaders, ref } from '../answers';
 
 
 const modelParams = {
@@ -49,12 +50,15 @@ export function pricingRoutes(app: FastifyInstance, { pricing }: GatewayDeps): v
   }
 
   app.get<{ Params: { model: string } }>('/v1/marketplace/pricing/:model', {
-    schema: { summary: 'Current price, supply, demand and recommendations for a GPU model', params: modelParams },
+    schema: { summary: 'Current price, supply, demand and recommendations for a GPU model', params: modelParams, response: answers(200, "the model's price", ref('ModelPrice')) },
   }, async (request) => priceOf(request.params.model));
 
   app.get<{ Params: { model: string }; Querystring: { from?: string; to?: string; limit: number; cursor?: string } }>(
     '/v1/marketplace/pricing/:model/history', {
-      schema: { summary: "A model's price over time, oldest first", params: modelParams, querystring: historyQuery },
+      schema: {
+        summary: "A model's price over time, oldest first", params: modelParams, querystring: historyQuery,
+        response: answers(200, 'the points', ref('PriceHistory'), { headers: { 'X-Next-Cursor': pageHeaders['X-Next-Cursor'] } }),
+      },
     }, async (request, reply) => {
       const { from, to, limit, cursor } = request.query;
       const res = await pricing.getPriceHistory({
@@ -66,7 +70,10 @@ export function pricingRoutes(app: FastifyInstance, { pricing }: GatewayDeps): v
     });
 
   app.put<{ Params: { model: string }; Body: { base_price: number | string | null } }>('/v1/marketplace/pricing/:model/base-price', {
-    schema: { summary: "Admin: fix a model's base price (null: back to the median listed price)", params: modelParams, body: basePriceBody },
+    schema: {
+      summary: "Admin: fix a model's base price (null: back to the median listed price)", params: modelParams, body: basePriceBody,
+      response: answers(200, "the model's price with it", ref('ModelPrice')),
+    },
     config: { roles: ['admin'] },
   }, async (request) => {
     const value = request.body.base_price;

@@ -6,6 +6,7 @@ import type { GatewayDeps } from '../deps';
 import { callerOf } from '../request';
 import { reviewJson, summaryJson } from '../reviewJson';
 import { idParamsSchema } from '../schemas';
+import { answers, pageHeaders, ref } from '../answers';
 
 // Comments are checked by the service (trimmed, at most 2,000 characters); the schema only
 // keeps absurd bodies out.
@@ -36,6 +37,7 @@ export function reviewRoutes(app: FastifyInstance, { reviews }: GatewayDeps): vo
         type: 'object', additionalProperties: false,
         properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 10 }, cursor: { type: 'string', maxLength: 300 } },
       },
+      response: answers(200, 'a page of reviews', ref('ReviewPage'), { headers: { 'X-Next-Cursor': pageHeaders['X-Next-Cursor'] } }),
     },
   }, async (request, reply) => {
     const caller = callerOf(request);
@@ -53,7 +55,8 @@ export function reviewRoutes(app: FastifyInstance, { reviews }: GatewayDeps): vo
     schema: {
       summary: 'Review a GPU you booked (once; change it later with PATCH /v1/marketplace/reviews/{review_id})',
       params: idParamsSchema,
-      body: { type: 'object', additionalProperties: false, required: ['rating'], properties: { rating, comment } },
+      body: { type: 'object', additionalProperties: false, required: ['rating'], properties: { rating, comment }, examples: [{ rating: 5, comment: 'fast and stable' }] },
+      response: answers(201, 'reviewed', ref('Review'), { problems: [409] }),
     },
     config: CLIENTS,
   }, async (request, reply) => {
@@ -68,6 +71,7 @@ export function reviewRoutes(app: FastifyInstance, { reviews }: GatewayDeps): vo
       summary: 'Change your own review (rating and/or comment; "comment": null removes it)',
       params: reviewParams,
       body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { rating, comment } },
+      response: answers(200, 'changed', ref('Review')),
     },
     config: CLIENTS,
   }, async (request) => {
@@ -87,6 +91,7 @@ export function reviewRoutes(app: FastifyInstance, { reviews }: GatewayDeps): vo
         type: 'object', additionalProperties: false, required: ['action', 'reason'],
         properties: { action: { type: 'string', enum: ['hide', 'restore'] }, reason: { type: 'string', maxLength: 2000 } },
       },
+      response: answers(200, 'moderated (`changed`: false when it already was so)', ref('Review')),
     },
     config: { roles: ['admin'] },
   }, async (request) => {
@@ -102,6 +107,7 @@ export function reviewRoutes(app: FastifyInstance, { reviews }: GatewayDeps): vo
       summary: "A GPU's average rating after each change, oldest first (for charts)",
       params: idParamsSchema,
       querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 500 } } },
+      response: answers(200, 'the points', ref('RatingHistory')),
     },
   }, async (request) => {
     const res = await reviews.getRatingHistory({ caller: callerOf(request), gpuId: request.params.id, limit: request.query.limit });
