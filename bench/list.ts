@@ -15,11 +15,14 @@ async function main(): Promise<void> {
   const { base } = bench;
   const key = 'bench-client-key-0000000000';
   try {
+    // The accounts service knows the keys (the gateway and registry ask it who a key is).
+    const keys = { AITBC_API_KEYS: withServiceKeys(`client:bench:${key}`), ACCOUNTS_ADDR: `127.0.0.1:${base + 5}` };
+    await bench.start('dist/services/accounts/src/main.js', { ...bench.common, ...keys, ACCOUNTS_PORT: String(base + 5) }, 'accounts serving');
     // A TTL longer than the run keeps the seeded GPUs online throughout.
-    await bench.start('dist/services/registry/src/main.js', { ...bench.common, REGISTRY_PORT: String(base + 1), MINER_PORT: String(base + 7), HEARTBEAT_TTL_SECONDS: '86400' }, 'registry serving');
+    await bench.start('dist/services/registry/src/main.js', { ...bench.common, ...keys, REGISTRY_PORT: String(base + 1), MINER_PORT: String(base + 7), HEARTBEAT_TTL_SECONDS: '86400' }, 'registry serving');
     await seed(bench.database.url, gpus);
     await bench.start('dist/gateway/src/main.js', {
-      PORT: String(base), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: withServiceKeys(`client:bench:${key}`), LOG_LEVEL: 'info',
+      ...keys, PORT: String(base), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, RATE_LIMIT_PER_SECOND: '0', LOG_LEVEL: 'info',
     }, 'gateway listening');
     const listUrl = `http://127.0.0.1:${base}/v1/marketplace/gpu/list?available=true&limit=20`;
     const page = await (await fetch(listUrl, { headers: { 'X-Api-Key': key } })).text();

@@ -15,7 +15,7 @@ export const int = { type: 'integer' } as const;
 export const bool = { type: 'boolean' } as const;
 export const strings = { type: 'array', items: str } as const;
 export const ref = (id: string) => ({ $ref: `${id}#` });
-export const listOf = (id: string) => ({ type: 'array', items: ref(id) });
+export const listOf = (id: string) => ({ type: 'array' as const, items: ref(id) });
 export const nullable = (id: string) => ({ oneOf: [ref(id), { type: 'null' }] });
 
 /**
@@ -27,7 +27,7 @@ export function object(properties: Record<string, object>, optional: string[] = 
 }
 
 /** A named schema: a component of the document, referred to as `ref(name)`. */
-export const named = (id: string, description: string, schema: object, example?: unknown) =>
+export const named = <S extends object>(id: string, description: string, schema: S, example?: unknown): S & { $id: string; description: string } =>
   ({ $id: id, description, ...schema, ...(example === undefined ? {} : { examples: [example] }) });
 
 /** RFC 9457 problem details; extension members (`field`, `quote`, `alternatives`, `booked`, …) as the detail needs. */

@@ -5,13 +5,17 @@ import { parseMoney } from '../../../lib/money';
 import { singleFlight } from '../../../lib/singleFlight';
 import type { GatewayDeps } from '../deps';
 import { callerOf, minerIdOf, setNextLinks } from '../request';
-import { bookingJson } from '../bookingJson';
-import { gpuJson, STATUS_BY_NAME } from '../gpuJson';
+import fastJson, { type Schema } from 'fast-json-stringify';
+import { bookingJson, bookingSchema } from '../bookingJson';
+import { gpuJson, gpuSchema, STATUS_BY_NAME } from '../gpuJson';
 import {
   idParamsSchema, listQuerySchema, minerHeaderSchema, registerBodySchema, unregisterQuerySchema,
 } from '../schemas';
 import { answers, listOf, object, pageHeaders, ref, str } from '../answers';
 
+// A page is rendered once for every caller sharing it, with the schema the document gives it
+// (fast-json-stringify, as Fastify renders the other answers).
+const serializeList = fastJson(listOf('Gpu'), { schema: { Gpu: gpuSchema, Booking: bookingSchema } as unknown as Record<string, Schema> });
 const registeredSchema = object({ gpu_id: str, status: { type: 'string', const: 'registered' }, gpu: ref('Gpu') });
 const unregisteredSchema = object({ gpu_id: str, status: { type: 'string', const: 'unregistered' }, gpu: ref('Gpu') });
 
@@ -122,7 +126,7 @@ export function gpuRoutes(app: FastifyInstance, { registry, booking }: GatewayDe
       cursor: q.cursor ?? '',
       ownerId: '',
     });
-    return { body: JSON.stringify(gpus.map(gpuJson)), nextCursor };
+    return { body: serializeList(gpus.map(gpuJson)), nextCursor };
   }, (q) => JSON.stringify(Object.entries(q).sort(([a], [b]) => a.localeCompare(b))));
 
   app.get<{ Querystring: ListQuery }>('/v1/marketplace/gpu/list', {
