@@ -76,7 +76,8 @@ function telemetry(gpus: GpuInventory[], simulated: boolean): GpuTelemetry[] {
 export async function runAgent(options: AgentOptions, logger: Logger, signal: AbortSignal): Promise<void> {
   const simulated = options.simulate > 0;
   // No nvidia-smi, or no GPUs: NoGpusError says which, and the agent exits non-zero.
-  const gpus = (simulated ? simulatedGpus(options.minerId, options.simulate) : readGpus())
+  const skip = (line: string, why: string) => logger.warn({ line, why }, 'a GPU nvidia-smi lists is left out');
+  const gpus = (simulated ? simulatedGpus(options.minerId, options.simulate) : readGpus(undefined, skip))
     .map((g) => ({ ...g, pricePerHourMicro: options.priceMicro, region: options.region ?? g.region }));
   const client = new MinerServiceClient(options.registry,
     options.ca ? grpc.credentials.createSsl(Buffer.from(options.ca)) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
@@ -85,11 +86,13 @@ export async function runAgent(options: AgentOptions, logger: Logger, signal: Ab
     while (!signal.aborted) {
       const outcome = await session(client, options, gpus, simulated, logger, signal, () => (attempt = 0));
       if (signal.aborted) break;
-      if (outcome === grpc.status.UNAUTHENTICATED || outcome === grpc.status.PERMISSION_DENIED) {
+      if (outcome?.code === grpc.status.UNAUTHENTICATED || outcome?.code === grpc.status.PERMISSION_DENIED) {
         throw new Error('the registry refused the API key (a provider key is needed)');
       }
+      // The inventory itself was refused: reconnecting would only be refused again.
+      if (outcome?.code === grpc.status.INVALID_ARGUMENT) throw new Error(`the registry refused this rig's GPUs: ${outcome.detail}`);
       const delay = Math.random() * Math.min(30_000, 500 * 2 ** attempt++);
-      logger.warn({ delayMs: Math.round(delay), code: outcome === undefined ? undefined : grpc.status[outcome] }, 'stream ended; reconnecting');
+      logger.warn({ delayMs: Math.round(delay), code: outcome === undefined ? undefined : grpc.status[outcome.code] }, 'stream ended; reconnecting');
       await new Promise((resolve) => {
         const timer = setTimeout(resolve, delay);
         signal.addEventListener('abort', () => { clearTimeout(timer); resolve(undefined); }, { once: true });
@@ -104,7 +107,7 @@ export async function runAgent(options: AgentOptions, logger: Logger, signal: Ab
 function session(
   client: InstanceType<typeof MinerServiceClient>, options: AgentOptions, gpus: GpuInventory[], simulated: boolean,
   logger: Logger, signal: AbortSignal, onWelcome: () => void,
-): Promise<grpc.status | undefined> {
+): Promise<{ code: grpc.status; detail: string } | undefined> {
   return new Promise((resolve) => {
     const metadata = new grpc.Metadata();
     metadata.set('x-api-key', options.apiKey);
@@ -112,10 +115,10 @@ function session(
     let timer: NodeJS.Timeout | undefined;
     const stop = () => stream.end();
     signal.addEventListener('abort', stop, { once: true });
-    const done = (code: grpc.status | undefined) => {
+    const done = (outcome: { code: grpc.status; detail: string } | undefined) => {
       clearInterval(timer);
       signal.removeEventListener('abort', stop);
-      resolve(code);
+      resolve(outcome);
     };
     stream.on('data', (message: ConnectResponse) => {
       if (message.kind?.$case === 'welcome') {
@@ -136,10 +139,16 @@ function session(
     });
     stream.on('error', (err: grpc.ServiceError) => {
       if (!signal.aborted) logger.warn({ code: grpc.status[err.code], detail: err.details }, 'stream failed');
-      done(err.code);
+      done({ code: err.code, detail: err.details });
     });
     stream.on('end', () => done(undefined));
-    stream.write({ kind: { $case: 'hello', value: { minerId: options.minerId, gpus, agentVersion: '1' } } });
+    try {
+      stream.write({ kind: { $case: 'hello', value: { minerId: options.minerId, gpus, agentVersion: '1' } } });
+    } catch (err) {
+      // A value the message cannot even carry (out of its field's range).
+      stream.cancel();
+      done({ code: grpc.status.INVALID_ARGUMENT, detail: (err as Error).message });
+    }
   });
 }
 

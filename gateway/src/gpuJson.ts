@@ -1,13 +1,15 @@
 import { type Gpu, GpuStatus, gpuStatusToJSON } from '../../lib/gen/aitbc/marketplace/v1/registry';
 import { enumName } from '../../lib/enumNames';
 import { toUnits } from '../../lib/money';
-import { int, named, num, object, ref, str, strings, strOrNull, timeOrNull } from './answers';
+import { int, named, num, numOrNull, object, ref, str, strings, strOrNull, timeOrNull } from './answers';
 
 /** "available", "booked", "offline" (from the proto's names; a GPU of no known status shows offline). */
 const statusName = (status: GpuStatus): string =>
   (status > GpuStatus.GPU_STATUS_UNSPECIFIED ? enumName(gpuStatusToJSON, 'GPU_STATUS_', status) : 'offline');
 
 const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
+/** A telemetry value the miner did not report (NaN on the wire) is null. */
+const reported = (value: number) => (Number.isNaN(value) ? null : value);
 
 /** A GPU as the REST contract shows it: snake_case, money in AITBC, ISO-8601 UTC times. */
 export function gpuJson(gpu: Gpu) {
@@ -37,8 +39,8 @@ export function gpuJson(gpu: Gpu) {
     updated_at: iso(gpu.updatedAt),
     // What its miner last reported with a heartbeat (null until it reports any).
     telemetry: gpu.telemetry ? {
-      utilization: gpu.telemetry.utilization, temperature_c: gpu.telemetry.temperatureC,
-      memory_used_gb: gpu.telemetry.memoryUsedGb, power_w: gpu.telemetry.powerW, reported_at: iso(gpu.telemetry.reportedAt),
+      utilization: reported(gpu.telemetry.utilization), temperature_c: reported(gpu.telemetry.temperatureC),
+      memory_used_gb: reported(gpu.telemetry.memoryUsedGb), power_w: reported(gpu.telemetry.powerW), reported_at: iso(gpu.telemetry.reportedAt),
     } : null,
   };
 }
@@ -57,7 +59,7 @@ export const gpuSchema = named('Gpu', 'A GPU as listed: specs, owner and miner, 
   last_heartbeat_at: timeOrNull, booking_expires: timeOrNull, total_bookings: int, average_rating: num, total_reviews: int,
   created_at: timeOrNull, updated_at: timeOrNull,
   telemetry: { type: ['object', 'null'], additionalProperties: false, required: ['utilization', 'temperature_c', 'memory_used_gb', 'power_w', 'reported_at'],
-    properties: { utilization: num, temperature_c: num, memory_used_gb: num, power_w: num, reported_at: timeOrNull } },
+    properties: { utilization: numOrNull, temperature_c: numOrNull, memory_used_gb: numOrNull, power_w: numOrNull, reported_at: timeOrNull } },
   // GPU details only: the current booking, for its client, the GPU's owner and admin.
   current_booking: ref('Booking'),
 }, ['current_booking']), {

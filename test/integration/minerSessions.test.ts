@@ -164,6 +164,34 @@ describe('miner sessions over gRPC', function () {
     channel.close();
   });
 
+  it("keeps every miner's liveness when one sends telemetry a database column cannot hold (a subnormal 5e-324)", async () => {
+    const poison = openStream(registry.publicAddress!, KEYS.provider);
+    const honest = openStream(registry.publicAddress!, KEYS.provider2);
+    try {
+      poison.hello(inventory(1, 'GPU-poison'), 'poison-rig');
+      honest.hello(inventory(1, 'GPU-honest'), 'honest-rig');
+      await waitFor(() => poison.received.length > 0 && honest.received.length > 0, 5000, 'both welcomed');
+      const [honestGpu] = await list('honest-rig');
+      for (let i = 0; i < 4; i++) {
+        poison.beat([{ uuid: 'GPU-poison-0', utilization: 5e-324 }]);
+        honest.beat([{ uuid: 'GPU-honest-0', utilization: 42 }]);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      const before = (await handle.client.getGpu({ caller: client, id: honestGpu.id })).gpu!;
+      assert.equal(before.telemetry?.utilization, 42, "the honest miner's reading is stored");
+      const [poisoned] = await list('poison-rig');
+      assert.equal(poisoned.telemetry?.utilization, 0, 'the subnormal is kept as 0.0, not refused by the database');
+      // Liveness keeps being written for both: last_heartbeat_at moves on.
+      honest.beat([{ uuid: 'GPU-honest-0' }]);
+      await waitFor(async () => (await handle.client.getGpu({ caller: client, id: honestGpu.id })).gpu!.lastHeartbeatAt! > before.lastHeartbeatAt!, 3000, 'the next beat written');
+    } finally {
+      poison.stream.end();
+      honest.stream.end();
+      poison.close();
+      honest.close();
+    }
+  });
+
   it('throttles failed miner logins by address: RESOURCE_EXHAUSTED for unknown keys, a good provider key unaffected', async () => {
     // A replica of its own, so the throttled address does not disturb the other tests.
     const strict = await startRegistry(readRegistryConfig(

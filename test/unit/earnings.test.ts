@@ -40,7 +40,7 @@ describe('reading nvidia-smi (pure)', () => {
     assert.deepEqual(gpus.map((g) => [g.uuid, g.model, g.memoryGb, g.computeCapability, g.driverVersion, g.cudaVersion]),
       [['GPU-a', 'NVIDIA H200', 143771, '9.0', '550.54.15', '12.4'], ['GPU-b', 'Tesla T4', 1024, '', '550.54.15', '12.4']]);
     assert.deepEqual(readTelemetry(run).map((t) => [t.uuid, t.utilization, t.memoryUsedGb, t.temperatureC, t.powerW]),
-      [['GPU-a', 87, 70, 61, 0], ['GPU-b', 0, 0, 35, 70.1]]);
+      [['GPU-a', 87, 70, 61, Number.NaN], ['GPU-b', 0, 0, 35, 70.1]], '"[N/A]" is not reported (NaN), never a made-up 0');
   });
 
   it('says whether nvidia-smi is missing, failing or lists nothing', () => {

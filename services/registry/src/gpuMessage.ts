@@ -42,5 +42,5 @@ export function gpuMessage(row: GpuRow, now: Date): Gpu {
   };
 }
 
-/** Telemetry is stored as real (float4): one decimal is all it holds faithfully. */
-const round1 = (value: number | null) => Math.round((value ?? 0) * 10) / 10;
+/** Telemetry is stored as real (float4), to one decimal; a value not reported travels as NaN. */
+const round1 = (value: number | null) => (value === null ? Number.NaN : Math.round(value * 10) / 10);

@@ -39,8 +39,9 @@ export function createLiveness(deps: { db: Knex; store: RegistryStore; outbox: O
         return rows.length;
       });
     } catch (err) {
-      // Put the beats back (newer ones win) so the next flush retries them.
-      for (const [id, beat] of batch) if ((pending.get(id)?.ms ?? 0) < beat.ms) pending.set(id, beat);
+      // Put the beats back (newer ones win) so the next flush retries them, without their
+      // readings: whatever the database refused, liveness never waits on telemetry.
+      for (const [id, beat] of batch) if ((pending.get(id)?.ms ?? 0) < beat.ms) pending.set(id, { ms: beat.ms });
       throw err;
     }
   };

@@ -9,7 +9,7 @@ import type { EventBus } from '../../../lib/events/bus';
 import type { Outbox } from '../../../lib/events/outbox';
 import { MinerHeartbeat } from '../../../lib/gen/aitbc/marketplace/v1/events';
 import {
-  BookingNotice, type ConnectRequest, type ConnectResponse, type FieldError, type GpuTelemetry, type Hello, MinerServiceService, type MinerServiceServer,
+  BookingNotice, type ConnectRequest, type ConnectResponse, type GpuTelemetry, type Hello, MinerServiceService, type MinerServiceServer,
 } from '../../../lib/gen/aitbc/marketplace/v1/miner';
 import { GpuSpec } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import type { ServiceBinding } from '../../../lib/grpcServer';
@@ -18,7 +18,8 @@ import { cleanMinerId } from './domain/gpuSpec';
 import { gpuMessage } from './gpuMessage';
 import type { Liveness } from './liveness';
 import { registerInventory } from './registerInventory';
-import type { Reading, RegistryStore } from './store';
+import type { RegistryStore } from './store';
+import { readHeartbeat } from './domain/telemetry';
 
 export interface MinerSessionDeps {
   db: Knex;
@@ -42,12 +43,6 @@ export const HELLO_TIMEOUT_MS = 10_000;
 
 /** Transient subject type of booking notices for miners (`<prefix>.miner.notice`). */
 export const NOTICE_TYPE = 'miner.notice';
-
-/** Telemetry bounds: a value outside them is refused (the GPU's heartbeat still counts). */
-const TELEMETRY: [keyof GpuTelemetry, number, number][] = [
-  ['utilization', 0, 100], ['memoryUsedGb', 0, 4096], ['temperatureC', -20, 150], ['powerW', 0, 5000],
-];
-const SNAKE: Record<string, string> = { utilization: 'utilization', memoryUsedGb: 'memory_used_gb', temperatureC: 'temperature_c', powerW: 'power_w' };
 
 /**
  * aitbc.marketplace.v1.MinerService: one bidirectional stream per miner agent. The hello
@@ -138,27 +133,7 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
       if (!minerId) throw invalid('heartbeat', 'send a hello with the inventory first');
       // A key revoked while the stream is open ends it (within the directory's cache time).
       if (!(await deps.keys.authenticate(metadataKey(call.metadata)))) throw new DomainError('UNAUTHENTICATED', 'the key was revoked');
-      const rejected: FieldError[] = [];
-      const alive: string[] = [];
-      const readings: (Reading | undefined)[] = [];
-      gpus.forEach((t, i) => {
-        const gpuId = gpuByUuid.get(t.uuid);
-        if (!gpuId) {
-          rejected.push({ field: `gpus[${i}].uuid`, message: `unknown GPU "${t.uuid.slice(0, 128)}"; report it in the hello first` });
-          return;
-        }
-        alive.push(gpuId);
-        let valid = true;
-        for (const [key, min, max] of TELEMETRY) {
-          const value = t[key] as number;
-          if (!Number.isFinite(value) || value < min || value > max) {
-            rejected.push({ field: `gpus[${i}].${SNAKE[key]}`, message: `must be from ${min} to ${max}` });
-            valid = false;
-          }
-        }
-        // A reading is kept whole or not at all: one bad value drops it (the beat still counts).
-        readings.push(valid ? { utilization: t.utilization, temperature_c: t.temperatureC, memory_used_gb: t.memoryUsedGb, power_w: t.powerW } : undefined);
-      });
+      const { alive, readings, rejected } = readHeartbeat(gpus, gpuByUuid);
       deps.liveness.beat(alive, readings);
       deps.bus.publishTransient(deps.bus.subject(`miner.heartbeat.${minerId}`), MinerHeartbeat.encode({
         ownerId: caller.accountId, minerId, gpus: alive.length, at: new Date(),

@@ -51,10 +51,11 @@ export interface GpuRow {
 
 /** A GPU's telemetry as its miner reported it with a heartbeat. */
 export interface Reading {
-  utilization: number;
-  temperature_c: number;
-  memory_used_gb: number;
-  power_w: number;
+  /** null: not reported (nvidia-smi says "[N/A]"). */
+  utilization: number | null;
+  temperature_c: number | null;
+  memory_used_gb: number | null;
+  power_w: number | null;
 }
 
 export interface UpsertInput {
@@ -203,19 +204,22 @@ export const registryStore: RegistryStore = {
 
   async markAlive(db, ids, times, readings) {
     const col = (key: keyof Reading) => ids.map((_, i) => readings?.[i]?.[key] ?? null);
+    const has = ids.map((_, i) => Boolean(readings?.[i]));
+    // A beat with a reading replaces the last reading whole (a field not reported is null);
+    // one without keeps it.
     const { rows } = await db.raw(
-      `WITH v AS (SELECT unnest(?::text[]) AS id, unnest(?::timestamptz[]) AS at, unnest(?::real[]) AS util, unnest(?::real[]) AS temp,
-                         unnest(?::real[]) AS mem, unnest(?::real[]) AS power),
+      `WITH v AS (SELECT unnest(?::text[]) AS id, unnest(?::timestamptz[]) AS at, unnest(?::boolean[]) AS has, unnest(?::real[]) AS util,
+                         unnest(?::real[]) AS temp, unnest(?::real[]) AS mem, unnest(?::real[]) AS power),
        prev AS (SELECT g.id, g.online FROM gpus g JOIN v ON v.id = g.id WHERE g.${LIVE} FOR UPDATE OF g)
        UPDATE gpus AS g SET online = true, last_heartbeat_at = GREATEST(g.last_heartbeat_at, v.at),
          updated_at = CASE WHEN prev.online THEN g.updated_at ELSE now() END,
-         utilization = COALESCE(v.util, g.utilization), temperature_c = COALESCE(v.temp, g.temperature_c),
-         memory_used_gb = COALESCE(v.mem, g.memory_used_gb), power_w = COALESCE(v.power, g.power_w),
-         telemetry_at = CASE WHEN v.util IS NULL THEN g.telemetry_at ELSE v.at END
+         utilization = CASE WHEN v.has THEN v.util ELSE g.utilization END, temperature_c = CASE WHEN v.has THEN v.temp ELSE g.temperature_c END,
+         memory_used_gb = CASE WHEN v.has THEN v.mem ELSE g.memory_used_gb END, power_w = CASE WHEN v.has THEN v.power ELSE g.power_w END,
+         telemetry_at = CASE WHEN v.has THEN v.at ELSE g.telemetry_at END
        FROM v JOIN prev ON prev.id = v.id WHERE g.id = v.id
        RETURNING g.*, prev.online AS was_online`,
       // pg sends the nulls in an array as SQL NULL; knex's binding type has no nullable arrays.
-      [ids, times, col('utilization'), col('temperature_c'), col('memory_used_gb'), col('power_w')] as never,
+      [ids, times, has, col('utilization'), col('temperature_c'), col('memory_used_gb'), col('power_w')] as never,
     );
     return rows;
   },
