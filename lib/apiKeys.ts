@@ -74,14 +74,17 @@ export function generateKey(role: string): string {
   return `aitbc_${role}_${randomBytes(18).toString('base64url')}`;
 }
 
-/** The key a request presents: `X-Api-Key`, else `Authorization: Bearer …`. Empty means none. */
-export function presentedKey(headers: Record<string, string | string[] | undefined>): string | undefined {
+/**
+ * The key a request presents: `X-Api-Key`, else `Authorization: Bearer …`. Empty means none;
+ * `conflict` when both are sent and name different keys (which one was meant is not ours to guess).
+ */
+export function presentedKey(headers: Record<string, string | string[] | undefined>): string | undefined | { conflict: true } {
   const apiKey = headers['x-api-key'];
   const direct = (Array.isArray(apiKey) ? apiKey[0] : apiKey)?.trim();
-  if (direct) return direct;
   const auth = headers.authorization;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec((Array.isArray(auth) ? auth[0] : auth) ?? '');
-  return match?.[1];
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec((Array.isArray(auth) ? auth[0] : auth) ?? '')?.[1];
+  if (direct && bearer && direct !== bearer) return { conflict: true };
+  return direct || bearer;
 }
 
 /** Reads AITBC_API_KEYS (or `fallback`), recording a malformed list as a config problem. */

@@ -19,6 +19,9 @@ export function installAuth(app: FastifyInstance, deps: GatewayDeps): void {
     const config = request.routeOptions.config;
     if (config?.public) return;
     const presented = presentedKey(request.headers);
+    if (typeof presented === 'object') {
+      return sendProblem(reply, problem(401, 'two different API keys: send one, in X-Api-Key or Authorization: Bearer'));
+    }
     if (!presented) {
       return sendProblem(reply.header('WWW-Authenticate', 'Bearer'), problem(401, 'missing API key: send X-Api-Key or Authorization: Bearer'));
     }

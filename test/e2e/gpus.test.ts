@@ -76,10 +76,12 @@ describe('GPU endpoints through the gateway', () => {
       assert.equal(second.body.gpu.description, 'rig one');
       const rows = await mesh.db('gpus').where({ uuid });
       assert.equal(rows.length, 1);
-      // Another miner reporting the same UUID is a different registration.
+      // Another of the account's miners reporting the same UUID would list one GPU twice: refused.
       const other = await register(KEYS.provider, cliRegisterBody({ uuid }), 'rig-v');
-      assert.equal(other.status, 201);
-      assert.notEqual(other.body.gpu_id, first.body.gpu_id);
+      assert.equal(other.status, 409, JSON.stringify(other.body));
+      assert.equal(other.body.field, 'uuid');
+      // Another account's is its own claim (a UUID is self-reported; see the README).
+      assert.equal((await register(KEYS.provider2, cliRegisterBody({ uuid }), 'rig-u')).status, 201);
     });
 
     it('accepts Authorization: Bearer as well as X-Api-Key', async () => {
@@ -88,6 +90,14 @@ describe('GPU endpoints through the gateway', () => {
       });
       assert.equal(res.status, 201);
       assert.equal(res.body.gpu.owner_id, 'beta');
+      // Both headers naming different keys: neither is guessed at.
+      const before = await mesh.db('gpus').count({ n: '*' });
+      const both = await call('POST', '/v1/marketplace/gpu/register', { key: KEYS.provider, body: cliRegisterBody(), headers: { Authorization: `Bearer ${KEYS.provider2}` } });
+      assert.equal(both.status, 401);
+      assert.match(both.body.detail, /two different API keys/);
+      assert.deepEqual(await mesh.db('gpus').count({ n: '*' }), before);
+      const same = await call('GET', '/v1/marketplace/gpu/list', { key: KEYS.provider, headers: { Authorization: `Bearer ${KEYS.provider}` } });
+      assert.equal(same.status, 200, 'the same key twice is one key');
     });
 
     const badBodies: [string, unknown, string][] = [

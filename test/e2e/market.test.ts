@@ -245,6 +245,11 @@ describe('the market through the gateway', function () {
     assert.equal(direct.body.price_per_hour, 0.5);
     assert.equal((await call('DELETE', `/v1/marketplace/bids/${waiting.body.id}`, { key: KEYS.client })).status, 200);
     // Fields nobody reads are refused, not ignored.
+    for (const requirements of [{ model: 'L40S', gpu_model: 'L4' }, { memory_gb: 24, memory: 48 }]) {
+      const conflicting = await rent(1, requirements);
+      assert.equal(conflicting.status, 400, JSON.stringify(requirements));
+      assert.match(conflicting.body.detail, /differs from/);
+    }
     const unknown = await rent(1, { model: 'L40S', gpu_memory: 24 });
     assert.equal(unknown.status, 400);
     assert.match(unknown.body.detail, /gpu_memory/);

@@ -120,6 +120,49 @@ describe("the CLI's miner commands through the gateway", function () {
     await waitFor(async () => (await ledgerProblems(mesh.db)).length === 0, 10_000, 'the ledger to add up');
   });
 
+  it('never leaves a booking on a GPU being deregistered, never lets an update revive a deregistered miner, and lists a hardware UUID once per account', async () => {
+    const rounds = 20;
+    const outcomes = await Promise.all(Array.from({ length: rounds }, async (_, i) => {
+      const miner = `race-${i}`;
+      const reg = await call('POST', '/v1/miners/register', { key: KEYS.provider, headers: { 'X-Miner-ID': miner }, body: { capabilities: { gpu: { model: 'L4', memory_gb: 24, price_per_hour: 0.5, uuid: `GPU-race-${i}` } } } });
+      assert.equal(reg.status, 200, JSON.stringify(reg.body));
+      const gpuId = reg.body.gpus[0].id;
+      const [booked, gone, updated] = await Promise.all([
+        call('POST', `/v1/marketplace/gpu/${gpuId}/book`, { key: KEYS.client, body: { duration_hours: 1 } }),
+        call('DELETE', `/v1/miners/${miner}${i % 2 ? '?force=true' : ''}`, { key: KEYS.provider }),
+        call('PUT', `/v1/miners/${miner}/capabilities`, { key: KEYS.provider, body: { capabilities: { gpu: { model: 'L4', memory_gb: 24, uuid: `GPU-race-${i}-new` } } } }),
+      ]);
+      return { miner, gpuId, booked, gone, updated };
+    }));
+    const stats = { booked: 0, refused: 0, deregistered: 0, updatedFirst: 0 };
+    for (const o of outcomes) {
+      assert.ok([201, 404, 409].includes(o.booked.status), JSON.stringify(o.booked.body));
+      assert.ok([200, 409].includes(o.gone.status), JSON.stringify(o.gone.body));
+      assert.ok([200, 404].includes(o.updated.status), JSON.stringify(o.updated.body));
+      stats[o.booked.status === 201 ? 'booked' : 'refused']++;
+      if (o.gone.status === 200) stats.deregistered++;
+      if (o.updated.status === 200) stats.updatedFirst++;
+      if (o.gone.status === 200) {
+        // Deregistered: nothing of the miner is left, whichever came first.
+        assert.deepEqual(await mesh.db('gpus').where({ owner_id: 'acme', miner_id: o.miner }).whereNull('deleted_at'), [], `${o.miner} revived`);
+        if (o.booked.status === 201) {
+          const id = o.booked.body.booking_id;
+          await waitFor(async () => (await call('GET', `/v1/marketplace/bookings/${id}`, { key: KEYS.client })).body.status !== 'active', 10_000, `booking ${id} on a deregistered GPU to end`);
+        }
+      }
+    }
+    process.stdout.write(`      [counts] ${rounds} races: ${JSON.stringify(stats)}\n`);
+    // One physical GPU, one listing of its owner: its UUID under another of the account's miners is refused.
+    const uuid = { model: 'L4', memory_gb: 24, uuid: 'GPU-only-once' };
+    assert.equal((await call('POST', '/v1/miners/register', { key: KEYS.provider, headers: { 'X-Miner-ID': 'uuid-a' }, body: { capabilities: { gpu: uuid } } })).status, 200);
+    assert.equal((await call('POST', '/v1/miners/register', { key: KEYS.provider, headers: { 'X-Miner-ID': 'uuid-a' }, body: { capabilities: { gpu: uuid } } })).status, 200, 'the same miner updates it');
+    const again = await call('POST', '/v1/miners/register', { key: KEYS.provider, headers: { 'X-Miner-ID': 'uuid-b' }, body: { capabilities: { gpu: uuid } } });
+    assert.equal(again.status, 409, JSON.stringify(again.body));
+    assert.equal(again.body.field, 'uuid');
+    assert.equal((await mesh.db('gpus').where({ owner_id: 'acme', uuid: 'GPU-only-once' }).whereNull('deleted_at')).length, 1);
+    await waitFor(async () => (await ledgerProblems(mesh.db)).length === 0, 10_000, 'the ledger to add up');
+  });
+
   it('serves a real GPU host: the CLI registers what nvidia-smi says (MiB), and the agent lists it with its telemetry', async () => {
     const bin = mkdtempSync(join(tmpdir(), 'nvidia-smi-'));
     writeFileSync(join(bin, 'nvidia-smi'), STUB);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { waitFor } from '../support/events';
 import { http, KEYS, startTestMesh, type TestMesh } from '../support/testMesh';
 
 describe('miner endpoints through the gateway', () => {
@@ -77,6 +78,17 @@ describe('miner endpoints through the gateway', () => {
     // OFFLINE says goodbye at once.
     assert.equal((await heartbeat('hb-miner', 'OFFLINE')).status, 200);
     assert.equal(await statusOf(), false);
+  });
+
+  it('refuses to book a GPU registered over REST that went offline without ever sending a heartbeat', async () => {
+    const reg = await minerRegister('ghost-rig', { model: 'RTX 4080', memory_gb: 16, price_per_hour: 0.4, uuid: 'GPU-ghost' });
+    const gpuId = reg.body.gpus[0].id;
+    await waitFor(async () => (await call('GET', `/v1/marketplace/gpu/${gpuId}`, { key: KEYS.client })).body.status === 'offline', 6000, 'offline after the TTL');
+    // Booking hears of it from the offline event, which must not look older than the registration.
+    const quote = () => call('POST', `/v1/marketplace/gpu/${gpuId}/book?dry_run=true`, { key: KEYS.client, body: { duration_hours: 1 } });
+    await waitFor(async () => (await quote()).status === 409, 5000, 'booking to learn it is offline (a dry run says 409 offline)');
+    const booked = await call('POST', `/v1/marketplace/gpu/${gpuId}/book`, { key: KEYS.client, body: { duration_hours: 1 } });
+    assert.equal(booked.status, 409, JSON.stringify(booked.body));
   });
 
   it('answers 404 to a heartbeat of a miner with no GPUs, and scopes miners to the account', async () => {

@@ -602,6 +602,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description a conflict with the current state (the detail says which) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description the body is larger than the limit */
                 413: {
                     headers: {
@@ -1227,6 +1236,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description a conflict with the current state (the detail says which) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description the body is larger than the limit */
                 413: {
                     headers: {
@@ -1406,6 +1424,15 @@ export interface paths {
                 };
                 /** @description not found (or not yours) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description a conflict with the current state (the detail says which) */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1817,8 +1844,10 @@ export interface paths {
             parameters: {
                 query?: {
                     miner_id?: string;
-                    from_time?: string | unknown | unknown;
-                    to_time?: string | unknown | unknown;
+                    /** @description a date (2026-12-01, UTC) or a date-time (2026-12-01T08:00:00Z) */
+                    from_time?: string;
+                    /** @description a date (2026-12-01, UTC) or a date-time (2026-12-01T08:00:00Z) */
+                    to_time?: string;
                 };
                 header?: never;
                 path: {
@@ -2049,6 +2078,8 @@ export interface paths {
                                 start_time: string | null;
                                 /** Format: date-time */
                                 end_time: string | null;
+                                /** Format: date-time */
+                                ended_at: string | null;
                                 total_cost: number;
                                 charged: number | null;
                                 refund: number | null;
@@ -7570,10 +7601,10 @@ export interface components {
             /** Format: date-time */
             updated_at: string | null;
             telemetry: {
-                utilization: number;
-                temperature_c: number;
-                memory_used_gb: number;
-                power_w: number;
+                utilization: number | null;
+                temperature_c: number | null;
+                memory_used_gb: number | null;
+                power_w: number | null;
                 /** Format: date-time */
                 reported_at: string | null;
             } | null;

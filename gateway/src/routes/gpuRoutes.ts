@@ -97,7 +97,7 @@ export function gpuRoutes(app: FastifyInstance, { registry, booking }: GatewayDe
   app.post<{ Body: { gpu: GpuBody } }>('/v1/marketplace/gpu/register', {
     schema: {
       summary: 'Register (or update, by uuid) a GPU', body: registerBodySchema, headers: minerHeaderSchema,
-      response: answers(201, 'registered', registeredSchema, { also: { 200: 'the same miner repeated a uuid: updated' } }),
+      response: answers(201, 'registered', registeredSchema, { also: { 200: 'the same miner repeated a uuid: updated' }, problems: [409] }),
     },
     config: PROVIDERS,
   }, async (request, reply) => {

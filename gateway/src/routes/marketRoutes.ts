@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { DomainError } from '../../../lib/errors';
+import { DomainError, invalid } from '../../../lib/errors';
 import { GPU_LIMITS as L } from '../../../lib/gpuLimits';
 import type { Bid } from '../../../lib/gen/aitbc/marketplace/v1/market';
 import { parseMoney, toUnits } from '../../../lib/money';
@@ -74,6 +74,13 @@ interface RentBody {
   requirements?: { model?: string; gpu_model?: string; memory?: number; memory_gb?: number; memory_min?: number; region?: string; min_rating?: number } | null;
 }
 
+/** The one value a requirement's aliases give ("model" or "gpu_model"); two that differ are refused, not one silently chosen. */
+function oneOf<K extends keyof NonNullable<RentBody['requirements']>>(r: NonNullable<RentBody['requirements']>, keys: K[]) {
+  const given = keys.filter((k) => r[k] !== undefined);
+  if (given.some((k) => r[k] !== r[given[0]])) throw invalid(`requirements.${given[1]}`, `differs from requirements.${given[0]}; send one of them`);
+  return given.length ? r[given[0]] : undefined;
+}
+
 /** Bids (standing orders that fill themselves), renting by requirements, and the market's figures. */
 export function marketRoutes(app: FastifyInstance, { market }: GatewayDeps): void {
   app.post<{ Body: BidBody }>('/v1/marketplace/bids', {
@@ -127,7 +134,7 @@ export function marketRoutes(app: FastifyInstance, { market }: GatewayDeps): voi
       const { booking } = await market.rent({
         caller: callerOf(request), resourceId: b.resource_id ?? '', durationSeconds: Math.round(b.duration_hours * 3600),
         maxPricePerHourMicro: b.max_price_per_hour === undefined || b.max_price_per_hour === null ? undefined : parseMoney(b.max_price_per_hour, 'max_price_per_hour'),
-        model: r.model ?? r.gpu_model ?? '', memoryMin: Math.ceil(r.memory_min ?? r.memory_gb ?? r.memory ?? 0), region: r.region ?? '', minRating: r.min_rating ?? 0,
+        model: oneOf(r, ['model', 'gpu_model']) ?? '', memoryMin: Math.ceil(oneOf(r, ['memory_min', 'memory_gb', 'memory']) ?? 0), region: r.region ?? '', minRating: r.min_rating ?? 0,
       });
       return reply.code(201).send(bookingJson(booking!));
     } catch (err) {

@@ -42,7 +42,7 @@ export function minerRoutes(app: FastifyInstance, { registry }: GatewayDeps): vo
   app.post<{ Body: MinerRegisterBody }>('/v1/miners/register', {
     schema: {
       summary: "Create or update a miner's GPUs from its capabilities", body: minerRegisterBodySchema, headers: minerHeaderSchema,
-      response: answers(200, 'registered, or nothing_listed for capabilities without a GPU', minerGpusSchema),
+      response: answers(200, 'registered, or nothing_listed for capabilities without a GPU', minerGpusSchema, { problems: [409] }),
     },
     config: PROVIDERS,
   }, async (request) => {
@@ -59,7 +59,7 @@ export function minerRoutes(app: FastifyInstance, { registry }: GatewayDeps): vo
   app.put<{ Params: { id: string }; Body: MinerRegisterBody }>('/v1/miners/:id/capabilities', {
     schema: {
       summary: "Update one of your miners' GPUs from its capabilities (as register does); another's miner is 404", params: minerParams, body: minerRegisterBodySchema,
-      response: answers(200, 'updated', minerGpusSchema),
+      response: answers(200, 'updated', minerGpusSchema, { problems: [409] }),
     },
     config: PROVIDERS,
   }, async (request) => {

@@ -21,12 +21,13 @@ const earningsSchema = object({
 const jobsSchema = object({
   miner_id: str, next_cursor: strOrNull,
   jobs: { type: 'array', items: object({
-    job_id: str, booking_id: str, gpu_id: str, gpu_model: str, client_id: str, status: str, start_time: timeOrNull, end_time: timeOrNull,
+    job_id: str, booking_id: str, gpu_id: str, gpu_model: str, client_id: str, status: str, start_time: timeOrNull, end_time: timeOrNull, ended_at: timeOrNull,
     total_cost: num, charged: numOrNull, refund: numOrNull, created_at: timeOrNull,
   }) },
 });
 
-const when = { type: 'string', anyOf: [{ format: 'date' }, { format: 'date-time' }] } as const;
+// A date (UTC midnight) or a date-time; checked by requestTime, which names the field.
+const when = { type: 'string', maxLength: 40, description: 'a date (2026-12-01, UTC) or a date-time (2026-12-01T08:00:00Z)' } as const;
 const earningsQuery = {
   type: 'object', additionalProperties: false,
   properties: { miner_id: { type: 'string', maxLength: 64 }, from_time: when, to_time: when },
@@ -71,6 +72,7 @@ export function minerWorkRoutes(app: FastifyInstance, { registry, accounts, book
     const caller = callerOf(request);
     const from = requestTime('from_time', request.query.from_time);
     const to = requestTime('to_time', request.query.to_time);
+    if (to && to <= (from ?? new Date(0))) throw invalid('to_time', from ? 'must be after from_time' : 'must be after 1970-01-01 (from_time defaults to the beginning)');
     await registry.getMiner({ caller, minerId });
     const e = await accounts.minerEarnings({ caller, minerId, fromTime: from, toTime: to });
     return {
@@ -108,6 +110,7 @@ export function minerWorkRoutes(app: FastifyInstance, { registry, accounts, book
         return {
           job_id: b.jobId || b.bookingId, booking_id: b.bookingId, gpu_id: b.gpuId, gpu_model: b.gpuModel, client_id: b.clientId,
           status: bookingStatusName(b.status), start_time: b.startTime?.toISOString() ?? null, end_time: b.endTime?.toISOString() ?? null,
+          ended_at: b.endedAt?.toISOString() ?? null,
           total_cost: toUnits(b.totalCostMicro), charged: ended ? toUnits(b.chargedMicro) : null, refund: ended ? toUnits(b.refundMicro) : null,
           created_at: b.createdAt?.toISOString() ?? null,
         };

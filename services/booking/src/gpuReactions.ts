@@ -50,17 +50,23 @@ export function createGpuReactions(deps: GpuReactionDeps) {
         // was last heard from (the registry says when), and that is as far as its client pays.
         const lastSeen = change.lastHeartbeatAt;
         const gone = lastSeen && lastSeen < at ? lastSeen : at;
-        await gpus.setOnline(trx, change.gpuId, false, gone);
+        // Ordered by when it was declared (the event's time), not by when it was last heard
+        // from: a registration between the two must not make this change look older than it.
+        await gpus.setOnline(trx, change.gpuId, false, at);
         // Running at some moment since it went. Reservations ahead are checked when their
         // window opens (the expiry sweeper), against the snapshot.
         const declaredBy = new Date(Math.min(Date.now(), at.getTime() + ARRIVAL_MS));
         await cancel(trx, await store.liveOnGpu(trx, change.gpuId, gone, declaredBy), 'gpu_offline', gone);
       },
-      'gpu.unregistered': async (trx, { gpuId }, envelope) => {
+      'gpu.unregistered': async (trx, { gpuId, forced }, envelope) => {
         const at = happened(envelope);
         await gpus.unregister(trx, gpuId, at);
         // Every live booking not over by then: the running one, and reservations ahead.
-        await cancel(trx, await store.liveOnGpu(trx, gpuId, at), 'unregistered', at);
+        const live = await store.liveOnGpu(trx, gpuId, at);
+        if (forced) return cancel(trx, live, 'unregistered', at);
+        // Not forced: the registry saw nothing booked, so whatever is here was booked while it
+        // was being unregistered. Its client did not get the GPU: nothing is charged.
+        for (const row of live) await cancel(trx, [row], 'unregistered', row.start_time);
       },
     },
   });

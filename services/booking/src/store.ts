@@ -71,14 +71,17 @@ export const bookingStore = {
   /**
    * Inserts a booking and its event in one statement, only while the GPU snapshot says the
    * GPU is online and before its hold's deadline: false when not (the GPU went offline since
-   * it was read, or the hold is past its deadline and may be given back). Throws the
+   * it was read, or the hold is past its deadline and may be given back). The snapshot row is
+   * read FOR SHARE: a concurrent offline or unregister (which updates that row, then cancels
+   * the GPU's live bookings) either waits for this insert and then cancels it, or commits
+   * first and this insert, re-checking the row, is refused. Neither leaves a booking behind. Throws the
    * exclusion violation on an overlap, the job index's unique violation for a second live
    * booking of one job.
    */
   async insert(db: Knex, outbox: Outbox, row: BookingRow, event: EventEnvelope, deadline?: Date): Promise<boolean> {
     const rows = await outbox.withChange(db, {
       sql: `INSERT INTO bookings SELECT (json_populate_record(null::bookings, ?::json)).*
-            WHERE EXISTS (SELECT 1 FROM gpus WHERE gpu_id = ? AND online AND unregistered_at IS NULL)
+            WHERE EXISTS (SELECT 1 FROM gpus WHERE gpu_id = ? AND online AND unregistered_at IS NULL FOR SHARE)
               AND (?::timestamptz IS NULL OR now() < ?::timestamptz)
             RETURNING booking_id`,
       bindings: [JSON.stringify(row), row.gpu_id, deadline ?? null, deadline ?? null],

@@ -42,8 +42,7 @@ export function createMinerHandlers(deps: MinerHandlerDeps) {
     async registerMiner(req: RegisterMinerRequest): Promise<RegisterMinerResponse> {
       const caller = requireCaller(req.caller, OWNERS);
       const minerId = cleanMinerId(req.minerId || 'default');
-      if (req.existingOnly && !(await miners.miner(db, caller.accountId, minerId)).gpus.length) throw notFound(`miner ${minerId}`);
-      const rows = await registerInventory(deps, caller, minerId, req.gpus, 'capabilities.gpu');
+      const rows = await registerInventory(deps, caller, minerId, req.gpus, 'capabilities.gpu', req.existingOnly);
       const at = now();
       return { gpus: rows.map((r) => gpuMessage(r, at)) };
     },
@@ -85,6 +84,7 @@ export function createMinerHandlers(deps: MinerHandlerDeps) {
       const at = now();
       const gone = await db.transaction(async (trx) => {
         // Locked while deciding, so the answer holds for what is unregistered.
+        await miners.lockMiner(trx, caller.accountId, minerId);
         const rows = await miners.lockGpus(trx, caller.accountId, minerId);
         if (!rows.length) throw notFound(`miner ${minerId}`);
         // Booked now or reserved ahead, as the registry last heard from booking.

@@ -1,12 +1,13 @@
 import type { Caller } from '../../../lib/caller';
 import type { Knex } from '../../../lib/db';
-import { invalid } from '../../../lib/errors';
+import { invalid, notFound } from '../../../lib/errors';
 import type { Outbox } from '../../../lib/events/outbox';
 import { GPU_LIMITS } from '../../../lib/gpuLimits';
 import type { GpuSpec } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import { newId } from '../../../lib/ids';
 import { cleanSpec } from './domain/gpuSpec';
 import { upsertEvents } from './events';
+import { minerStore } from './minerStore';
 import type { GpuRow, RegistryStore } from './store';
 
 /**
@@ -20,11 +21,15 @@ export async function registerInventory(
   minerId: string,
   gpus: GpuSpec[],
   field: string,
+  /** Only a miner that has GPUs now (updating capabilities): NOT_FOUND otherwise, nothing created. */
+  existingOnly = false,
 ): Promise<GpuRow[]> {
   if (gpus.length === 0) throw invalid(field, 'must describe at least one GPU');
   if (gpus.length > GPU_LIMITS.gpusPerMinerMax) throw invalid(field, `must describe at most ${GPU_LIMITS.gpusPerMinerMax} GPUs`);
   const specs = gpus.map((g, i) => cleanSpec(g, gpus.length > 1 ? `gpus[${i}].` : ''));
   return deps.db.transaction(async (trx) => {
+    await minerStore.lockMiner(trx, caller.accountId, minerId);
+    if (existingOnly && !(await minerStore.lockGpus(trx, caller.accountId, minerId)).length) throw notFound(`miner ${minerId}`);
     const out: GpuRow[] = [];
     const now = new Date();
     for (const [i, spec] of specs.entries()) {

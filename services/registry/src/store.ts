@@ -1,7 +1,6 @@
 import type { Knex } from '../../../lib/db';
 import type { CleanSpec } from './domain/gpuSpec';
-import { modelKeyOf } from '../../../lib/modelCatalogue';
-import { modelKey } from './domain/gpuSpec';
+import { upsertGpu } from './upsertGpu';
 import type { ListPlan } from './domain/listQuery';
 
 /** A row of registry.gpus as pg returns it. */
@@ -93,41 +92,7 @@ const LIVE = 'deleted_at IS NULL';
 const BOOKED_NOW = 'COALESCE(booking_expires > now() AND (booking_starts IS NULL OR booking_starts <= now()), false)';
 
 export const registryStore: RegistryStore = {
-  async upsertGpu(db, { id, ownerId, minerId, hwKey, spec, defaultPriceMicro }) {
-    // Optional spec fields are NULL when not given: an insert takes the default, an
-    // update keeps the stored value. One statement, so concurrent registrations of one
-    // hardware UUID cannot create two GPUs.
-    const { rows } = await db.raw(
-      `WITH prev AS (
-         SELECT online FROM gpus WHERE owner_id = :ownerId AND miner_id = :minerId AND hw_key = :hwKey AND ${LIVE} FOR UPDATE
-       )
-       INSERT INTO gpus AS g (id, owner_id, miner_id, hw_key, uuid, model, model_key, catalog_key, memory_gb, cuda_cores,
-         compute_capability, cuda_version, driver_version, region, price_micro, description, capabilities, online, last_heartbeat_at)
-       VALUES (:id, :ownerId, :minerId, :hwKey, :uuid, :model, :modelKey, :catalogKey, :memoryGb, COALESCE(CAST(:cudaCores AS integer), 0),
-         COALESCE(CAST(:cc AS text), ''), COALESCE(CAST(:cuda AS text), ''), COALESCE(CAST(:driver AS text), ''), COALESCE(CAST(:region AS text), ''), COALESCE(CAST(:price AS bigint), CAST(:defaultPrice AS bigint)),
-         COALESCE(CAST(:description AS text), ''), COALESCE(CAST(:capabilities AS text[]), '{}'), true, now())
-       ON CONFLICT (owner_id, miner_id, hw_key) WHERE ${LIVE} DO UPDATE SET
-         model = EXCLUDED.model, model_key = EXCLUDED.model_key, catalog_key = EXCLUDED.catalog_key, memory_gb = EXCLUDED.memory_gb,
-         cuda_cores = COALESCE(CAST(:cudaCores AS integer), g.cuda_cores),
-         compute_capability = COALESCE(CAST(:cc AS text), g.compute_capability),
-         cuda_version = COALESCE(CAST(:cuda AS text), g.cuda_version),
-         driver_version = COALESCE(CAST(:driver AS text), g.driver_version),
-         region = COALESCE(CAST(:region AS text), g.region),
-         price_micro = COALESCE(CAST(:price AS bigint), g.price_micro),
-         description = COALESCE(CAST(:description AS text), g.description),
-         capabilities = COALESCE(CAST(:capabilities AS text[]), g.capabilities),
-         online = true, last_heartbeat_at = now(), updated_at = now()
-       RETURNING g.*, (xmax = 0) AS created, (SELECT online FROM prev) AS was_online`,
-      {
-        id, ownerId, minerId, hwKey, uuid: spec.uuid ?? null, model: spec.model, modelKey: modelKey(spec.model), catalogKey: modelKeyOf(spec.model),
-        memoryGb: spec.memoryGb, cudaCores: spec.cudaCores ?? null, cc: spec.computeCapability ?? null,
-        cuda: spec.cudaVersion ?? null, driver: spec.driverVersion ?? null, region: spec.region ?? null, price: spec.priceMicro ?? null,
-        defaultPrice: defaultPriceMicro, description: spec.description ?? null, capabilities: spec.capabilities ?? null,
-      },
-    );
-    const { created, was_online: wasOnline, ...row } = rows[0] as GpuRow & { created: boolean; was_online: boolean | null };
-    return { row, created, wasOnline: wasOnline ?? undefined };
-  },
+  upsertGpu,
 
   async getGpu(db, id) {
     return db<GpuRow>('gpus').where({ id }).whereNull('deleted_at').first();
