@@ -30,7 +30,9 @@ async function main(): Promise<void> {
     await bench.start('bench/bareServer.ts', { PORT: String(base + 2), BARE_BODY: page }, 'bare listening');
 
     await load(listUrl, { connections, seconds: 2, headers: { 'X-Api-Key': key } }); // warm-up
-    const list = await load(listUrl, { connections, seconds, headers: { 'X-Api-Key': key } });
+    // --distinct-only: only the distinct workload (for a CPU profile of it, BENCH_PROFILE_DIR).
+    const distinctOnly = process.argv.includes('--distinct-only');
+    const list = await load(listUrl, { connections, seconds: distinctOnly ? 1 : seconds, headers: { 'X-Api-Key': key } });
     // The same read with 2,000 distinct price caps, so concurrent requests rarely share a
     // registry call: the cost of the full path gateway → gRPC → registry → PostgreSQL.
     const distinctPath = () => `/v1/marketplace/gpu/list?available=true&limit=20&price_max=${(1 + Math.floor(Math.random() * 2000) / 1000).toFixed(3)}`;

@@ -36,6 +36,7 @@ export const registerBodySchema = {
   additionalProperties: false,
   required: ['gpu'],
   properties: { gpu: gpuSpecSchema },
+  examples: [{ gpu: { name: 'NVIDIA H200', memory_gb: 143771, cuda_cores: 16896, compute_capability: '9.0', price_per_hour: 3.2, description: 'eu-west rack 4' } }],
 } as const;
 
 export const minerRegisterBodySchema = {
@@ -58,6 +59,7 @@ export const minerRegisterBodySchema = {
     concurrency: { type: 'integer', minimum: 0, maximum: 1024 },
     region: text(64, L.regionPattern),
   },
+  examples: [{ capabilities: { gpu: { model: 'RTX 4090', memory_gb: 24, cuda_cores: 16384 } } }],
 } as const;
 
 export const heartbeatBodySchema = {
@@ -68,6 +70,7 @@ export const heartbeatBodySchema = {
     status: { type: 'string', enum: ['ONLINE', 'BUSY', 'IDLE', 'OFFLINE', 'online', 'busy', 'idle', 'offline'] },
     metadata: { type: 'object' },
   },
+  examples: [{ inflight: 0, status: 'ONLINE', metadata: {} }],
 } as const;
 
 export const listQuerySchema = {
@@ -123,6 +126,7 @@ export const bookBodySchema = {
     start_time: { type: 'string', format: 'date-time' },
     dry_run: { type: 'boolean' },
   },
+  examples: [{ duration_hours: 2, total_cost: 6.4, job_id: 'job-42' }],
 } as const;
 
 /** A POST that takes nothing: no body, or an empty object (a field would be ignored, so it is refused). */

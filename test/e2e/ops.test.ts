@@ -12,6 +12,7 @@ import { createLogger } from '../../lib/logger';
 import { buildGateway } from '../../gateway/src/app';
 import { READY_MAX_AGE_MS } from '../../gateway/src/routes/opsRoutes';
 import { readGatewayConfig, startGateway } from '../../gateway/src/main';
+import { exampleProblems } from '../support/apiDocument';
 import { http, KEY_LIST, KEYS, LOG_LEVEL, startTestMesh, type TestMesh } from '../support/testMesh';
 
 describe('operations endpoints', () => {
@@ -77,6 +78,9 @@ describe('operations endpoints', () => {
     assert.ok(doc.paths['/v1/marketplace/gpu/{id}/book'].post.parameters.some((p: { name: string }) => p.name === 'idempotency-key'));
     for (const name of ['Gpu', 'Booking', 'Order', 'Review', 'Problem', 'Bid', 'Offer', 'Transaction']) assert.ok(doc.components.schemas[name], name);
     assert.ok(doc.components.schemas.Gpu.examples?.length, 'an example GPU');
+    const exampled = Object.values<Record<string, any>>(doc.paths).flatMap((m) => Object.values(m)).filter((op) => op.requestBody?.content?.['application/json']?.example !== undefined || op.requestBody?.content?.['application/json']?.examples);
+    assert.ok(exampled.length >= 10, `${exampled.length} request bodies with an example`);
+    assert.deepEqual(exampleProblems(doc), [], 'every example matches its schema');
   });
 
   it('/metrics is Prometheus text by route template; /docs serves the API page without a key', async () => {

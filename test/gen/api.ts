@@ -518,6 +518,18 @@ export interface paths {
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "gpu": {
+                     *         "name": "NVIDIA H200",
+                     *         "memory_gb": 143771,
+                     *         "cuda_cores": 16896,
+                     *         "compute_capability": "9.0",
+                     *         "price_per_hour": 3.2,
+                     *         "description": "eu-west rack 4"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         gpu: {
                             name?: string;
@@ -1145,6 +1157,17 @@ export interface paths {
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "capabilities": {
+                     *         "gpu": {
+                     *           "model": "RTX 4090",
+                     *           "memory_gb": 24,
+                     *           "cuda_cores": 16384
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         capabilities: {
                             gpu?: {
@@ -1340,6 +1363,17 @@ export interface paths {
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "capabilities": {
+                     *         "gpu": {
+                     *           "model": "RTX 4090",
+                     *           "memory_gb": 24,
+                     *           "cuda_cores": 16384
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         capabilities: {
                             gpu?: {
@@ -1695,6 +1729,13 @@ export interface paths {
             };
             requestBody?: {
                 content: {
+                    /**
+                     * @example {
+                     *       "inflight": 0,
+                     *       "status": "ONLINE",
+                     *       "metadata": {}
+                     *     }
+                     */
                     "application/json": {
                         inflight?: number;
                         /** @enum {string} */
@@ -2226,6 +2267,13 @@ export interface paths {
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "duration_hours": 2,
+                     *       "total_cost": 6.4,
+                     *       "job_id": "job-42"
+                     *     }
+                     */
                     "application/json": {
                         gpu_id?: string;
                         duration_hours: number;
@@ -5225,6 +5273,12 @@ export interface paths {
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "amount": 100,
+                     *       "reference": "wire-2026-12-03-001"
+                     *     }
+                     */
                     "application/json": {
                         /** @description AITBC, at most 6 decimals */
                         amount: number | string;
@@ -5397,6 +5451,12 @@ export interface paths {
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "amount": 100,
+                     *       "reference": "wire-2026-12-03-001"
+                     *     }
+                     */
                     "application/json": {
                         /** @description AITBC, at most 6 decimals */
                         amount: number | string;
@@ -6169,6 +6229,19 @@ export interface paths {
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "gpu_id": "gpu_8c1k2m3n4p5q6r7s8t9v",
+                     *       "price_per_hour": 1.5,
+                     *       "min_hours": 1,
+                     *       "max_hours": 8,
+                     *       "supported_models": [
+                     *         "llama",
+                     *         "sdxl"
+                     *       ],
+                     *       "status": "open"
+                     *     }
+                     */
                     "application/json": {
                         gpu_id: string;
                         price_per_hour: number | string;
@@ -6752,6 +6825,16 @@ export interface paths {
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "provider": "*",
+                     *       "capacity": 2,
+                     *       "price": 1.8,
+                     *       "notes": "nightly run",
+                     *       "duration_hours": 1,
+                     *       "gpu_model": "4090"
+                     *     }
+                     */
                     "application/json": {
                         provider: string;
                         capacity: number;
@@ -7200,6 +7283,18 @@ export interface paths {
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "resource_id": null,
+                     *       "consumer_id": "agent-7",
+                     *       "duration_hours": 1,
+                     *       "max_price_per_hour": 1,
+                     *       "requirements": {
+                     *         "model": "4090",
+                     *         "memory": 16
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         resource_id?: string | null;
                         /** @description ignored: the key says who rents */

@@ -71,3 +71,26 @@ function validate(checker: Checker, ref: string, body: unknown, where: string) {
   if (!check) throw new Error(`no schema ${ref}`);
   if (!check(body)) throw new Error(`${where}: the problem does not match the Problem schema: ${checker.ajv.errorsText(check.errors)}`);
 }
+
+/** Every example in a document (components' and request bodies') that does not match its own schema. */
+export function exampleProblems(served: unknown): string[] {
+  const examples: [string, unknown, object][] = [];
+  type Media = { schema: object; example?: unknown; examples?: Record<string, { value: unknown }> };
+  const doc = served as { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, Media> } }>>; components: { schemas: Record<string, { examples?: unknown[] }> } };
+  for (const [name, schema] of Object.entries(doc.components.schemas)) for (const ex of schema.examples ?? []) examples.push([name, ex, { $ref: `api#/components/schemas/${name}` }]);
+  for (const [path, methods] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(methods)) {
+      // @fastify/swagger moves a body schema's examples to the media type (`example`, or `examples` when several).
+      const media = op.requestBody?.content?.['application/json'];
+      const given = media ? [...(media.example === undefined ? [] : [media.example]), ...Object.values(media.examples ?? {}).map((e) => e.value)] : [];
+      for (const ex of given) examples.push([`${method} ${path}`, ex, withoutIds(media!.schema) as object]);
+    }
+  }
+  const ajv = new Ajv2020({ strict: false });
+  addFormats(ajv);
+  ajv.addSchema({ $id: 'api', components: (withoutIds(doc) as Doc).components });
+  return examples.flatMap(([where, ex, schema]) => {
+    const check = ajv.compile(schema);
+    return check(ex) ? [] : [`${where}: ${ajv.errorsText(check.errors)}`];
+  });
+}

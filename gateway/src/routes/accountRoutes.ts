@@ -14,7 +14,7 @@ const label = { type: ['object', 'null'], additionalProperties: false, propertie
 const money = { type: 'object', additionalProperties: false, required: ['amount', 'reference'], properties: {
   amount: { type: ['number', 'string'], description: 'AITBC, at most 6 decimals' },
   reference: { type: 'string', minLength: 1, maxLength: 200, description: 'makes it happen once (a payment received, a transfer sent)' },
-} } as const;
+}, examples: [{ amount: 100, reference: 'wire-2026-12-03-001' }] } as const;
 const ledgerQuery = { type: 'object', additionalProperties: false, properties: {
   limit: { type: 'integer', minimum: 1, maximum: 200, default: 20 }, cursor: { type: 'string', maxLength: 300 },
 } } as const;

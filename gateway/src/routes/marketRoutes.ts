@@ -46,6 +46,7 @@ const bidBody = {
     region: { type: 'string', maxLength: 64 },
     expires_at: { type: 'string', format: 'date-time' },
   },
+  examples: [{ provider: '*', capacity: 2, price: 1.8, notes: 'nightly run', duration_hours: 1, gpu_model: '4090' }],
 } as const;
 const memory = { type: 'number', minimum: 0, maximum: L.memoryGbMax } as const;
 const bidParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
@@ -66,6 +67,7 @@ const rentBody = {
       },
     },
   },
+  examples: [{ resource_id: null, consumer_id: 'agent-7', duration_hours: 1, max_price_per_hour: 1.0, requirements: { model: '4090', memory: 16 } }],
 } as const;
 
 interface BidBody { provider: string; capacity: number; price: number | string; notes?: string | null; duration_hours?: number; gpu_model?: string; memory_min?: number; region?: string; expires_at?: string }

@@ -17,6 +17,7 @@ const offerBody = {
     supported_models: { type: 'array', maxItems: 32, items: { type: 'string', minLength: 1, maxLength: 100 } },
     status: { type: 'string', enum: ['open', 'closed'] },
   },
+  examples: [{ gpu_id: 'gpu_8c1k2m3n4p5q6r7s8t9v', price_per_hour: 1.5, min_hours: 1, max_hours: 8, supported_models: ['llama', 'sdxl'], status: 'open' }],
 } as const;
 const offersQuery = {
   type: 'object', additionalProperties: false,
