@@ -9,6 +9,9 @@ import type { BidRow, BidStore, ClaimCursor } from './bidStore';
 import { type FreeGpu, planFills } from './domain/matching';
 import type { MarketStore } from './marketStore';
 
+/** Failures of the booking call that say nothing about the bid: retry the pass later. */
+const TRANSIENT = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'ABORTED', 'RESOURCE_EXHAUSTED', 'INTERNAL']);
+
 export interface MatcherDeps {
   db: Knex;
   bids: BidStore;
@@ -81,16 +84,20 @@ export function createMatcher(deps: MatcherDeps): Worker & { poke(): void; runOn
 
   /**
    * One pass over every pending bid, in batches (so bids beyond the first batch are not
-   * starved by ones above them that nothing fits). GPUs a batch took are kept from later
-   * batches of the pass: the market learns of its own bookings only through their events.
+   * starved by ones above them that nothing fits), against the GPUs free when it began. GPUs
+   * a batch took are kept from later batches of the pass.
    */
   async function runOnce(): Promise<number> {
     await bids.expire(db);
+    // What is free is read once per pass: a GPU freed while the pass walks down the bids waits
+    // for the next pass (its event asks for one), or a lower batch would get it before the
+    // higher bids a batch above had a chance at it.
+    const free = await market.free(db, deps.leadMs);
     const taken = new Set<string>();
     let after: ClaimCursor | undefined;
     let filled = 0;
     for (;;) {
-      const batch = await runBatch(after, taken);
+      const batch = await runBatch(after, taken, free);
       filled += batch.filled;
       if (!batch.last) break;
       after = batch.last;
@@ -99,18 +106,20 @@ export function createMatcher(deps: MatcherDeps): Worker & { poke(): void; runOn
     return filled;
   }
 
-  async function runBatch(after: ClaimCursor | undefined, taken: Set<string>): Promise<{ filled: number; last?: ClaimCursor }> {
+  async function runBatch(
+    after: ClaimCursor | undefined, taken: Set<string>, freeAtStart: Awaited<ReturnType<MarketStore['free']>>,
+  ): Promise<{ filled: number; last?: ClaimCursor }> {
     return db.transaction(async (trx) => {
       const pending = await bids.claimPending(trx, deps.batch, after);
       if (!pending.length) return { filled: 0 };
-      const free = (await market.free(trx, deps.leadMs)).filter((g) => !taken.has(g.gpu_id))
-        .map((g) => ({ ...g, free_until_ms: g.free_until ? g.free_until.getTime() : null }));
+      const free = freeAtStart.filter((g) => !taken.has(g.gpu_id)).map((g) => ({ ...g, free_until_ms: g.free_until ? g.free_until.getTime() : null }));
       const start = new Date(Date.now() + deps.leadMs);
       const plans = free.length ? planFills(pending.map((b) => ({ ...b, needed_until_ms: start.getTime() + b.duration_seconds * 1000 })), free) : new Map();
       let filled = 0;
+      let halted = false;
       for (const bid of pending) {
         const candidates = plans.get(bid.bid_id);
-        if (!candidates) continue;
+        if (!candidates || halted) continue;
         try {
           const made = await fill(bid, candidates, start);
           if (made) {
@@ -123,11 +132,15 @@ export function createMatcher(deps: MatcherDeps): Worker & { poke(): void; runOn
             await trx('bids').where({ bid_id: bid.bid_id }).update({ status: 'rejected', reason: 'not enough balance to pay for it', decided_at: trx.fn.now() });
           } else {
             logger.warn({ err: (err as Error).message, bidId: bid.bid_id }, 'bid not filled this time');
+            // Booking could not answer (down, slow, overloaded): the pass stops here rather
+            // than hand this bid's GPUs to lower bids; the next pass (an event, or the timer)
+            // tries again in price order.
+            if (!(err instanceof DomainError) || TRANSIENT.has(err.code)) halted = true;
           }
         }
       }
       const lastRow = pending[pending.length - 1];
-      return { filled, last: pending.length === deps.batch ? { price_micro: lastRow.price_micro, cursor_at: lastRow.cursor_at, bid_id: lastRow.bid_id } : undefined };
+      return { filled, last: pending.length === deps.batch && !halted ? { price_micro: lastRow.price_micro, cursor_at: lastRow.cursor_at, bid_id: lastRow.bid_id } : undefined };
     });
   }
 
