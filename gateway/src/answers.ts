@@ -45,7 +45,8 @@ const PROBLEM_WHEN: Record<number, string> = {
 /** What any route can answer: bad input, auth, limits, and a backend that is down or slow. */
 const ALWAYS = [400, 404, 413, 414, 415, 429, 431, 503, 504];
 const KEYED = [401, 403];
-const retryAfter = { 'Retry-After': { description: 'seconds to wait before retrying', schema: int } };
+// A header is its JSON schema with a description (@fastify/swagger wraps it as OpenAPI wants).
+const retryAfter = { 'Retry-After': { ...int, description: 'seconds to wait before retrying' } };
 
 const problemAnswer = (status: number) => ({
   description: PROBLEM_WHEN[status],
@@ -57,7 +58,7 @@ export interface AnswerOptions {
   /** Problems beyond the ones every route can give (402, 409, 422). */
   problems?: number[];
   /** Response headers of the success answer. */
-  headers?: Record<string, { description: string; schema: object }>;
+  headers?: Record<string, { type: string; description: string }>;
   /** A public route: no key needed, so no 401 or 403. */
   public?: boolean;
   /** Further success statuses with the same schema (200 for an update where 201 is a creation). */
@@ -77,6 +78,6 @@ export function answers(status: number, description: string, schema: object, opt
 
 /** The headers of a cursor-paged list answer. */
 export const pageHeaders = {
-  'X-Next-Cursor': { description: 'the next page\'s cursor (absent on the last page)', schema: str },
-  Link: { description: 'the next page as `<url>; rel="next"`', schema: str },
+  'X-Next-Cursor': { ...str, description: 'the next page\'s cursor (absent on the last page)' },
+  Link: { ...str, description: 'the next page as `<url>; rel="next"`' },
 };

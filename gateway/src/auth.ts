@@ -18,9 +18,9 @@ export function installAuth(app: FastifyInstance, deps: GatewayDeps): void {
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
     if (config?.public) return;
-    const presented = presentedKey(request.headers);
+    const presented = repeatedKeyHeader(request.raw.rawHeaders) ? { conflict: true as const } : presentedKey(request.headers);
     if (typeof presented === 'object') {
-      return sendProblem(reply, problem(401, 'two different API keys: send one, in X-Api-Key or Authorization: Bearer'));
+      return sendProblem(reply, problem(401, 'more than one API key: send one, in X-Api-Key or Authorization: Bearer'));
     }
     if (!presented) {
       return sendProblem(reply.header('WWW-Authenticate', 'Bearer'), problem(401, 'missing API key: send X-Api-Key or Authorization: Bearer'));
@@ -54,3 +54,13 @@ export function installAuth(app: FastifyInstance, deps: GatewayDeps): void {
 
 /** "an admin", "a client". */
 const withArticle = (word: string) => `${/^[aeiou]/.test(word) ? 'an' : 'a'} ${word}`;
+
+/** A key header sent twice (Node keeps the first Authorization and joins X-Api-Key values): which was meant is not ours to guess. */
+function repeatedKeyHeader(raw: string[]): boolean {
+  let keys = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (name === 'authorization' || name === 'x-api-key') keys++;
+  }
+  return keys > 1 && new Set(raw.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase()).filter((n) => n === 'authorization' || n === 'x-api-key')).size < keys;
+}

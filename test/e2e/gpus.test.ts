@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import assert from 'node:assert/strict';
 import { http, KEYS, startTestMesh, type TestMesh } from '../support/testMesh';
 
@@ -94,8 +95,19 @@ describe('GPU endpoints through the gateway', () => {
       const before = await mesh.db('gpus').count({ n: '*' });
       const both = await call('POST', '/v1/marketplace/gpu/register', { key: KEYS.provider, body: cliRegisterBody(), headers: { Authorization: `Bearer ${KEYS.provider2}` } });
       assert.equal(both.status, 401);
-      assert.match(both.body.detail, /two different API keys/);
+      assert.match(both.body.detail, /more than one API key/);
       assert.deepEqual(await mesh.db('gpus').count({ n: '*' }), before);
+      // The same header twice (Node would keep the first Authorization silently).
+      const twice = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(`${mesh.url}/v1/marketplace/gpu/list`, { headers: ['Host', new URL(mesh.url).host, 'Authorization', `Bearer ${KEYS.client}`, 'Authorization', `Bearer ${KEYS.client2}`] as never }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(twice.status, 401, twice.body);
       const same = await call('GET', '/v1/marketplace/gpu/list', { key: KEYS.provider, headers: { Authorization: `Bearer ${KEYS.provider}` } });
       assert.equal(same.status, 200, 'the same key twice is one key');
     });

@@ -156,9 +156,11 @@ describe("the CLI's miner commands through the gateway", function () {
     const uuid = { model: 'L4', memory_gb: 24, uuid: 'GPU-only-once' };
     assert.equal((await call('POST', '/v1/miners/register', { key: KEYS.provider, headers: { 'X-Miner-ID': 'uuid-a' }, body: { capabilities: { gpu: uuid } } })).status, 200);
     assert.equal((await call('POST', '/v1/miners/register', { key: KEYS.provider, headers: { 'X-Miner-ID': 'uuid-a' }, body: { capabilities: { gpu: uuid } } })).status, 200, 'the same miner updates it');
-    const again = await call('POST', '/v1/miners/register', { key: KEYS.provider, headers: { 'X-Miner-ID': 'uuid-b' }, body: { capabilities: { gpu: uuid } } });
-    assert.equal(again.status, 409, JSON.stringify(again.body));
-    assert.equal(again.body.field, 'uuid');
+    for (const id of ['GPU-only-once', 'gpu-ONLY-once']) {
+      const again = await call('POST', '/v1/miners/register', { key: KEYS.provider, headers: { 'X-Miner-ID': 'uuid-b' }, body: { capabilities: { gpu: { ...uuid, uuid: id } } } });
+      assert.equal(again.status, 409, `${id}: ${JSON.stringify(again.body)}`);
+      assert.equal(again.body.field, 'uuid');
+    }
     assert.equal((await mesh.db('gpus').where({ owner_id: 'acme', uuid: 'GPU-only-once' }).whereNull('deleted_at')).length, 1);
     await waitFor(async () => (await ledgerProblems(mesh.db)).length === 0, 10_000, 'the ledger to add up');
   });

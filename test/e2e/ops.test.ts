@@ -74,7 +74,8 @@ describe('operations endpoints', () => {
     // Real statuses: creations say 201, the bid 202, not a placeholder 200.
     assert.ok(doc.paths['/v1/marketplace/gpu/{id}/book'].post.responses['201']);
     assert.ok(doc.paths['/v1/marketplace/bids'].post.responses['202'] && !doc.paths['/v1/marketplace/bids'].post.responses['200']);
-    assert.ok(doc.paths['/v1/marketplace/gpu/list'].get.responses['200'].headers['X-Next-Cursor']);
+    assert.equal(doc.paths['/v1/marketplace/gpu/list'].get.responses['200'].headers['X-Next-Cursor'].schema.type, 'string');
+    assert.equal(doc.paths['/v1/marketplace/gpu/list'].get.responses['429'].headers['Retry-After'].schema.type, 'integer');
     assert.ok(doc.paths['/v1/marketplace/gpu/{id}/book'].post.parameters.some((p: { name: string }) => p.name === 'idempotency-key'));
     for (const name of ['Gpu', 'Booking', 'Order', 'Review', 'Problem', 'Bid', 'Offer', 'Transaction']) assert.ok(doc.components.schemas[name], name);
     assert.ok(doc.components.schemas.Gpu.examples?.length, 'an example GPU');

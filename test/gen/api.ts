@@ -81,7 +81,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -101,7 +101,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -207,7 +207,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -227,7 +227,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -328,7 +328,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -348,7 +348,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -451,7 +451,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -471,7 +471,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -654,7 +654,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -674,7 +674,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -732,9 +732,9 @@ export interface paths {
                 200: {
                     headers: {
                         /** @description the next page's cursor (absent on the last page) */
-                        "X-Next-Cursor"?: unknown;
+                        "X-Next-Cursor"?: string;
                         /** @description the next page as `<url>; rel="next"` */
-                        Link?: unknown;
+                        Link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -808,7 +808,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -828,7 +828,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -949,7 +949,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -969,7 +969,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1093,7 +1093,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1113,7 +1113,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1299,7 +1299,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1319,7 +1319,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1505,7 +1505,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1525,7 +1525,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1665,7 +1665,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1685,7 +1685,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1827,7 +1827,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1847,7 +1847,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2017,7 +2017,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2037,7 +2037,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2099,9 +2099,9 @@ export interface paths {
                 200: {
                     headers: {
                         /** @description the next page's cursor (absent on the last page) */
-                        "X-Next-Cursor"?: unknown;
+                        "X-Next-Cursor"?: string;
                         /** @description the next page as `<url>; rel="next"` */
-                        Link?: unknown;
+                        Link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2197,7 +2197,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2217,7 +2217,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2299,7 +2299,7 @@ export interface paths {
                 201: {
                     headers: {
                         /** @description "true" when the answer is a retry's first answer */
-                        "Idempotent-Replayed"?: unknown;
+                        "Idempotent-Replayed"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2400,7 +2400,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2420,7 +2420,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2556,7 +2556,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2576,7 +2576,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2710,7 +2710,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2730,7 +2730,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2864,7 +2864,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2884,7 +2884,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3003,7 +3003,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3023,7 +3023,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3074,9 +3074,9 @@ export interface paths {
                 200: {
                     headers: {
                         /** @description the next page's cursor (absent on the last page) */
-                        "X-Next-Cursor"?: unknown;
+                        "X-Next-Cursor"?: string;
                         /** @description the next page as `<url>; rel="next"` */
-                        Link?: unknown;
+                        Link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3150,7 +3150,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3170,7 +3170,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3292,7 +3292,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3312,7 +3312,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3369,7 +3369,7 @@ export interface paths {
                 200: {
                     headers: {
                         /** @description the next page's cursor (absent on the last page) */
-                        "X-Next-Cursor"?: unknown;
+                        "X-Next-Cursor"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3443,7 +3443,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3463,7 +3463,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3593,7 +3593,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3613,7 +3613,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3664,7 +3664,7 @@ export interface paths {
                 200: {
                     headers: {
                         /** @description the next page's cursor (absent on the last page) */
-                        "X-Next-Cursor"?: unknown;
+                        "X-Next-Cursor"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3738,7 +3738,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3758,7 +3758,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3889,7 +3889,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -3909,7 +3909,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -4043,7 +4043,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -4063,7 +4063,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -4188,7 +4188,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -4208,7 +4208,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -4329,7 +4329,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -4349,7 +4349,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -4495,7 +4495,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -4515,7 +4515,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -4634,7 +4634,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -4654,7 +4654,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -4775,7 +4775,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -4795,7 +4795,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -4917,7 +4917,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -4937,7 +4937,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5059,7 +5059,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5079,7 +5079,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5209,7 +5209,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5229,7 +5229,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5292,7 +5292,7 @@ export interface paths {
                 200: {
                     headers: {
                         /** @description "true" when the reference was used before */
-                        "Idempotent-Replayed"?: unknown;
+                        "Idempotent-Replayed"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5303,7 +5303,7 @@ export interface paths {
                 201: {
                     headers: {
                         /** @description "true" when the reference was used before */
-                        "Idempotent-Replayed"?: unknown;
+                        "Idempotent-Replayed"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5386,7 +5386,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5406,7 +5406,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5470,7 +5470,7 @@ export interface paths {
                 200: {
                     headers: {
                         /** @description "true" when the reference was used before */
-                        "Idempotent-Replayed"?: unknown;
+                        "Idempotent-Replayed"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5481,7 +5481,7 @@ export interface paths {
                 201: {
                     headers: {
                         /** @description "true" when the reference was used before */
-                        "Idempotent-Replayed"?: unknown;
+                        "Idempotent-Replayed"?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5564,7 +5564,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5584,7 +5584,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5703,7 +5703,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5723,7 +5723,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5775,9 +5775,9 @@ export interface paths {
                 200: {
                     headers: {
                         /** @description the next page's cursor (absent on the last page) */
-                        "X-Next-Cursor"?: unknown;
+                        "X-Next-Cursor"?: string;
                         /** @description the next page as `<url>; rel="next"` */
-                        Link?: unknown;
+                        Link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5851,7 +5851,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5871,7 +5871,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6036,7 +6036,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6056,7 +6056,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6180,7 +6180,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6200,7 +6200,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6339,7 +6339,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6359,7 +6359,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6483,7 +6483,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6503,7 +6503,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6630,7 +6630,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6650,7 +6650,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6700,9 +6700,9 @@ export interface paths {
                 200: {
                     headers: {
                         /** @description the next page's cursor (absent on the last page) */
-                        "X-Next-Cursor"?: unknown;
+                        "X-Next-Cursor"?: string;
                         /** @description the next page as `<url>; rel="next"` */
-                        Link?: unknown;
+                        Link?: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6776,7 +6776,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6796,7 +6796,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6945,7 +6945,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6965,7 +6965,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -7084,7 +7084,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -7104,7 +7104,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -7221,7 +7221,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -7241,7 +7241,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -7408,7 +7408,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -7428,7 +7428,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -7559,7 +7559,7 @@ export interface paths {
                 429: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -7579,7 +7579,7 @@ export interface paths {
                 503: {
                     headers: {
                         /** @description seconds to wait before retrying */
-                        "Retry-After"?: unknown;
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {

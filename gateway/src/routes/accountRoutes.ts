@@ -79,7 +79,7 @@ export function accountRoutes(app: FastifyInstance, { accounts }: GatewayDeps): 
         summary, params: accountParams, body: money,
         response: answers(201, 'done', ref('Transaction'), {
           problems: [409], also: { 200: 'the same reference again: the first answer (Idempotent-Replayed: true)' },
-          headers: { 'Idempotent-Replayed': { description: '"true" when the reference was used before', schema: { type: 'string' } } },
+          headers: { 'Idempotent-Replayed': { type: 'string', description: '"true" when the reference was used before' } },
         }),
       }, config: ADMIN,
     }, async (request, reply) => {

@@ -41,7 +41,7 @@ export function bookingRoutes(app: FastifyInstance, { booking }: GatewayDeps): v
       headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', description: 'a retry with the same key and body gets the first answer' } } },
       response: {
         ...answers(201, 'booked (Idempotent-Replayed: true when this answers a retry)', ref('Booking'), {
-          problems: [402, 409, 422], headers: { 'Idempotent-Replayed': { description: '"true" when the answer is a retry\'s first answer', schema: { type: 'string' } } },
+          problems: [402, 409, 422], headers: { 'Idempotent-Replayed': { type: 'string', description: '"true" when the answer is a retry\'s first answer' } },
         }),
         200: { description: 'dry_run=true: the quote, and whether it would be booked now', content: { 'application/json': { schema: ref('DryRun') } } },
       },

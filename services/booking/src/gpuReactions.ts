@@ -66,7 +66,7 @@ export function createGpuReactions(deps: GpuReactionDeps) {
         if (forced) return cancel(trx, live, 'unregistered', at);
         // Not forced: the registry saw nothing booked, so whatever is here was booked while it
         // was being unregistered. Its client did not get the GPU: nothing is charged.
-        for (const row of live) await cancel(trx, [row], 'unregistered', row.start_time);
+        for (const row of live) await cancel(trx, [row], 'unregistered', new Date(Math.min(row.start_time.getTime(), Date.now())));
       },
     },
   });
