@@ -145,6 +145,14 @@ describe('miner sessions over gRPC', function () {
     badMemory.hello([{ ...inventory(1)[0], memoryGb: 0 }]);
     assert.match((await ended(badMemory)).details, /memory_gb/);
     assert.equal((await list('rig')).length, 0, 'nothing was registered by refused hellos');
+    const twice = openStream(registry.publicAddress!, KEYS.provider);
+    twice.hello([...inventory(1, 'GPU-dup'), ...inventory(1, 'gpu-DUP')], 'rig');
+    assert.match((await ended(twice)).details, /listed before in the same request/);
+    const rehello = openStream(registry.publicAddress!, KEYS.provider);
+    rehello.hello(inventory(1, 'GPU-once'), 'rig-once');
+    rehello.hello(inventory(1, 'GPU-once-b'), 'rig-other');
+    assert.match((await ended(rehello)).details, /said hello already/);
+    assert.equal((await list('rig-other')).length, 0, 'the second hello registered nothing');
 
     const good = openStream(registry.publicAddress!, KEYS.provider);
     good.hello(inventory(2, 'GPU-good'), 'rig-good');

@@ -108,6 +108,8 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
     }, (err: unknown) => fail(call, err));
 
     const hello = async (h: Hello) => {
+      // One stream is one miner: a second hello (perhaps naming another miner) is refused.
+      if (minerId) throw invalid('hello', 'this stream has said hello already; open a stream per miner');
       const id = cleanMinerId(h.minerId, 'hello.miner_id');
       const specs = h.gpus.map((g) => GpuSpec.fromPartial({
         uuid: g.uuid, model: g.model, memoryGb: g.memoryGb, cudaCores: g.cudaCores || undefined,

@@ -27,6 +27,13 @@ export async function registerInventory(
   if (gpus.length === 0) throw invalid(field, 'must describe at least one GPU');
   if (gpus.length > GPU_LIMITS.gpusPerMinerMax) throw invalid(field, `must describe at most ${GPU_LIMITS.gpusPerMinerMax} GPUs`);
   const specs = gpus.map((g, i) => cleanSpec(g, gpus.length > 1 ? `gpus[${i}].` : ''));
+  // One GPU described twice would be two descriptions of one row, the last silently winning.
+  const seen = new Set<string>();
+  specs.forEach((spec, i) => {
+    const key = spec.uuid?.toLowerCase();
+    if (key && seen.has(key)) throw invalid(`${field}[${i}].uuid`, `names a GPU listed before in the same request (${spec.uuid})`);
+    if (key) seen.add(key);
+  });
   return deps.db.transaction(async (trx) => {
     await minerStore.lockMiner(trx, caller.accountId, minerId);
     if (existingOnly && !(await minerStore.lockGpus(trx, caller.accountId, minerId)).length) throw notFound(`miner ${minerId}`);
