@@ -45,7 +45,7 @@ export function createLedger(deps: LedgerDeps) {
     } catch (err) {
       const { code, constraint } = err as { code?: string; constraint?: string };
       if (code === BELOW_ZERO && constraint === EXACT_BALANCES) {
-        throw new DomainError('FAILED_PRECONDITION', 'a balance would pass 9,007,199,254.740991 AITBC (2^53 micro-units), beyond exact accounting (the outside world\'s account counts: no more than that can have come in, in all)', 'amount', { reason: 'balance_limit' });
+        throw new DomainError('FAILED_PRECONDITION', 'a balance would pass 9,007,199,254.740991 AITBC (2^53 micro-units), beyond exact accounting; single amounts are at most 9,000,000,000 AITBC, and the outside world\'s account counts too (no more than that can have come in, in all)', 'amount', { reason: 'balance_limit' });
       }
       if (code === BELOW_ZERO) throw new DomainError('FAILED_PRECONDITION', 'not enough balance for this', undefined, { reason: 'insufficient_funds' });
       throw err;
