@@ -1,13 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import type { GpuInventory, GpuTelemetry } from '../lib/gen/aitbc/marketplace/v1/miner';
+import { GPU_LIMITS } from '../lib/gpuLimits';
 
 /** Runs nvidia-smi with arguments and returns what it printed (throws as execFileSync does). */
 export type SmiRunner = (args: string[]) => string;
 
 export const runNvidiaSmi: SmiRunner = (args) => execFileSync('nvidia-smi', args, { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'pipe'] });
 
-/** The most memory a GPU is taken to have (4 TiB, the registry's bound). */
-const MAX_MIB = 4096 * 1024;
 const INVENTORY = ['--query-gpu=uuid,name,memory.total,compute_cap,driver_version', '--format=csv,noheader,nounits'];
 const TELEMETRY = ['--query-gpu=uuid,utilization.gpu,memory.used,temperature.gpu,power.draw', '--format=csv,noheader,nounits'];
 
@@ -47,11 +46,11 @@ export function readGpus(run: SmiRunner = runNvidiaSmi, onSkip: (line: string, w
     // A line that cannot describe a GPU is left out (and said), rather than listed wrong.
     if (!uuid || !name) onSkip(line, 'no uuid or name');
     else if (seen.has(uuid)) onSkip(line, 'the same uuid twice');
-    else if (!(mib > 0 && mib <= MAX_MIB)) onSkip(line, `memory.total ${memoryMiB} is not a size in MiB`);
+    else if (!(mib > 0 && mib <= GPU_LIMITS.memoryReportedMax)) onSkip(line, `memory.total ${memoryMiB} is not a size in MiB`);
     else {
       seen.add(uuid);
       // MiB as reported (the registry's rule: 1,024 and over is MiB); a GPU under 1 GiB is 1 GB.
-      gpus.push({ uuid, model: name, memoryGb: Math.max(1024, Math.round(mib)), cudaCores: 0, cudaVersion: cuda, driverVersion: driver ?? '', computeCapability: cc ?? '', region: '' });
+      gpus.push({ uuid, model: name, memoryGb: Math.max(GPU_LIMITS.memoryMibFrom, Math.round(mib)), cudaCores: 0, cudaVersion: cuda, driverVersion: driver ?? '', computeCapability: cc ?? '', region: '' });
     }
   }
   if (!gpus.length) throw new NoGpusError('nvidia-smi lists no GPUs this agent can report on this host; use --simulate N to run with simulated GPUs');

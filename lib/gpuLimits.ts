@@ -29,3 +29,7 @@ export const GPU_LIMITS = {
   listLimitMax: 500,
   listLimitDefault: 20,
 } as const;
+
+const MINER_ID = new RegExp(GPU_LIMITS.minerIdPattern);
+/** A miner id: the rig's name inside its owner's account (the registry, accounts and the gateway agree on it). */
+export const isMinerId = (text: string): boolean => MINER_ID.test(text);

@@ -16,7 +16,6 @@ export const bool = { type: 'boolean' } as const;
 export const strings = { type: 'array', items: str } as const;
 export const ref = (id: string) => ({ $ref: `${id}#` });
 export const listOf = (id: string) => ({ type: 'array' as const, items: ref(id) });
-export const nullable = (id: string) => ({ oneOf: [ref(id), { type: 'null' }] });
 
 /**
  * An object answer with exactly these properties, all present unless named in `optional`

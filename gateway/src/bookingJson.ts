@@ -63,6 +63,17 @@ export function orderJson(b: Booking) {
   };
 }
 
+/** A booking as a miner's job (`miner jobs`): the coordinator's job id, else the booking's. */
+export function jobJson(b: Booking) {
+  const ended = b.status !== BookingStatus.BOOKING_STATUS_ACTIVE;
+  return {
+    job_id: b.jobId || b.bookingId, booking_id: b.bookingId, gpu_id: b.gpuId, gpu_model: b.gpuModel, client_id: b.clientId,
+    status: bookingStatusName(b.status), start_time: iso(b.startTime), end_time: iso(b.endTime), ended_at: iso(b.endedAt),
+    total_cost: toUnits(b.totalCostMicro), charged: ended ? toUnits(b.chargedMicro) : null, refund: ended ? toUnits(b.refundMicro) : null,
+    created_at: iso(b.createdAt),
+  };
+}
+
 /** A price quote (dry runs, and the conflict when the client's total_cost is too low). */
 export function quoteJson(q: Quote) {
   return {
@@ -115,3 +126,8 @@ export const dryRunSchema = named('DryRun', 'What a booking would cost, and whet
 export const releaseSchema = named('Release', 'A released booking: charged for the seconds used, the rest refunded', object({
   status: { type: 'string', const: 'released' }, gpu_id: str, booking_id: str, charged: num, refund: num,
 }), { status: 'released', gpu_id: 'gpu_8c1k2m3n4p5q6r7s8t9v', booking_id: 'bkg_2h4j6k8m0n2p4q6r8s0t', charged: 0.533333, refund: 5.866667 });
+
+export const jobSchema = named('Job', "A booking on one of a provider's GPUs, as a miner's job", object({
+  job_id: str, booking_id: str, gpu_id: str, gpu_model: str, client_id: str, status, start_time: timeOrNull, end_time: timeOrNull, ended_at: timeOrNull,
+  total_cost: num, charged: numOrNull, refund: numOrNull, created_at: timeOrNull,
+}));

@@ -2108,25 +2108,7 @@ export interface paths {
                         "application/json": {
                             miner_id: string;
                             next_cursor: string | null;
-                            jobs: {
-                                job_id: string;
-                                booking_id: string;
-                                gpu_id: string;
-                                gpu_model: string;
-                                client_id: string;
-                                status: string;
-                                /** Format: date-time */
-                                start_time: string | null;
-                                /** Format: date-time */
-                                end_time: string | null;
-                                /** Format: date-time */
-                                ended_at: string | null;
-                                total_cost: number;
-                                charged: number | null;
-                                refund: number | null;
-                                /** Format: date-time */
-                                created_at: string | null;
-                            }[];
+                            jobs: components["schemas"]["Job"][];
                         };
                     };
                 };
@@ -7780,6 +7762,27 @@ export interface components {
             created_at: string | null;
             /** Format: date-time */
             completed_at: string | null;
+        };
+        /** @description A booking on one of a provider's GPUs, as a miner's job */
+        Job: {
+            job_id: string;
+            booking_id: string;
+            gpu_id: string;
+            gpu_model: string;
+            client_id: string;
+            /** @enum {string} */
+            status: "active" | "completed" | "released" | "cancelled";
+            /** Format: date-time */
+            start_time: string | null;
+            /** Format: date-time */
+            end_time: string | null;
+            /** Format: date-time */
+            ended_at: string | null;
+            total_cost: number;
+            charged: number | null;
+            refund: number | null;
+            /** Format: date-time */
+            created_at: string | null;
         };
         /**
          * @description What a booking would cost, and whether it would be made now

@@ -3,12 +3,12 @@ import { invalid } from '../../../lib/errors';
 import type { Earnings } from '../../../lib/gen/aitbc/marketplace/v1/accounts';
 import { parseMoney, toUnits } from '../../../lib/money';
 import { requestTime } from '../../../lib/time';
-import { bookingStatusName, bookingStatusOf } from '../bookingJson';
+import { bookingStatusOf, jobJson } from '../bookingJson';
 import type { GatewayDeps } from '../deps';
 import { callerOf, setNextLinks } from '../request';
 import { emptyBodySchema, minerParams } from '../schemas';
 import { GPU_LIMITS as L } from '../../../lib/gpuLimits';
-import { answers, int, num, numOrNull, object, pageHeaders, str, strOrNull, timeOrNull } from '../answers';
+import { answers, int, listOf, num, object, pageHeaders, str, strOrNull, timeOrNull } from '../answers';
 
 const figures = { gross: num, fee: num, net: num, bookings: int };
 const earningsSchema = object({
@@ -18,13 +18,7 @@ const earningsSchema = object({
   bookings: { type: 'array', items: object({ booking_id: str, gpu_id: str, earned_at: timeOrNull, ...figures }) },
   bookings_truncated: { type: 'boolean' },
 });
-const jobsSchema = object({
-  miner_id: str, next_cursor: strOrNull,
-  jobs: { type: 'array', items: object({
-    job_id: str, booking_id: str, gpu_id: str, gpu_model: str, client_id: str, status: str, start_time: timeOrNull, end_time: timeOrNull, ended_at: timeOrNull,
-    total_cost: num, charged: numOrNull, refund: numOrNull, created_at: timeOrNull,
-  }) },
-});
+const jobsSchema = object({ miner_id: str, next_cursor: strOrNull, jobs: listOf('Job') });
 
 // A date (UTC midnight) or a date-time; checked by requestTime, which names the field.
 const when = { type: 'string', maxLength: 40, description: 'a date (2026-12-01, UTC) or a date-time (2026-12-01T08:00:00Z)' } as const;
@@ -105,16 +99,7 @@ export function minerWorkRoutes(app: FastifyInstance, { registry, accounts, book
     if (nextCursor) setNextLinks(request, reply, nextCursor);
     return {
       miner_id: minerId,
-      jobs: orders.map((b) => {
-        const ended = bookingStatusName(b.status) !== 'active';
-        return {
-          job_id: b.jobId || b.bookingId, booking_id: b.bookingId, gpu_id: b.gpuId, gpu_model: b.gpuModel, client_id: b.clientId,
-          status: bookingStatusName(b.status), start_time: b.startTime?.toISOString() ?? null, end_time: b.endTime?.toISOString() ?? null,
-          ended_at: b.endedAt?.toISOString() ?? null,
-          total_cost: toUnits(b.totalCostMicro), charged: ended ? toUnits(b.chargedMicro) : null, refund: ended ? toUnits(b.refundMicro) : null,
-          created_at: b.createdAt?.toISOString() ?? null,
-        };
-      }),
+      jobs: orders.map(jobJson),
       next_cursor: nextCursor || null,
     };
   });

@@ -2,11 +2,9 @@ import type { Caller } from '../../../lib/caller';
 import type { Knex } from '../../../lib/db';
 import { invalid } from '../../../lib/errors';
 import type { MinerEarningsRequest, MinerEarningsResponse } from '../../../lib/gen/aitbc/marketplace/v1/accounts';
-import { GPU_LIMITS } from '../../../lib/gpuLimits';
+import { isMinerId } from '../../../lib/gpuLimits';
 import { type EarningsLine, summarizeEarnings } from './domain/earnings';
 import { PLATFORM } from './domain/ledger';
-
-const MINER_ID = new RegExp(GPU_LIMITS.minerIdPattern);
 
 /**
  * What one of the caller's miners earned in a window, read from the ledger: the owner's
@@ -15,7 +13,7 @@ const MINER_ID = new RegExp(GPU_LIMITS.minerIdPattern);
  */
 export function createEarnings(db: Knex) {
   return async function minerEarnings(caller: Caller, req: MinerEarningsRequest): Promise<MinerEarningsResponse> {
-    if (!MINER_ID.test(req.minerId)) throw invalid('miner_id', 'must be 1-64 letters, digits, ".", "_" or "-"');
+    if (!isMinerId(req.minerId)) throw invalid('miner_id', 'must be 1-64 letters, digits, ".", "_" or "-"');
     const from = req.fromTime ?? new Date(0);
     const to = req.toTime ?? new Date();
     if (from >= to) throw invalid('from_time', 'must be before to_time');

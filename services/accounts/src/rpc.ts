@@ -6,7 +6,7 @@ import { newEvent } from '../../../lib/events/envelope';
 import type { Outbox } from '../../../lib/events/outbox';
 import { AccountsServiceService, type AccountsServiceServer } from '../../../lib/gen/aitbc/marketplace/v1/accounts';
 import type { ServiceBinding } from '../../../lib/grpcServer';
-import { GPU_LIMITS } from '../../../lib/gpuLimits';
+import { isMinerId } from '../../../lib/gpuLimits';
 import { isId, newId } from '../../../lib/ids';
 import { decodeCursor, encodeCursor } from '../../../lib/paging';
 import { requireSafeText } from '../../../lib/text';
@@ -33,7 +33,6 @@ const SERVICES = [Role.ROLE_SERVICE];
 const USERS = [Role.ROLE_CLIENT, Role.ROLE_PROVIDER, Role.ROLE_ADMIN];
 const CREATABLE: Record<number, string> = { [Role.ROLE_CLIENT]: 'client', [Role.ROLE_PROVIDER]: 'provider', [Role.ROLE_ADMIN]: 'admin' };
 const SOURCE = 'accounts';
-const MINER_ID = new RegExp(GPU_LIMITS.minerIdPattern);
 export const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
 /** gRPC handlers of aitbc.marketplace.v1.AccountsService. */
@@ -172,7 +171,7 @@ export function createAccountsHandlers(deps: AccountsHandlerDeps): ServiceBindin
         if (!isAccountId(req.ownerId)) throw invalid('owner_id', 'must be an account id');
         if (!Number.isSafeInteger(req.amountMicro) || req.amountMicro < 0) throw invalid('amount_micro', 'must be a whole, non-negative amount');
         if (req.gpuId && !isId(req.gpuId, 'gpu')) throw invalid('gpu_id', 'must be a GPU id');
-        if (req.minerId && !MINER_ID.test(req.minerId)) throw invalid('miner_id', 'must be a miner id');
+        if (req.minerId && !isMinerId(req.minerId)) throw invalid('miner_id', 'must be a miner id');
         const client = await accounts.get(db, req.clientId);
         // Only an active client's money is held: never a provider's, a service's or the system accounts'.
         if (!client || client.status !== 'active' || client.role !== 'client') throw new DomainError('FAILED_PRECONDITION', `account ${req.clientId} cannot pay: it has no balance here`, 'client_id', { reason: 'insufficient_funds' });

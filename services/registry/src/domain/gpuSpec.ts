@@ -1,6 +1,6 @@
 import { invalid } from '../../../../lib/errors';
 import { requireSafeText } from '../../../../lib/text';
-import { GPU_LIMITS as L } from '../../../../lib/gpuLimits';
+import { GPU_LIMITS as L, isMinerId } from '../../../../lib/gpuLimits';
 import { MICRO_PER_UNIT } from '../../../../lib/money';
 import type { GpuSpec } from '../../../../lib/gen/aitbc/marketplace/v1/registry';
 
@@ -21,7 +21,6 @@ export interface CleanSpec {
 
 const re = (pattern: string) => new RegExp(pattern);
 const UUID = re(L.uuidPattern);
-const MINER = re(L.minerIdPattern);
 const REGION = re(L.regionPattern);
 const CC = re(L.computeCapabilityPattern);
 const CUDA = re(L.cudaVersionPattern);
@@ -30,7 +29,7 @@ const DRIVER = re(L.driverVersionPattern);
 /** Validates a miner id (the rig's name inside its owner's account). */
 export function cleanMinerId(minerId: string, field = 'miner_id'): string {
   const value = minerId.trim();
-  if (!MINER.test(value)) throw invalid(field, 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+  if (!isMinerId(value)) throw invalid(field, 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
   return value;
 }
 
