@@ -60,6 +60,19 @@ describe("the CLI's miner commands through the gateway", function () {
     }
     assert.deepEqual(await mesh.db('gpus').count({ n: '*' }), before, 'nothing created by the refused updates');
     assert.equal((await call('PUT', '/v1/miners/cli-miner/capabilities', { ...cli(KEYS.client), body: { capabilities: { gpu: { model: 'L4', memory_gb: 24 } } } })).status, 403);
+    for (const [method, path] of [['DELETE', '/v1/miners/cli-miner'], ['POST', '/v1/miners/cli-miner/earnings'], ['POST', '/v1/miners/cli-miner/jobs']] as const) {
+      assert.equal((await call(method, path, cli(KEYS.client))).status, 403, `${method} ${path} with a client key`);
+      assert.equal((await call(method, path, {})).status, 401, `${method} ${path} without a key`);
+    }
+    // Hostile miner ids and queries: 400 (or 414), never 5xx, and nothing stored.
+    for (const [method, path] of [['DELETE', '/v1/miners/rig%00x'], ['POST', '/v1/miners/rig%1B%5B31m/jobs'], ['POST', `/v1/miners/${'r'.repeat(65)}/earnings`],
+      ['POST', '/v1/miners/cli-miner/jobs?min_reward=1e308'], ['POST', '/v1/miners/cli-miner/jobs?limit=99999999999'], ['POST', '/v1/miners/cli-miner/earnings?from_time=99999-01-01'],
+      ['PUT', '/v1/miners/cli-miner%E2%80%AE/capabilities']] as const) {
+      const body = method === 'PUT' ? { capabilities: { gpu: { model: 'RTX 4090', memory_gb: 24 } } } : undefined;
+      const res = await call(method, path, { ...cli(KEYS.provider), body });
+      assert.equal(res.status, 400, `${method} ${path}: ${JSON.stringify(res.body)}`);
+    }
+    assert.deepEqual(await mesh.db('gpus').count({ n: '*' }), before, 'nothing stored by hostile requests');
     assert.equal((await call('PUT', '/v1/miners/cli-miner/capabilities', { ...cli(KEYS.provider), body: { capabilities: {} } })).status, 400);
     assert.equal((await call('POST', '/v1/miners/cli-miner/earnings?from_time=yesterday', cli(KEYS.provider))).status, 400);
     assert.equal((await call('POST', '/v1/miners/cli-miner/jobs?miner_id=other', cli(KEYS.provider))).status, 400);
