@@ -106,6 +106,8 @@ export interface CommonConfig {
   natsPrefix: string;
   dbPoolMax: number;
   dbStatementTimeoutMs: number;
+  /** Where Prometheus scrapes this process (GET /metrics); unset: no metrics port. */
+  metricsPort?: number;
 }
 
 /** What the one-process mesh (or a test) hands a service instead of environment variables. */
@@ -128,6 +130,7 @@ export function readCommon(r: ConfigReader, self: string, defaults: CommonDefaul
     dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 500),
     // The deadline of every SQL statement a service runs (lock waits included).
     dbStatementTimeoutMs: r.int('DB_STATEMENT_TIMEOUT_MS', 10_000, 50, 600_000),
+    metricsPort: r.optionalString('METRICS_PORT') === undefined ? undefined : r.port('METRICS_PORT', 0),
   };
 }
 

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { DomainError, fromGrpcError } from './errors';
+import { metrics } from './metrics';
 import { channelCredentials, type ClientAuth, type TlsFiles } from './meshSecurity';
 
 type UnaryMethod<Req, Res> = (
@@ -41,6 +42,7 @@ export const CHANNEL_OPTIONS: Partial<grpc.ClientOptions> = {
  */
 export function connect<C>(Ctor: ClientCtor<C>, address: string, defaultDeadlineMs: number, auth: ClientAuth): ClientHandle<C> {
   const raw = new Ctor(address, channelCredentials(auth.tls), CHANNEL_OPTIONS);
+  const from = auth.from ?? 'unnamed';
   // Cloned per call: grpc-js may add to the metadata it is given.
   const metadata = new grpc.Metadata();
   metadata.set('authorization', `Bearer ${auth.key}`);
@@ -51,10 +53,13 @@ export function connect<C>(Ctor: ClientCtor<C>, address: string, defaultDeadline
       if (!fn) {
         const method = (raw as unknown as Record<string, UnaryMethod<unknown, unknown>>)[key];
         if (typeof method !== 'function') return undefined;
+        const path: string = (Ctor as unknown as { service?: Record<string, { path: string }> }).service?.[key]?.path ?? key;
         fn = (request: unknown, options?: { deadlineMs?: number }) =>
           new Promise((resolve, reject) => {
+            const started = performance.now();
             const deadline = new Date(Date.now() + (options?.deadlineMs ?? defaultDeadlineMs));
             method.call(raw, request, metadata.clone(), { deadline }, (err, response) => {
+              metrics.grpcClient(from, path, grpc.status[err?.code ?? grpc.status.OK], (performance.now() - started) / 1000);
               if (!err) return resolve(response);
               // A value the message cannot hold (an integer past its type) is the caller's input, not a fault.
               if (/^Request message serialization failure/.test(err.details ?? '')) {

@@ -7,6 +7,7 @@ import type { CallAuthenticator } from './callAuth';
 import type { Caller } from './caller';
 import { DomainError, toGrpcError } from './errors';
 import type { Logger } from './logger';
+import { metrics } from './metrics';
 import { serverCredentials, type TlsFiles } from './meshSecurity';
 import { PROTO_DIR } from './paths';
 
@@ -30,6 +31,8 @@ export interface ServiceBinding<S extends grpc.UntypedServiceImplementation> {
 }
 
 export interface GrpcServerOptions {
+  /** The service's name (the `service` label of its metrics). */
+  service?: string;
   logger: Logger;
   /** Proto files (relative to proto/) served by reflection. */
   protoFiles: string[];
@@ -187,14 +190,15 @@ function wrapUnary(path: string, impl: AsyncUnary<unknown, unknown>, options: Gr
       return impl(call.request, call);
     }).then(
       (response) => {
-        if (logger.isLevelEnabled('debug')) {
-          logger.debug({ method: path, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'rpc ok');
-        }
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        metrics.grpcServer(options.service ?? 'unnamed', path, 'OK', ms / 1000);
+        if (logger.isLevelEnabled('debug')) logger.debug({ method: path, ms }, 'rpc ok');
         return callback(null, response);
       },
       (err: unknown) => {
         const status = toGrpcError(err);
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        metrics.grpcServer(options.service ?? 'unnamed', path, grpc.status[status.code], ms / 1000);
         if (status.code === grpc.status.INTERNAL) logger.error({ err, method: path, ms }, 'rpc failed');
         else if (status.code === grpc.status.UNAVAILABLE) logger.warn({ err, method: path, ms }, 'rpc failed: a dependency is unavailable or too slow');
         else logger.info({ method: path, ms, code: grpc.status[status.code], detail: status.details }, 'rpc refused');

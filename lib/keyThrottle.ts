@@ -1,6 +1,6 @@
 import type { Caller } from './caller';
 import type { KeyDirectory } from './keyDirectory';
-import { createRateLimiter } from './rateLimiter';
+import { type Limiter, memoryLimiters } from './limiter';
 
 /** What checking a presented key came to. */
 export type Admission = { caller: Caller } | { refused: 'unknown' } | { refused: 'throttled'; retryAfter: number };
@@ -14,12 +14,13 @@ export type Admission = { caller: Caller } | { refused: 'unknown' } | { refused:
  * together, from a NAT or a fresh start, are then looked up, not refused). A key known
  * recently is never held back: one noisy client must not lock out its neighbours.
  */
-export function createKeyThrottle(directory: KeyDirectory, limits: { burst: number; perSecond: number }) {
-  const tokens = createRateLimiter(limits.perSecond, limits.burst);
+export function createKeyThrottle(directory: KeyDirectory, limits: { burst: number; perSecond: number }, shared?: Limiter) {
+  // Shared by the gateways when they have a store; else per process.
+  const tokens = shared ?? memoryLimiters('failed-keys', limits);
   const pending = new Map<string, number>();
   return async function admit(address: string, presented: string): Promise<Admission> {
     const known = directory.recentlyKnown(presented);
-    const wait = known ? 0 : tokens.take(address);
+    const wait = known ? 0 : await tokens.take(address);
     if (wait && !pending.get(address)) return { refused: 'throttled', retryAfter: wait };
     pending.set(address, (pending.get(address) ?? 0) + 1);
     let caller: Caller | undefined;
@@ -31,7 +32,7 @@ export function createKeyThrottle(directory: KeyDirectory, limits: { burst: numb
       else pending.delete(address);
     }
     if (caller) {
-      if (!known && !wait) tokens.refund(address);
+      if (!known && !wait) await tokens.refund(address);
       return { caller };
     }
     return wait ? { refused: 'throttled', retryAfter: wait } : { refused: 'unknown' };

@@ -31,6 +31,8 @@ export interface MeshSecurityConfig {
 export interface ClientAuth {
   key: string;
   tls?: TlsFiles;
+  /** Who calls (the `service` label of the client metrics). */
+  from?: string;
 }
 
 /**

@@ -11,6 +11,8 @@ import { openServiceBus } from './events/serviceBus';
 import { createGrpcServer, type GrpcServer, markServing, type ServiceBinding } from './grpcServer';
 import { createLifecycle } from './lifecycle';
 import type { Logger } from './logger';
+import { metrics } from './metrics';
+import { startMetricsServer } from './metricsServer';
 
 /** Something a service runs beside its RPCs (a sweeper, a relay, a consumer). */
 export interface Worker {
@@ -58,6 +60,8 @@ export interface RunningService {
   address: string;
   /** The public port (host:port), when the service has one. */
   publicAddress?: string;
+  /** Where Prometheus scrapes it (METRICS_PORT), when set. */
+  metricsAddress?: string;
   /** What each port serves (health aside). */
   served: { address: string; definitions: ServiceDefinition[] }[];
   db: Knex;
@@ -93,7 +97,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     });
     const outbox = createOutbox();
     const parts = options.build({ db: database, bus, logger, outbox, auth });
-    const serverOptions = { logger, protoFiles: options.protoFiles, auth, reflection: security.reflection, tls: security.tls };
+    const serverOptions = { service: name, logger, protoFiles: options.protoFiles, auth, reflection: security.reflection, tls: security.tls };
     const grpcServer = createGrpcServer(serverOptions, parts.bindings);
     const servers: [GrpcServer, ServiceBinding<any>[]][] = [[grpcServer, parts.bindings]];
     lifecycle.onStop('grpc', () => {
@@ -115,6 +119,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       lifecycle.onStop(worker.name, () => worker.stop());
       await worker.start();
     }
+    lifecycle.onStop('outbox metrics', metrics.watchOutbox(name, database));
+    let metricsAddress: string | undefined;
+    if (config.metricsPort !== undefined) {
+      const server = await startMetricsServer(config.host, config.metricsPort, logger);
+      lifecycle.onStop('metrics', () => server.stop());
+      metricsAddress = server.address;
+    }
     lifecycle.onStop('event bus', closeBus);
     lifecycle.onStop('database', () => {
       stoppedDb = true;
@@ -123,8 +134,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     if (parts.afterStop) lifecycle.onStop('clients', parts.afterStop);
     for (const [server, bound] of servers) markServing(server, bound);
     const address = served[0].address;
-    logger.info({ address, publicAddress }, `${name} serving`);
-    return { name, port, address, publicAddress, served, db: database, stop: () => lifecycle.stop() };
+    logger.info({ address, publicAddress, metricsAddress }, `${name} serving`);
+    return { name, port, address, publicAddress, metricsAddress, served, db: database, stop: () => lifecycle.stop() };
   } catch (err) {
     await lifecycle.stop();
     await closeBus();

@@ -3,7 +3,8 @@ import { presentedKey } from '../../lib/apiKeys';
 import { FAILED_AUTH } from '../../lib/callAuth';
 import { createKeyThrottle } from '../../lib/keyThrottle';
 import { Role, roleName } from '../../lib/caller';
-import { createRateLimiter } from '../../lib/rateLimiter';
+import { memoryLimiters } from '../../lib/limiter';
+import { metrics } from '../../lib/metrics';
 import type { GatewayDeps } from './deps';
 import { problem, sendProblem } from './problem';
 
@@ -13,8 +14,11 @@ import { problem, sendProblem } from './problem';
  * request rate (429), and the throttle on unknown keys by client address.
  */
 export function installAuth(app: FastifyInstance, deps: GatewayDeps): void {
-  const limiter = deps.rateLimit?.perSecond ? createRateLimiter(deps.rateLimit.perSecond, deps.rateLimit.burst) : undefined;
-  const admit = createKeyThrottle(deps.keys, deps.failedAuthLimit ?? FAILED_AUTH);
+  // Shared by every gateway when they have a store (RATE_LIMIT_DATABASE_URL), else in memory.
+  const limiters = deps.limiters ?? memoryLimiters;
+  const limiter = deps.rateLimit?.perSecond ? limiters('requests', deps.rateLimit) : undefined;
+  const failedAuth = deps.failedAuthLimit ?? FAILED_AUTH;
+  const admit = createKeyThrottle(deps.keys, failedAuth, limiters('failed-keys', failedAuth));
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
     if (config?.public) return;
@@ -40,8 +44,9 @@ export function installAuth(app: FastifyInstance, deps: GatewayDeps): void {
       return sendProblem(reply, problem(403, 'service keys are for the gRPC API; use a client, provider or admin key here'));
     }
     request.caller = caller;
-    const wait = limiter?.take(`${caller.role}:${caller.accountId}`) ?? 0;
+    const wait = limiter ? await limiter.take(`${caller.role}:${caller.accountId}`) : 0;
     if (wait) {
+      metrics.rateLimited('gateway');
       return sendProblem(reply.header('Retry-After', String(wait)),
         problem(429, `too many requests for this account (limit ${deps.rateLimit!.perSecond}/s); retry after ${wait} s`));
     }

@@ -9,6 +9,9 @@ import { connect, healthChannel } from '../../lib/grpcClient';
 import { createLifecycle, type Lifecycle, serviceMain } from '../../lib/lifecycle';
 import { createLogger, type Logger } from '../../lib/logger';
 import { buildGateway } from './app';
+import { openDb } from '../../lib/db';
+import { type LimiterFactory, limitsMigration, postgresLimiters } from '../../lib/limiter';
+import { metrics } from '../../lib/metrics';
 import { AccountsServiceClient } from '../../lib/gen/aitbc/marketplace/v1/accounts';
 import { MarketServiceClient } from '../../lib/gen/aitbc/marketplace/v1/market';
 import { accountsKeyDirectory } from '../../lib/keyDirectory';
@@ -31,6 +34,8 @@ export interface GatewayConfig {
   bodyLimitBytes: number;
   rateLimitPerSecond: number;
   rateLimitBurst: number;
+  /** Where the gateways share their rate limits (schema `gateway`); unset: each counts in memory. */
+  rateLimitDatabaseUrl?: string;
   shutdownTimeoutMs: number;
 }
 
@@ -54,6 +59,8 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> & {
     // Per account; far above what a person or an agent needs, low enough to stop a runaway loop.
     rateLimitPerSecond: r.int('RATE_LIMIT_PER_SECOND', 200, 0, 1_000_000),
     rateLimitBurst: r.int('RATE_LIMIT_BURST', 400, 1, 1_000_000),
+    // Several gateways: one PostgreSQL counts for all of them, so the rate holds across the fleet.
+    rateLimitDatabaseUrl: r.url('RATE_LIMIT_DATABASE_URL', ['postgres:', 'postgresql:']),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
   };
   r.done();
@@ -98,7 +105,7 @@ export interface RunningGateway {
 export async function startGateway(config: GatewayConfig, logger: Logger = createLogger('gateway', config.logLevel)): Promise<RunningGateway> {
   const lifecycle: Lifecycle = createLifecycle(logger);
   const { tls, serviceKey } = config.security;
-  const auth = { key: serviceKey, tls };
+  const auth = { key: serviceKey, tls, from: 'gateway' };
   const registry = connect(RegistryServiceClient, config.registryAddr, config.rpcDeadlineMs, auth);
   const booking = connect(BookingServiceClient, config.bookingAddr, config.rpcDeadlineMs, auth);
   const pricing = connect(PricingServiceClient, config.pricingAddr, config.rpcDeadlineMs, auth);
@@ -113,7 +120,14 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     { name: 'pricing', channel: healthChannel(config.pricingAddr, tls) },
     { name: 'reviews', channel: healthChannel(config.reviewsAddr, tls) },
   ];
+  metrics.collectProcessMetrics();
+  // Short statements: a slow store must not slow requests (the limiter falls back to memory).
+  const limitStore = config.rateLimitDatabaseUrl
+    ? await openDb({ url: config.rateLimitDatabaseUrl, schema: 'gateway', migrations: [limitsMigration], poolMax: 10, statementTimeoutMs: 500, logger })
+    : undefined;
+  const limiters: LimiterFactory | undefined = limitStore && postgresLimiters(limitStore, 'gateway', logger);
   const app = await buildGateway({
+    limiters,
     registry: registry.client,
     booking: booking.client,
     pricing: pricing.client,
@@ -129,6 +143,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
   });
   lifecycle.onStop('http', () => app.close());
+  if (limitStore) lifecycle.onStop('rate limit store', () => limitStore.destroy());
   lifecycle.onStop('grpc clients', () => {
     registry.close();
     booking.close();

@@ -1,4 +1,5 @@
-import type { Knex } from '../db';
+import { afterCommit, type Knex } from '../db';
+import { metrics } from '../metrics';
 import type { Logger } from '../logger';
 import type { Worker } from '../service';
 import type { EventBus } from './bus';
@@ -42,6 +43,7 @@ export function consume(deps: ConsumerDeps, options: ConsumeOptions): Worker & {
       const handler = on[type] as ((trx: Knex, payload: unknown, envelope: EventEnvelope) => Promise<void> | void) | undefined;
       if (!handler) return;
       await handler(trx, EVENT_TYPES[type].decode(delivery.envelope.payload), delivery.envelope);
+      afterCommit(trx, () => metrics.eventApplied(durable, type, delivery.envelope.occurredAt));
     },
   });
 }

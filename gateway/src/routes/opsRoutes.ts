@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { checkHealth } from '../../../lib/grpcClient';
 import type { GatewayDeps } from '../deps';
 import type { Metrics } from '../metrics';
+import { metrics as processMetrics } from '../../../lib/metrics';
 import { problem, sendProblem } from '../problem';
 import { answers, object, str } from '../answers';
 
@@ -46,7 +47,8 @@ export function opsRoutes(app: FastifyInstance, { backends }: GatewayDeps, metri
       response: answers(200, 'Prometheus text format', str, { public: true, contentType: 'text/plain' }),
     },
   }, async (_request, reply) =>
-    reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render()));
+    // The gateway's own, then the process's (its gRPC clients; in npm start, every service's too).
+    reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render() + await processMetrics.render()));
 
   app.get('/openapi.json', {
     config: PUBLIC,

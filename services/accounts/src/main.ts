@@ -68,7 +68,7 @@ export function startAccounts(
   // Connected when first needed: in one process the booking service starts after this one.
   let booking: ClientHandle<BookingServiceClient> | undefined;
   const bookingClient = () => (booking ??= connect(BookingServiceClient, options.bookingAddr?.() ?? config.bookingAddr, 3000,
-    { key: config.security.serviceKey, tls: config.security.tls })).client;
+    { key: config.security.serviceKey, tls: config.security.tls, from: 'accounts' })).client;
   return startService({
     name: 'accounts',
     logger,

@@ -1,4 +1,5 @@
-import type { Knex } from '../../../lib/db';
+import { afterCommit, type Knex } from '../../../lib/db';
+import { metrics } from '../../../lib/metrics';
 import type { Outbox } from '../../../lib/events/outbox';
 import type { Logger } from '../../../lib/logger';
 import { createPeriodic } from '../../../lib/periodic';
@@ -50,6 +51,7 @@ export function createExpirySweeper(deps: ExpiryDeps): Worker {
       const due = await store.claimDue(trx, BATCH);
       const now = new Date();
       const ended = await store.end(trx, outbox, due.map((row) => ({ row, settlement: endBooking(row, 'expired', now) })), bookingEnded);
+      afterCommit(trx, () => due.forEach((row) => metrics.sweeperLag('booking', 'expiry', row.end_time)));
       return { claimed: due.length, ended: ended.length };
     });
     if (expired) logger.info({ count: expired }, 'bookings expired');

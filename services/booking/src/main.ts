@@ -74,7 +74,7 @@ export function startBooking(
     protoFiles: ['aitbc/marketplace/v1/booking.proto'],
     bus: options.bus,
     build: ({ db, bus, outbox }) => {
-      const auth = { key: config.security.serviceKey, tls: config.security.tls };
+      const auth = { key: config.security.serviceKey, tls: config.security.tls, from: 'booking' };
       const registry = connect(RegistryServiceClient, config.registryAddr, config.rpcDeadlineMs, auth);
       const pricingClient = config.pricingAddr ? connect(PricingServiceClient, config.pricingAddr, config.pricingDeadlineMs, auth) : undefined;
       const pricing = options.pricing

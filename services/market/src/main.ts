@@ -52,7 +52,7 @@ export function startMarket(
   let booking: ClientHandle<BookingServiceClient> | undefined;
   // Connected when first needed (in one process the booking service may start later).
   const bookingClient = () => (booking ??= connect(BookingServiceClient, options.bookingAddr?.() ?? config.bookingAddr, 5000,
-    { key: config.security.serviceKey, tls: config.security.tls }));
+    { key: config.security.serviceKey, tls: config.security.tls, from: 'market' }));
   const lazyBooking = new Proxy({} as ClientHandle<BookingServiceClient>['client'], { get: (_t, key) => (bookingClient().client as never)[key] });
   return startService({
     name: 'market',

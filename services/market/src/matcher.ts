@@ -8,6 +8,7 @@ import type { Worker } from '../../../lib/service';
 import type { BidRow, BidStore, ClaimCursor } from './bidStore';
 import { type FreeGpu, planFills } from './domain/matching';
 import type { MarketStore } from './marketStore';
+import { metrics } from '../../../lib/metrics';
 
 /** Failures of the booking call that say nothing about the bid: retry the pass later. */
 const TRANSIENT = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'ABORTED', 'RESOURCE_EXHAUSTED', 'INTERNAL']);
@@ -144,6 +145,7 @@ export function createMatcher(deps: MatcherDeps): Worker & { poke(): void; runOn
     });
   }
 
+  let pokedAt: Date | undefined;
   /** One pass at a time; a poke during a pass runs another right after it. */
   function run(): void {
     if (stopped) return;
@@ -151,10 +153,14 @@ export function createMatcher(deps: MatcherDeps): Worker & { poke(): void; runOn
       again = true;
       return;
     }
+    // The lag of a pass is from the earliest poke it answers (a bid, a freed GPU) to its end.
+    const since = pokedAt;
+    pokedAt = undefined;
     running = runOnce().catch((err: unknown) => {
       logger.warn({ err: (err as Error).message }, 'matching failed; it runs again shortly');
       return 0;
     }).finally(() => {
+      if (since) metrics.bidMatchLag('market', since);
       running = undefined;
       if (again) {
         again = false;
@@ -165,7 +171,10 @@ export function createMatcher(deps: MatcherDeps): Worker & { poke(): void; runOn
 
   return {
     name: 'bid-matcher',
-    poke: run,
+    poke() {
+      pokedAt ??= new Date();
+      run();
+    },
     runOnce,
     start() {
       stopped = false;

@@ -4,6 +4,7 @@ import type { Logger } from '../../../lib/logger';
 import type { Worker } from '../../../lib/service';
 import { statusChangedEvent } from './events';
 import type { Reading, RegistryStore } from './store';
+import { metrics } from '../../../lib/metrics';
 
 export interface Liveness extends Worker {
   /**
@@ -56,6 +57,7 @@ export function createLiveness(deps: { db: Knex; store: RegistryStore; outbox: O
     name: 'liveness',
     beat(gpuIds, readings) {
       const ms = Date.now();
+      metrics.heartbeats('registry');
       gpuIds.forEach((id, i) => {
         // A beat without a reading keeps the one a recent beat brought, until it is written.
         const reading = readings?.[i] ?? pending.get(id)?.reading;

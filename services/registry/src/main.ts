@@ -81,7 +81,7 @@ export function startRegistry(
     protoFiles: ['aitbc/marketplace/v1/registry.proto', 'aitbc/marketplace/v1/miner.proto'],
     bus: options.bus,
     build: ({ db, bus, outbox }) => {
-      const accounts = connect(AccountsServiceClient, config.accountsAddr, 3000, { key: config.security.serviceKey, tls: config.security.tls });
+      const accounts = connect(AccountsServiceClient, config.accountsAddr, 3000, { key: config.security.serviceKey, tls: config.security.tls, from: 'registry' });
       const store = registryStore;
       const liveness = createLiveness({ db, store, outbox, logger, flushMs: config.heartbeatFlushMs });
       const common = { db, store, outbox, liveness, defaultPriceMicro: config.defaultPriceMicro, heartbeatIntervalSeconds: config.heartbeatIntervalSeconds };

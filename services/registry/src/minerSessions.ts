@@ -20,6 +20,7 @@ import type { Liveness } from './liveness';
 import { registerInventory } from './registerInventory';
 import type { RegistryStore } from './store';
 import { readHeartbeat } from './domain/telemetry';
+import { metrics } from '../../../lib/metrics';
 
 export interface MinerSessionDeps {
   db: Knex;
@@ -58,7 +59,9 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
   const streamOfGpu = new Map<string, Stream>();
   const forget = (call: Stream) => {
     for (const [gpuId, stream] of streamOfGpu) if (stream === call) streamOfGpu.delete(gpuId);
-    return sessions.delete(call);
+    if (!sessions.delete(call)) return false;
+    metrics.minerStreams('registry', -1);
+    return true;
   };
 
   const fail = (call: Stream, err: unknown) => {
@@ -95,6 +98,7 @@ export function createMinerSessions(deps: MinerSessionDeps): { binding: ServiceB
   function connect(call: Stream): void {
     let caller!: Caller;
     sessions.add(call);
+    metrics.minerStreams('registry', 1);
     // A stream that never says hello holds a connection for nothing: it gets a while, then ends.
     const helloTimer = setTimeout(() => {
       if (!minerId) fail(call, new DomainError('DEADLINE_EXCEEDED', `send the hello within ${HELLO_TIMEOUT_MS / 1000} s of connecting`));

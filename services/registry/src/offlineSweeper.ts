@@ -1,4 +1,5 @@
-import type { Knex } from '../../../lib/db';
+import { afterCommit, type Knex } from '../../../lib/db';
+import { metrics } from '../../../lib/metrics';
 import type { Outbox } from '../../../lib/events/outbox';
 import type { Logger } from '../../../lib/logger';
 import { createPeriodic } from '../../../lib/periodic';
@@ -27,6 +28,9 @@ export function createOfflineSweeper(deps: SweeperDeps): Worker {
       const rows = await deps.store.sweepOffline(trx, deps.ttlSeconds);
       const at = new Date();
       await deps.outbox.enqueue(trx, rows.map((r) => statusChangedEvent(r, true, 'heartbeat_timeout', at)));
+      // Due when the heartbeat turned TTL old.
+      afterCommit(trx, () => rows.forEach((r) => r.last_heartbeat_at
+        && metrics.sweeperLag('registry', 'offline', new Date(new Date(r.last_heartbeat_at).getTime() + deps.ttlSeconds * 1000))));
       return rows.length;
     });
     if (count) deps.logger.info({ count }, 'GPUs went offline (no heartbeat within TTL)');

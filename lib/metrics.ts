@@ -1,0 +1,125 @@
+import client from 'prom-client';
+import type { Knex } from './db';
+
+/**
+ * The Prometheus metrics of a process (prom-client), one registry for all the services it
+ * runs: `npm start` runs every service in one process, so each series names its `service`.
+ * The names are what deploy/grafana's dashboard reads; change them together.
+ */
+export const metricsRegistry = new client.Registry();
+
+const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LAG_SECONDS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const registers = [metricsRegistry];
+
+const grpcServerHandled = new client.Counter({
+  name: 'aitbc_grpc_server_handled_total', help: 'gRPC calls answered, by method and status code.', labelNames: ['service', 'method', 'code'], registers,
+});
+const grpcServerSeconds = new client.Histogram({
+  name: 'aitbc_grpc_server_handling_seconds', help: 'Time to answer a gRPC call, by method.', labelNames: ['service', 'method'], buckets: SECONDS, registers,
+});
+const grpcClientHandled = new client.Counter({
+  name: 'aitbc_grpc_client_handled_total', help: 'gRPC calls made to other services, by method and status code.', labelNames: ['service', 'method', 'code'], registers,
+});
+const grpcClientSeconds = new client.Histogram({
+  name: 'aitbc_grpc_client_handling_seconds', help: 'Time until another service answered, by method.', labelNames: ['service', 'method'], buckets: SECONDS, registers,
+});
+const consumeLag = new client.Histogram({
+  name: 'aitbc_event_consume_lag_seconds', help: 'From when an event happened to when a consumer applied it.', labelNames: ['service', 'consumer'], buckets: LAG_SECONDS, registers,
+});
+const eventsApplied = new client.Counter({
+  name: 'aitbc_events_applied_total', help: 'Events applied by a consumer, by type.', labelNames: ['service', 'consumer', 'type'], registers,
+});
+const sweeperLag = new client.Histogram({
+  name: 'aitbc_sweeper_lag_seconds', help: 'How late a sweeper acted after the moment it acts on (expiry: a booking\'s end; offline: a heartbeat deadline).', labelNames: ['service', 'sweeper'], buckets: LAG_SECONDS, registers,
+});
+const heartbeats = new client.Counter({ name: 'aitbc_heartbeats_total', help: 'Miner heartbeats received.', labelNames: ['service'], registers });
+const minerStreams = new client.Gauge({ name: 'aitbc_miner_streams_open', help: 'Miner streams open on this process.', labelNames: ['service'], registers });
+const bidMatchLag = new client.Histogram({
+  name: 'aitbc_bid_match_lag_seconds', help: 'From the event that woke the bid matcher to the end of its pass.', labelNames: ['service'], buckets: LAG_SECONDS, registers,
+});
+
+const rateLimited = new client.Counter({
+  name: 'aitbc_gateway_rate_limited_total', help: 'Requests refused by the per-account rate limit.', labelNames: ['service'], registers,
+});
+
+/** Outbox tables to read at scrape time (service → its database, search path on its schema). */
+const outboxes = new Map<string, Knex>();
+const outboxBacklog = new client.Gauge({
+  name: 'aitbc_outbox_backlog', help: 'Events written to the outbox and not yet published.', labelNames: ['service'], registers,
+  collect: () => readOnce(),
+});
+const outboxAge = new client.Gauge({
+  name: 'aitbc_outbox_oldest_age_seconds', help: 'Age of the oldest unpublished outbox event (0 when none).', labelNames: ['service'], registers,
+  collect: () => readOnce(),
+});
+// A scrape collects every metric at once: both gauges share one read.
+let reading: Promise<void> | undefined;
+const readOnce = () => (reading ??= readOutboxes().finally(() => {
+  reading = undefined;
+}));
+
+/** Both outbox gauges come from one query per service; a database that does not answer in 1 s is left out of that scrape. */
+async function readOutboxes(): Promise<void> {
+  outboxBacklog.reset();
+  outboxAge.reset();
+  await Promise.all([...outboxes].map(async ([service, db]) => {
+    try {
+      const { rows } = await db.raw(
+        `SELECT count(*)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS age
+           FROM outbox WHERE published_at IS NULL`,
+      ).timeout(1000);
+      outboxBacklog.set({ service }, rows[0].n);
+      outboxAge.set({ service }, rows[0].age);
+    } catch {
+      // A scrape never fails because one database is slow; the gap in the series says it.
+    }
+  }));
+}
+
+let processMetrics = false;
+
+export const metrics = {
+  /** Process CPU, memory, event loop lag, GC: once per process. */
+  collectProcessMetrics(): void {
+    if (processMetrics) return;
+    processMetrics = true;
+    client.collectDefaultMetrics({ register: metricsRegistry });
+  },
+  watchOutbox(service: string, db: Knex): () => void {
+    outboxes.set(service, db);
+    return () => void outboxes.delete(service);
+  },
+  grpcServer(service: string, method: string, code: string, seconds: number): void {
+    grpcServerHandled.inc({ service, method, code });
+    grpcServerSeconds.observe({ service, method }, seconds);
+  },
+  grpcClient(service: string, method: string, code: string, seconds: number): void {
+    grpcClientHandled.inc({ service, method, code });
+    grpcClientSeconds.observe({ service, method }, seconds);
+  },
+  eventApplied(consumer: string, type: string, occurredAt: Date | undefined): void {
+    // Durable names start with their service's name (booking-gpu-reactions).
+    const service = consumer.split('-')[0];
+    eventsApplied.inc({ service, consumer, type });
+    if (occurredAt) consumeLag.observe({ service, consumer }, Math.max(0, (Date.now() - occurredAt.getTime()) / 1000));
+  },
+  sweeperLag(service: string, sweeper: 'expiry' | 'offline', dueAt: Date): void {
+    sweeperLag.observe({ service, sweeper }, Math.max(0, (Date.now() - dueAt.getTime()) / 1000));
+  },
+  heartbeats(service: string, n = 1): void {
+    heartbeats.inc({ service }, n);
+  },
+  minerStreams(service: string, delta: 1 | -1): void {
+    minerStreams.inc({ service }, delta);
+  },
+  bidMatchLag(service: string, since: Date): void {
+    bidMatchLag.observe({ service }, Math.max(0, (Date.now() - since.getTime()) / 1000));
+  },
+  rateLimited(service: string): void {
+    rateLimited.inc({ service });
+  },
+  /** The text exposition of everything above. */
+  render: (): Promise<string> => metricsRegistry.metrics(),
+  contentType: metricsRegistry.contentType,
+};
