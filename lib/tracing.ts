@@ -121,15 +121,3 @@ export function contextFrom(traceparent: string | undefined): Context {
   if (!on || !traceparent) return ROOT_CONTEXT;
   return propagation.extract(ROOT_CONTEXT, { traceparent });
 }
-
-/** The active span's trace id; undefined when there is none (tracing off). */
-export function currentTraceId(ctx: Context = context.active()): string | undefined {
-  if (!on) return undefined;
-  const spanContext = trace.getSpanContext(ctx);
-  return spanContext && trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
-}
-
-/** Runs `fn` with `span` active (for callbacks that must log or call out inside it). */
-export function runInSpan<T>(span: Span | undefined, fn: () => T): T {
-  return span ? context.with(trace.setSpan(context.active(), span), fn) : fn();
-}
