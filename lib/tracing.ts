@@ -28,6 +28,8 @@ export interface TracingOptions {
   serviceName: string;
   /** Spans go here at once (tests: InMemorySpanExporter); else over OTLP, batched. */
   exporter?: SpanExporter;
+  /** The OTLP/HTTP collector's base URL (spans go to `<endpoint>/v1/traces`). */
+  endpoint?: string;
 }
 
 /**
@@ -38,7 +40,7 @@ export interface TracingOptions {
 export function startTracing(options: TracingOptions): () => Promise<void> {
   const processor = options.exporter
     ? new SimpleSpanProcessor(options.exporter)
-    : new BatchSpanProcessor(new OTLPTraceExporter()); // reads OTEL_EXPORTER_OTLP_ENDPOINT itself
+    : new BatchSpanProcessor(new OTLPTraceExporter(options.endpoint ? { url: `${options.endpoint.replace(/\/+$/, '')}/v1/traces` } : {}));
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName }),
     spanProcessors: [processor],
@@ -47,7 +49,8 @@ export function startTracing(options: TracingOptions): () => Promise<void> {
   on = true;
   return async () => {
     on = false;
-    await provider.shutdown();
+    // A collector that is away at shutdown loses the last batch; it does not fail the stop.
+    await provider.shutdown().catch(() => undefined);
     trace.disable();
     context.disable();
     propagation.disable();
@@ -63,7 +66,7 @@ export function startTracingFromEnv(env: Env, serviceName: string): () => Promis
   const endpoint = r.url('OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']);
   const name = r.string('OTEL_SERVICE_NAME', serviceName);
   r.done();
-  return endpoint && !on ? startTracing({ serviceName: name }) : async () => undefined;
+  return endpoint && !on ? startTracing({ serviceName: name, endpoint }) : async () => undefined;
 }
 
 const tracer = () => trace.getTracer('aitbc');
