@@ -6,6 +6,7 @@ import { ensureWritableDir, startEmbeddedPostgres } from '../lib/embeddedPostgre
 import { createLifecycle, type Lifecycle, runMain, stopOnSignals } from '../lib/lifecycle';
 import { createLogger, type Logger } from '../lib/logger';
 import { ROOT } from '../lib/paths';
+import { startTracingFromEnv } from '../lib/tracing';
 import { generateKey, parseKeyList } from '../lib/apiKeys';
 import { readGatewayConfig, startGateway } from '../gateway/src/main';
 import { readAccountsConfig, startAccounts } from '../services/accounts/src/main';
@@ -30,6 +31,8 @@ async function main(): Promise<void> {
   const logger = createLogger('mesh', logLevel);
   const lifecycle = createLifecycle(logger);
   stopOnSignals(lifecycle, logger);
+  // One provider for every part of this process (OTEL_EXPORTER_OTLP_ENDPOINT); flushed last.
+  lifecycle.onStop('traces', startTracingFromEnv(process.env, 'aitbc-mesh'));
 
   ensureWritableDir(dataDir, 'AITBC_DATA_DIR');
   const natsUrl = process.env.NATS_URL?.trim();

@@ -1,5 +1,6 @@
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
+import { traceQueries } from './dbTracing';
 import type { Logger } from './logger';
 
 export type { Knex };
@@ -68,7 +69,7 @@ export async function openDb(options: DbOptions): Promise<Knex> {
 
 /** A knex handle on a schema, without migrating it (tools and tests that only read). */
 export function connectDb(options: Omit<DbOptions, 'migrations'>): Knex {
-  return knex({
+  const db = knex({
     client: 'pg',
     connection: {
       connectionString: options.url,
@@ -85,6 +86,8 @@ export function connectDb(options: Omit<DbOptions, 'migrations'>): Knex {
     acquireConnectionTimeout: 10_000,
     ...(options.logger ? { log: knexLog(options.logger) } : {}),
   });
+  traceQueries(db, options.schema);
+  return db;
 }
 
 /** knex's log (pool errors while the database is away, deprecations) as structured lines. */

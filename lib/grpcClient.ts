@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { DomainError, fromGrpcError } from './errors';
+import { traceClientCall } from './grpcTracing';
 import { metrics } from './metrics';
 import { channelCredentials, type ClientAuth, type TlsFiles } from './meshSecurity';
 
@@ -38,7 +39,8 @@ export const CHANNEL_OPTIONS: Partial<grpc.ClientOptions> = {
  * Connects to a service and wraps every unary method so that it always carries a deadline
  * (`defaultDeadlineMs` unless the call names one) and the caller's credential
  * (`authorization: Bearer <key>`), and rejects with a DomainError. With `auth.tls` the
- * channel is mutual TLS.
+ * channel is mutual TLS. When tracing is on each call is a CLIENT span and sends its
+ * `traceparent`.
  */
 export function connect<C>(Ctor: ClientCtor<C>, address: string, defaultDeadlineMs: number, auth: ClientAuth): ClientHandle<C> {
   const raw = new Ctor(address, channelCredentials(auth.tls), CHANNEL_OPTIONS);
@@ -54,11 +56,13 @@ export function connect<C>(Ctor: ClientCtor<C>, address: string, defaultDeadline
         const method = (raw as unknown as Record<string, UnaryMethod<unknown, unknown>>)[key];
         if (typeof method !== 'function') return undefined;
         const path: string = (Ctor as unknown as { service?: Record<string, { path: string }> }).service?.[key]?.path ?? key;
-        fn = (request: unknown, options?: { deadlineMs?: number }) =>
+        fn = (request: unknown, options?: { deadlineMs?: number }) => traceClientCall(path, (traceparent) =>
           new Promise((resolve, reject) => {
             const started = performance.now();
             const deadline = new Date(Date.now() + (options?.deadlineMs ?? defaultDeadlineMs));
-            method.call(raw, request, metadata.clone(), { deadline }, (err, response) => {
+            const callMetadata = metadata.clone();
+            if (traceparent) callMetadata.set('traceparent', traceparent);
+            method.call(raw, request, callMetadata, { deadline }, (err, response) => {
               metrics.grpcClient(from, path, grpc.status[err?.code ?? grpc.status.OK], (performance.now() - started) / 1000);
               if (!err) return resolve(response);
               // A value the message cannot hold (an integer past its type) is the caller's input, not a fault.
@@ -67,7 +71,7 @@ export function connect<C>(Ctor: ClientCtor<C>, address: string, defaultDeadline
               }
               return reject(fromGrpcError(err));
             });
-          });
+          }));
         cache.set(key, fn);
       }
       return fn;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { CallAuthenticator } from './callAuth';
 import type { Caller } from './caller';
 import { DomainError, toGrpcError } from './errors';
+import { traceUnary } from './grpcTracing';
 import type { Logger } from './logger';
 import { metrics } from './metrics';
 import { serverCredentials, type TlsFiles } from './meshSecurity';
@@ -148,7 +149,8 @@ function wrapService(binding: ServiceBinding<any>, options: GrpcServerOptions): 
     const impl = (binding.implementation as Record<string, unknown>)[key];
     if (typeof impl !== 'function') throw new Error(`no handler for ${method.path}`);
     if (!(method.requestStream || method.responseStream)) {
-      out[key] = wrapUnary(method.path, impl as AsyncUnary<unknown, unknown>, options);
+      // Outside wrapUnary, so the span covers authentication and the call's log line too.
+      out[key] = traceUnary(method.path, wrapUnary(method.path, impl as AsyncUnary<unknown, unknown>, options));
     } else if (binding.streamsAuthenticateThemselves) {
       out[key] = impl as grpc.UntypedHandleCall;
     } else {

@@ -1,4 +1,5 @@
 import { createLogger, type Logger } from './logger';
+import { startTracingFromEnv } from './tracing';
 
 export interface Lifecycle {
   /** Adds a shutdown step; steps run in the order they were added. */
@@ -79,7 +80,7 @@ export function startupFailureText(err: unknown): string {
 
 /**
  * A service's own entry point (`node dist/services/x/src/main.js`): read the config from
- * the environment, start, stop on SIGTERM/SIGINT, exit 1 with a readable message on failure.
+ * the environment, start tracing when OTEL_EXPORTER_OTLP_ENDPOINT is set, start, stop on SIGTERM/SIGINT, exit 1 with a readable message on failure.
  */
 export function serviceMain<C extends { logLevel: string }>(
   name: string,
@@ -89,7 +90,9 @@ export function serviceMain<C extends { logLevel: string }>(
   runMain(async () => {
     const config = read(process.env);
     const logger = createLogger(name, config.logLevel);
+    // Before anything starts, so the first requests are traced; flushed after the last stops.
+    const stopTracing = startTracingFromEnv(process.env, name);
     const running = await start(config, logger);
-    stopOnSignals({ stop: () => running.stop() }, logger);
+    stopOnSignals({ stop: () => running.stop().finally(stopTracing) }, logger);
   });
 }

@@ -7,6 +7,7 @@ import { installAuth } from './auth';
 import type { GatewayDeps } from './deps';
 import { createMetrics } from './metrics';
 import { errorHandler, problem, sendProblem } from './problem';
+import { installRequestTracing } from './requestTracing';
 import { installTextGuard } from './textGuard';
 import { ANSWER_SCHEMAS } from './answerSchemas';
 import { gpuRoutes } from './routes/gpuRoutes';
@@ -77,6 +78,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       return sendProblem(reply, problem(error.statusCode && error.statusCode < 500 ? error.statusCode : 400, error.message, { instance }));
     },
   });
+  // First, so every later hook (authentication, limits) runs inside the request's span.
+  installRequestTracing(app);
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object) as never);
   app.setErrorHandler(errorHandler(deps.logger));

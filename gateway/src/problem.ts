@@ -3,6 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, HTTP_STATUS } from '../../lib/errors';
 import { toUnits } from '../../lib/money';
 import type { Logger } from '../../lib/logger';
+import { requestTraceId } from './requestTracing';
 
 /** RFC 9457 problem details, plus `field` naming the offending input where there is one. */
 export interface Problem {
@@ -32,7 +33,9 @@ export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
   // A backend that is down or overloaded is usually back within moments: say when to retry
   // (a 429 sets its own Retry-After).
   if (p.status === 503 && !reply.hasHeader('retry-after')) reply.header('Retry-After', '1');
-  return reply.code(p.status).type('application/problem+json').send(p);
+  // The request's trace, to find what happened behind the answer (none when tracing is off).
+  const traceId = requestTraceId(reply.request);
+  return reply.code(p.status).type('application/problem+json').send(traceId ? { ...p, trace_id: traceId } : p);
 }
 
 /**

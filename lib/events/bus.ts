@@ -6,6 +6,8 @@ export interface OutgoingEvent {
   subject: string;
   aggregateId: string;
   data: Uint8Array;
+  /** The publisher's trace context, sent beside the data (a NATS header) when tracing is on. */
+  traceparent?: string;
 }
 
 /** One delivery of an event to a durable consumer. */
@@ -14,6 +16,8 @@ export interface Delivery {
   subject: string;
   /** 1 on first delivery; grows with each redelivery (handler failure or consumer crash). */
   deliveryCount: number;
+  /** The publisher's trace context, when it sent one (see OutgoingEvent). */
+  traceparent?: string;
 }
 
 export interface ConsumerOptions {

@@ -3,6 +3,7 @@ import {
   BookingConfirmed, BookingCreated, BookingEnded, EventEnvelope, GpuRegistered, GpuStatusChanged, GpuUnregistered, GpuUpdated, PriceChanged, ReviewAdded, ReviewEdited, ReviewModerated,
 } from '../gen/aitbc/marketplace/v1/events';
 import { newId } from '../ids';
+import { injectTraceparent } from '../tracing';
 
 /** Every durable event type and its payload message. Types are past tense, without prefix. */
 export const EVENT_TYPES = {
@@ -33,7 +34,10 @@ export const STREAM_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 
 export { EventEnvelope };
 
-/** Wraps a payload in a new envelope with a fresh event id. */
+/**
+ * Wraps a payload in a new envelope with a fresh event id and the active trace context (so
+ * it survives the outbox row, and its consumers continue the trace of the work that wrote it).
+ */
 export function newEvent<T extends EventType>(type: T, source: string, aggregateId: string, payload: PayloadOf<T>): EventEnvelope {
   const codec = EVENT_TYPES[type] as { encode(message: PayloadOf<T>): { finish(): Uint8Array } };
   return {
@@ -43,6 +47,7 @@ export function newEvent<T extends EventType>(type: T, source: string, aggregate
     aggregateId,
     occurredAt: new Date(),
     payload: Buffer.from(codec.encode(payload).finish()),
+    traceparent: injectTraceparent(),
   };
 }
 

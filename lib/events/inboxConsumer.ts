@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import { createPeriodic } from '../periodic';
 import type { Worker } from '../service';
 import type { Delivery, EventBus } from './bus';
+import { consumeTraced } from './eventTracing';
 import { STREAM_MAX_AGE_MS } from './envelope';
 
 /**
@@ -37,6 +38,7 @@ export interface InboxConsumerOptions {
 export function createInboxConsumer(options: InboxConsumerOptions): Worker & { applied(): number } {
   const { db, bus, logger, durable } = options;
   let subscription: { stop(): Promise<void> } | undefined;
+  const tracedApply = (trx: Knex, delivery: Delivery) => consumeTraced(durable, delivery, () => options.apply(trx, delivery));
   let applied = 0;
   const pruner = createPeriodic(`inbox-pruner:${durable}`, options.pruneIntervalMs ?? 3600_000, logger, async () => {
     const pruned = await pruneInbox(db, durable, new Date(Date.now() - INBOX_RETENTION_MS));
@@ -54,10 +56,11 @@ export function createInboxConsumer(options: InboxConsumerOptions): Worker & { a
         retryDelayMs: options.retryDelayMs,
         ackWaitMs: options.ackWaitMs,
         handle: async (delivery) => {
-          if (await applyOnce(db, durable, delivery, options.apply)) applied++;
+          if (await consumeTraced(durable, delivery, () => applyOnce(db, durable, delivery, options.apply))) applied++;
         },
         handleBatch: async (deliveries) => {
-          applied += await applyBatchOnce(db, durable, deliveries, options.apply);
+          // A batch shares one transaction: each event's span covers its own effect.
+          applied += await applyBatchOnce(db, durable, deliveries, tracedApply);
         },
         deadLetter: async (delivery, error) => {
           logger.error({ durable, eventId: delivery.envelope.eventId, type: delivery.envelope.type, err: error }, 'event dead-lettered');

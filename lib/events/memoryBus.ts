@@ -6,6 +6,7 @@ interface Stored {
   subject: string;
   data: Uint8Array;
   at: number;
+  traceparent?: string;
 }
 
 interface DurableState {
@@ -65,7 +66,7 @@ export function createMemoryBus(options: { prefix?: string; duplicateWindowMs?: 
       for (const event of events) {
         if (seen.has(event.id)) continue;
         seen.set(event.id, now);
-        log.push({ subject: event.subject, data: event.data, at: now });
+        log.push({ subject: event.subject, data: event.data, at: now, traceparent: event.traceparent });
       }
       trim(now);
       wakeAll();
@@ -98,7 +99,7 @@ export function createMemoryBus(options: { prefix?: string; duplicateWindowMs?: 
             continue;
           }
           durable.deliveries++;
-          const delivery = { envelope: EventEnvelope.decode(next.data), subject: next.subject, deliveryCount: durable.deliveries };
+          const delivery = { envelope: EventEnvelope.decode(next.data), subject: next.subject, deliveryCount: durable.deliveries, traceparent: next.traceparent };
           try {
             if ((await deliver(consumer, delivery, { stopping: () => stopped })) === 'stopped') break;
           } catch {

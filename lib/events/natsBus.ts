@@ -1,5 +1,5 @@
 import {
-  AckPolicy, connect, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection, nanos,
+  AckPolicy, connect, DeliverPolicy, headers, type MsgHdrs, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection, nanos,
   RetentionPolicy, StorageType, type StreamConfig,
 } from 'nats';
 import { EventEnvelope } from '../gen/aitbc/marketplace/v1/events';
@@ -64,7 +64,9 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
     async publish(events: OutgoingEvent[]) {
       // Pipelined: all publishes are in flight at once, and the call resolves when the stream
       // has acknowledged every one (a duplicate id is acknowledged as such, not stored again).
-      await Promise.all(events.map((e) => js.publish(e.subject, e.data, { msgID: e.id, expect: { streamName: stream } })));
+      await Promise.all(events.map((e) => js.publish(e.subject, e.data, {
+        msgID: e.id, expect: { streamName: stream }, ...(e.traceparent ? { headers: traceHeaders(e.traceparent) } : {}),
+      })));
     },
 
     async consume(consumer: ConsumerOptions): Promise<Subscription> {
@@ -93,7 +95,7 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
       let stopped = false;
 
       const deliverOne = async (m: JsMsg) => {
-        const delivery = { envelope: EventEnvelope.decode(m.data), subject: m.subject, deliveryCount: m.info.redeliveryCount };
+        const delivery = { envelope: EventEnvelope.decode(m.data), subject: m.subject, deliveryCount: m.info.redeliveryCount, traceparent: traceparentOf(m) };
         try {
           const outcome = await deliver(consumer, delivery, { keepAlive: () => m.working(), stopping: () => stopped });
           if (outcome === 'ack' && !stopped) m.ack();
@@ -135,7 +137,7 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
           if (wanted.length > 1 && consumer.handleBatch && wanted.every((m) => m.info.redeliveryCount === 1)) {
             try {
               await consumer.handleBatch(wanted.map((m) => ({
-                envelope: EventEnvelope.decode(m.data), subject: m.subject, deliveryCount: m.info.redeliveryCount,
+                envelope: EventEnvelope.decode(m.data), subject: m.subject, deliveryCount: m.info.redeliveryCount, traceparent: traceparentOf(m),
               })));
               if (!stopped) for (const m of wanted) m.ack();
               continue;
@@ -171,6 +173,15 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
       if (!nc.isClosed()) await nc.drain();
     },
   };
+}
+
+/** A message's W3C trace header (the relay's PRODUCER span), when it has one. */
+const traceparentOf = (m: JsMsg): string | undefined => m.headers?.get('traceparent') || undefined;
+
+function traceHeaders(traceparent: string): MsgHdrs {
+  const h = headers();
+  h.set('traceparent', traceparent);
+  return h;
 }
 
 async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {

@@ -2,6 +2,7 @@ import { deleteInBatches, type Knex } from '../db';
 import type { Logger } from '../logger';
 import type { Worker } from '../service';
 import type { EventBus } from './bus';
+import { publishTraced } from './eventTracing';
 import type { Outbox } from './outbox';
 
 export interface RelayOptions {
@@ -84,7 +85,7 @@ export function createOutboxRelay(options: RelayOptions): Worker {
       );
       if (!rows.length) return 0;
       rows.sort((a, b) => a.id - b.id);
-      await bus.publish(rows.map(outgoing));
+      await publishTraced(bus, rows.map((r) => ({ ...outgoing(r), type: r.type })));
       return rows.length;
     });
   }

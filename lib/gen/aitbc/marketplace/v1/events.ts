@@ -34,6 +34,11 @@ export interface EventEnvelope {
     | undefined;
   /** The event message (GpuRegistered, ...) encoded in protobuf. */
   payload: Buffer;
+  /**
+   * W3C trace context of the work that wrote the event ("" when untraced), so the consumers
+   * that apply it continue the same trace.
+   */
+  traceparent: string;
 }
 
 /** gpu.registered: a new GPU entered the marketplace. */
@@ -154,7 +159,15 @@ export interface LedgerTransactionRecorded {
 }
 
 function createBaseEventEnvelope(): EventEnvelope {
-  return { eventId: "", type: "", source: "", aggregateId: "", occurredAt: undefined, payload: Buffer.alloc(0) };
+  return {
+    eventId: "",
+    type: "",
+    source: "",
+    aggregateId: "",
+    occurredAt: undefined,
+    payload: Buffer.alloc(0),
+    traceparent: "",
+  };
 }
 
 export const EventEnvelope: MessageFns<EventEnvelope> = {
@@ -176,6 +189,9 @@ export const EventEnvelope: MessageFns<EventEnvelope> = {
     }
     if (message.payload.length !== 0) {
       writer.uint32(50).bytes(message.payload);
+    }
+    if (message.traceparent !== "") {
+      writer.uint32(58).string(message.traceparent);
     }
     return writer;
   },
@@ -241,6 +257,14 @@ export const EventEnvelope: MessageFns<EventEnvelope> = {
             message.payload = Buffer.from(reader.bytes());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.traceparent = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -273,6 +297,7 @@ export const EventEnvelope: MessageFns<EventEnvelope> = {
         ? fromJsonTimestamp(object.occurred_at)
         : undefined,
       payload: isSet(object.payload) ? Buffer.from(bytesFromBase64(object.payload)) : Buffer.alloc(0),
+      traceparent: isSet(object.traceparent) ? globalThis.String(object.traceparent) : "",
     };
   },
 
@@ -296,6 +321,9 @@ export const EventEnvelope: MessageFns<EventEnvelope> = {
     if (message.payload.length !== 0) {
       obj.payload = base64FromBytes(message.payload);
     }
+    if (message.traceparent !== "") {
+      obj.traceparent = message.traceparent;
+    }
     return obj;
   },
 
@@ -310,6 +338,7 @@ export const EventEnvelope: MessageFns<EventEnvelope> = {
     message.aggregateId = object.aggregateId ?? "";
     message.occurredAt = object.occurredAt ?? undefined;
     message.payload = object.payload ?? Buffer.alloc(0);
+    message.traceparent = object.traceparent ?? "";
     return message;
   },
 };
