@@ -19,13 +19,16 @@ async function main(): Promise<void> {
   const replicas = r.int('FLEET_REPLICAS', 2, 1, 5);
   const gateways = r.int('FLEET_GATEWAYS', 2, 1, 5);
   const logDir = path.resolve(r.string('FLEET_LOG_DIR', path.join(ROOT, '.data', 'fleet-logs')));
+  // Development clients can book at once, as with npm start.
+  const openingBalance = r.string('AITBC_OPENING_BALANCE', '1000');
+  const logLevel = r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
   const userKeys = r.optionalString('AITBC_API_KEYS')
     ?? ['admin:ops', 'provider:provider', 'client:client'].map((ra) => `${ra}:${generateKey(ra.split(':')[0])}`).join(',');
   r.done();
   await ensureDatabase(databaseUrl);
   const fleet = await startFleet({
     databaseUrl, natsUrl, natsPrefix, basePort, replicas, gateways, userKeys, logDir,
-    env: { AITBC_OPENING_BALANCE: process.env.AITBC_OPENING_BALANCE ?? '1000', LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+    env: { AITBC_OPENING_BALANCE: openingBalance, LOG_LEVEL: logLevel },
   });
   let stopping = false;
   const stop = () => {

@@ -83,7 +83,8 @@ async function startParts(lifecycle: Lifecycle, logger: Logger, dataDir: string,
   // The parts read the keys handed to them, not the environment's (which may hold only user
   // keys, and one AITBC_SERVICE_KEY would make every part the same account); reflection is
   // on for development unless GRPC_REFLECTION says otherwise.
-  const env = { ...process.env, AITBC_API_KEYS: undefined, AITBC_SERVICE_KEY: undefined, GRPC_REFLECTION: process.env.GRPC_REFLECTION ?? 'true' };
+  // METRICS_PORT is per process: here every part shares one, and the gateway's /metrics shows them all.
+  const env = { ...process.env, AITBC_API_KEYS: undefined, AITBC_SERVICE_KEY: undefined, METRICS_PORT: undefined, GRPC_REFLECTION: process.env.GRPC_REFLECTION ?? 'true' };
   const begin = async <T extends { stop(): Promise<void> }>(name: string, start: () => Promise<T>): Promise<T> => {
     const part = await start();
     lifecycle.onStopFirst(name, () => part.stop());
