@@ -24,6 +24,12 @@ export interface InboxConsumerOptions {
   /** The effect, run in the transaction that records the event id in the inbox. */
   apply(trx: Knex, delivery: Delivery): Promise<void>;
   maxDeliver?: number;
+  /**
+   * Runs first in each transaction, with the events about to be applied: a consumer whose
+   * effects lock rows takes them all here, in one global order, so that two replicas'
+   * transactions never deadlock on them (each waits its turn instead).
+   */
+  lockFirst?: (trx: Knex, envelopes: EventEnvelope[]) => Promise<void>;
   retryDelayMs?: number;
   ackWaitMs?: number;
   /** How often old inbox rows are pruned (default hourly). */
@@ -56,11 +62,11 @@ export function createInboxConsumer(options: InboxConsumerOptions): Worker & { a
         retryDelayMs: options.retryDelayMs,
         ackWaitMs: options.ackWaitMs,
         handle: async (delivery) => {
-          if (await consumeTraced(durable, delivery, () => applyOnce(db, durable, delivery, options.apply))) applied++;
+          if (await consumeTraced(durable, delivery, () => applyOnce(db, durable, delivery, options.apply, options.lockFirst))) applied++;
         },
         handleBatch: async (deliveries) => {
           // A batch shares one transaction: each event's span covers its own effect.
-          applied += await applyBatchOnce(db, durable, deliveries, tracedApply);
+          applied += await applyBatchOnce(db, durable, deliveries, tracedApply, options.lockFirst);
         },
         deadLetter: async (delivery, error) => {
           logger.error({ durable, eventId: delivery.envelope.eventId, type: delivery.envelope.type, err: error }, 'event dead-lettered');
@@ -101,6 +107,7 @@ export async function applyOnce(
   consumer: string,
   delivery: Delivery,
   apply: (trx: Knex, delivery: Delivery) => Promise<void>,
+  lockFirst?: InboxConsumerOptions['lockFirst'],
 ): Promise<boolean> {
   return db.transaction(async (trx) => {
     const inserted = await trx('inbox')
@@ -109,6 +116,7 @@ export async function applyOnce(
       .ignore()
       .returning('event_id');
     if (!inserted.length) return false;
+    await lockFirst?.(trx, [delivery.envelope]);
     await apply(trx, delivery);
     return true;
   });
@@ -123,6 +131,7 @@ export async function applyBatchOnce(
   consumer: string,
   deliveries: Delivery[],
   apply: (trx: Knex, delivery: Delivery) => Promise<void>,
+  lockFirst?: InboxConsumerOptions['lockFirst'],
 ): Promise<number> {
   return db.transaction(async (trx) => {
     const inserted: { event_id: string }[] = await trx('inbox')
@@ -131,6 +140,7 @@ export async function applyBatchOnce(
       .ignore()
       .returning('event_id');
     const fresh = new Set(inserted.map((r) => r.event_id));
+    if (lockFirst && fresh.size) await lockFirst(trx, deliveries.filter((d) => fresh.has(d.envelope.eventId)).map((d) => d.envelope));
     for (const delivery of deliveries) {
       // delete(): an id twice in one batch is applied once.
       if (fresh.delete(delivery.envelope.eventId)) await apply(trx, delivery);
