@@ -158,7 +158,7 @@ describe('web console', function () {
 
     // At phone width the page still lays out in one column, nothing wider than the screen.
     await client.setViewportSize({ width: 375, height: 800 });
-    assert.ok(await client.evaluate(() => document.documentElement.scrollWidth <= 375), 'no horizontal scrolling at 375 px');
+    assert.ok(await client.evaluate('document.documentElement.scrollWidth <= 375'), 'no horizontal scrolling at 375 px');
     await shot(client, 'gpu-page-phone');
   });
 
@@ -166,7 +166,7 @@ describe('web console', function () {
     const provider = await signedIn(KEYS.provider);
     const status = provider.locator(`tr[data-gpu="${gpuId}"] [data-status]`);
     await provider.getByText('Live: status changes appear as they happen.').waitFor();
-    await provider.evaluate(() => { (window as unknown as { marker: number }).marker = 1; });
+    await provider.evaluate('window.marker = 1');
     stopBeating();
     await status.and(provider.locator('[data-status="offline"]')).waitFor({ timeout: (HEARTBEAT_TTL_SECONDS + 10) * 1000 });
     await shot(provider, 'fleet-offline');
@@ -174,7 +174,7 @@ describe('web console', function () {
     await status.and(provider.locator('[data-status="available"]')).waitFor({ timeout: 10_000 });
     await provider.getByTestId('changes').getByText(/offline → available/).waitFor();
     // The same document all along: nothing reloaded the page.
-    assert.equal(await provider.evaluate(() => (window as unknown as { marker?: number }).marker), 1);
+    assert.equal(await provider.evaluate('window.marker'), 1);
     await shot(provider, 'fleet-live');
   });
 
