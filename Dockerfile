@@ -14,6 +14,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # Served by gRPC reflection at run time.
 COPY --from=build /app/proto ./proto
+COPY --from=build /app/console ./console
 # The one-container mesh keeps its embedded PostgreSQL and keys here (mount a volume on it).
 RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node

@@ -47,6 +47,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `AITBC marketplace mesh is up. Gateway: ${gateway.url}`,
+    `  Console: ${gateway.url}/  (sign in with one of the keys below)`,
     `  miner port (public) ${registry.publicAddress}`,
     `  internal gRPC: registry ${registry.address}   booking ${booking.address}   reviews ${reviews.address}   pricing ${pricing.address}   accounts ${accounts.address}   market ${market.address}`,
     `  data: ${databaseUrl.includes('@127.0.0.1:' + pgPort) ? dataDir : 'DATABASE_URL'}`,
@@ -110,7 +111,7 @@ async function startParts(lifecycle: Lifecycle, logger: Logger, dataDir: string,
     registryAddr: registry.address, bookingAddr: booking.address, pricingAddr: pricing.address, reviewsAddr: reviews.address,
     accountsAddr: accounts.address, marketAddr: market.address, apiKeys: keys, serviceKey: own.gateway.key,
   });
-  const gateway = await begin('gateway', () => startGateway(gatewayConfig, createLogger('gateway', gatewayConfig.logLevel)));
+  const gateway = await begin('gateway', () => startGateway(gatewayConfig, createLogger('gateway', gatewayConfig.logLevel), { bus }));
   return { registry, pricing, reviews, booking, accounts, market, gateway, keys: userKeys, source, databaseUrl, openingBalance: accountsConfig.openingBalanceMicro };
 }
 

@@ -20,6 +20,8 @@ import { reviewRoutes } from './routes/reviewRoutes';
 import { accountRoutes } from './routes/accountRoutes';
 import { offerRoutes } from './routes/offerRoutes';
 import { marketRoutes } from './routes/marketRoutes';
+import { eventRoutes } from './routes/eventRoutes';
+import { consoleRoutes } from './consoleRoutes';
 
 export type { GatewayDeps } from './deps';
 
@@ -32,6 +34,7 @@ const TAGS: [string, RegExp, string][] = [
   ['Reviews', /^\/v1\/marketplace\/(gpu\/:id\/(reviews|rating-history)|reviews)/, 'verified reviews and ratings'],
   ['Accounts and money', /^\/v1\/(accounts|keys|payments)/, 'accounts, API keys, balances, the ledger, payments'],
   ['Market', /^\/v1\/marketplace\/(offers|miner-offers|sync-offers|bids|rent|stats)/, 'offers, bids that fill themselves, renting by requirements, figures'],
+  ['Events', /^\/v1\/events\//, 'live changes as server-sent events'],
   ['Operations', /^\/(healthz|readyz|metrics|openapi\.json)$/, 'health, readiness, metrics, this document'],
 ];
 
@@ -153,6 +156,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   accountRoutes(app, deps);
   offerRoutes(app, deps);
   marketRoutes(app, deps);
+  eventRoutes(app, deps);
+  // The console's files: hidden from the document, public, under a strict CSP.
+  if (deps.console !== false) await app.register(consoleRoutes);
   return app;
 }
 

@@ -10,6 +10,7 @@ import type { ReviewsServiceClient } from '../../lib/gen/aitbc/marketplace/v1/re
 import type { AsyncClient } from '../../lib/grpcClient';
 import type { LimiterFactory } from '../../lib/limiter';
 import type { Logger } from '../../lib/logger';
+import type { EventBus } from '../../lib/events/bus';
 
 /** What the gateway needs: clients of the services and the keys. It holds no business state. */
 export interface GatewayDeps {
@@ -33,6 +34,12 @@ export interface GatewayDeps {
   failedAuthLimit?: { perSecond: number; burst: number };
   /** Which proxies' X-Forwarded-For to believe: their addresses or CIDRs (Fastify trustProxy); none by default. */
   trustProxy?: string;
+  /** Where GET /v1/events/gpus reads GPU status changes (core subjects); absent: that route is 503. */
+  events?: EventBus;
+  /** Open event streams per account before 429 (5). */
+  maxStreamsPerAccount?: number;
+  /** Serve the web console at / (on by default). */
+  console?: boolean;
 }
 
 declare module 'fastify' {

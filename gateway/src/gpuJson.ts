@@ -4,7 +4,7 @@ import { toUnits } from '../../lib/money';
 import { int, named, num, numOrNull, object, ref, str, strings, strOrNull, timeOrNull } from './answers';
 
 /** "available", "booked", "offline" (from the proto's names; a GPU of no known status shows offline). */
-const statusName = (status: GpuStatus): string =>
+export const statusName = (status: GpuStatus): string =>
   (status > GpuStatus.GPU_STATUS_UNSPECIFIED ? enumName(gpuStatusToJSON, 'GPU_STATUS_', status) : 'offline');
 
 const iso = (d: Date | undefined) => (d ? d.toISOString() : null);

@@ -16,6 +16,8 @@ import { AccountsServiceClient } from '../../lib/gen/aitbc/marketplace/v1/accoun
 import { MarketServiceClient } from '../../lib/gen/aitbc/marketplace/v1/market';
 import { accountsKeyDirectory } from '../../lib/keyDirectory';
 import { type MeshSecurityConfig, readMeshSecurity } from '../../lib/meshSecurity';
+import type { EventBus } from '../../lib/events/bus';
+import { connectNatsBus } from '../../lib/events/natsBus';
 
 export interface GatewayConfig {
   host: string;
@@ -37,6 +39,9 @@ export interface GatewayConfig {
   /** Where the gateways share their rate limits (schema `gateway`); unset: each counts in memory. */
   rateLimitDatabaseUrl?: string;
   shutdownTimeoutMs: number;
+  /** Where live events come from (GET /v1/events/gpus); unset and no bus handed over: that route is 503. */
+  natsUrl?: string;
+  natsPrefix: string;
 }
 
 export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> & { apiKeys?: string; serviceKey?: string } = {}): GatewayConfig {
@@ -62,6 +67,8 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> & {
     // Several gateways: one PostgreSQL counts for all of them, so the rate holds across the fleet.
     rateLimitDatabaseUrl: r.url('RATE_LIMIT_DATABASE_URL', ['postgres:', 'postgresql:']),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+    natsUrl: r.url('NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']),
+    natsPrefix: r.string('NATS_SUBJECT_PREFIX', 'aitbc'),
   };
   r.done();
   return config;
@@ -102,8 +109,14 @@ export interface RunningGateway {
 }
 
 /** The gateway's composition root: gRPC clients, key store, Fastify app, bound port. */
-export async function startGateway(config: GatewayConfig, logger: Logger = createLogger('gateway', config.logLevel)): Promise<RunningGateway> {
+export async function startGateway(config: GatewayConfig, logger: Logger = createLogger('gateway', config.logLevel), options: { bus?: EventBus } = {}): Promise<RunningGateway> {
   const lifecycle: Lifecycle = createLifecycle(logger);
+  // The gateway only listens (core subjects, no durable consumer): npm start hands it the
+  // in-process bus, a gateway on its own connects to NATS when NATS_URL is set.
+  const ownBus = !options.bus && config.natsUrl
+    ? await connectNatsBus({ url: config.natsUrl, prefix: config.natsPrefix, name: 'gateway', logger })
+    : undefined;
+  const events = options.bus ?? ownBus;
   const { tls, serviceKey } = config.security;
   const auth = { key: serviceKey, tls, from: 'gateway' };
   const registry = connect(RegistryServiceClient, config.registryAddr, config.rpcDeadlineMs, auth);
@@ -128,6 +141,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   const limiters: LimiterFactory | undefined = limitStore && postgresLimiters(limitStore, 'gateway', logger);
   const app = await buildGateway({
     limiters,
+    events,
     registry: registry.client,
     booking: booking.client,
     pricing: pricing.client,
@@ -143,6 +157,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
   });
   lifecycle.onStop('http', () => app.close());
+  if (ownBus) lifecycle.onStop('event bus', () => ownBus.close());
   if (limitStore) lifecycle.onStop('rate limit store', () => limitStore.destroy());
   lifecycle.onStop('grpc clients', () => {
     registry.close();

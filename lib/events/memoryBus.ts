@@ -67,6 +67,9 @@ export function createMemoryBus(options: { prefix?: string; duplicateWindowMs?: 
         if (seen.has(event.id)) continue;
         seen.set(event.id, now);
         log.push({ subject: event.subject, data: event.data, at: now, traceparent: event.traceparent });
+        // As on NATS, where a JetStream publish is also a core message: transient
+        // subscribers (the gateway's live streams) see stored events too, once each.
+        for (const sub of transient) if (subjectMatches(sub.subject, event.subject)) sub.handler(event.subject, event.data);
       }
       trim(now);
       wakeAll();

@@ -144,7 +144,7 @@ export async function startTestMesh(
     log('market'),
   );
   const gateway = await startGateway(
-    readGatewayConfig({ PORT: '0', ...env }, {
+    readGatewayConfig({ PORT: '0', NATS_URL, NATS_SUBJECT_PREFIX: prefix, ...env }, {
       registryAddr: registry.address, bookingAddr: booking.address, pricingAddr: pricing?.address ?? '127.0.0.1:1',
       reviewsAddr: reviews.address, accountsAddr: accounts.address, marketAddr: market.address, apiKeys: keyList,
     }),
