@@ -77,6 +77,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     REVIEWS_ADDR: targets.reviews, BOOKING_ADDR: targets.booking, MARKET_ADDR: targets.market,
   };
   const common = {
+    // 12 service processes with pools of 5 and 2 gateways (limits: 5) stay under PostgreSQL's default 100 connections.
+    DB_POOL_MAX: '5',
     ...options.env, DATABASE_URL: options.databaseUrl, NATS_URL: options.natsUrl, NATS_SUBJECT_PREFIX: options.natsPrefix,
     AITBC_API_KEYS: apiKeys, ...addrs,
   };

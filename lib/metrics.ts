@@ -43,6 +43,10 @@ const rateLimited = new client.Counter({
   name: 'aitbc_gateway_rate_limited_total', help: 'Requests refused by the per-account rate limit.', labelNames: ['service'], registers,
 });
 
+const limitFallbacks = new client.Counter({
+  name: 'aitbc_rate_limit_fallbacks_total', help: 'Rate limit checks counted in memory because the shared store did not answer.', labelNames: ['service', 'limiter'], registers,
+});
+
 /** Outbox tables to read at scrape time (service → its database, search path on its schema). */
 const outboxes = new Map<string, Knex>();
 const outboxBacklog = new client.Gauge({
@@ -118,6 +122,9 @@ export const metrics = {
   },
   rateLimited(service: string): void {
     rateLimited.inc({ service });
+  },
+  rateLimitFallback(limiter: string): void {
+    limitFallbacks.inc({ service: 'gateway', limiter });
   },
   /** The text exposition of everything above. */
   render: (): Promise<string> => metricsRegistry.metrics(),

@@ -136,7 +136,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   metrics.collectProcessMetrics();
   // Short statements: a slow store must not slow requests (the limiter falls back to memory).
   const limitStore = config.rateLimitDatabaseUrl
-    ? await openDb({ url: config.rateLimitDatabaseUrl, schema: 'gateway', migrations: [limitsMigration], poolMax: 10, statementTimeoutMs: 500, logger })
+    ? await openDb({ url: config.rateLimitDatabaseUrl, schema: 'gateway', migrations: [limitsMigration], poolMax: 5, statementTimeoutMs: 500, logger })
     : undefined;
   const limiters: LimiterFactory | undefined = limitStore && postgresLimiters(limitStore, 'gateway', logger);
   const app = await buildGateway({

@@ -73,4 +73,25 @@ describe('rate limits shared by two gateways', function () {
     assert.equal(statuses.filter((s) => s === 429).length, 12 - looked);
     assert.equal((await http(shared[1].url, 'GET', '/v1/marketplace/gpu/list', { key: KEYS.client })).status, 200, 'a known key from that address still works');
   });
+
+  it('keeps answering when the store does not, counting alone, and says so in its metrics', async () => {
+    const [gateway] = await startPair({ RATE_LIMIT_DATABASE_URL: mesh.database.url });
+    const fallbacks = async () => {
+      const text = await (await fetch(`${gateway.url}/metrics`)).text();
+      return Number(/aitbc_rate_limit_fallbacks_total\{service="gateway",limiter="requests"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const before = await fallbacks();
+    // Another session holds the table: the store's statements pass their 500 ms deadline.
+    const locker = await mesh.db.client.acquireConnection();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE gateway.rate_limits IN ACCESS EXCLUSIVE MODE');
+      const res = await http(gateway.url, 'GET', '/v1/marketplace/gpu/list?limit=1', { key: KEYS.client });
+      assert.equal(res.status, 200, 'a request is not failed because the store is away');
+    } finally {
+      await locker.query('ROLLBACK');
+      await mesh.db.client.releaseConnection(locker);
+    }
+    assert.ok((await fallbacks()) > before, 'the fallback is counted');
+  });
 });
