@@ -18,7 +18,7 @@ export function installAuth(app: FastifyInstance, deps: GatewayDeps): void {
   const limiters = deps.limiters ?? memoryLimiters;
   const limiter = deps.rateLimit?.perSecond ? limiters('requests', deps.rateLimit) : undefined;
   const failedAuth = deps.failedAuthLimit ?? FAILED_AUTH;
-  const admit = createKeyThrottle(deps.keys, failedAuth, limiters('failed-keys', failedAuth));
+  const admit = createKeyThrottle(deps.keys, failedAuth, limiters('failed-keys', failedAuth), deps.knownKeys);
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
     if (config?.public) return;

@@ -8,6 +8,7 @@ import type { PricingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/pr
 import type { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
 import type { ReviewsServiceClient } from '../../lib/gen/aitbc/marketplace/v1/reviews';
 import type { AsyncClient } from '../../lib/grpcClient';
+import type { KnownKeys } from '../../lib/knownKeys';
 import type { LimiterFactory } from '../../lib/limiter';
 import type { Logger } from '../../lib/logger';
 import type { EventBus } from '../../lib/events/bus';
@@ -30,6 +31,8 @@ export interface GatewayDeps {
   rateLimit?: { perSecond: number; burst: number };
   /** Where rate limits count (a store shared by the gateways); in memory when absent. */
   limiters?: LimiterFactory;
+  /** Keys the fleet's gateways authenticated lately (with the shared store). */
+  knownKeys?: KnownKeys;
   /** Unknown keys allowed per client address (a burst, then per second) before its unknown keys get 429. */
   failedAuthLimit?: { perSecond: number; burst: number };
   /** Which proxies' X-Forwarded-For to believe: their addresses or CIDRs (Fastify trustProxy); none by default. */

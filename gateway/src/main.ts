@@ -10,6 +10,7 @@ import { createLifecycle, type Lifecycle, serviceMain } from '../../lib/lifecycl
 import { createLogger, type Logger } from '../../lib/logger';
 import { buildGateway } from './app';
 import { openDb } from '../../lib/db';
+import { knownKeysMigration, postgresKnownKeys } from '../../lib/knownKeys';
 import { type LimiterFactory, limitsMigration, postgresLimiters } from '../../lib/limiter';
 import { metrics } from '../../lib/metrics';
 import { AccountsServiceClient } from '../../lib/gen/aitbc/marketplace/v1/accounts';
@@ -136,11 +137,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
   metrics.collectProcessMetrics();
   // Short statements: a slow store must not slow requests (the limiter falls back to memory).
   const limitStore = config.rateLimitDatabaseUrl
-    ? await openDb({ url: config.rateLimitDatabaseUrl, schema: 'gateway', migrations: [limitsMigration], poolMax: 5, statementTimeoutMs: 500, logger })
+    ? await openDb({ url: config.rateLimitDatabaseUrl, schema: 'gateway', migrations: [limitsMigration, knownKeysMigration], poolMax: 5, statementTimeoutMs: 500, logger })
     : undefined;
   const limiters: LimiterFactory | undefined = limitStore && postgresLimiters(limitStore, 'gateway', logger);
   const app = await buildGateway({
     limiters,
+    knownKeys: limitStore && postgresKnownKeys(limitStore),
     events,
     registry: registry.client,
     booking: booking.client,
