@@ -30,6 +30,8 @@ export interface InboxConsumerOptions {
    * transactions never deadlock on them (each waits its turn instead).
    */
   lockFirst?: (trx: Knex, envelopes: EventEnvelope[]) => Promise<void>;
+  /** One transaction per event, never a batch: effects that lock rows others wait for hold them briefly. */
+  oneByOne?: boolean;
   retryDelayMs?: number;
   ackWaitMs?: number;
   /** How often old inbox rows are pruned (default hourly). */
@@ -64,7 +66,7 @@ export function createInboxConsumer(options: InboxConsumerOptions): Worker & { a
         handle: async (delivery) => {
           if (await consumeTraced(durable, delivery, () => applyOnce(db, durable, delivery, options.apply, options.lockFirst))) applied++;
         },
-        handleBatch: async (deliveries) => {
+        handleBatch: options.oneByOne ? undefined : async (deliveries) => {
           // A batch shares one transaction: each event's span covers its own effect.
           applied += await applyBatchOnce(db, durable, deliveries, tracedApply, options.lockFirst);
         },

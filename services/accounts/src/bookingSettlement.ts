@@ -10,6 +10,7 @@ import type { Ledger } from './ledger';
 export function createBookingSettlement(deps: ConsumerDeps & { ledger: Ledger }) {
   return consume(deps, {
     durable: 'accounts-booking-settlement',
+    oneByOne: true,
     // Two replicas' batches each locked holds and balances in their events' order and
     // deadlocked (PostgreSQL breaks a deadlock after deadlock_timeout, 1 s: every booking in
     // the fleet waited that long). All the rows a batch touches are locked first, in order.
