@@ -98,4 +98,7 @@ function App() {
   return html`<${Shell} account=${account} onSignOut=${signOut} />`;
 }
 
-render(html`<${App} />`, document.getElementById('app'));
+const root = document.getElementById('app');
+// The "Loading…" placeholder is plain HTML: Preact would render beside it, not over it.
+root.replaceChildren();
+render(html`<${App} />`, root);

@@ -5,6 +5,8 @@ import uPlot from 'uplot';
 import { html } from './html.js';
 
 const HEIGHT = 220;
+// Axis ticks: the unit is on the axis label, so numbers alone, with the digits small amounts need.
+const tick = new Intl.NumberFormat('en-GB', { maximumSignificantDigits: 6 });
 
 /**
  * A time series: `xs` in seconds since the epoch, `ys` its values. `bars` draws a bar per
@@ -20,7 +22,8 @@ export function TimeChart({ title, xs, ys, unit, bars = false, format = (v) => S
       height: HEIGHT,
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true } },
+      // One point (a first day of earnings) would otherwise stretch the axis over years.
+      scales: { x: xs.length > 1 ? { time: true } : { time: true, range: () => [xs[0] - (bars ? 86_400 : 3600), xs[0] + (bars ? 86_400 : 3600)] } },
       series: [
         {},
         {
@@ -28,7 +31,8 @@ export function TimeChart({ title, xs, ys, unit, bars = false, format = (v) => S
           points: { show: true, size: 7 }, paths: bars ? uPlot.paths.bars({ size: [0.6, 60] }) : undefined,
         },
       ],
-      axes: [{}, { label: unit, size: 70 }],
+      // Tick labels as the numbers are shown elsewhere (small amounts would all read 0).
+      axes: [{}, { label: unit, size: 90, values: (_u, ticks) => ticks.map((v) => tick.format(v)) }],
     }, [xs, ys], el);
     // The chart follows its column's width (phones, a rotated screen).
     const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(el.clientWidth, 280), height: HEIGHT }));

@@ -179,6 +179,55 @@ describe('web console', function () {
     await shot(provider, 'fleet-live');
   });
 
+  it('a provider publishes an offer for its GPU and sees its earnings from the booking', async () => {
+    const provider = await signedIn(KEYS.provider);
+    await provider.getByRole('link', { name: 'Offers' }).click();
+    const form = provider.getByRole('form', { name: `Offer for ${gpuId}` });
+    await form.getByLabel('Price per hour (AITBC)').fill('0.75');
+    await form.getByLabel('Most hours').fill('48');
+    await form.getByRole('button', { name: 'Publish offer' }).click();
+    await form.getByRole('button', { name: 'Change offer' }).waitFor();
+    const offers = (await http(mesh.url, 'GET', '/v1/marketplace/offers', { key: KEYS.client })).body;
+    assert.ok(JSON.stringify(offers).includes(gpuId), 'the offer is published through the API');
+    await provider.getByRole('link', { name: 'Earnings' }).click();
+    await waitFor(async () => Number(((await provider.getByTestId('net').textContent()) ?? '0').replace(/[^\d.]/g, '')) > 0, 10_000, 'earnings to show');
+    await shot(provider, 'provider-earnings');
+  });
+
+  it('an admin finds an account, deposits into it, makes and revokes a key, and hides a review', async () => {
+    const admin = await signedIn(KEYS.admin);
+    const before = (await http(mesh.url, 'GET', '/v1/accounts/alice/balance', { key: KEYS.admin })).body;
+    await admin.getByRole('link', { name: 'Accounts' }).click();
+    await admin.getByLabel('Account id', { exact: true }).fill('alice');
+    await admin.getByRole('button', { name: 'Open' }).click();
+    const card = admin.getByTestId('account');
+    await card.getByText('alice').first().waitFor();
+    await admin.getByLabel('Deposit (AITBC)').fill('5');
+    await admin.getByLabel('Reference (the payment received)').fill('console-wire-1');
+    await admin.getByRole('button', { name: 'Deposit', exact: true }).click();
+    await waitFor(async () => {
+      const after = (await http(mesh.url, 'GET', '/v1/accounts/alice/balance', { key: KEYS.admin })).body;
+      return Math.abs(Number(after.available) - Number(before.available) - 5) < 1e-9;
+    }, 10_000, 'the deposit to reach the ledger');
+    await admin.getByLabel("New key's label").fill('console-made');
+    await admin.getByRole('button', { name: 'Create key' }).click();
+    const row = card.locator('tr', { hasText: 'console-made' });
+    await row.waitFor();
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await row.getByRole('button', { name: 'Revoke' }).waitFor({ state: 'detached' });
+    await shot(admin, 'admin-account');
+
+    await admin.getByRole('link', { name: 'Moderation' }).click();
+    await admin.getByLabel('GPU id').fill(gpuId);
+    await admin.getByRole('button', { name: 'Show its reviews' }).click();
+    await admin.getByLabel('Reason').first().fill('spam, says the console test');
+    await admin.getByRole('button', { name: 'Hide' }).first().click();
+    await admin.getByText(/hidden: spam, says the console test/).waitFor();
+    const reviews = (await http(mesh.url, 'GET', `/v1/marketplace/gpu/${gpuId}/reviews`, { key: KEYS.client })).body;
+    assert.equal(reviews.reviews.length, 0, 'a hidden review is gone for clients');
+    await shot(admin, 'admin-moderation');
+  });
+
   it('no page logged an error', () => {
     assert.deepEqual(problems, []);
   });
