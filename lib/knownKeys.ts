@@ -27,6 +27,7 @@ const hashOf = (key: string) => createHash('sha256').update(key).digest('hex');
 
 export function postgresKnownKeys(db: Knex): KnownKeys {
   const written = new Map<string, number>();
+  let prunedAt = 0;
   return {
     async known(presented) {
       const { rows } = await db.raw('SELECT 1 FROM known_keys WHERE key_hash = ? AND seen_at > now() - make_interval(secs => ?)',
@@ -41,6 +42,11 @@ export function postgresKnownKeys(db: Knex): KnownKeys {
       // Forget keys not written for a while: the map stays as small as the active set.
       if (written.size > 100_000) for (const [h, at] of written) if (now - at > REWRITE_MS) written.delete(h);
       void db.raw('INSERT INTO known_keys VALUES (?, now()) ON CONFLICT (key_hash) DO UPDATE SET seen_at = now()', [hash]).catch(() => undefined);
+      // Hashes of keys nobody used for a day go (an hourly delete, by any gateway).
+      if (now - prunedAt > 3600_000) {
+        prunedAt = now;
+        void db.raw("DELETE FROM known_keys WHERE seen_at < now() - interval '1 day'").catch(() => undefined);
+      }
     },
   };
 }
