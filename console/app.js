@@ -26,7 +26,9 @@ const PAGES = {
 };
 
 /** `#/gpus/gpu_x` → ['gpus', 'gpu_x']. */
-const readHash = () => location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+/** The route from the hash; a malformed escape (typed or pasted) is kept as typed rather than blanking the page. */
+const decode = (part) => { try { return decodeURIComponent(part); } catch { return part; } };
+const readHash = () => location.hash.replace(/^#\/?/, '').split('/').map(decode);
 
 function useHash() {
   const [parts, setParts] = useState(readHash());

@@ -3,8 +3,6 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
-const NONE = {};
-
 /**
  * The active span's ids on every line written inside it (a request, an RPC, a consumed
  * event), so a log line leads to its trace. Without a registered tracer there is never an
@@ -12,7 +10,9 @@ const NONE = {};
  */
 function traceIds(): Record<string, string> {
   const span = trace.getActiveSpan();
-  if (!span) return NONE;
+  // A new object each line: pino merges the line's own fields into what the mixin returns,
+  // so a shared one collected every field ever logged (an adversary found them on later lines).
+  if (!span) return {};
   const { traceId, spanId } = span.spanContext();
   return { trace_id: traceId, span_id: spanId };
 }

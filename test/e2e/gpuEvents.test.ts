@@ -8,8 +8,9 @@ async function openStream(url: string, key: string) {
   const res = await fetch(`${url}/v1/events/gpus`, { headers: { 'X-Api-Key': key }, signal: controller.signal });
   const events: { gpu_id: string; status: string; owner_id: string }[] = [];
   let text = '';
+  let ended: Promise<void> = Promise.resolve();
   if (res.ok) {
-    void (async () => {
+    ended = (async () => {
       const decoder = new TextDecoder();
       try {
         for await (const chunk of res.body!) {
@@ -26,7 +27,7 @@ async function openStream(url: string, key: string) {
       }
     })();
   }
-  return { res, events, close: () => controller.abort() };
+  return { res, events, ended, close: () => controller.abort() };
 }
 
 describe('GET /v1/events/gpus (server-sent events)', function () {
@@ -92,5 +93,37 @@ describe('GET /v1/events/gpus (server-sent events)', function () {
       streams.push(again);
       return again.res.status === 200;
     }, 5000, 'a freed place');
+  });
+
+  it('announces a newly registered GPU (reason registered), answers HEAD without holding a stream', async () => {
+    const s = await openStream(mesh.url, KEYS.provider);
+    streams.push(s);
+    const id = await register(KEYS.provider, 'sse-new');
+    await waitFor(() => s.events.some((e) => e.gpu_id === id && (e as { reason?: string }).reason === 'registered' && e.status === 'available'), 5000, 'the new GPU');
+    s.close();
+    const head = await fetch(`${mesh.url}/v1/events/gpus`, { method: 'HEAD', headers: { 'X-Api-Key': KEYS.provider2 }, signal: AbortSignal.timeout(3000) });
+    assert.equal(head.status, 200);
+    assert.match(head.headers.get('content-type') ?? '', /^text\/event-stream/);
+  });
+
+  it('gives every place back after clients that vanish at once, and ends the stream of a revoked key', async () => {
+    const made = await http(mesh.url, 'POST', '/v1/accounts', { key: KEYS.admin, body: { role: 'client', account_id: 'sse-leaver' } });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const key = (await http(mesh.url, 'POST', '/v1/accounts/sse-leaver/keys', { key: KEYS.admin, body: { label: 'sse' } })).body;
+    // Twenty opens abandoned after 0 to 19 ms, some while the key is still being checked.
+    await Promise.all(Array.from({ length: 20 }, async (_, i) => {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), i);
+      await fetch(`${mesh.url}/v1/events/gpus`, { headers: { 'X-Api-Key': key.key }, signal: controller.signal }).catch(() => undefined);
+    }));
+    await new Promise((r) => setTimeout(r, 500));
+    const five = [];
+    for (let i = 0; i < 5; i++) five.push(await openStream(mesh.url, key.key));
+    streams.push(...five);
+    assert.deepEqual(five.map((x) => x.res.status), [200, 200, 200, 200, 200], 'no place leaked');
+    let ended = false;
+    void five[0].ended.then(() => { ended = true; });
+    assert.equal((await http(mesh.url, 'DELETE', `/v1/keys/${key.key_id}`, { key: KEYS.admin })).status, 200);
+    await waitFor(() => ended, 10_000, 'the revoked key\'s stream to end');
   });
 });
