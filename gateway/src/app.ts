@@ -100,6 +100,10 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   installTextGuard(app);
 
   const metrics = createMetrics();
+  // No answer is to be sniffed into something else (a 404 echoes its path).
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('X-Content-Type-Options', 'nosniff');
+  });
   app.addHook('onResponse', async (request, reply) => {
     // Route templates, not URLs: ids and models in paths would make one series per value.
     metrics.observe(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime);
@@ -145,7 +149,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
       if (tag) route.schema = { ...route.schema, tags: [tag[0]] };
     }
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Its own CSP (the plugin's hashes of its scripts): /docs shares the console's origin, and so its key.
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
   opsRoutes(app, deps, metrics);
   gpuRoutes(app, deps);
   minerRoutes(app, deps);
