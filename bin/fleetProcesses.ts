@@ -169,7 +169,8 @@ function supervise(service: FleetService, replica: number, address: string, env:
   let serving = launch();
   const proc = {
     name, service, replica, address, restarts: 0,
-    metricsAddress: `127.0.0.1:${env.METRICS_PORT ?? ''}`,
+    // A gateway serves its metrics on its own port.
+    metricsAddress: env.METRICS_PORT ? `127.0.0.1:${env.METRICS_PORT}` : address.replace(/^http:\/\//, ''),
     child: () => child,
     waitServing: () => serving,
     async stop() {

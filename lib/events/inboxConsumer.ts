@@ -25,12 +25,10 @@ export interface InboxConsumerOptions {
   apply(trx: Knex, delivery: Delivery): Promise<void>;
   maxDeliver?: number;
   /**
-   * Runs first in each transaction, with the events about to be applied: a consumer whose
-   * effects lock rows takes them all here, in one global order, so that two replicas'
-   * transactions never deadlock on them (each waits its turn instead).
+   * One transaction per event, never a batch: effects that lock rows others wait for hold
+   * them briefly, and two replicas' transactions (each one event's rows, in that event's
+   * order) cannot deadlock the way two batches did.
    */
-  lockFirst?: (trx: Knex, envelopes: EventEnvelope[]) => Promise<void>;
-  /** One transaction per event, never a batch: effects that lock rows others wait for hold them briefly. */
   oneByOne?: boolean;
   retryDelayMs?: number;
   ackWaitMs?: number;
@@ -64,11 +62,11 @@ export function createInboxConsumer(options: InboxConsumerOptions): Worker & { a
         retryDelayMs: options.retryDelayMs,
         ackWaitMs: options.ackWaitMs,
         handle: async (delivery) => {
-          if (await consumeTraced(durable, delivery, () => applyOnce(db, durable, delivery, options.apply, options.lockFirst))) applied++;
+          if (await consumeTraced(durable, delivery, () => applyOnce(db, durable, delivery, options.apply))) applied++;
         },
         handleBatch: options.oneByOne ? undefined : async (deliveries) => {
           // A batch shares one transaction: each event's span covers its own effect.
-          applied += await applyBatchOnce(db, durable, deliveries, tracedApply, options.lockFirst);
+          applied += await applyBatchOnce(db, durable, deliveries, tracedApply);
         },
         deadLetter: async (delivery, error) => {
           logger.error({ durable, eventId: delivery.envelope.eventId, type: delivery.envelope.type, err: error }, 'event dead-lettered');
@@ -109,7 +107,6 @@ export async function applyOnce(
   consumer: string,
   delivery: Delivery,
   apply: (trx: Knex, delivery: Delivery) => Promise<void>,
-  lockFirst?: InboxConsumerOptions['lockFirst'],
 ): Promise<boolean> {
   return db.transaction(async (trx) => {
     const inserted = await trx('inbox')
@@ -118,7 +115,6 @@ export async function applyOnce(
       .ignore()
       .returning('event_id');
     if (!inserted.length) return false;
-    await lockFirst?.(trx, [delivery.envelope]);
     await apply(trx, delivery);
     return true;
   });
@@ -133,7 +129,6 @@ export async function applyBatchOnce(
   consumer: string,
   deliveries: Delivery[],
   apply: (trx: Knex, delivery: Delivery) => Promise<void>,
-  lockFirst?: InboxConsumerOptions['lockFirst'],
 ): Promise<number> {
   return db.transaction(async (trx) => {
     const inserted: { event_id: string }[] = await trx('inbox')
@@ -142,7 +137,6 @@ export async function applyBatchOnce(
       .ignore()
       .returning('event_id');
     const fresh = new Set(inserted.map((r) => r.event_id));
-    if (lockFirst && fresh.size) await lockFirst(trx, deliveries.filter((d) => fresh.has(d.envelope.eventId)).map((d) => d.envelope));
     for (const delivery of deliveries) {
       // delete(): an id twice in one batch is applied once.
       if (fresh.delete(delivery.envelope.eventId)) await apply(trx, delivery);

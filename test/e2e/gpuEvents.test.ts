@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { waitFor } from '../support/events';
-import { http, KEYS, startTestMesh, type TestMesh } from '../support/testMesh';
+import { http, KEYS, SERVICE_KEYS, startTestMesh, type TestMesh } from '../support/testMesh';
 
 /** An open GET /v1/events/gpus: the events read so far, and how to close it. */
 async function openStream(url: string, key: string) {
@@ -53,6 +53,15 @@ describe('GET /v1/events/gpus (server-sent events)', function () {
 
   it('needs a key (401), and streams text/event-stream', async () => {
     assert.equal((await fetch(`${mesh.url}/v1/events/gpus`)).status, 401);
+    // A made-up key, a huge one, a service key (gRPC only), a key in the query: none opens a stream.
+    for (const [headers, path, status] of [
+      [{ 'X-Api-Key': 'not-a-key-at-all-padded-out-xx' }, '', 401], [{ 'X-Api-Key': 'k'.repeat(5000) }, '', 401],
+      [{ 'X-Api-Key': SERVICE_KEYS.coordinator }, '', 403], [{}, `?api_key=${KEYS.client}`, 401],
+    ] as const) {
+      const res = await fetch(`${mesh.url}/v1/events/gpus${path}`, { headers: headers as Record<string, string>, signal: AbortSignal.timeout(3000) });
+      assert.equal(res.status, status, JSON.stringify(headers) + path);
+      assert.match(res.headers.get('content-type') ?? '', /problem\+json/);
+    }
     const s = await openStream(mesh.url, KEYS.client);
     streams.push(s);
     assert.equal(s.res.status, 200);

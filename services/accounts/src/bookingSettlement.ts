@@ -1,5 +1,4 @@
 import { consume, type ConsumerDeps } from '../../../lib/events/consume';
-import { EVENT_TYPES } from '../../../lib/events/envelope';
 import type { Ledger } from './ledger';
 
 /**
@@ -10,14 +9,10 @@ import type { Ledger } from './ledger';
 export function createBookingSettlement(deps: ConsumerDeps & { ledger: Ledger }) {
   return consume(deps, {
     durable: 'accounts-booking-settlement',
+    // One event per transaction. Batches held every client's balance until they committed (a
+    // client's next hold waited for them), and two replicas' batches, each locking holds and
+    // balances in its own events' order, deadlocked (PostgreSQL breaks one after 1 s).
     oneByOne: true,
-    // Two replicas' batches each locked holds and balances in their events' order and
-    // deadlocked (PostgreSQL breaks a deadlock after deadlock_timeout, 1 s: every booking in
-    // the fleet waited that long). All the rows a batch touches are locked first, in order.
-    lockFirst: (trx, envelopes) => deps.ledger.lockForBookings(trx, envelopes.flatMap((e) => {
-      const payload = e.type === 'booking.created' || e.type === 'booking.ended' ? EVENT_TYPES[e.type].decode(e.payload) : undefined;
-      return payload?.booking ? [payload.booking.bookingId] : [];
-    })),
     on: {
       'booking.created': async (trx, { booking }) => {
         if (booking) await deps.ledger.confirm(trx, booking.bookingId);

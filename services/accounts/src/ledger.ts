@@ -121,11 +121,6 @@ export function createLedger(deps: LedgerDeps) {
     release: (bookingId: string) => db.transaction(async (trx) => releaseIn(trx, bookingId)),
     releaseIn,
 
-    /**
-     * Locks the holds of these bookings (by booking id), then their clients' and owners'
-     * balances and the platform's (by account id): the order every settlement takes them in.
-     */
-    lockForBookings: (trx: Knex, bookingIds: string[]) => store.lockForBookings(trx, bookingIds, rules.PLATFORM),
 
     /** The booking exists: its hold stays until it ends. */
     confirm: (trx: Knex, bookingId: string) => store.holds.confirm(trx, bookingId),

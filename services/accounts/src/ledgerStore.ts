@@ -50,18 +50,6 @@ export const EXACT_BALANCES = 'balances_exact';
 /** The ledger's SQL: journal, balances and booking holds, always changed in the caller's transaction. */
 export const ledgerStore = {
   /**
-   * Locks the holds of these bookings (in booking id order), then the balances of their
-   * clients and owners and `also` (in account order): the order every settlement takes them
-   * in, so transactions settling several bookings never wait for each other in a circle.
-   */
-  async lockForBookings(trx: Knex, bookingIds: string[], also: string): Promise<void> {
-    if (!bookingIds.length) return;
-    const { rows } = await trx.raw('SELECT client_id, owner_id FROM holds WHERE booking_id = ANY(?) ORDER BY booking_id FOR UPDATE', [[...new Set(bookingIds)]]);
-    const accounts = [...new Set([also, ...rows.flatMap((r: { client_id: string; owner_id: string }) => [r.client_id, r.owner_id])])];
-    await trx.raw('SELECT 1 FROM balances WHERE account_id = ANY(?) ORDER BY account_id FOR UPDATE', [accounts]);
-  },
-
-  /**
    * Records a transaction, its entries and their effect on balances, in `trx` (every
    * account named has a balances row: accounts are created with one). With a
    * reference it happens once: a second record of the same (kind, reference) changes
