@@ -13,16 +13,10 @@
 import { Agent, request } from 'undici';
 import { connectDb } from '../lib/db';
 import { waitFor } from '../test/support/events';
-import { arg, benchFixture, withServiceKeys } from './support';
+import { arg, benchFixture, perUnit, withServiceKeys } from './support';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const CONCURRENCY = arg('concurrency', 32);
-
-/** What each measure grew by between two readings, per unit of work done (`count`), rounded. */
-function perUnit(before: Record<string, number>, after: Record<string, number>, count: number, decimals = 2): Record<string, number> {
-  const scale = 10 ** decimals;
-  return Object.fromEntries(Object.keys(after).map((k) => [k, Math.round(((after[k] - (before[k] ?? 0)) / Math.max(count, 1)) * scale) / scale]));
-}
 
 async function main(): Promise<void> {
   const seconds = arg('seconds', 10);

@@ -12,7 +12,7 @@
  */
 import pg from 'pg';
 import { distinctListQueries } from './listQueries';
-import { arg, benchFixture, load, withServiceKeys } from './support';
+import { arg, benchFixture, load, perUnit, withServiceKeys } from './support';
 
 const KEY = 'bench-client-key-0000000000';
 const headers = { 'X-Api-Key': KEY };
@@ -53,8 +53,12 @@ async function main(): Promise<void> {
       const paths = await withCursorPages(gateway, distinctListQueries(2000).map((q) => `/v1/marketplace/gpu/list?${q}`));
       let next = 0;
       await load(listUrl, { connections, seconds: 2, headers, path: () => paths[next++ % paths.length] }); // warm-up
+      const [cpuBefore, writesBefore] = [bench.cpu(), bench.writes()];
       const distinct = await load(listUrl, { connections, seconds, headers, path: () => paths[next++ % paths.length] });
-      series.push({ gpus: size, ...distinct, vs_bare: ratio(distinct.rps, bare.rps) });
+      // Where a distinct request's CPU goes, per process (ms per request).
+      const cpu = perUnit(cpuBefore, bench.cpu(), distinct.requests, 3);
+      const writes = perUnit(writesBefore, bench.writes(), distinct.requests);
+      series.push({ gpus: size, ...distinct, vs_bare: ratio(distinct.rps, bare.rps), cpu_ms_per_request: cpu, write_syscalls_per_request: writes });
     }
     const deep = await deepPage(gateway);
     const smallest = series[0];
@@ -125,7 +129,7 @@ async function seed(url: string, from: number, to: number): Promise<void> {
       price_micro, online, last_heartbeat_at, booking_expires, average_rating, created_at)
     SELECT 'gpu_' || substr(md5(i::text), 1, 20), 'owner' || (i % 500), 'rig' || (i % 7), 'slot:' || i,
       m.model, lower(regexp_replace(m.model, '[^A-Za-z0-9]+', '', 'g')), m.catalog, m.mem, 10000, (ARRAY['eu-west','us-east','ap-south'])[1 + i % 3],
-      100000 + (i * 7919) % 4000000, i % 10 <> 0, now(), CASE WHEN i % 20 = 1 THEN now() + interval '1 hour' END,
+      100000 + (i::bigint * 7919) % 4000000, i % 10 <> 0, now(), CASE WHEN i % 20 = 1 THEN now() + interval '1 hour' END,
       ((i * 31) % 500) / 100.0, now() - (i || ' seconds')::interval
     FROM generate_series($1::int + 1, $2::int) AS i
     CROSS JOIN LATERAL (SELECT (ARRAY['RTX 4090','RTX 3090','A100 80GB','H100 80GB','L40S'])[1 + i % 5] AS model,

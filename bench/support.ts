@@ -64,6 +64,12 @@ export async function load(url: string, options: {
   };
 }
 
+/** What each measure grew by between two readings, per unit of work done (`count`), rounded. */
+export function perUnit(before: Record<string, number>, after: Record<string, number>, count: number, decimals = 2): Record<string, number> {
+  const scale = 10 ** decimals;
+  return Object.fromEntries(Object.keys(after).map((k) => [k, Math.round(((after[k] - (before[k] ?? 0)) / Math.max(count, 1)) * scale) / scale]));
+}
+
 /** A numeric command-line option: `--name value`, else the fallback. */
 export function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

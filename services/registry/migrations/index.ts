@@ -7,9 +7,11 @@ import { migration004RatingProjection } from './004_rating_projection';
 import { migration005Offers } from './005_offers';
 import { migration006MinerTelemetry } from './006_miner_telemetry';
 import { migration007OneGpuPerUuid } from './007_one_gpu_per_uuid';
+import { migration008ModelSearch } from './008_model_search';
 
 /** The registry schema's migrations, oldest first. Append only. */
 export const registryMigrations: Migration[] = [
   migration001Gpus, eventTablesMigration, migration002BookingProjection, migration003ModelCatalogue,
   migration004RatingProjection, migration005Offers, migration006MinerTelemetry, migration007OneGpuPerUuid,
+  migration008ModelSearch,
 ];

@@ -1,6 +1,7 @@
 import type { Knex } from '../../../lib/db';
 import type { CleanSpec } from './domain/gpuSpec';
 import { upsertGpu } from './upsertGpu';
+import { listGpus } from './listGpus';
 import type { ListPlan } from './domain/listQuery';
 
 /** A row of registry.gpus as pg returns it. */
@@ -88,8 +89,6 @@ export interface RegistryStore {
 }
 
 const LIVE = 'deleted_at IS NULL';
-/** The SQL twin of domain/gpuStatus.ts bookedAt(). */
-const BOOKED_NOW = 'COALESCE(booking_expires > now() AND (booking_starts IS NULL OR booking_starts <= now()), false)';
 
 export const registryStore: RegistryStore = {
   upsertGpu,
@@ -98,49 +97,7 @@ export const registryStore: RegistryStore = {
     return db<GpuRow>('gpus').where({ id }).whereNull('deleted_at').first();
   },
 
-  async listGpus(db, plan) {
-    const q = db<GpuRow>('gpus').whereNull('deleted_at');
-    switch (plan.status) {
-      case 'available':
-        q.where('online', true).whereRaw(`NOT ${BOOKED_NOW}`);
-        break;
-      case 'booked':
-        q.where('online', true).whereRaw(BOOKED_NOW);
-        break;
-      case 'offline':
-        q.where('online', false);
-        break;
-      case undefined:
-        break;
-      default: {
-        const never: never = plan.status;
-        throw new Error(`unknown status ${String(never)}`);
-      }
-    }
-    if (plan.model) {
-      const { namePattern, keyPattern, catalogKey } = plan.model;
-      q.where((b) => {
-        b.whereRaw('model ILIKE ?', [namePattern]);
-        if (keyPattern) b.orWhereRaw('model_key LIKE ?', [keyPattern]);
-        if (catalogKey) b.orWhere('catalog_key', catalogKey);
-      });
-    }
-    if (plan.memoryMin !== undefined) q.where('memory_gb', '>=', plan.memoryMin);
-    if (plan.priceMin !== undefined) q.where('price_micro', '>=', plan.priceMin);
-    if (plan.priceMax !== undefined) q.where('price_micro', '<=', plan.priceMax);
-    if (plan.region) q.whereRaw('lower(region) = lower(?)', [plan.region]);
-    if (plan.minerId) q.where('miner_id', plan.minerId);
-    if (plan.ownerId) q.where('owner_id', plan.ownerId);
-    if (plan.minRating !== undefined) q.where('average_rating', '>=', plan.minRating);
-    const { column, descending } = plan.sort;
-    if (plan.after) {
-      const cast = column === 'created_at' ? 'timestamptz' : column === 'average_rating' ? 'numeric' : 'bigint';
-      q.whereRaw(`(??, id) ${descending ? '<' : '>'} (?::${cast}, ?)`, [column, plan.after.value, plan.after.id]);
-    }
-    const order = descending ? 'desc' : 'asc';
-    // One row more than asked tells whether there is a next page.
-    return q.orderBy([{ column, order }, { column: 'id', order }]).limit(plan.limit + 1);
-  },
+  listGpus,
 
   async deleteGpu(db, id) {
     const rows = await db<GpuRow>('gpus')

@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { openDb, type Knex } from '../../lib/db';
+import { GpuSort, ListGpusRequest } from '../../lib/gen/aitbc/marketplace/v1/registry';
+import { modelKeyOf } from '../../lib/modelCatalogue';
+import { registryMigrations } from '../../services/registry/migrations';
+import { modelKey } from '../../services/registry/src/domain/gpuSpec';
+import { encodeCursor, planList, type ListPlan } from '../../services/registry/src/domain/listQuery';
+import { listGpus, MODEL_BRANCHES_MAX } from '../../services/registry/src/listGpus';
+import { registryStore } from '../../services/registry/src/store';
+import { seededRandom } from '../../bench/listQueries';
+import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
+
+// 40 names that all match "RTX*": more than one index walk per name would take.
+const MANY = Array.from({ length: 40 }, (_, i) => `RTX Custom ${i}`);
+const MODELS = ['RTX 4090', 'NVIDIA GeForce RTX 4090', 'RTX 3090', 'A100 80GB', 'H100 80GB', 'L40S', ...MANY];
+const FILTERS = ['RTX 4090', '4090', 'rtx*', 'A100*', '*80GB', 'l40s', 'RTX Custom 7', 'nothing'];
+const SORTS = [GpuSort.GPU_SORT_NEWEST, GpuSort.GPU_SORT_PRICE_ASC, GpuSort.GPU_SORT_PRICE_DESC, GpuSort.GPU_SORT_RATING_ASC,
+  GpuSort.GPU_SORT_RATING_DESC, GpuSort.GPU_SORT_MEMORY_ASC, GpuSort.GPU_SORT_MEMORY_DESC];
+
+/** Every page of a list, walked through its cursors. */
+async function walk(db: Knex, req: Partial<ListGpusRequest>): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor = '';
+  for (;;) {
+    const plan = planList(ListGpusRequest.fromPartial({ ...req, limit: 7, cursor }));
+    const rows = await listGpus(db, plan);
+    ids.push(...rows.slice(0, plan.limit).map((r) => r.id));
+    if (rows.length <= plan.limit) return ids;
+    const last = rows[plan.limit - 1];
+    const column = plan.sort.column;
+    const value = column === 'created_at' ? last.created_at.toISOString() : column === 'average_rating' ? Number(last.average_rating) : last[column];
+    cursor = encodeCursor(plan.sort, value, last.id);
+  }
+}
+
+/** What the list must answer, by the old rule: every filter checked on every row. */
+async function reference(db: Knex, plan: ListPlan): Promise<string[]> {
+  const q = db('gpus').whereNull('deleted_at');
+  if (plan.model) {
+    const { namePattern, keyPattern, catalogKey } = plan.model;
+    q.where((b) => {
+      b.whereRaw('model ILIKE ?', [namePattern]);
+      if (keyPattern) b.orWhereRaw('model_key LIKE ?', [keyPattern]);
+      if (catalogKey) b.orWhere('catalog_key', catalogKey);
+    });
+  }
+  if (plan.status === 'available') q.where('online', true);
+  if (plan.memoryMin !== undefined) q.where('memory_gb', '>=', plan.memoryMin);
+  if (plan.priceMax !== undefined) q.where('price_micro', '<=', plan.priceMax);
+  if (plan.region) q.whereRaw('lower(region) = lower(?)', [plan.region]);
+  if (plan.minRating !== undefined) q.where('average_rating', '>=', plan.minRating);
+  const order = plan.sort.descending ? 'desc' : 'asc';
+  const rows: { id: string }[] = await q.select('id').orderBy([{ column: plan.sort.column, order }, { column: 'id', order }]);
+  return rows.map((r) => r.id);
+}
+
+describe('GPU list search (registry store against PostgreSQL)', () => {
+  let database: TestDatabase;
+  let db: Knex;
+
+  before(async () => {
+    database = await createTestDatabase();
+    db = await openDb({ url: database.url, schema: 'registry', migrations: registryMigrations });
+    // Ties on purpose (few prices, ratings and sizes): the id must break them.
+    await db.raw(`
+      INSERT INTO gpus (id, owner_id, miner_id, hw_key, model, model_key, catalog_key, memory_gb, region, price_micro, online,
+        last_heartbeat_at, average_rating, created_at)
+      SELECT 'gpu_' || lpad(i::text, 20, '0'), 'acme', 'rig', 'slot:' || i, m.model, m.model_key, m.catalog_key,
+        (ARRAY[24, 48, 80])[1 + i % 3], (ARRAY['eu-west', 'US-East', 'ap-south'])[1 + i % 4 % 3], 100000 * (1 + i % 10),
+        i % 6 <> 0, now(), (i % 11) / 2.0, date_trunc('milliseconds', now()) - (i % 53 || ' seconds')::interval
+      FROM generate_series(1, 2400) AS i
+      CROSS JOIN LATERAL (SELECT (?::text[])[1 + i % ?] AS model) AS n
+      CROSS JOIN LATERAL (SELECT n.model, (?::jsonb ->> n.model) AS model_key, (?::jsonb ->> n.model) AS catalog_key) AS m`,
+    [MODELS, MODELS.length, JSON.stringify(Object.fromEntries(MODELS.map((m) => [m, modelKey(m)]))),
+      JSON.stringify(Object.fromEntries(MODELS.map((m) => [m, modelKeyOf(m)])))]);
+    await db.raw('ANALYZE gpus');
+  });
+  after(async () => {
+    await db?.destroy();
+    await database?.drop();
+  });
+
+  it('answers every filter and sort exactly as checking each row would, page after page', async () => {
+    const random = seededRandom(7);
+    const pick = <T>(items: T[]) => items[Math.floor(random() * items.length)];
+    for (let n = 0; n < 120; n++) {
+      const req: Partial<ListGpusRequest> = { sort: pick(SORTS), model: pick(FILTERS) };
+      if (random() < 0.5) req.available = true;
+      if (random() < 0.5) req.memoryMin = pick([24, 40, 48, 80]);
+      if (random() < 0.4) req.priceMaxMicro = pick([300_000, 500_000, 800_000]);
+      if (random() < 0.3) req.region = pick(['us-east', 'EU-WEST']);
+      if (random() < 0.3) req.minRating = pick([1, 3, 4.5]);
+      const plan = planList(ListGpusRequest.fromPartial({ ...req, limit: 7 }));
+      assert.deepEqual(await walk(db, req), await reference(db, plan), JSON.stringify(req));
+    }
+  });
+
+  it('checks a filter naming more than MODEL_BRANCHES_MAX models row by row, with the same answer', async () => {
+    const { rows } = await db.raw("SELECT count(*)::int AS n FROM gpu_models WHERE model ILIKE 'RTX%'");
+    assert.ok(rows[0].n > MODEL_BRANCHES_MAX, 'the fixture must exceed the branch limit');
+    const req = { sort: GpuSort.GPU_SORT_PRICE_ASC, model: 'RTX*', memoryMin: 48 };
+    const ids = await walk(db, req);
+    assert.ok(ids.length > 100);
+    assert.deepEqual(ids, await reference(db, planList(ListGpusRequest.fromPartial({ ...req, limit: 7 }))));
+  });
+
+  it('finds a GPU of a model name never seen before, and its larger memory, at the next read', async () => {
+    const spec = { model: 'Zeta Accelerator 9000', memoryGb: 16, priceMicro: 100_000 };
+    const input = { id: 'gpu_zeta0000000000000000', ownerId: 'acme', minerId: 'rig-z', hwKey: 'slot:z', defaultPriceMicro: 100_000 };
+    await registryStore.upsertGpu(db, { ...input, spec });
+    const list = (model: string, memoryMin?: number) =>
+      listGpus(db, planList(ListGpusRequest.fromPartial({ model, memoryMin }))).then((rows) => rows.map((r) => r.id));
+    assert.deepEqual(await list('zeta*'), ['gpu_zeta0000000000000000']);
+    assert.deepEqual(await list('Zeta Accelerator 9000', 64), []);
+    // Re-registered with more memory (an update, not an insert): memory_min must find it now.
+    await registryStore.upsertGpu(db, { ...input, spec: { ...spec, memoryGb: 96 } });
+    assert.deepEqual(await list('Zeta Accelerator 9000', 64), ['gpu_zeta0000000000000000']);
+    assert.deepEqual(await list('zeta*', 97), []);
+  });
+
+  it('reads few rows for each sort with its most selective filters, even when nothing matches', async () => {
+    const cases: Partial<ListGpusRequest>[] = [];
+    for (const sort of SORTS) {
+      cases.push({ sort }, { sort, available: true }, { sort, model: '4090', memoryMin: 48 }, { sort, model: 'A100*', region: 'us-east' },
+        { sort, priceMinMicro: 800_000, priceMaxMicro: 900_000 }, { sort, minRating: 5 }, { sort, memoryMin: 80, available: true });
+    }
+    for (const req of cases) {
+      let read = 0;
+      for (const sql of await statements(db, planList(ListGpusRequest.fromPartial(req)))) {
+        const { rows } = await db.raw(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql.sql}`, sql.bindings);
+        read += rowsRead(rows[0]['QUERY PLAN'][0].Plan);
+      }
+      // The old plan walked a sort index past every GPU of the other models (2,400 here).
+      assert.ok(read <= 300, `${JSON.stringify(req)} read ${read} GPU rows`);
+    }
+  });
+});
+
+interface PlanNode { 'Relation Name'?: string; 'Actual Rows': number; 'Actual Loops': number; 'Rows Removed by Filter'?: number; Plans?: PlanNode[] }
+
+/** GPU rows a plan read: what its scans of `gpus` returned and what their filters threw away. */
+function rowsRead(node: PlanNode): number {
+  const own = node['Relation Name'] === 'gpus' ? (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0)) * node['Actual Loops'] : 0;
+  return own + (node.Plans ?? []).reduce((sum, child) => sum + rowsRead(child), 0);
+}
+
+/** The statements one list runs (as knex sent them), for EXPLAIN. */
+async function statements(db: Knex, plan: ListPlan): Promise<{ sql: string; bindings: Knex.RawBinding[] }[]> {
+  const seen: { sql: string; bindings: Knex.RawBinding[] }[] = [];
+  // knex reports the native SQL ($1, $2); raw() wants its own placeholders back.
+  const note = (q: { sql: string; bindings: Knex.RawBinding[] }) => seen.push({ sql: q.sql.replace(/\$\d+/g, '?'), bindings: q.bindings });
+  db.on('query', note);
+  try {
+    await listGpus(db, plan);
+  } finally {
+    db.off('query', note);
+  }
+  return seen;
+}
