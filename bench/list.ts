@@ -5,14 +5,16 @@
  * - the repeated query `available=true&limit=20` (concurrent identical reads coalesce);
  * - distinct queries: 2,000 filter / sort combinations drawn at random (bench/listQueries.ts),
  *   a tenth of them second-to-fifth cursor pages, at each size of the scale series;
- * - a deep page: page 1 against page 1,000 of one sort (keyset paging costs the same).
+ * - a deep page: page 1 against page 1,000 of one sort (keyset paging costs the same);
+ * - the floor: distinct GET /v1/marketplace/gpu/{id} reads (gateway, one gRPC call, one
+ *   primary-key statement), the cheapest distinct request this mesh can answer.
  * Prints one JSON line.
  *
  *   npm run bench:list [-- --gpus 100000 --seconds 10 --scale 10000,100000,1000000 --distinct-only]
  */
 import pg from 'pg';
 import { distinctListQueries } from './listQueries';
-import { arg, benchFixture, load, perUnit, withServiceKeys } from './support';
+import { arg, benchFixture, load, perUnit, withServiceKeys, type BenchFixture } from './support';
 
 const KEY = 'bench-client-key-0000000000';
 const headers = { 'X-Api-Key': KEY };
@@ -60,13 +62,14 @@ async function main(): Promise<void> {
       const writes = perUnit(writesBefore, bench.writes(), distinct.requests);
       series.push({ gpus: size, ...distinct, vs_bare: ratio(distinct.rps, bare.rps), cpu_ms_per_request: cpu, write_syscalls_per_request: writes });
     }
+    const byId = await byIdFloor(bench, gateway, connections, seconds);
     const deep = await deepPage(gateway);
     const smallest = series[0];
     const largest = series[series.length - 1];
     process.stdout.write(`${JSON.stringify({
       bench: 'gpu-list', sizes, connections, seconds, page_bytes: page.length, bare,
       repeated: { ...list, vs_bare: ratio(list.rps, bare.rps) },
-      distinct: series, distinct_p99_growth: ratio(largest.p99_ms, smallest.p99_ms), deep_page: deep,
+      distinct: series, by_id: { ...byId, vs_bare: ratio(byId.rps, bare.rps) }, distinct_p99_growth: ratio(largest.p99_ms, smallest.p99_ms), deep_page: deep,
       targets: { repeated_vs_bare_min: 0.5, repeated_p99_ms_max: 25, distinct_vs_bare_min: 0.15, distinct_p99_ms_max: 50, distinct_p99_growth_max: 2 },
     })}\n`);
   } finally {
@@ -93,6 +96,24 @@ async function withCursorPages(gateway: string, paths: string[]): Promise<string
     out[i] = path;
   }
   return out;
+}
+
+/**
+ * The cheapest distinct read through the same mesh: GET /v1/marketplace/gpu/{id} over 2,000
+ * GPUs (unbooked, so the gateway asks nothing of booking), one primary-key row each. No list
+ * query can beat it: it is the gateway, one gRPC call and one statement.
+ */
+async function byIdFloor(bench: BenchFixture, gateway: string, connections: number, seconds: number) {
+  const client = new pg.Client({ connectionString: bench.database.url });
+  await client.connect();
+  const { rows } = await client.query('SELECT id FROM registry.gpus WHERE booking_expires IS NULL ORDER BY md5(id) LIMIT 2000');
+  await client.end();
+  let next = 0;
+  const path = () => `/v1/marketplace/gpu/${rows[next++ % rows.length].id}`;
+  await load(gateway, { connections, seconds: 2, headers, path });
+  const cpuBefore = bench.cpu();
+  const result = await load(gateway, { connections, seconds, headers, path });
+  return { ...result, cpu_ms_per_request: perUnit(cpuBefore, bench.cpu(), result.requests, 3) };
 }
 
 /** Median time of page 1 and of page 1,000 (walked once through cursors) of the price sort. */
