@@ -5,6 +5,7 @@ import type { Worker } from '../../../lib/service';
 import { statusChangedEvent } from './events';
 import type { Reading, RegistryStore } from './store';
 import { metrics } from '../../../lib/metrics';
+import type { HeartbeatDeadlines } from './heartbeatDeadlines';
 
 export interface Liveness extends Worker {
   /**
@@ -12,6 +13,8 @@ export interface Liveness extends Worker {
    * ids). Kept in memory (the latest per GPU); written at the next flush.
    */
   beat(gpuIds: string[], readings?: (Reading | undefined)[]): void;
+  /** A registration counts as a beat: the offline sweeper watches these GPUs from now. */
+  registered(gpuIds: string[]): void;
   /** Writes every pending heartbeat in one statement (and the GPUs that came back online). */
   flush(): Promise<number>;
 }
@@ -22,7 +25,11 @@ export interface Liveness extends Worker {
  * come back with one gpu.status_changed each, in the same transaction. Both the miner stream
  * and the REST heartbeat go through here.
  */
-export function createLiveness(deps: { db: Knex; store: RegistryStore; outbox: Outbox; logger: Logger; flushMs: number }): Liveness {
+export function createLiveness(deps: {
+  db: Knex; store: RegistryStore; outbox: Outbox; logger: Logger; flushMs: number;
+  /** Where the offline sweeper learns which GPUs beat here, and when. */
+  deadlines?: HeartbeatDeadlines;
+}): Liveness {
   let pending = new Map<string, { ms: number; reading?: Reading }>();
   let timer: NodeJS.Timeout | undefined;
   let flushing: Promise<number> = Promise.resolve(0);
@@ -62,7 +69,12 @@ export function createLiveness(deps: { db: Knex; store: RegistryStore; outbox: O
         // A beat without a reading keeps the one a recent beat brought, until it is written.
         const reading = readings?.[i] ?? pending.get(id)?.reading;
         pending.set(id, { ms, reading });
+        deps.deadlines?.note(id, ms);
       });
+    },
+    registered(gpuIds) {
+      const ms = Date.now();
+      for (const id of gpuIds) deps.deadlines?.note(id, ms);
     },
     flush,
     start() {

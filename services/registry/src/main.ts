@@ -13,6 +13,7 @@ import { AccountsServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/acc
 import { connect } from '../../../lib/grpcClient';
 import { accountsKeyDirectory } from '../../../lib/keyDirectory';
 import { createOfflineSweeper } from './offlineSweeper';
+import { createHeartbeatDeadlines } from './heartbeatDeadlines';
 import { createRegistryHandlers } from './rpc';
 import { projectionStore } from './projectionStore';
 import { registryStore } from './store';
@@ -83,7 +84,8 @@ export function startRegistry(
     build: ({ db, bus, outbox }) => {
       const accounts = connect(AccountsServiceClient, config.accountsAddr, 3000, { key: config.security.serviceKey, tls: config.security.tls, from: 'registry' });
       const store = registryStore;
-      const liveness = createLiveness({ db, store, outbox, logger, flushMs: config.heartbeatFlushMs });
+      const deadlines = createHeartbeatDeadlines();
+      const liveness = createLiveness({ db, store, outbox, logger, flushMs: config.heartbeatFlushMs, deadlines });
       const common = { db, store, outbox, liveness, defaultPriceMicro: config.defaultPriceMicro, heartbeatIntervalSeconds: config.heartbeatIntervalSeconds };
       const miners = createMinerSessions({ ...common, bus, logger, keys: accountsKeyDirectory(accounts.client), failedAuth: config.security.failedAuth });
       return {
@@ -93,7 +95,7 @@ export function startRegistry(
         afterStop: () => accounts.close(),
         workers: [
           liveness,
-          createOfflineSweeper({ db, store, outbox, logger, ttlSeconds: config.heartbeatTtlSeconds, intervalMs: 500 }),
+          createOfflineSweeper({ db, store, outbox, logger, ttlSeconds: config.heartbeatTtlSeconds, intervalMs: 500, deadlines }),
           createBookingProjection({ db, bus, logger, store: projectionStore }),
           createRatingProjection({ db, bus, logger, store: projectionStore }),
         ],

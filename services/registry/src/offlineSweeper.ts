@@ -5,7 +5,8 @@ import type { Logger } from '../../../lib/logger';
 import { createPeriodic } from '../../../lib/periodic';
 import type { Worker } from '../../../lib/service';
 import { statusChangedEvent } from './events';
-import type { RegistryStore } from './store';
+import type { HeartbeatDeadlines } from './heartbeatDeadlines';
+import type { GpuRow, RegistryStore } from './store';
 
 export interface SweeperDeps {
   db: Knex;
@@ -14,25 +15,55 @@ export interface SweeperDeps {
   logger: Logger;
   ttlSeconds: number;
   intervalMs: number;
+  /** The beats this replica saw (fed by liveness); without it every run scans every GPU. */
+  deadlines?: HeartbeatDeadlines;
 }
 
 /**
- * Turns GPUs offline once their heartbeat is older than the TTL. It runs every
- * `intervalMs` (0.5 s), so a GPU goes offline at most TTL + interval after its last heartbeat.
- * Safe with several replicas: the UPDATE itself decides who flips a row, and the
- * transition's gpu.status_changed goes into the outbox in the same transaction, once.
+ * Turns GPUs offline once their heartbeat is older than the TTL.
+ *
+ * Every `intervalMs` (0.5 s) it checks the GPUs whose last beat at this replica has grown
+ * TTL old, by id, so a GPU goes offline at most TTL + 0.75 s after its last heartbeat. Once
+ * every TTL (at least 2 s, at most 60 s; and at start) it scans every online GPU, for those no
+ * replica remembers: their beats reached a replica that restarted or stopped since. Such a GPU
+ * goes offline at most 2 × TTL + 0.5 s after its last heartbeat.
+ *
+ * Safe with several replicas: the UPDATE itself decides who flips a row (it re-checks the
+ * stored heartbeat, which another replica may have moved on), and the transition's
+ * gpu.status_changed goes into the outbox in the same transaction, once.
  */
 export function createOfflineSweeper(deps: SweeperDeps): Worker {
+  const fullEveryMs = Math.min(60_000, Math.max(2_000, deps.ttlSeconds * 1000));
+  let nextFull = 0;
+  const sweep = (among?: string[]) => deps.db.transaction(async (trx) => {
+    const rows = await deps.store.sweepOffline(trx, deps.ttlSeconds, among);
+    const at = new Date();
+    await deps.outbox.enqueue(trx, rows.map((r) => statusChangedEvent(r, true, 'heartbeat_timeout', at)));
+    afterCommit(trx, () => rows.forEach(observeLag));
+    return rows.length;
+  });
+  // Due when the heartbeat turned TTL old.
+  const observeLag = (r: GpuRow) => r.last_heartbeat_at
+    && metrics.sweeperLag('registry', 'offline', new Date(new Date(r.last_heartbeat_at).getTime() + deps.ttlSeconds * 1000));
+
   return createPeriodic('offline-sweeper', deps.intervalMs, deps.logger, async () => {
-    const count = await deps.db.transaction(async (trx) => {
-      const rows = await deps.store.sweepOffline(trx, deps.ttlSeconds);
-      const at = new Date();
-      await deps.outbox.enqueue(trx, rows.map((r) => statusChangedEvent(r, true, 'heartbeat_timeout', at)));
-      // Due when the heartbeat turned TTL old.
-      afterCommit(trx, () => rows.forEach((r) => r.last_heartbeat_at
-        && metrics.sweeperLag('registry', 'offline', new Date(new Date(r.last_heartbeat_at).getTime() + deps.ttlSeconds * 1000))));
-      return rows.length;
-    });
+    const now = Date.now();
+    let count = 0;
+    if (!deps.deadlines || now >= nextFull) {
+      count = await sweep();
+      nextFull = now + fullEveryMs;
+      // Everything old was just checked; what the memory still holds as due is settled.
+      deps.deadlines?.takeBefore(now - deps.ttlSeconds * 1000);
+    } else {
+      const due = deps.deadlines.takeBefore(now - deps.ttlSeconds * 1000);
+      if (due.length) {
+        // Given back when the check fails, so the next run checks them again.
+        count = await sweep(due).catch((err) => {
+          for (const id of due) deps.deadlines!.note(id, 0);
+          throw err;
+        });
+      }
+    }
     if (count) deps.logger.info({ count }, 'GPUs went offline (no heartbeat within TTL)');
   });
 }

@@ -8,6 +8,7 @@ import { newId } from '../../../lib/ids';
 import { cleanSpec } from './domain/gpuSpec';
 import { upsertEvents } from './events';
 import { minerStore } from './minerStore';
+import type { Liveness } from './liveness';
 import type { GpuRow, RegistryStore } from './store';
 
 /**
@@ -16,7 +17,7 @@ import type { GpuRow, RegistryStore } from './store';
  * `field` names the inventory in errors (`capabilities.gpu`, `hello.gpus`).
  */
 export async function registerInventory(
-  deps: { db: Knex; store: RegistryStore; outbox: Outbox; defaultPriceMicro: number },
+  deps: { db: Knex; store: RegistryStore; outbox: Outbox; defaultPriceMicro: number; liveness: Pick<Liveness, 'registered'> },
   caller: Caller,
   minerId: string,
   gpus: GpuSpec[],
@@ -34,7 +35,7 @@ export async function registerInventory(
     if (key && seen.has(key)) throw invalid(`${field}[${i}].uuid`, `names a GPU listed before in the same request (${spec.uuid})`);
     if (key) seen.add(key);
   });
-  return deps.db.transaction(async (trx) => {
+  const rows = await deps.db.transaction(async (trx) => {
     await minerStore.lockMiner(trx, caller.accountId, minerId);
     if (existingOnly && !(await minerStore.lockGpus(trx, caller.accountId, minerId)).length) throw notFound(`miner ${minerId}`);
     const out: GpuRow[] = [];
@@ -49,4 +50,7 @@ export async function registerInventory(
     }
     return out;
   });
+  // A registration counts as a heartbeat (the upsert wrote one).
+  deps.liveness.registered(rows.map((r) => r.id));
+  return rows;
 }

@@ -64,6 +64,7 @@ export function createRegistryHandlers(deps: RegistryDeps): ServiceBinding<Regis
           await outbox.enqueue(trx, upsertEvents(upserted, now()));
           return upserted;
         });
+        deps.liveness.registered([result.row.id]);
         return { gpu: gpuMessage(result.row, now()), created: result.created };
       },
 

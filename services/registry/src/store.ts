@@ -84,8 +84,8 @@ export interface RegistryStore {
   markAlive(db: Knex, ids: string[], times: Date[], readings?: (Reading | null)[]): Promise<(GpuRow & { was_online: boolean })[]>;
   /** The live GPUs of a miner (ids only). */
   minerGpuIds(db: Knex, ownerId: string, minerId: string): Promise<string[]>;
-  /** Turns GPUs offline whose last heartbeat is older than the TTL; returns them. */
-  sweepOffline(db: Knex, ttlSeconds: number): Promise<GpuRow[]>;
+  /** Turns GPUs offline whose last heartbeat is older than the TTL (of `among` only, when given); returns them. */
+  sweepOffline(db: Knex, ttlSeconds: number, among?: string[]): Promise<GpuRow[]>;
 }
 
 const LIVE = 'deleted_at IS NULL';
@@ -151,14 +151,19 @@ export const registryStore: RegistryStore = {
     return rows.map((r) => r.id);
   },
 
-  async sweepOffline(db, ttlSeconds) {
-    // The WHERE re-checks `online` under the row lock, so two replicas sweeping at once
-    // turn each GPU offline exactly once.
-    return db<GpuRow>('gpus')
-      .where('online', true)
-      .whereNull('deleted_at')
-      .whereRaw('last_heartbeat_at < now() - make_interval(secs => ?)', [ttlSeconds])
-      .update({ online: false, updated_at: db.fn.now() } as never)
-      .returning('*') as Promise<GpuRow[]>;
+  async sweepOffline(db, ttlSeconds, among) {
+    // Rows another sweeper (a replica) or a heartbeat flush holds are skipped, not waited
+    // for: that one decides them, and two sweeps waiting on each other's rows deadlocked.
+    // The re-check of `online` under the lock turns each GPU offline exactly once.
+    const { rows } = await db.raw(
+      `WITH due AS (
+         SELECT id FROM gpus WHERE online AND ${LIVE} AND last_heartbeat_at < now() - make_interval(secs => ?)
+           ${among ? 'AND id = ANY(?::text[])' : ''}
+         FOR UPDATE SKIP LOCKED
+       )
+       UPDATE gpus AS g SET online = false, updated_at = now() FROM due WHERE g.id = due.id RETURNING g.*`,
+      among ? [ttlSeconds, among] : [ttlSeconds],
+    );
+    return rows as GpuRow[];
   },
 };

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { openDb, type Knex } from '../../lib/db';
+import { createOutbox } from '../../lib/events/outbox';
+import { createLogger } from '../../lib/logger';
+import { registryMigrations } from '../../services/registry/migrations';
+import { createHeartbeatDeadlines } from '../../services/registry/src/heartbeatDeadlines';
+import { createOfflineSweeper } from '../../services/registry/src/offlineSweeper';
+import { registryStore } from '../../services/registry/src/store';
+import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
+
+const id = (n: number) => `gpu_${String(n).padStart(20, '0')}`;
+
+describe('offline sweeper (against PostgreSQL)', () => {
+  let database: TestDatabase;
+  let db: Knex;
+
+  before(async () => {
+    database = await createTestDatabase();
+    db = await openDb({ url: database.url, schema: 'registry', migrations: registryMigrations });
+    await db.raw(`
+      INSERT INTO gpus (id, owner_id, miner_id, hw_key, model, model_key, catalog_key, memory_gb, price_micro, online, last_heartbeat_at)
+      SELECT 'gpu_' || lpad(i::text, 20, '0'), 'acme', 'rig', 'slot:' || i, 'RTX 4090', 'rtx4090', 'rtx-4090', 24, 100000, true, now()
+      FROM generate_series(1, 3000) AS i`);
+  });
+  after(async () => {
+    await db?.destroy();
+    await database?.drop();
+  });
+
+  it('checks by id the GPUs whose beats it saw, and scans every GPU only once per TTL', async () => {
+    const deadlines = createHeartbeatDeadlines();
+    const statements: string[] = [];
+    const note = (q: { sql: string }) => { if (/UPDATE gpus AS g SET online = false/.test(q.sql)) statements.push(q.sql); };
+    db.on('query', note);
+    const sweeper = createOfflineSweeper({ db, store: registryStore, outbox: createOutbox(), logger: createLogger('test', 'silent'), ttlSeconds: 1, intervalMs: 50, deadlines });
+    // GPU 1 beat here and stops; GPU 2's beat reached another replica (the database has it, this memory not).
+    await db('gpus').whereIn('id', [id(1), id(2), id(3)]).update({ last_heartbeat_at: db.raw('now()') });
+    deadlines.note(id(1), Date.now());
+    // GPU 3 keeps beating at this replica.
+    const beating = setInterval(() => {
+      deadlines.note(id(3), Date.now());
+      // (a knex query runs only once something asks for its result)
+      db('gpus').where({ id: id(3) }).update({ last_heartbeat_at: db.raw('now()') }).then(() => undefined, () => undefined);
+    }, 200);
+    sweeper.start();
+    try {
+      const offline = async (gpu: string) => !(await db('gpus').where({ id: gpu }).first()).online;
+      const started = Date.now();
+      while (!(await offline(id(1)))) await new Promise((r) => setTimeout(r, 25));
+      const gpu1After = Date.now() - started;
+      // Within TTL + a slot + a run, by its id.
+      assert.ok(gpu1After < 1_000 + 250 + 400, `GPU 1 went offline after ${gpu1After} ms`);
+      // GPU 2 waits for the full scan: at start (nothing old then) and once every 2 s (TTL 1 s, at least 2 s);
+      // that scan also turns the 2,997 silent ones offline (their events included), which takes a while.
+      while (!(await offline(id(2)))) await new Promise((r) => setTimeout(r, 25));
+      const gpu2After = Date.now() - started;
+      assert.ok(gpu2After >= 1_500 && gpu2After < 2_000 + 1_500, `GPU 2 went offline after ${gpu2After} ms`);
+      assert.equal(await offline(id(3)), false, 'a beating GPU stays online');
+      const byId = statements.filter((s) => s.includes('id = ANY('));
+      const scans = statements.length - byId.length;
+      assert.equal(scans, 2, `full scans: ${scans} of ${statements.length} runs`);
+      assert.ok(byId.length >= 1);
+      // The other 2,997 (silent from the start, and remembered by nobody) went with the second scan.
+      const [{ n }] = await db('gpus').where({ online: true }).count({ n: '*' });
+      assert.equal(Number(n), 1);
+    } finally {
+      clearInterval(beating);
+      db.off('query', note);
+      await sweeper.stop();
+    }
+  });
+
+  it('remembers each GPU at its latest beat and hands it out once (given back, it is due again)', () => {
+    const deadlines = createHeartbeatDeadlines();
+    deadlines.note('a', 1_000);
+    deadlines.note('b', 5_000);
+    deadlines.note('a', 500); // an older beat never moves a GPU back
+    assert.deepEqual(deadlines.takeBefore(2_000), ['a']);
+    assert.deepEqual(deadlines.takeBefore(2_000), []);
+    deadlines.note('a', 0);
+    assert.deepEqual(deadlines.takeBefore(2_000).sort(), ['a']);
+    assert.equal(deadlines.size, 1);
+  });
+});
