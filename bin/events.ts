@@ -39,8 +39,8 @@ async function replay(nc: NatsConnection, subject: string): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
-  const url = arg('nats') ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+async function main(env: NodeJS.ProcessEnv): Promise<void> {
+  const url = arg('nats') ?? env.NATS_URL ?? 'nats://127.0.0.1:4222';
   const subject = arg('subject') ?? 'aitbc.>';
   const nc = await connect({ servers: url, name: 'aitbc-events-tail' });
   if (process.argv.includes('--replay')) await replay(nc, subject);
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((err: Error) => {
+  main(process.env).catch((err: Error) => {
     process.stderr.write(`events: ${err.message}\n`);
     process.exit(1);
   });

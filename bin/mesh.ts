@@ -22,22 +22,53 @@ import { readReviewsConfig, startReviews } from '../services/reviews/src/main';
  * its own gRPC port and the gateway talks to them over loopback, exactly as when they run
  * apart. Storage is an embedded PostgreSQL under AITBC_DATA_DIR unless DATABASE_URL is set.
  */
-async function main(): Promise<void> {
-  const r = new ConfigReader(process.env);
-  const dataDir = path.resolve(r.string('AITBC_DATA_DIR', path.join(ROOT, '.data')));
-  const pgPort = r.port('EMBEDDED_PG_PORT', 54329);
-  const logLevel = r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+/** What `npm start` itself reads from the environment (the parts read theirs from `partsEnv`). */
+interface MeshConfig {
+  dataDir: string;
+  pgPort: number;
+  logLevel: string;
+  natsUrl?: string;
+  databaseUrl?: string;
+  apiKeys?: string;
+  /** The environment every part reads its own configuration from. */
+  partsEnv: NodeJS.ProcessEnv;
+}
+
+function readMeshConfig(env: NodeJS.ProcessEnv): MeshConfig {
+  const r = new ConfigReader(env);
+  const config: MeshConfig = {
+    dataDir: path.resolve(r.string('AITBC_DATA_DIR', path.join(ROOT, '.data'))),
+    pgPort: r.port('EMBEDDED_PG_PORT', 54329),
+    logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    natsUrl: r.optionalString('NATS_URL'),
+    databaseUrl: r.optionalString('DATABASE_URL'),
+    apiKeys: r.optionalString('AITBC_API_KEYS'),
+    // The parts read the keys handed to them, not the environment's (which may hold only user
+    // keys, and one AITBC_SERVICE_KEY would make every part the same account); reflection is
+    // on for development unless GRPC_REFLECTION says otherwise. METRICS_PORT is per process:
+    // here every part shares one, and the gateway's /metrics shows them all. npm start's
+    // development clients can book at once: an opening balance, unless set otherwise.
+    partsEnv: {
+      ...env, AITBC_API_KEYS: undefined, AITBC_SERVICE_KEY: undefined, METRICS_PORT: undefined,
+      GRPC_REFLECTION: env.GRPC_REFLECTION ?? 'true', AITBC_OPENING_BALANCE: env.AITBC_OPENING_BALANCE ?? DEV_OPENING_BALANCE,
+    },
+  };
   r.done();
-  const logger = createLogger('mesh', logLevel);
+  return config;
+}
+
+async function main(env: NodeJS.ProcessEnv): Promise<void> {
+  const config = readMeshConfig(env);
+  const logger = createLogger('mesh', config.logLevel);
   const lifecycle = createLifecycle(logger);
   stopOnSignals(lifecycle, logger);
   // One provider for every part of this process (OTEL_EXPORTER_OTLP_ENDPOINT); flushed last.
-  lifecycle.onStop('traces', startTracingFromEnv(process.env, 'aitbc-mesh'));
+  lifecycle.onStop('traces', startTracingFromEnv(env, 'aitbc-mesh'));
 
+  const { dataDir, pgPort, natsUrl } = config;
   ensureWritableDir(dataDir, 'AITBC_DATA_DIR');
-  const natsUrl = process.env.NATS_URL?.trim();
   // A part that fails to start (a taken port, say) stops those already started.
-  const { registry, pricing, reviews, booking, accounts, market, gateway, keys, source, databaseUrl, openingBalance } = await startParts(lifecycle, logger, dataDir, pgPort, natsUrl)
+  const { registry, pricing, reviews, booking, accounts, market, gateway, keys, source, databaseUrl, openingBalance } = await startParts(lifecycle, logger, config)
     .catch(async (err: unknown) => {
       await lifecycle.stop();
       throw err;
@@ -65,8 +96,8 @@ async function main(): Promise<void> {
  * Starts PostgreSQL (unless DATABASE_URL), the event bus (unless NATS_URL), the services and
  * the gateway, each registered to stop before everything started earlier.
  */
-async function startParts(lifecycle: Lifecycle, logger: Logger, dataDir: string, pgPort: number, natsUrl: string | undefined) {
-  let databaseUrl = process.env.DATABASE_URL?.trim();
+async function startParts(lifecycle: Lifecycle, logger: Logger, { dataDir, pgPort, natsUrl, apiKeys: listed, partsEnv: env, ...config }: MeshConfig) {
+  let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
     const pg = await startEmbeddedPostgres({ dataDir, port: pgPort, logger: logger.child({ component: 'postgres' }) });
     databaseUrl = pg.url;
@@ -75,25 +106,18 @@ async function startParts(lifecycle: Lifecycle, logger: Logger, dataDir: string,
   // Without NATS_URL every service shares one in-process bus (same guarantees, one process).
   const bus = natsUrl ? undefined : createMemoryBus();
   if (bus) lifecycle.onStopFirst('event bus', () => bus.close());
-  const { keys: userKeys, source } = apiKeys(dataDir);
+  const { keys: userKeys, source } = apiKeys(dataDir, listed);
   // Each part calls the others with a service key of its own, made afresh at every start
   // (nothing outside this process needs them) unless AITBC_API_KEYS already names one.
   const own = meshServiceKeys(userKeys);
   const keys = [userKeys, ...Object.entries(own).filter(([, k]) => k.generated).map(([name, k]) => `service:${name}:${k.key}`)].join(',');
   const defaults = (name: string) => ({ databaseUrl, apiKeys: keys, serviceKey: own[name].key });
-  // The parts read the keys handed to them, not the environment's (which may hold only user
-  // keys, and one AITBC_SERVICE_KEY would make every part the same account); reflection is
-  // on for development unless GRPC_REFLECTION says otherwise.
-  // METRICS_PORT is per process: here every part shares one, and the gateway's /metrics shows them all.
-  const env = { ...process.env, AITBC_API_KEYS: undefined, AITBC_SERVICE_KEY: undefined, METRICS_PORT: undefined, GRPC_REFLECTION: process.env.GRPC_REFLECTION ?? 'true' };
   const begin = async <T extends { stop(): Promise<void> }>(name: string, start: () => Promise<T>): Promise<T> => {
     const part = await start();
     lifecycle.onStopFirst(name, () => part.stop());
     return part;
   };
-  // npm start's development client can book at once: an opening balance, unless set otherwise.
-  const accountsEnv = { AITBC_OPENING_BALANCE: process.env.AITBC_OPENING_BALANCE ?? DEV_OPENING_BALANCE, ...env };
-  const accountsConfig = readAccountsConfig(accountsEnv, defaults('accounts'));
+  const accountsConfig = readAccountsConfig(env, defaults('accounts'));
   let bookingAddress = '';
   const accounts = await begin('accounts', () => startAccounts(accountsConfig, createLogger('accounts', accountsConfig.logLevel), { bus, bookingAddr: () => bookingAddress }));
   const registryConfig = readRegistryConfig(env, { ...defaults('registry'), accountsAddr: accounts.address });
@@ -129,8 +153,7 @@ function meshServiceKeys(keyList: string): Record<string, { key: string; generat
 }
 
 /** AITBC_API_KEYS when set; otherwise development keys created once in the data folder. */
-function apiKeys(dataDir: string): { keys: string; source: string } {
-  const fromEnv = process.env.AITBC_API_KEYS?.trim();
+function apiKeys(dataDir: string, fromEnv: string | undefined): { keys: string; source: string } {
   if (fromEnv) return { keys: fromEnv, source: 'AITBC_API_KEYS' };
   const file = path.join(dataDir, 'api-keys');
   let keys = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
@@ -155,4 +178,4 @@ const DEV_ACCOUNTS = ['admin:ops', 'provider:provider', 'client:client', 'servic
 
 const mask = (key: string) => `${key.slice(0, 4)}…(${key.length} chars)`;
 
-runMain(main);
+runMain(() => main(process.env));

@@ -31,6 +31,8 @@ export interface AgentOptions {
   region?: string;
   /** PEM of the CA to check the registry's certificate with: TLS when set. */
   ca?: string;
+  /** LOG_LEVEL (info). */
+  logLevel: string;
 }
 
 function arg(argv: string[], name: string): string | undefined {
@@ -53,6 +55,7 @@ export function readAgentOptions(argv: string[], env: NodeJS.ProcessEnv): AgentO
     priceMicro: price === undefined ? undefined : parseMoney(price, '--price'),
     region: arg(argv, 'region'),
     ca: caFile ? readFileSync(caFile, 'utf8') : undefined,
+    logLevel: env.LOG_LEVEL ?? 'info',
   };
 }
 
@@ -153,7 +156,6 @@ function session(
 }
 
 if (require.main === module) {
-  const logger = createLogger('miner', process.env.LOG_LEVEL ?? 'info');
   let options: AgentOptions;
   try {
     options = readAgentOptions(process.argv.slice(2), process.env);
@@ -161,6 +163,7 @@ if (require.main === module) {
     process.stderr.write(`miner: ${(err as Error).message}\n`);
     process.exit(2);
   }
+  const logger = createLogger('miner', options.logLevel);
   const controller = new AbortController();
   process.on('SIGINT', () => controller.abort());
   process.on('SIGTERM', () => controller.abort());

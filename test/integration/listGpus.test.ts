@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { openDb, type Knex } from '../../lib/db';
+import type { Knex } from '../../lib/db';
 import { GpuSort, ListGpusRequest } from '../../lib/gen/aitbc/marketplace/v1/registry';
 import { modelKeyOf } from '../../lib/modelCatalogue';
-import { registryMigrations } from '../../services/registry/migrations';
 import { modelKey } from '../../services/registry/src/domain/gpuSpec';
 import { encodeCursor, planList, type ListPlan } from '../../services/registry/src/domain/listQuery';
 import { listGpus, MODEL_BRANCHES_MAX } from '../../services/registry/src/listGpus';
 import { registryStore } from '../../services/registry/src/store';
 import { seededRandom } from '../../bench/listQueries';
-import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
+import { registryTestDb } from '../support/registryDatabase';
 
 // 40 names that all match "RTX*": more than one index walk per name would take.
 const MANY = Array.from({ length: 40 }, (_, i) => `RTX Custom ${i}`);
@@ -55,12 +54,12 @@ async function reference(db: Knex, plan: ListPlan): Promise<string[]> {
 }
 
 describe('GPU list search (registry store against PostgreSQL)', () => {
-  let database: TestDatabase;
+  let registryDb: Awaited<ReturnType<typeof registryTestDb>> | undefined;
   let db: Knex;
 
   before(async () => {
-    database = await createTestDatabase();
-    db = await openDb({ url: database.url, schema: 'registry', migrations: registryMigrations });
+    registryDb = await registryTestDb();
+    db = registryDb.db;
     // Ties on purpose (few prices, ratings and sizes): the id must break them.
     await db.raw(`
       INSERT INTO gpus (id, owner_id, miner_id, hw_key, model, model_key, catalog_key, memory_gb, region, price_micro, online,
@@ -75,10 +74,7 @@ describe('GPU list search (registry store against PostgreSQL)', () => {
       JSON.stringify(Object.fromEntries(MODELS.map((m) => [m, modelKeyOf(m)])))]);
     await db.raw('ANALYZE gpus');
   });
-  after(async () => {
-    await db?.destroy();
-    await database?.drop();
-  });
+  after(() => registryDb?.close());
 
   it('answers every filter and sort exactly as checking each row would, page after page', async () => {
     const random = seededRandom(7);
