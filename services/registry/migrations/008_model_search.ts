@@ -30,6 +30,11 @@ export const migration008ModelSearch: Migration = {
     await db.raw(`
       INSERT INTO gpu_models (model, model_key, catalog_key, memory_max)
       SELECT model, min(model_key), min(catalog_key), max(memory_gb) FROM gpus GROUP BY model`);
+    // Matched as the GPUs were (ILIKE on the name, LIKE on its key, the catalogue's key); the
+    // indexes keep that quick when someone has listed a great many names.
+    await db.raw('CREATE INDEX gpu_models_name_trgm ON gpu_models USING gin (model public.gin_trgm_ops)');
+    await db.raw('CREATE INDEX gpu_models_key_trgm ON gpu_models USING gin (model_key public.gin_trgm_ops)');
+    await db.raw('CREATE INDEX gpu_models_catalog_key ON gpu_models (catalog_key)');
     // Two statements, so no existing row is locked unless its memory_max really grows: an
     // INSERT … ON CONFLICT DO UPDATE locks the row even when its WHERE is false, and two
     // registrations of different models in different orders could then deadlock.
