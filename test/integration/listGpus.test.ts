@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
 import type { Knex } from '../../lib/db';
-import { GpuSort, ListGpusRequest } from '../../lib/gen/aitbc/marketplace/v1/registry';
+import { GpuSort, GpuSpec, ListGpusRequest } from '../../lib/gen/aitbc/marketplace/v1/registry';
 import { modelKeyOf } from '../../lib/modelCatalogue';
 import { modelKey } from '../../services/registry/src/domain/gpuSpec';
 import { encodeCursor, planList, type ListPlan } from '../../services/registry/src/domain/listQuery';
 import { listGpus, MODEL_BRANCHES_MAX } from '../../services/registry/src/listGpus';
 import { registryStore } from '../../services/registry/src/store';
+import { registerInventory } from '../../services/registry/src/registerInventory';
+import { createOutbox } from '../../lib/events/outbox';
+import { Role } from '../../lib/caller';
 import { seededRandom } from '../../bench/listQueries';
 import { registryTestDb } from '../support/registryDatabase';
 
+const id = (n: number) => `gpu_${String(n).padStart(20, '0')}`;
 // 40 names that all match "RTX*": more than one index walk per name would take.
 const MANY = Array.from({ length: 40 }, (_, i) => `RTX Custom ${i}`);
 const MODELS = ['RTX 4090', 'NVIDIA GeForce RTX 4090', 'RTX 3090', 'A100 80GB', 'H100 80GB', 'L40S', ...MANY];
@@ -91,8 +95,8 @@ describe('GPU list search (registry store against PostgreSQL)', () => {
     }
   });
 
-  it('checks a filter naming more than MODEL_BRANCHES_MAX models row by row, with the same answer', async () => {
-    const { rows } = await db.raw("SELECT count(*)::int AS n FROM gpu_models WHERE model ILIKE 'RTX%'");
+  it('answers a filter naming more than MODEL_BRANCHES_MAX models the same way', async () => {
+    const { rows } = await db.raw("SELECT count(DISTINCT model)::int AS n FROM gpu_model_counts WHERE model ILIKE 'RTX%'");
     assert.ok(rows[0].n > MODEL_BRANCHES_MAX, 'the fixture must exceed the branch limit');
     const req = { sort: GpuSort.GPU_SORT_PRICE_ASC, model: 'RTX*', memoryMin: 48 };
     const ids = await walk(db, req);
@@ -100,7 +104,7 @@ describe('GPU list search (registry store against PostgreSQL)', () => {
     assert.deepEqual(ids, await reference(db, planList(ListGpusRequest.fromPartial({ ...req, limit: 7 }))));
   });
 
-  it('finds a GPU of a model name never seen before, and its larger memory, at the next read', async () => {
+  it('finds a GPU of a model name never seen before, its new memory and its going, at the next read', async () => {
     const spec = { model: 'Zeta Accelerator 9000', memoryGb: 16, priceMicro: 100_000 };
     const input = { id: 'gpu_zeta0000000000000000', ownerId: 'acme', minerId: 'rig-z', hwKey: 'slot:z', defaultPriceMicro: 100_000 };
     await registryStore.upsertGpu(db, { ...input, spec });
@@ -112,6 +116,43 @@ describe('GPU list search (registry store against PostgreSQL)', () => {
     await registryStore.upsertGpu(db, { ...input, spec: { ...spec, memoryGb: 96 } });
     assert.deepEqual(await list('Zeta Accelerator 9000', 64), ['gpu_zeta0000000000000000']);
     assert.deepEqual(await list('zeta*', 97), []);
+    // Gone: neither its name nor its memory keeps a filter from dropping the name any more.
+    await registryStore.deleteGpu(db, input.id);
+    assert.deepEqual(await db('gpu_model_counts').where('model', spec.model), []);
+  });
+
+  it('keeps the model counts exactly what the live GPUs say, through every kind of write', async () => {
+    const input = (n: number) => ({ id: id(900_000 + n), ownerId: 'acme', minerId: 'rig-c', hwKey: `c:${n}`, defaultPriceMicro: 100_000 });
+    const spec = (model: string, memoryGb: number) => ({ model, memoryGb, priceMicro: 100_000 });
+    for (let n = 0; n < 6; n++) await registryStore.upsertGpu(db, { ...input(n), spec: spec(n % 2 ? 'Count A' : 'Count B', 24) });
+    await registryStore.upsertGpu(db, { ...input(1), spec: spec('Count C', 24) }); // renamed
+    await registryStore.upsertGpu(db, { ...input(2), spec: spec('Count B', 80) }); // more memory
+    await registryStore.deleteGpu(db, id(900_003)); // unregistered
+    await db('gpus').where({ id: id(900_004) }).del(); // gone from the table
+    // 200 GB under a popular name, then gone: the name must be dropped for 81 GB again (when
+    // it was not, every such list walked all 4090s).
+    await registryStore.upsertGpu(db, { ...input(7), spec: spec('RTX 4090', 200) });
+    await registryStore.deleteGpu(db, id(900_007));
+    const counted = await db('gpu_model_counts').select('model', 'model_key', 'catalog_key', 'memory_gb', 'gpus').orderBy(['model', 'model_key', 'catalog_key', 'memory_gb']);
+    const truth = await db('gpus').whereNull('deleted_at').select('model', 'model_key', 'catalog_key', 'memory_gb').count({ gpus: '*' })
+      .groupBy('model', 'model_key', 'catalog_key', 'memory_gb').orderBy(['model', 'model_key', 'catalog_key', 'memory_gb']);
+    assert.deepEqual(counted, truth.map((r) => ({ ...r, gpus: Number(r.gpus) })));
+    assert.deepEqual(await db('gpu_model_counts').where('memory_gb', '>', 80), []);
+  });
+
+  it('registers inventories of the same new models concurrently, in any order, without a deadlock', async () => {
+    const outbox = createOutbox();
+    const deps = { db, store: registryStore, outbox, defaultPriceMicro: 100_000, liveness: { registered() {} } };
+    for (let round = 0; round < 8; round++) {
+      const gpu = (model: string, uuid: string) => GpuSpec.fromPartial({ model, memoryGb: 24, pricePerHourMicro: 100_000, uuid });
+      const [a, b] = [`Race A ${round}`, `Race B ${round}`];
+      const results = await Promise.allSettled(Array.from({ length: 4 }, (_, w) => registerInventory(deps, { accountId: `acct${w % 2}`, role: Role.ROLE_PROVIDER },
+        `race-${round}-${w}`, w % 2 ? [gpu(a, `U-${round}-${w}-1`), gpu(b, `U-${round}-${w}-2`)] : [gpu(b, `U-${round}-${w}-1`), gpu(a, `U-${round}-${w}-2`)], 'gpus')));
+      const failed = results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason));
+      assert.deepEqual(failed, [], `round ${round}`);
+      assert.deepEqual(results.map((r) => (r as PromiseFulfilledResult<{ model: string }[]>).value.map((g) => g.model)),
+        [[b, a], [a, b], [b, a], [a, b]], 'answered in the order given');
+    }
   });
 
   it('reads few rows for each sort with its most selective filters, even when nothing matches', async () => {

@@ -66,6 +66,41 @@ describe('offline sweeper (against PostgreSQL)', () => {
     }
   });
 
+  it('checks again at the next run a GPU whose row another transaction held when it came due', async () => {
+    const deadlines = createHeartbeatDeadlines();
+    const sweeper = createOfflineSweeper({ db, store: registryStore, outbox: createOutbox(), logger: createLogger('test', 'silent'), ttlSeconds: 3, intervalMs: 100, deadlines });
+    await db('gpus').where({ id: id(10) }).update({ online: true, last_heartbeat_at: db.raw('now()') });
+    const started = Date.now();
+    deadlines.note(id(10), started);
+    sweeper.start();
+    try {
+      // Held from before it is due until the sweeper has tried it and the full scan at 3.1 s
+      // has passed it by too (a projection or an offer write holding the row).
+      await new Promise((r) => setTimeout(r, 2_500));
+      let released = 0;
+      await db.transaction(async (trx) => {
+        await trx('gpus').where({ id: id(10) }).forUpdate().first();
+        while (deadlines.size > 0 || Date.now() - started < 3_400) await new Promise((r) => setTimeout(r, 20));
+        released = Date.now();
+      });
+      while ((await db('gpus').where({ id: id(10) }).first()).online) await new Promise((r) => setTimeout(r, 25));
+      // Checked again at a next run, not left to the next full scan (6.1 s).
+      const wait = Date.now() - released;
+      assert.ok(wait < 1_000, `offline ${wait} ms after the row was free`);
+    } finally {
+      await sweeper.stop();
+    }
+  });
+
+  it('announces a GPU that comes back by registering again (its stored liveness is read before the upsert)', async () => {
+    const input = { id: id(20), ownerId: 'acme', minerId: 'rig', hwKey: 'slot:20', defaultPriceMicro: 100_000 };
+    const spec = { model: 'RTX 4090', memoryGb: 24, priceMicro: 100_000 };
+    await db('gpus').where({ id: id(20) }).update({ online: false });
+    const again = await registryStore.upsertGpu(db, { ...input, id: 'gpu_unused00000000000000', spec });
+    assert.deepEqual([again.created, again.wasOnline, again.row.online], [false, false, true]);
+    assert.equal((await registryStore.upsertGpu(db, { ...input, spec })).wasOnline, true);
+  });
+
   it('remembers each GPU at its latest beat and hands it out once (given back, it is due again)', () => {
     const deadlines = createHeartbeatDeadlines();
     deadlines.note('a', 1_000);

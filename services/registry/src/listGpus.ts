@@ -5,48 +5,50 @@ import type { GpuRow } from './store';
 /** The SQL twin of domain/gpuStatus.ts bookedAt(). */
 export const BOOKED_NOW = 'COALESCE(booking_expires > now() AND (booking_starts IS NULL OR booking_starts <= now()), false)';
 
-/**
- * A model filter that names more model names than this is checked row by row instead of one
- * index walk per name (someone could list thousands of names that all match "RTX*").
- */
+/** Up to this many model names, each name's GPUs are walked on their own and the walks merged. */
 export const MODEL_BRANCHES_MAX = 32;
+/** Beyond this many names the filter is checked on each row along the sort index. */
+export const MODEL_NAMES_MAX = 1000;
 
 /**
  * One page of GPUs (and one row more, which tells whether there is a next page).
  *
  * Every sort has an index, and the page is read by walking it (keyset: a cursor page costs
- * what page 1 costs). A model filter is resolved first, against the small `gpu_models` table,
- * to the model names it matches whose memory can reach `memory_min`; then each name's GPUs
- * are walked in its own index (model, sort column, id) and the walks merged. Without that,
- * a filter matching few GPUs would walk the whole sort index past every other model.
+ * what page 1 costs). A model filter is resolved first, against the small `gpu_model_counts`
+ * table, to the model names it matches that have a GPU with enough memory (`memory_min`);
+ * then each name's GPUs are walked in its own index (model, sort column, id) and the walks
+ * merged. Without that, a filter matching few GPUs would walk the whole sort index past every
+ * other model. Each walk still checks the filter itself, so the answer is exactly the rule's.
  */
 export async function listGpus(db: Knex, plan: ListPlan): Promise<GpuRow[]> {
   if (!plan.model) return filtered(db('gpus'), plan);
   const names = await modelNames(db, plan);
   if (names.length === 0) return [];
-  if (names.length === 1) return filtered(db('gpus').where('model', names[0]), plan);
-  // Only the first names were read: check the filter itself on each row.
-  if (names.length > MODEL_BRANCHES_MAX) return filtered(db('gpus').where((b) => matchModel(b, plan)), plan);
+  const matching = (q: Knex.QueryBuilder) => filtered(q.where((b) => matchModel(b, plan)), plan);
+  if (names.length === 1) return matching(db('gpus').where('model', names[0]));
+  // Many names: PostgreSQL picks between the names' indexes and the sort's.
+  if (names.length > MODEL_BRANCHES_MAX) {
+    return matching(names.length > MODEL_NAMES_MAX ? db('gpus') : db('gpus').whereRaw('model = ANY(?::text[])', [names]));
+  }
   const { column, descending } = plan.sort;
   const order = descending ? 'desc' : 'asc';
-  const branch = filtered(db('gpus').whereRaw('model = m.name'), plan);
   return db
     .select('g.*')
     .from(db.raw('unnest(?::text[]) AS m(name)', [names]))
-    .crossJoin(db.raw('LATERAL (?) AS g', [branch]))
+    .crossJoin(db.raw('LATERAL (?) AS g', [matching(db('gpus').whereRaw('model = m.name'))]))
     .orderBy([{ column: `g.${column}`, order }, { column: 'g.id', order }])
     .limit(plan.limit + 1);
 }
 
-/** The model names a filter matches (at most MODEL_BRANCHES_MAX + 1; more means "many"). */
+/** The model names a filter matches among live GPUs with enough memory (at most MODEL_NAMES_MAX + 1). */
 async function modelNames(db: Knex, plan: ListPlan): Promise<string[]> {
-  const q = db('gpu_models').where((b) => matchModel(b, plan));
-  if (plan.memoryMin !== undefined) q.where('memory_max', '>=', plan.memoryMin);
-  const rows: { model: string }[] = await q.select('model').orderBy('model').limit(MODEL_BRANCHES_MAX + 1);
+  const q = db('gpu_model_counts').where((b) => matchModel(b, plan));
+  if (plan.memoryMin !== undefined) q.where('memory_gb', '>=', plan.memoryMin);
+  const rows: { model: string }[] = await q.distinct('model').orderBy('model').limit(MODEL_NAMES_MAX + 1);
   return rows.map((r) => r.model);
 }
 
-/** The model filter on a row of `gpus` or `gpu_models` (both have the name and its two keys). */
+/** The model filter on a row of `gpus` or `gpu_model_counts` (both have the name and its two keys). */
 function matchModel(b: Knex.QueryBuilder, plan: ListPlan): void {
   const { namePattern, keyPattern, catalogKey } = plan.model!;
   b.whereRaw('model ILIKE ?', [namePattern]);

@@ -23,7 +23,8 @@ export interface SweeperDeps {
  * Turns GPUs offline once their heartbeat is older than the TTL.
  *
  * Every `intervalMs` (0.5 s) it checks the GPUs whose last beat at this replica has grown
- * TTL old, by id, so a GPU goes offline at most TTL + 0.75 s after its last heartbeat. Once
+ * TTL old, by id, so a GPU goes offline at most TTL + 0.75 s after its last heartbeat (a GPU
+ * whose row another transaction holds at that moment is checked again at the next run). Once
  * every TTL (at least 2 s, at most 60 s; and at start) it scans every online GPU, for those no
  * replica remembers: their beats reached a replica that restarted or stopped since. Such a GPU
  * goes offline at most 2 × TTL + 0.5 s after its last heartbeat.
@@ -52,16 +53,17 @@ export function createOfflineSweeper(deps: SweeperDeps): Worker {
     if (!deps.deadlines || now >= nextFull) {
       count = await sweep();
       nextFull = now + fullEveryMs;
-      // Everything old was just checked; what the memory still holds as due is settled.
-      deps.deadlines?.takeBefore(now - deps.ttlSeconds * 1000);
     } else {
       const due = deps.deadlines.takeBefore(now - deps.ttlSeconds * 1000);
       if (due.length) {
-        // Given back when the check fails, so the next run checks them again.
-        count = await sweep(due).catch((err) => {
-          for (const id of due) deps.deadlines!.note(id, 0);
-          throw err;
-        });
+        try {
+          count = await sweep(due);
+        } finally {
+          // What is still online and old was skipped (another transaction held its row) or
+          // not reached: it is checked again at the next run, not forgotten until a full scan.
+          const left = await deps.store.staleOnline(deps.db, deps.ttlSeconds, due).catch(() => due);
+          for (const id of left) deps.deadlines.note(id, 0);
+        }
       }
     }
     if (count) deps.logger.info({ count }, 'GPUs went offline (no heartbeat within TTL)');

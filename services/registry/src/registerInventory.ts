@@ -40,13 +40,17 @@ export async function registerInventory(
     if (existingOnly && !(await minerStore.lockGpus(trx, caller.accountId, minerId)).length) throw notFound(`miner ${minerId}`);
     const out: GpuRow[] = [];
     const now = new Date();
-    for (const [i, spec] of specs.entries()) {
+    // In model order (a GPU keeps its position as its key): the model counts each write
+    // moves are then taken in one order, and two inventories of the same models never
+    // wait on each other in a circle.
+    const order = [...specs.entries()].sort(([, a], [, b]) => (a.model < b.model ? -1 : a.model > b.model ? 1 : a.memoryGb - b.memoryGb));
+    for (const [i, spec] of order) {
       const upserted = await deps.store.upsertGpu(trx, {
         id: newId('gpu'), ownerId: caller.accountId, minerId, hwKey: spec.uuid ?? `slot:${i}`,
         spec, defaultPriceMicro: deps.defaultPriceMicro,
       });
       await deps.outbox.enqueue(trx, upsertEvents(upserted, now));
-      out.push(upserted.row);
+      out[i] = upserted.row; // answered in the order given
     }
     return out;
   });

@@ -86,6 +86,8 @@ export interface RegistryStore {
   minerGpuIds(db: Knex, ownerId: string, minerId: string): Promise<string[]>;
   /** Turns GPUs offline whose last heartbeat is older than the TTL (of `among` only, when given); returns them. */
   sweepOffline(db: Knex, ttlSeconds: number, among?: string[]): Promise<GpuRow[]>;
+  /** Which of these GPUs are online with a heartbeat older than the TTL (no lock taken). */
+  staleOnline(db: Knex, ttlSeconds: number, ids: string[]): Promise<string[]>;
 }
 
 const LIVE = 'deleted_at IS NULL';
@@ -165,5 +167,11 @@ export const registryStore: RegistryStore = {
       among ? [ttlSeconds, among] : [ttlSeconds],
     );
     return rows as GpuRow[];
+  },
+
+  async staleOnline(db, ttlSeconds, ids) {
+    const rows: { id: string }[] = await db('gpus').select('id').where('online', true).whereNull('deleted_at')
+      .whereRaw('id = ANY(?::text[])', [ids]).whereRaw('last_heartbeat_at < now() - make_interval(secs => ?)', [ttlSeconds]);
+    return rows.map((r) => r.id);
   },
 };

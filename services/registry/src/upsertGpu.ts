@@ -26,11 +26,13 @@ async function upsert(db: Knex, { id, ownerId, minerId, hwKey, spec, defaultPric
   // Optional spec fields are NULL when not given: an insert takes the default, an
   // update keeps the stored value. One statement, so concurrent registrations of one
   // hardware UUID cannot create two GPUs.
+  // The stored liveness first, in a statement of its own: read inside the upsert, the row
+  // that statement updates is invisible to it, and a GPU coming back by registering again
+  // announced no status change. (Callers hold a transaction, so the lock lasts.)
+  const prev = await db.raw(`SELECT online FROM gpus WHERE owner_id = ? AND miner_id = ? AND hw_key = ? AND ${LIVE} FOR UPDATE`, [ownerId, minerId, hwKey]);
+  const wasOnline: boolean | undefined = prev.rows[0]?.online;
   const { rows } = await db.raw(
-    `WITH prev AS (
-       SELECT online FROM gpus WHERE owner_id = :ownerId AND miner_id = :minerId AND hw_key = :hwKey AND ${LIVE} FOR UPDATE
-     )
-     INSERT INTO gpus AS g (id, owner_id, miner_id, hw_key, uuid, model, model_key, catalog_key, memory_gb, cuda_cores,
+    `INSERT INTO gpus AS g (id, owner_id, miner_id, hw_key, uuid, model, model_key, catalog_key, memory_gb, cuda_cores,
        compute_capability, cuda_version, driver_version, region, price_micro, description, capabilities, online, last_heartbeat_at)
      VALUES (:id, :ownerId, :minerId, :hwKey, :uuid, :model, :modelKey, :catalogKey, :memoryGb, COALESCE(CAST(:cudaCores AS integer), 0),
        COALESCE(CAST(:cc AS text), ''), COALESCE(CAST(:cuda AS text), ''), COALESCE(CAST(:driver AS text), ''), COALESCE(CAST(:region AS text), ''), COALESCE(CAST(:price AS bigint), CAST(:defaultPrice AS bigint)),
@@ -46,7 +48,7 @@ async function upsert(db: Knex, { id, ownerId, minerId, hwKey, spec, defaultPric
        description = COALESCE(CAST(:description AS text), g.description),
        capabilities = COALESCE(CAST(:capabilities AS text[]), g.capabilities),
        online = true, last_heartbeat_at = now(), updated_at = now()
-     RETURNING g.*, (xmax = 0) AS created, (SELECT online FROM prev) AS was_online`,
+     RETURNING g.*, (xmax = 0) AS created`,
     {
       id, ownerId, minerId, hwKey, uuid: spec.uuid ?? null, model: spec.model, modelKey: modelKey(spec.model), catalogKey: modelKeyOf(spec.model),
       memoryGb: spec.memoryGb, cudaCores: spec.cudaCores ?? null, cc: spec.computeCapability ?? null,
@@ -54,6 +56,6 @@ async function upsert(db: Knex, { id, ownerId, minerId, hwKey, spec, defaultPric
       defaultPrice: defaultPriceMicro, description: spec.description ?? null, capabilities: spec.capabilities ?? null,
     },
   );
-  const { created, was_online: wasOnline, ...row } = rows[0] as GpuRow & { created: boolean; was_online: boolean | null };
-  return { row, created, wasOnline: wasOnline ?? undefined };
+  const { created, ...row } = rows[0] as GpuRow & { created: boolean };
+  return { row, created, wasOnline: created ? undefined : wasOnline };
 }
