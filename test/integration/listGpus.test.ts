@@ -140,6 +140,18 @@ describe('GPU list search (registry store against PostgreSQL)', () => {
     assert.deepEqual(await db('gpu_model_counts').where('memory_gb', '>', 80), []);
   });
 
+  it('counts GPUs of one model registered and unregistered all at once exactly (no count below zero)', async () => {
+    const input = (n: number) => ({ id: id(950_000 + n), ownerId: 'acme', minerId: `rig-r${n}`, hwKey: 'r', defaultPriceMicro: 100_000 });
+    const spec = { model: 'Race Count', memoryGb: 24, priceMicro: 100_000 };
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(Array.from({ length: 30 }, (_, n) => db.transaction((trx) => registryStore.upsertGpu(trx, { ...input(n), id: id(950_000 + round * 100 + n), spec }))));
+      const live = await db('gpus').where({ model: spec.model }).whereNull('deleted_at').pluck('id');
+      // Each unregister its own transaction, all together: two decrements once both read 2.
+      await Promise.all(live.map((gpu: string) => db.transaction((trx) => registryStore.deleteGpu(trx, gpu))));
+      assert.deepEqual(await db('gpu_model_counts').where('model', spec.model), [], `round ${round}`);
+    }
+  });
+
   it('registers inventories of the same new models concurrently, in any order, without a deadlock', async () => {
     const outbox = createOutbox();
     const deps = { db, store: registryStore, outbox, defaultPriceMicro: 100_000, liveness: { registered() {} } };

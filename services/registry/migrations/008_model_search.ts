@@ -28,7 +28,7 @@ export const migration008ModelSearch: Migration = {
         model_key text NOT NULL,
         catalog_key text NOT NULL,
         memory_gb integer NOT NULL,
-        gpus integer NOT NULL CHECK (gpus > 0),
+        gpus integer NOT NULL CHECK (gpus >= 0),
         PRIMARY KEY (${KEY})
       )`);
     await db.raw(`INSERT INTO gpu_model_counts SELECT ${KEY}, count(*) FROM gpus WHERE deleted_at IS NULL GROUP BY ${KEY}`);
@@ -81,11 +81,12 @@ const COUNT_FUNCTIONS = `
   CREATE FUNCTION gpu_model_counts_remove(rows jsonb) RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
   DECLARE r record;
   BEGIN
+    -- One conditional statement each: decrement (the row lock orders concurrent changes),
+    -- then drop the row if that made it 0. Deciding from a count read earlier would let two
+    -- decrements both see 2 and take it below 1.
     FOR r IN SELECT * FROM jsonb_to_recordset(rows) AS x(model text, model_key text, catalog_key text, memory_gb integer, n integer) ORDER BY 1, 2, 3, 4 LOOP
-      DELETE FROM gpu_model_counts WHERE (${KEY}) = (r.model, r.model_key, r.catalog_key, r.memory_gb) AND gpus <= r.n;
-      IF NOT FOUND THEN
-        UPDATE gpu_model_counts SET gpus = gpus - r.n WHERE (${KEY}) = (r.model, r.model_key, r.catalog_key, r.memory_gb);
-      END IF;
+      UPDATE gpu_model_counts SET gpus = gpus - r.n WHERE (${KEY}) = (r.model, r.model_key, r.catalog_key, r.memory_gb);
+      DELETE FROM gpu_model_counts WHERE (${KEY}) = (r.model, r.model_key, r.catalog_key, r.memory_gb) AND gpus <= 0;
     END LOOP;
   END $$;
   CREATE FUNCTION gpu_model_counts_inserted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$

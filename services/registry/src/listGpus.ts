@@ -42,7 +42,7 @@ export async function listGpus(db: Knex, plan: ListPlan): Promise<GpuRow[]> {
 
 /** The model names a filter matches among live GPUs with enough memory (at most MODEL_NAMES_MAX + 1). */
 async function modelNames(db: Knex, plan: ListPlan): Promise<string[]> {
-  const q = db('gpu_model_counts').where((b) => matchModel(b, plan));
+  const q = db('gpu_model_counts').where('gpus', '>', 0).where((b) => matchModel(b, plan));
   if (plan.memoryMin !== undefined) q.where('memory_gb', '>=', plan.memoryMin);
   const rows: { model: string }[] = await q.distinct('model').orderBy('model').limit(MODEL_NAMES_MAX + 1);
   return rows.map((r) => r.model);
