@@ -113,6 +113,23 @@ async function createSchema(db: Knex, schema: string): Promise<void> {
 }
 
 /**
+ * A transaction tried again (up to `attempts` times, after a short random pause) when
+ * PostgreSQL rolls it back as a deadlock's victim: writes that must move shared rows (the
+ * registry's model counts) in an order they cannot always choose. `fn` must be safe to run
+ * again from the start (everything it did was rolled back).
+ */
+export async function transactionRetryingDeadlocks<T>(db: Knex, fn: (trx: Knex.Transaction) => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction(fn);
+    } catch (err) {
+      if ((err as { code?: string }).code !== '40P01' || attempt >= attempts) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
+    }
+  }
+}
+
+/**
  * Runs `fn` once `db` has committed when it is a transaction (never on rollback), or at
  * once otherwise: for work that must see the transaction's writes (waking a relay, a
  * recomputation).

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import type { Knex } from '../../lib/db';
+import { transactionRetryingDeadlocks, type Knex } from '../../lib/db';
 import { GpuSort, GpuSpec, ListGpusRequest } from '../../lib/gen/aitbc/marketplace/v1/registry';
 import { modelKeyOf } from '../../lib/modelCatalogue';
 import { modelKey } from '../../services/registry/src/domain/gpuSpec';
 import { encodeCursor, planList, type ListPlan } from '../../services/registry/src/domain/listQuery';
-import { listGpus, MODEL_BRANCHES_MAX } from '../../services/registry/src/listGpus';
+import { listGpus, MODEL_NAMES_MAX } from '../../services/registry/src/listGpus';
 import { registryStore } from '../../services/registry/src/store';
 import { registerInventory } from '../../services/registry/src/registerInventory';
 import { createOutbox } from '../../lib/events/outbox';
@@ -95,13 +95,21 @@ describe('GPU list search (registry store against PostgreSQL)', () => {
     }
   });
 
-  it('answers a filter naming more than MODEL_BRANCHES_MAX models the same way', async () => {
-    const { rows } = await db.raw("SELECT count(DISTINCT model)::int AS n FROM gpu_model_counts WHERE model ILIKE 'RTX%'");
-    assert.ok(rows[0].n > MODEL_BRANCHES_MAX, 'the fixture must exceed the branch limit');
+  it('answers a filter naming many models (40, and more than MODEL_NAMES_MAX) the same way', async () => {
     const req = { sort: GpuSort.GPU_SORT_PRICE_ASC, model: 'RTX*', memoryMin: 48 };
     const ids = await walk(db, req);
     assert.ok(ids.length > 100);
     assert.deepEqual(ids, await reference(db, planList(ListGpusRequest.fromPartial({ ...req, limit: 7 }))));
+    // One GPU each under more names than are walked one by one: checked row by row instead.
+    await db.raw(`
+      INSERT INTO gpus (id, owner_id, miner_id, hw_key, model, model_key, catalog_key, memory_gb, price_micro, online, last_heartbeat_at)
+      SELECT 'gpu_' || lpad((700000 + i)::text, 20, '0'), 'acme', 'many', 'm:' || i, 'Many ' || i, 'many' || i, 'many-' || i, 48, 100000 + i, true, now()
+      FROM generate_series(1, ?::int) AS i`, [MODEL_NAMES_MAX + 1]);
+    const many = { sort: GpuSort.GPU_SORT_RATING_DESC, model: 'many*' };
+    const listed = await walk(db, many);
+    assert.equal(listed.length, MODEL_NAMES_MAX + 1);
+    assert.deepEqual(listed, await reference(db, planList(ListGpusRequest.fromPartial({ ...many, limit: 7 }))));
+    await db('gpus').where({ miner_id: 'many' }).del();
   });
 
   it('finds a GPU of a model name never seen before, its new memory and its going, at the next read', async () => {
@@ -150,6 +158,25 @@ describe('GPU list search (registry store against PostgreSQL)', () => {
       await Promise.all(live.map((gpu: string) => db.transaction((trx) => registryStore.deleteGpu(trx, gpu))));
       assert.deepEqual(await db('gpu_model_counts').where('model', spec.model), [], `round ${round}`);
     }
+  });
+
+  it('retries a write that a deadlock on the model counts rolled back (opposite-order unregisters)', async () => {
+    const input = (n: number, model: string) => ({ id: id(960_000 + n), ownerId: 'acme', minerId: `rig-d${n}`, hwKey: 'd', defaultPriceMicro: 1, spec: { model, memoryGb: 8, priceMicro: 1 } });
+    for (const [n, model] of [[1, 'Alpha'], [2, 'Zed'], [3, 'Alpha'], [4, 'Zed'], [5, 'Alpha'], [6, 'Zed']] as const) await registryStore.upsertGpu(db, input(n, model));
+    const pause = () => new Promise((r) => setTimeout(r, 150));
+    const unregister = (first: number, second: number) => async (trx: Knex.Transaction) => {
+      await registryStore.deleteGpu(trx, id(960_000 + first));
+      await pause();
+      await registryStore.deleteGpu(trx, id(960_000 + second));
+    };
+    // Plainly, one of the two is the deadlock's victim…
+    const plain = await Promise.allSettled([db.transaction(unregister(2, 1)), db.transaction(unregister(3, 4))]);
+    assert.deepEqual(plain.filter((r) => r.status === 'rejected').map((r) => ((r as PromiseRejectedResult).reason as { code?: string }).code), ['40P01']);
+    // …retried, both land.
+    await Promise.all([transactionRetryingDeadlocks(db, unregister(6, 5)), transactionRetryingDeadlocks(db, unregister(3, 4))]);
+    assert.deepEqual(await db('gpu_model_counts').whereIn('model', ['Alpha', 'Zed']).orderBy('model').pluck('gpus'),
+      (await db('gpus').whereIn('model', ['Alpha', 'Zed']).whereNull('deleted_at').select('model').count({ n: '*' }).groupBy('model').orderBy('model')).map((r) => Number(r.n)));
+    for (const g of [3, 4, 5, 6]) assert.equal((await db('gpus').where({ id: id(960_000 + g) }).first()).deleted_at !== null, true, `GPU ${g} unregistered`);
   });
 
   it('registers inventories of the same new models concurrently, in any order, without a deadlock', async () => {

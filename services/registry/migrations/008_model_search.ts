@@ -100,14 +100,20 @@ const COUNT_FUNCTIONS = `
     RETURN NULL;
   END $$;
   CREATE FUNCTION gpu_model_counts_updated() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+  DECLARE
+    was jsonb := CASE WHEN OLD.deleted_at IS NULL THEN jsonb_build_array(jsonb_build_object(
+      'model', OLD.model, 'model_key', OLD.model_key, 'catalog_key', OLD.catalog_key, 'memory_gb', OLD.memory_gb, 'n', 1)) END;
+    now_is jsonb := CASE WHEN NEW.deleted_at IS NULL THEN jsonb_build_array(jsonb_build_object(
+      'model', NEW.model, 'model_key', NEW.model_key, 'catalog_key', NEW.catalog_key, 'memory_gb', NEW.memory_gb, 'n', 1)) END;
   BEGIN
-    IF OLD.deleted_at IS NULL THEN
-      PERFORM gpu_model_counts_remove(jsonb_build_array(jsonb_build_object(
-        'model', OLD.model, 'model_key', OLD.model_key, 'catalog_key', OLD.catalog_key, 'memory_gb', OLD.memory_gb, 'n', 1)));
-    END IF;
-    IF NEW.deleted_at IS NULL THEN
-      PERFORM gpu_model_counts_add(jsonb_build_array(jsonb_build_object(
-        'model', NEW.model, 'model_key', NEW.model_key, 'catalog_key', NEW.catalog_key, 'memory_gb', NEW.memory_gb, 'n', 1)));
+    -- A GPU moving from one count to another takes the two rows in key order, as a bulk
+    -- statement does (adding first is fine: both happen in this transaction).
+    IF (NEW.model, NEW.model_key, NEW.catalog_key, NEW.memory_gb) < (OLD.model, OLD.model_key, OLD.catalog_key, OLD.memory_gb) THEN
+      PERFORM gpu_model_counts_add(now_is);
+      PERFORM gpu_model_counts_remove(was);
+    ELSE
+      PERFORM gpu_model_counts_remove(was);
+      PERFORM gpu_model_counts_add(now_is);
     END IF;
     RETURN NULL;
   END $$;`;

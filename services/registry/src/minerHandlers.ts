@@ -1,5 +1,5 @@
 import { type Caller, OWNERS, requireCaller } from '../../../lib/caller';
-import type { Knex } from '../../../lib/db';
+import { type Knex, transactionRetryingDeadlocks } from '../../../lib/db';
 import { DomainError, notFound } from '../../../lib/errors';
 import type { Outbox } from '../../../lib/events/outbox';
 import type {
@@ -82,7 +82,7 @@ export function createMinerHandlers(deps: MinerHandlerDeps) {
       const caller = requireCaller(req.caller, OWNERS);
       const minerId = cleanMinerId(req.minerId);
       const at = now();
-      const gone = await db.transaction(async (trx) => {
+      const gone = await transactionRetryingDeadlocks(db, async (trx) => {
         // Locked while deciding, so the answer holds for what is unregistered.
         await miners.lockMiner(trx, caller.accountId, minerId);
         const rows = await miners.lockGpus(trx, caller.accountId, minerId);

@@ -1,5 +1,5 @@
 import type { Caller } from '../../../lib/caller';
-import type { Knex } from '../../../lib/db';
+import { type Knex, transactionRetryingDeadlocks } from '../../../lib/db';
 import { invalid, notFound } from '../../../lib/errors';
 import type { Outbox } from '../../../lib/events/outbox';
 import { GPU_LIMITS } from '../../../lib/gpuLimits';
@@ -35,7 +35,7 @@ export async function registerInventory(
     if (key && seen.has(key)) throw invalid(`${field}[${i}].uuid`, `names a GPU listed before in the same request (${spec.uuid})`);
     if (key) seen.add(key);
   });
-  const rows = await deps.db.transaction(async (trx) => {
+  const rows = await transactionRetryingDeadlocks(deps.db, async (trx) => {
     await minerStore.lockMiner(trx, caller.accountId, minerId);
     if (existingOnly && !(await minerStore.lockGpus(trx, caller.accountId, minerId)).length) throw notFound(`miner ${minerId}`);
     const out: GpuRow[] = [];

@@ -1,5 +1,5 @@
 import { requireCaller, Role, seesAll } from '../../../lib/caller';
-import type { Knex } from '../../../lib/db';
+import { type Knex, transactionRetryingDeadlocks } from '../../../lib/db';
 import type { Outbox } from '../../../lib/events/outbox';
 import { DomainError, invalid, notFound } from '../../../lib/errors';
 import { isId, newId } from '../../../lib/ids';
@@ -57,7 +57,7 @@ export function createRegistryHandlers(deps: RegistryDeps): ServiceBinding<Regis
         const spec = cleanSpec(req.spec);
         if (spec.priceMicro === undefined) throw invalid('price_per_hour', 'is required');
         const id = newId('gpu');
-        const result = await db.transaction(async (trx) => {
+        const result = await transactionRetryingDeadlocks(db, async (trx) => {
           const upserted = await store.upsertGpu(trx, {
             id, ownerId: caller.accountId, minerId, hwKey: spec.uuid ?? id, spec, defaultPriceMicro: deps.defaultPriceMicro,
           });
@@ -100,7 +100,7 @@ export function createRegistryHandlers(deps: RegistryDeps): ServiceBinding<Regis
             `GPU ${row.id} is booked until ${row.booking_expires!.toISOString()}; ` +
             'unregister with force=true to cancel the booking and refund its unused time');
         }
-        const deleted = await db.transaction(async (trx) => {
+        const deleted = await transactionRetryingDeadlocks(db, async (trx) => {
           const gone = await store.deleteGpu(trx, row.id);
           if (gone) await outbox.enqueue(trx, [unregisteredEvent(gone, booked)]);
           return gone;
