@@ -113,21 +113,25 @@ async function createSchema(db: Knex, schema: string): Promise<void> {
 }
 
 /**
- * A transaction tried again (up to `attempts` times, after a short random pause) when
- * PostgreSQL rolls it back as a deadlock's victim: writes that must move shared rows (the
- * registry's model counts) in an order they cannot always choose. `fn` must be safe to run
- * again from the start (everything it did was rolled back).
+ * Runs `run` again (up to `attempts` times, after a short random pause) when PostgreSQL rolled
+ * it back as a deadlock's victim (40P01): work that must lock shared rows in an order it
+ * cannot always choose (the registry's model counts, bookings racing for one job). `run` must
+ * be safe to start over: everything its transaction did was rolled back.
  */
-export async function transactionRetryingDeadlocks<T>(db: Knex, fn: (trx: Knex.Transaction) => Promise<T>, attempts = 3): Promise<T> {
+export async function retryDeadlocks<T>(run: () => Promise<T>, attempts = 3): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction(fn);
+      return await run();
     } catch (err) {
       if ((err as { code?: string }).code !== '40P01' || attempt >= attempts) throw err;
       await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
     }
   }
 }
+
+/** A transaction run with retryDeadlocks. */
+export const transactionRetryingDeadlocks = <T>(db: Knex, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> =>
+  retryDeadlocks(() => db.transaction(fn));
 
 /**
  * Runs `fn` once `db` has committed when it is a transaction (never on rollback), or at

@@ -1,5 +1,5 @@
 import type { Caller } from '../../../lib/caller';
-import type { Knex } from '../../../lib/db';
+import { type Knex, retryDeadlocks } from '../../../lib/db';
 import { DomainError } from '../../../lib/errors';
 import type { BookForJobRequest, BookForJobResponse, JobRequirements } from '../../../lib/gen/aitbc/marketplace/v1/booking';
 import { type Gpu, GpuSort, type RegistryServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/registry';
@@ -7,7 +7,7 @@ import type { AsyncClient } from '../../../lib/grpcClient';
 import type { Booker } from './booker';
 import { bookingMessage } from './bookingMessage';
 import { mayActOn } from './domain/access';
-import { type BookingRow, type BookingStore, DEADLOCK } from './store';
+import { type BookingRow, type BookingStore } from './store';
 
 /**
  * The coordinator's side of booking: finding GPUs that meet a job's requirements (the
@@ -64,13 +64,7 @@ export function createJobs(deps: { db: Knex; store: BookingStore; booker: Booker
     async bookForJob(caller: Caller, req: BookForJobRequest): Promise<BookForJobResponse> {
       // Bookings for one job take turns, but a CreateBooking racing them can still deadlock
       // against one: the loser asks again, and finds the winner's.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await bookOnce(caller, req);
-        } catch (err) {
-          if ((err as { code?: string }).code !== DEADLOCK || attempt === 3) throw err;
-        }
-      }
+      return retryDeadlocks(() => bookOnce(caller, req));
     },
   };
 }

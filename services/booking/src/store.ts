@@ -55,8 +55,6 @@ export interface OrderQuery {
 
 /** PostgreSQL's exclusion_violation: an overlapping live booking exists. */
 export const EXCLUSION_VIOLATION = '23P01';
-/** PostgreSQL's deadlock_detected: one of two racing transactions was rolled back. */
-export const DEADLOCK = '40P01';
 /** Whether an error is the unique violation of the index that keeps a job to one live booking. */
 export const isJobTaken = (err: unknown): boolean =>
   (err as { code?: string }).code === '23505' && (err as { constraint?: string }).constraint === 'bookings_one_live_per_job';
