@@ -15,12 +15,43 @@ export const MAX_DEPTH = 32;
  */
 export function installTextGuard(app: FastifyInstance): void {
   app.addHook('preValidation', async (request) => {
+    const notText = undecodableQuery(request.raw.url ?? '');
+    if (notText !== undefined) {
+      throw new DomainError('INVALID_ARGUMENT', `${notText}: must be valid UTF-8 text (its percent-escapes are bytes that are not)`, notText, { in: 'query parameter' });
+    }
     for (const [part, value] of [['path', request.params], ['query parameter', request.query], ['body', request.body]] as const) {
       const bad = unsafeText(value);
       if (bad) throw new DomainError('INVALID_ARGUMENT', `${bad.field}: ${bad.problem}`, bad.field, { in: part });
     }
   });
 }
+
+/**
+ * The first query parameter (its name, as far as it decodes) whose percent-escapes are not
+ * UTF-8, such as an encoded surrogate (%ED%A0%80) or a stray byte (%FF). The query parser
+ * turns those into U+FFFD, which would pass every later check as ordinary text.
+ */
+export function undecodableQuery(url: string): string | undefined {
+  const at = url.indexOf('?');
+  if (at < 0 || !url.includes('%', at)) return undefined;
+  for (const pair of url.slice(at + 1).split('&')) {
+    const eq = pair.indexOf('=');
+    const [name, value] = eq < 0 ? [pair, ''] : [pair.slice(0, eq), pair.slice(eq + 1)];
+    const decodedName = decodes(name);
+    if (decodedName === undefined) return 'query parameter name';
+    if (decodes(value) === undefined) return decodedName;
+  }
+  return undefined;
+}
+
+const decodes = (text: string): string | undefined => {
+  try {
+    // A '%' that starts no escape is taken as itself, as the query parser takes it.
+    return decodeURIComponent(text.replace(/\+/g, ' ').replace(/%(?![0-9A-Fa-f]{2})/g, '%25'));
+  } catch {
+    return undefined;
+  }
+};
 
 /** The first string inside `value` that is not safe text (or the first place nested too deep), with its field. */
 export function unsafeText(value: unknown): { field: string; problem: string } | undefined {

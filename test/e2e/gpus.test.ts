@@ -286,6 +286,10 @@ describe('GPU endpoints through the gateway', () => {
       ['cursor=garbage!!', 'cursor'],
       ['colour=red', 'colour'],
       ['price_min=3&price_max=1', 'price_min'],
+      // Percent-escapes that are not UTF-8 (an encoded surrogate, a stray byte, a cut sequence).
+      ['model=%ED%A0%80', 'model'],
+      ['region=%FF', 'region'],
+      ['available=true&model=RTX%C3', 'model'],
     ];
     for (const [query, field] of badQueries) {
       it(`refuses ${query} with 400 naming ${field}`, async () => {
