@@ -137,6 +137,9 @@ describe('accounts and the ledger through the gateway', function () {
       [KEYS.admin, 'POST', '/v1/accounts/alice/deposits', { amount: -5, reference: 'neg' }, 400],
       [KEYS.admin, 'POST', '/v1/accounts/alice/deposits', { amount: 5 }, 400],
       [KEYS.admin, 'POST', '/v1/accounts', { role: 'service' }, 400],
+      // "me" names the caller's own account in the routes: no account may be called that.
+      [KEYS.admin, 'POST', '/v1/accounts', { role: 'client', account_id: 'me' }, 400],
+      [KEYS.admin, 'POST', '/v1/accounts', { role: 'client', account_id: 'ME' }, 400],
     ];
     for (const [key, method, path, body, status] of refused) {
       const res = await call(method, path, { key, body });

@@ -81,6 +81,8 @@ export function createAccountsHandlers(deps: AccountsHandlerDeps): ServiceBindin
         if (!role) throw invalid('role', 'must be client, provider or admin (service accounts come from AITBC_API_KEYS)');
         const accountId = req.accountId.trim() || `${role}-${randomBytes(6).toString('hex')}`;
         if (!isAccountId(accountId)) throw invalid('account_id', 'must be 1-64 letters, digits, ".", "_" or "-"');
+        // The routes read "me" as the caller's own account: an account of that name could never be reached.
+        if (accountId.toLowerCase() === 'me') throw invalid('account_id', '"me" is reserved: it names the caller\'s own account in /v1/accounts/me/…');
         const displayName = requireSafeText('display_name', req.displayName.trim() || accountId);
         if (displayName.length > 100) throw invalid('display_name', 'must be at most 100 characters');
         const row = await db.transaction(async (trx) => {
