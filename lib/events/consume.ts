@@ -11,7 +11,7 @@ export type EventHandlers = {
   [T in EventType]?: (trx: Knex, payload: PayloadOf<T>, envelope: EventEnvelope) => Promise<void> | void;
 };
 
-export interface ConsumeOptions extends Pick<InboxConsumerOptions, 'maxDeliver' | 'oneByOne' | 'retryDelayMs' | 'ackWaitMs' | 'pruneIntervalMs'> {
+export interface ConsumeOptions extends Pick<InboxConsumerOptions, 'maxDeliver' | 'oneByOne' | 'batchOrder' | 'retryDelayMs' | 'ackWaitMs' | 'pruneIntervalMs'> {
   /** Durable name, also the inbox's consumer column. */
   durable: string;
   /** The events it takes, each with its effect (run in the transaction that records it in the inbox). */

@@ -30,6 +30,12 @@ export interface InboxConsumerOptions {
    * order) cannot deadlock the way two batches did.
    */
   oneByOne?: boolean;
+  /**
+   * The row an event's effect locks (a GPU id, say): a batch applies its events in this key's
+   * order, stably, so one key's events keep theirs. Every batch then locks rows in one order,
+   * and two replicas' batches wait for each other instead of deadlocking.
+   */
+  batchOrder?(delivery: Delivery): string;
   retryDelayMs?: number;
   ackWaitMs?: number;
   /** How often old inbox rows are pruned (default hourly). */
@@ -66,7 +72,7 @@ export function createInboxConsumer(options: InboxConsumerOptions): Worker & { a
         },
         handleBatch: options.oneByOne ? undefined : async (deliveries) => {
           // A batch shares one transaction: each event's span covers its own effect.
-          applied += await applyBatchOnce(db, durable, deliveries, tracedApply);
+          applied += await applyBatchOnce(db, durable, deliveries, tracedApply, options.batchOrder);
         },
         deadLetter: async (delivery, error) => {
           logger.error({ durable, eventId: delivery.envelope.eventId, type: delivery.envelope.type, err: error }, 'event dead-lettered');
@@ -129,6 +135,7 @@ export async function applyBatchOnce(
   consumer: string,
   deliveries: Delivery[],
   apply: (trx: Knex, delivery: Delivery) => Promise<void>,
+  order?: (delivery: Delivery) => string,
 ): Promise<number> {
   return db.transaction(async (trx) => {
     const inserted: { event_id: string }[] = await trx('inbox')
@@ -137,10 +144,16 @@ export async function applyBatchOnce(
       .ignore()
       .returning('event_id');
     const fresh = new Set(inserted.map((r) => r.event_id));
-    for (const delivery of deliveries) {
+    for (const delivery of order ? inKeyOrder(deliveries, order) : deliveries) {
       // delete(): an id twice in one batch is applied once.
       if (fresh.delete(delivery.envelope.eventId)) await apply(trx, delivery);
     }
     return inserted.length;
   });
+}
+
+/** The deliveries sorted by key, stably (Array.prototype.sort is): each key's keep their order. */
+function inKeyOrder(deliveries: Delivery[], order: (delivery: Delivery) => string): Delivery[] {
+  const keys = new Map(deliveries.map((d) => [d, order(d)]));
+  return [...deliveries].sort((a, b) => (keys.get(a)! < keys.get(b)! ? -1 : keys.get(a)! > keys.get(b)! ? 1 : 0));
 }

@@ -126,6 +126,31 @@ describe('inbox consumers against PostgreSQL', function () {
     }
   });
 
+  it('applies a batch in its batchOrder key order, stably, so opposite batches wait instead of deadlocking', async () => {
+    await db.raw('CREATE TABLE IF NOT EXISTS lock_rows (id text PRIMARY KEY, n int NOT NULL)');
+    await db('lock_rows').insert([{ id: 'gpu_a', n: 0 }, { id: 'gpu_b', n: 0 }]).onConflict('id').merge();
+    const bus = createMemoryBus();
+    const delivery = (gpu: string) => ({ envelope: testEvent(bus, gpu).envelope, subject: 'aitbc.gpu.status_changed', deliveryCount: 1 });
+    // Each effect locks its GPU's row and lingers, so two batches overlap for certain.
+    const apply = async (trx: Knex, d: { envelope: { aggregateId: string } }) => {
+      await trx('lock_rows').where({ id: d.envelope.aggregateId }).increment('n', 1);
+      await new Promise((r) => setTimeout(r, 150));
+    };
+    const race = (order?: (d: { envelope: { aggregateId: string } }) => string) => Promise.allSettled([
+      applyBatchOnce(db, 'order-a', [delivery('gpu_a'), delivery('gpu_b')], apply, order as never),
+      applyBatchOnce(db, 'order-b', [delivery('gpu_b'), delivery('gpu_a')], apply, order as never),
+    ]);
+    const unordered = await race();
+    assert.ok(unordered.some((r) => r.status === 'rejected' && /deadlock/.test(String(r.reason))), 'without an order, one batch is a deadlock victim');
+    const ordered = await race((d) => d.envelope.aggregateId);
+    assert.deepEqual(ordered.map((r) => r.status), ['fulfilled', 'fulfilled'], JSON.stringify(ordered));
+    // Sorted by key, and one key's events keep their order.
+    const seen: string[] = [];
+    const [a1, b1, a2] = [delivery('gpu_a'), delivery('gpu_b'), delivery('gpu_a')];
+    await applyBatchOnce(db, 'order-c', [b1, a1, a2], async (_trx, d) => void seen.push(d.envelope.eventId), (d) => d.envelope.aggregateId);
+    assert.deepEqual(seen, [a1, a2, b1].map((d) => d.envelope.eventId));
+  });
+
   it('applies a batch that repeats events (a redelivery) only once', async () => {
     const bus = createMemoryBus();
     const [a, b] = [testEvent(bus, 'gpu_x'), testEvent(bus, 'gpu_y')];
