@@ -94,6 +94,25 @@ export class ConfigReader {
   }
 }
 
+/** Runs `read` on a fresh ConfigReader, then throws the one ConfigError of all it found wrong. */
+export function readConfig<T>(env: Env, read: (r: ConfigReader) => T): T {
+  const r = new ConfigReader(env);
+  const config = read(r);
+  r.done();
+  return config;
+}
+
+/** Where a process listens. */
+export interface Listen {
+  host: string;
+  port: number;
+}
+
+/** Reads where a service listens: `hostVar` (loopback when unset) and `portVar` (else `port`). */
+export function readListen(r: ConfigReader, hostVar: string, portVar: string, port: number): Listen {
+  return { host: r.string(hostVar, '127.0.0.1'), port: r.port(portVar, port) };
+}
+
 /** Settings every service shares. */
 export interface CommonConfig {
   /** Keys accepted, this service's own key, forwarders, TLS, reflection. */
@@ -109,6 +128,9 @@ export interface CommonConfig {
   /** Where Prometheus scrapes this process (GET /metrics); unset: no metrics port. */
   metricsPort?: number;
 }
+
+/** A service's settings: the shared ones and where it listens. */
+export interface ServiceConfig extends CommonConfig, Listen {}
 
 /** What the one-process mesh (or a test) hands a service instead of environment variables. */
 export interface CommonDefaults {

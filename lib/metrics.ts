@@ -12,51 +12,35 @@ const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 const LAG_SECONDS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const registers = [metricsRegistry];
 
-const grpcServerHandled = new client.Counter({
-  name: 'aitbc_grpc_server_handled_total', help: 'gRPC calls answered, by method and status code.', labelNames: ['service', 'method', 'code'], registers,
-});
-const grpcServerSeconds = new client.Histogram({
-  name: 'aitbc_grpc_server_handling_seconds', help: 'Time to answer a gRPC call, by method.', labelNames: ['service', 'method'], buckets: SECONDS, registers,
-});
-const grpcClientHandled = new client.Counter({
-  name: 'aitbc_grpc_client_handled_total', help: 'gRPC calls made to other services, by method and status code.', labelNames: ['service', 'method', 'code'], registers,
-});
-const grpcClientSeconds = new client.Histogram({
-  name: 'aitbc_grpc_client_handling_seconds', help: 'Time until another service answered, by method.', labelNames: ['service', 'method'], buckets: SECONDS, registers,
-});
-const consumeLag = new client.Histogram({
-  name: 'aitbc_event_consume_lag_seconds', help: 'From when an event happened to when a consumer applied it.', labelNames: ['service', 'consumer'], buckets: LAG_SECONDS, registers,
-});
-const eventsApplied = new client.Counter({
-  name: 'aitbc_events_applied_total', help: 'Events applied by a consumer, by type.', labelNames: ['service', 'consumer', 'type'], registers,
-});
-const sweeperLag = new client.Histogram({
-  name: 'aitbc_sweeper_lag_seconds', help: 'How late a sweeper acted after the moment it acts on (expiry: a booking\'s end; offline: a heartbeat deadline).', labelNames: ['service', 'sweeper'], buckets: LAG_SECONDS, registers,
-});
-const heartbeats = new client.Counter({ name: 'aitbc_heartbeats_total', help: 'Miner heartbeats received.', labelNames: ['service'], registers });
-const minerStreams = new client.Gauge({ name: 'aitbc_miner_streams_open', help: 'Miner streams open on this process.', labelNames: ['service'], registers });
-const bidMatchLag = new client.Histogram({
-  name: 'aitbc_bid_match_lag_seconds', help: 'From the event that woke the bid matcher to the end of its pass.', labelNames: ['service'], buckets: LAG_SECONDS, registers,
-});
+// Each metric registers in metricsRegistry alone, the one /metrics renders (not prom-client's global registry).
+const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+  new client.Counter<L>({ name, help, labelNames, registers });
+const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) =>
+  new client.Histogram<L>({ name, help, labelNames, buckets, registers });
+const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], collect?: () => Promise<void>) =>
+  new client.Gauge<L>({ name, help, labelNames, registers, collect });
 
-const rateLimited = new client.Counter({
-  name: 'aitbc_gateway_rate_limited_total', help: 'Requests refused by the per-account rate limit.', labelNames: ['service'], registers,
-});
+const grpcServerHandled = counter('aitbc_grpc_server_handled_total', 'gRPC calls answered, by method and status code.', ['service', 'method', 'code']);
+const grpcServerSeconds = histogram('aitbc_grpc_server_handling_seconds', 'Time to answer a gRPC call, by method.', ['service', 'method'], SECONDS);
+const grpcClientHandled = counter('aitbc_grpc_client_handled_total', 'gRPC calls made to other services, by method and status code.', ['service', 'method', 'code']);
+const grpcClientSeconds = histogram('aitbc_grpc_client_handling_seconds', 'Time until another service answered, by method.', ['service', 'method'], SECONDS);
+const consumeLag = histogram('aitbc_event_consume_lag_seconds', 'From when an event happened to when a consumer applied it.', ['service', 'consumer'], LAG_SECONDS);
+const eventsApplied = counter('aitbc_events_applied_total', 'Events applied by a consumer, by type.', ['service', 'consumer', 'type']);
+const sweeperLag = histogram('aitbc_sweeper_lag_seconds',
+  'How late a sweeper acted after the moment it acts on (expiry: a booking\'s end; offline: a heartbeat deadline).', ['service', 'sweeper'], LAG_SECONDS);
+const heartbeats = counter('aitbc_heartbeats_total', 'Miner heartbeats received.', ['service']);
+const minerStreams = gauge('aitbc_miner_streams_open', 'Miner streams open on this process.', ['service']);
+const bidMatchLag = histogram('aitbc_bid_match_lag_seconds', 'From the event that woke the bid matcher to the end of its pass.', ['service'], LAG_SECONDS);
 
-const limitFallbacks = new client.Counter({
-  name: 'aitbc_rate_limit_fallbacks_total', help: 'Rate limit checks counted in memory because the shared store did not answer.', labelNames: ['service', 'limiter'], registers,
-});
+const rateLimited = counter('aitbc_gateway_rate_limited_total', 'Requests refused by the per-account rate limit.', ['service']);
+
+const limitFallbacks = counter('aitbc_rate_limit_fallbacks_total',
+  'Rate limit checks counted in memory because the shared store did not answer.', ['service', 'limiter']);
 
 /** Outbox tables to read at scrape time (service → its database, search path on its schema). */
 const outboxes = new Map<string, Knex>();
-const outboxBacklog = new client.Gauge({
-  name: 'aitbc_outbox_backlog', help: 'Events written to the outbox and not yet published.', labelNames: ['service'], registers,
-  collect: () => readOnce(),
-});
-const outboxAge = new client.Gauge({
-  name: 'aitbc_outbox_oldest_age_seconds', help: 'Age of the oldest unpublished outbox event (0 when none).', labelNames: ['service'], registers,
-  collect: () => readOnce(),
-});
+const outboxBacklog = gauge('aitbc_outbox_backlog', 'Events written to the outbox and not yet published.', ['service'], () => readOnce());
+const outboxAge = gauge('aitbc_outbox_oldest_age_seconds', 'Age of the oldest unpublished outbox event (0 when none).', ['service'], () => readOnce());
 // A scrape collects every metric at once: both gauges share one read.
 let reading: Promise<void> | undefined;
 const readOnce = () => (reading ??= readOutboxes().finally(() => {

@@ -1,7 +1,7 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { createKeyStore, parseKeyList } from './apiKeys';
 import { type CallAuthenticator, createCallAuthenticator } from './callAuth';
-import type { CommonConfig } from './config';
+import type { ServiceConfig } from './config';
 import { openDb, type Knex, type Migration } from './db';
 import type { EventBus } from './events/bus';
 import type { ConsumerDeps } from './events/consume';
@@ -43,7 +43,7 @@ export interface ServiceOptions {
   name: string;
   logger: Logger;
   /** Where to listen and which database: the service's config (host, port and CommonConfig). */
-  config: CommonConfig & { host: string; port: number };
+  config: ServiceConfig;
   schema: string;
   migrations: Migration[];
   protoFiles: string[];

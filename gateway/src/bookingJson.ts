@@ -43,34 +43,20 @@ export function bookingJson(b: Booking) {
 
 /** An order (the booking's billing record) as the orders list shows it. */
 export function orderJson(b: Booking) {
-  const ended = b.status !== BookingStatus.BOOKING_STATUS_ACTIVE;
+  // The fields it shares with the booking are converted there, once; the list's own order is kept.
+  const { order_id, booking_id, gpu_id, client_id, job_id, status, duration_hours, price_per_hour, total_cost, charged, refund } = bookingJson(b);
   return {
-    order_id: b.orderId,
-    booking_id: b.bookingId,
-    gpu_id: b.gpuId,
-    gpu_model: b.gpuModel,
-    miner_id: b.minerId,
-    client_id: b.clientId,
-    job_id: b.jobId || null,
-    status: bookingStatusName(b.status),
-    duration_hours: hours(b.durationSeconds),
-    price_per_hour: toUnits(b.pricePerHourMicro),
-    total_cost: toUnits(b.totalCostMicro),
-    charged: ended ? toUnits(b.chargedMicro) : null,
-    refund: ended ? toUnits(b.refundMicro) : null,
-    created_at: iso(b.createdAt),
-    completed_at: iso(b.endedAt),
+    order_id, booking_id, gpu_id, gpu_model: b.gpuModel, miner_id: b.minerId, client_id, job_id, status, duration_hours,
+    price_per_hour, total_cost, charged, refund, created_at: iso(b.createdAt), completed_at: iso(b.endedAt),
   };
 }
 
 /** A booking as a miner's job (`miner jobs`): the coordinator's job id, else the booking's. */
 export function jobJson(b: Booking) {
-  const ended = b.status !== BookingStatus.BOOKING_STATUS_ACTIVE;
+  const { booking_id, gpu_id, client_id, status, start_time, end_time, ended_at, total_cost, charged, refund } = bookingJson(b);
   return {
-    job_id: b.jobId || b.bookingId, booking_id: b.bookingId, gpu_id: b.gpuId, gpu_model: b.gpuModel, client_id: b.clientId,
-    status: bookingStatusName(b.status), start_time: iso(b.startTime), end_time: iso(b.endTime), ended_at: iso(b.endedAt),
-    total_cost: toUnits(b.totalCostMicro), charged: ended ? toUnits(b.chargedMicro) : null, refund: ended ? toUnits(b.refundMicro) : null,
-    created_at: iso(b.createdAt),
+    job_id: b.jobId || b.bookingId, booking_id, gpu_id, gpu_model: b.gpuModel, client_id,
+    status, start_time, end_time, ended_at, total_cost, charged, refund, created_at: iso(b.createdAt),
   };
 }
 

@@ -1,6 +1,6 @@
 import proxyAddr from '@fastify/proxy-addr';
 import type { FastifyInstance } from 'fastify';
-import { ConfigReader, type Env } from '../../lib/config';
+import { type ConfigReader, type Env, readConfig } from '../../lib/config';
 import { BookingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/booking';
 import { PricingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/pricing';
 import { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
@@ -46,8 +46,7 @@ export interface GatewayConfig {
 }
 
 export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> & { apiKeys?: string; serviceKey?: string } = {}): GatewayConfig {
-  const r = new ConfigReader(env);
-  const config: GatewayConfig = {
+  return readConfig<GatewayConfig>(env, (r) => ({
     host: r.string('HOST', defaults.host ?? '127.0.0.1'),
     port: r.port('PORT', defaults.port ?? 8080),
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
@@ -70,9 +69,7 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> & {
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     natsUrl: r.url('NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']),
     natsPrefix: r.string('NATS_SUBJECT_PREFIX', 'aitbc'),
-  };
-  r.done();
-  return config;
+  }));
 }
 
 /**

@@ -33,6 +33,12 @@ function header(request: FastifyRequest, name: string): string {
 
 /** Booking endpoints: book (with dry run and Idempotency-Key), confirm, release, orders, booking details. */
 export function bookingRoutes(app: FastifyInstance, { booking }: GatewayDeps): void {
+  // Both release routes: by the GPU (its active booking) or by the booking's own id.
+  const release = async (request: FastifyRequest, which: { gpuId: string } | { bookingId: string }) => {
+    const { booking: b } = await booking.releaseBooking({ caller: callerOf(request), gpuId: '', bookingId: '', ...which });
+    return releaseJson(b!);
+  };
+
   app.post<{ Params: { id: string }; Body: BookBody; Querystring: { dry_run?: boolean } }>('/v1/marketplace/gpu/:id/book', {
     schema: {
       summary: 'Book a GPU (Idempotency-Key makes retries safe; dry_run=true only quotes)',
@@ -94,18 +100,12 @@ export function bookingRoutes(app: FastifyInstance, { booking }: GatewayDeps): v
       response: answers(200, 'released', ref('Release'), { problems: [409] }),
     },
     config: RELEASERS,
-  }, async (request) => {
-    const { booking: b } = await booking.releaseBooking({ caller: callerOf(request), gpuId: request.params.id, bookingId: '' });
-    return releaseJson(b!);
-  });
+  }, async (request) => release(request, { gpuId: request.params.id }));
 
   app.post<{ Params: { id: string } }>('/v1/marketplace/bookings/:id/release', {
     schema: { summary: 'Release a booking early', params: idParamsSchema, body: emptyBodySchema, response: answers(200, 'released', ref('Release'), { problems: [409] }) },
     config: RELEASERS,
-  }, async (request) => {
-    const { booking: b } = await booking.releaseBooking({ caller: callerOf(request), bookingId: request.params.id, gpuId: '' });
-    return releaseJson(b!);
-  });
+  }, async (request) => release(request, { bookingId: request.params.id }));
 
   app.get<{ Params: { id: string } }>('/v1/marketplace/bookings/:id', {
     schema: { summary: 'Booking details (its client, the GPU owner, admin)', params: idParamsSchema, response: answers(200, 'the booking', ref('Booking')) },

@@ -1,11 +1,9 @@
-import { type CommonConfig, type CommonDefaults, ConfigReader, readCommon, type Env } from '../../../lib/config';
-import type { EventBus } from '../../../lib/events/bus';
+import { type CommonDefaults, type Env, readCommon, readConfig, readListen, type ServiceConfig } from '../../../lib/config';
 import { PricingServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/pricing';
 import { RegistryServiceClient } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import { connect } from '../../../lib/grpcClient';
-import { createLogger, type Logger } from '../../../lib/logger';
 import { serviceMain } from '../../../lib/lifecycle';
-import { startService, type RunningService } from '../../../lib/service';
+import { serviceStarter, type StartOptions } from '../../../lib/serviceStarter';
 import { bookingMigrations } from '../migrations';
 import { createExpirySweeper } from './expirySweeper';
 import { createGpuReactions } from './gpuReactions';
@@ -20,9 +18,7 @@ import { createJobs } from './jobs';
 import { createBookingHandlers } from './rpc';
 import { bookingStore } from './store';
 
-export interface BookingConfig extends CommonConfig {
-  host: string;
-  port: number;
+export interface BookingConfig extends ServiceConfig {
   registryAddr: string;
   /** Empty: no pricing service (bookings at listed prices). */
   pricingAddr: string;
@@ -36,11 +32,9 @@ export interface BookingConfig extends CommonConfig {
 }
 
 export function readBookingConfig(env: Env, defaults: CommonDefaults & { registryAddr?: string; pricingAddr?: string; accountsAddr?: string } = {}): BookingConfig {
-  const r = new ConfigReader(env);
-  const config: BookingConfig = {
+  return readConfig<BookingConfig>(env, (r) => ({
     ...readCommon(r, 'booking', defaults, true),
-    host: r.string('BOOKING_HOST', '127.0.0.1'),
-    port: r.port('BOOKING_PORT', 50052),
+    ...readListen(r, 'BOOKING_HOST', 'BOOKING_PORT', 50052),
     registryAddr: r.string('REGISTRY_ADDR', defaults.registryAddr ?? '127.0.0.1:50057'),
     // "none": no pricing service at all (every booking at its GPU's listed price).
     pricingAddr: r.string('PRICING_ADDR', defaults.pricingAddr ?? '127.0.0.1:50054').replace(/^none$/, ''),
@@ -51,54 +45,42 @@ export function readBookingConfig(env: Env, defaults: CommonDefaults & { registr
     // "none": bookings are not paid for (only to measure what the ledger costs).
     accountsAddr: r.string('ACCOUNTS_ADDR', defaults.accountsAddr ?? '127.0.0.1:50055').replace(/^none$/, ''),
     ledgerAccounts: r.string('LEDGER_ACCOUNTS', 'accounts').split(',').map((s) => s.trim()).filter(Boolean),
-  };
-  r.done();
-  return config;
+  }));
 }
 
 /**
  * The booking service's composition root: store, handlers (with a registry client and a
  * pricing port: the pricing service, else listed prices), the expiry sweeper, reactions to GPU events, and the outbox relay.
  */
-export function startBooking(
-  config: BookingConfig,
-  logger: Logger = createLogger('booking', config.logLevel),
-  options: { bus?: EventBus; pricing?: PricingPort } = {},
-): Promise<RunningService> {
-  return startService({
-    name: 'booking',
-    logger,
-    config,
-    schema: 'booking',
-    migrations: bookingMigrations,
-    protoFiles: ['aitbc/marketplace/v1/booking.proto'],
-    bus: options.bus,
-    build: ({ db, bus, outbox }) => {
-      const auth = { key: config.security.serviceKey, tls: config.security.tls, from: 'booking' };
-      const registry = connect(RegistryServiceClient, config.registryAddr, config.rpcDeadlineMs, auth);
-      const pricingClient = config.pricingAddr ? connect(PricingServiceClient, config.pricingAddr, config.pricingDeadlineMs, auth) : undefined;
-      const pricing = options.pricing
-        ?? (pricingClient ? pricingServiceQuotes(pricingClient.client, config.pricingDeadlineMs, logger) : listedPricing);
-      const accountsClient = config.accountsAddr ? connect(AccountsServiceClient, config.accountsAddr, config.rpcDeadlineMs, auth) : undefined;
-      const ledger = accountsClient ? accountsLedger(accountsClient.client, logger) : noLedger;
-      const store = bookingStore;
-      const booker = createBooker({ db, store, gpus: gpuSnapshotStore, idempotency: idempotencyStore, outbox, registry: registry.client, pricing, ledger });
-      const jobs = createJobs({ db, store, booker, registry: registry.client });
-      const endNow = createEndings({ db, store, outbox });
-      return {
-        bindings: [createBookingHandlers({ db, store, outbox, booker, endNow, jobs, ledgerAccounts: new Set(config.ledgerAccounts) })],
-        workers: [
-          createExpirySweeper({ db, store, idempotency: idempotencyStore, outbox, logger, intervalMs: config.expiryIntervalMs }),
-          createGpuReactions({ db, bus, logger, store, gpus: gpuSnapshotStore, outbox }),
-        ],
-        afterStop: () => {
-          registry.close();
-          pricingClient?.close();
-          accountsClient?.close();
-        },
-      };
-    },
-  });
-}
+export const startBooking = serviceStarter<BookingConfig, StartOptions & { pricing?: PricingPort }>({
+  name: 'booking',
+  migrations: bookingMigrations,
+  protoFiles: ['aitbc/marketplace/v1/booking.proto'],
+  build: ({ db, bus, outbox, logger }, config, options) => {
+    const auth = { key: config.security.serviceKey, tls: config.security.tls, from: 'booking' };
+    const registry = connect(RegistryServiceClient, config.registryAddr, config.rpcDeadlineMs, auth);
+    const pricingClient = config.pricingAddr ? connect(PricingServiceClient, config.pricingAddr, config.pricingDeadlineMs, auth) : undefined;
+    const pricing = options.pricing
+      ?? (pricingClient ? pricingServiceQuotes(pricingClient.client, config.pricingDeadlineMs, logger) : listedPricing);
+    const accountsClient = config.accountsAddr ? connect(AccountsServiceClient, config.accountsAddr, config.rpcDeadlineMs, auth) : undefined;
+    const ledger = accountsClient ? accountsLedger(accountsClient.client, logger) : noLedger;
+    const store = bookingStore;
+    const booker = createBooker({ db, store, gpus: gpuSnapshotStore, idempotency: idempotencyStore, outbox, registry: registry.client, pricing, ledger });
+    const jobs = createJobs({ db, store, booker, registry: registry.client });
+    const endNow = createEndings({ db, store, outbox });
+    return {
+      bindings: [createBookingHandlers({ db, store, outbox, booker, endNow, jobs, ledgerAccounts: new Set(config.ledgerAccounts) })],
+      workers: [
+        createExpirySweeper({ db, store, idempotency: idempotencyStore, outbox, logger, intervalMs: config.expiryIntervalMs }),
+        createGpuReactions({ db, bus, logger, store, gpus: gpuSnapshotStore, outbox }),
+      ],
+      afterStop: () => {
+        registry.close();
+        pricingClient?.close();
+        accountsClient?.close();
+      },
+    };
+  },
+});
 
 if (require.main === module) serviceMain('booking', (env) => readBookingConfig(env), (config, logger) => startBooking(config, logger));

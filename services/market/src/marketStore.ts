@@ -1,18 +1,10 @@
 import type { Knex } from '../../../lib/db';
 import type { Booking } from '../../../lib/gen/aitbc/marketplace/v1/booking';
 import type { Candidate } from './domain/alternatives';
-import type { FreeGpu } from './domain/matching';
+import type { FreeGpu, ListedGpu } from './domain/matching';
 
 /** A GPU as the market keeps it (from gpu.* and review events). */
-export interface MarketGpu {
-  gpu_id: string;
-  owner_id: string;
-  miner_id: string;
-  model: string;
-  model_key: string;
-  memory_gb: number;
-  region: string;
-  price_micro: number;
+export interface MarketGpu extends ListedGpu {
   offer_open: boolean;
   /** Its owner closed its offer: bids and rent leave it alone (it can still be booked by id). */
   withdrawn: boolean;

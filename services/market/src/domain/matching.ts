@@ -1,7 +1,7 @@
 import { withinOfferHours } from '../../../../lib/offerHours';
 
-/** A free GPU as the matcher sees it. */
-export interface FreeGpu {
+/** What the market keeps of every GPU it lists: whose it is, what it is, where, at what price. */
+export interface ListedGpu {
   gpu_id: string;
   owner_id: string;
   miner_id: string;
@@ -10,6 +10,10 @@ export interface FreeGpu {
   memory_gb: number;
   region: string;
   price_micro: number;
+}
+
+/** A free GPU as the matcher sees it. */
+export interface FreeGpu extends ListedGpu {
   average_rating: number;
   /** When its next booking starts (ms since the epoch); null: none ahead. */
   free_until_ms: number | null;
