@@ -6,6 +6,8 @@
  * - beside it, single-row INSERT transactions per second on the same PostgreSQL (a knex
  *   loop at the same concurrency);
  * - expiry lag: 1,000 bookings ending at the same moment, time from end to completion;
+ * - the floor: two requests through the gateway to booking that change nothing (409), per
+ *   pair, CPU per process;
  * - settlement behind: holds of released bookings not yet settled when the pairs stop, and
  *   the time until they are;
  * - where the work goes, per booking pair and process: CPU ms and write system calls (on this
@@ -100,6 +102,26 @@ async function main(): Promise<void> {
     // pair above does not include that catch-up).
     const settlement = ledger ? await settlementBehind(database.url) : undefined;
 
+    // 1a. The floor: two requests through the gateway to booking that change nothing (releasing
+    // a GPU the client has not booked: one indexed read, 409), at the same concurrency. No
+    // pair of requests through this mesh costs less: the figure to hold the pairs' CPU against.
+    let floorPairs = 0;
+    const floorCpuBefore = bench.cpu();
+    const floorUntil = Date.now() + seconds * 1000;
+    await Promise.all(Array.from({ length: CONCURRENCY }, async (_, worker) => {
+      while (Date.now() < floorUntil) {
+        const [a, b] = [await post(`/v1/marketplace/gpu/${gpus[worker]}/release`, clientKeys[worker]), await post(`/v1/marketplace/gpu/${gpus[worker]}/release`, clientKeys[worker])];
+        if (a.status === 409 && b.status === 409) floorPairs++;
+        else throw new Error(`floor: expected 409, got ${a.status} / ${b.status}`);
+      }
+    }));
+    const floorCpu = perUnit(floorCpuBefore, bench.cpu(), floorPairs);
+    const floor = {
+      pairs_per_second: Math.round(floorPairs / seconds),
+      cpu_ms_per_pair: floorCpu,
+      cpu_ms_per_pair_total: Math.round(Object.values(floorCpu).reduce((x, y) => x + y, 0) * 100) / 100,
+    };
+
     // 1b. Ledger transactions: deposits through the gateway (each its own reference), same concurrency.
     let deposits = 0;
     const depositUntil = Date.now() + seconds * 1000;
@@ -153,6 +175,7 @@ async function main(): Promise<void> {
       gateway: { bookings_per_second: bookingsPerSecond, book_p50_ms: Math.round(percentile(latencies, 50)), book_p99_ms: Math.round(percentile(latencies, 99)), failures },
       cpu_ms_per_booking: cpuPerPair,
       ...(settlement ? { settlement } : {}),
+      floor_two_refused_releases: floor,
       write_syscalls_per_booking: writesPerPair,
       raw_insert_transactions_per_second: insertsPerSecond,
       raw_insert_write_syscalls_per_transaction: rawWritesPerInsert,
