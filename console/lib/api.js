@@ -28,6 +28,9 @@ export function queryString(query = {}) {
 
 /** Calls the API; resolves to { body, headers, status }, rejects with ApiError (or a network TypeError). */
 export async function api(method, path, { body, query, headers = {} } = {}) {
+  // A '.' or '..' segment (an id taken from the address bar, #/gpus/..) would be resolved away
+  // by fetch, and the request would go to another route: no id is that, so nothing is found.
+  if (path.split('/').some((segment) => /^(\.|%2e){1,2}$/i.test(segment))) throw new ApiError(404, { detail: `${path}: not found` });
   const init = { method, headers: { Accept: 'application/json', ...headers } };
   const key = session.key();
   if (key) init.headers['X-Api-Key'] = key;

@@ -228,6 +228,17 @@ describe('web console', function () {
     await shot(admin, 'admin-moderation');
   });
 
+  it("a GPU address made of dot segments (#/gpus/..) asks the API for nothing and says so", async () => {
+    const page = await signedIn(KEYS.client);
+    const asked: string[] = [];
+    page.on('request', (r) => asked.push(new URL(r.url()).pathname));
+    for (const id of ['..', '%2e%2e', '.']) {
+      await page.goto(`${mesh.url}/#/gpus/${id}`);
+      await page.getByRole('alert').filter({ hasText: 'not found' }).waitFor();
+    }
+    assert.deepEqual(asked.filter((p) => p.startsWith('/v1/marketplace')), [], 'fetch would have resolved the dots to /v1/marketplace/');
+  });
+
   it('no page logged an error', () => {
     assert.deepEqual(problems, []);
   });
