@@ -86,6 +86,8 @@ export const listQuerySchema = {
     price_max: { type: 'number', minimum: 0 },
     region: text(64, L.regionPattern),
     miner_id: text(64, L.minerIdPattern),
+    // An account's GPUs; "me" is the caller's own.
+    owner_id: text(64, L.minerIdPattern),
     min_rating: { type: 'number', minimum: 0, maximum: 5 },
     sort: { type: 'string', enum: ['newest', 'price', '-price', 'rating', '-rating', 'memory', '-memory'] },
     cursor: { type: 'string', maxLength: 200 },

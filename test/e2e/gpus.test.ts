@@ -237,6 +237,21 @@ describe('GPU endpoints through the gateway', () => {
       assert.deepEqual(await names('available=true&model=4090&price_max=0.8'), ['RTX 4090']);
     });
 
+    it("filters by owner, and owner_id=me is the caller's own GPUs", async () => {
+      const names = async (q: string, key?: string) => (await list(q, key)).body.map((g: { model: string }) => g.model).sort();
+      assert.deepEqual(await names('owner_id=beta'), ['H100 80GB', 'RTX 3090']);
+      assert.deepEqual(await names('owner_id=me', KEYS.provider2), ['H100 80GB', 'RTX 3090']);
+      assert.deepEqual(await names('owner_id=ME&available=true', KEYS.provider), ['A100-SXM4-80GB', 'NVIDIA GeForce RTX 4090', 'RTX 4090']);
+      assert.deepEqual(await names('owner_id=me', KEYS.client), [], 'a client owns no GPU');
+      assert.deepEqual(await names('owner_id=nobody'), []);
+      const prices = (await list('owner_id=acme&sort=-price')).body.map((g: { price_per_hour: number }) => g.price_per_hour);
+      assert.deepEqual(prices, [2.1, 0.9, 0.7]);
+      // Pages of "me" are the caller's: the next link keeps owner_id=me and goes on with the same owner.
+      const first = await list('owner_id=me&limit=2', KEYS.provider);
+      const next = await call('GET', `/v1/marketplace/gpu/list?owner_id=me&limit=2&cursor=${first.headers.get('x-next-cursor')}`, { key: KEYS.provider });
+      assert.deepEqual([...first.body, ...next.body].map((g: { id: string }) => g.id), [ids[4], ids[2], ids[0]]);
+    });
+
     it('sorts by price, rating and memory both ways', async () => {
       const prices = async (q: string) => (await list(q)).body.map((g: { price_per_hour: number }) => g.price_per_hour);
       assert.deepEqual(await prices('sort=price'), [0.4, 0.7, 0.9, 2.1, 3.5]);
@@ -285,6 +300,8 @@ describe('GPU endpoints through the gateway', () => {
       ['memory_min=-4', 'memory_min'],
       ['cursor=garbage!!', 'cursor'],
       ['colour=red', 'colour'],
+      ['owner_id=a%20b', 'owner_id'],
+      ['owner_id=', 'owner_id'],
       ['price_min=3&price_max=1', 'price_min'],
       // Percent-escapes that are not UTF-8 (an encoded surrogate, a stray byte, a cut sequence).
       ['model=%ED%A0%80', 'model'],

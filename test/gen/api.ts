@@ -718,6 +718,7 @@ export interface paths {
                     price_max?: number;
                     region?: string;
                     miner_id?: string;
+                    owner_id?: string;
                     min_rating?: number;
                     sort?: "newest" | "price" | "-price" | "rating" | "-rating" | "memory" | "-memory";
                     cursor?: string;

@@ -51,6 +51,7 @@ async function reference(db: Knex, plan: ListPlan): Promise<string[]> {
   if (plan.memoryMin !== undefined) q.where('memory_gb', '>=', plan.memoryMin);
   if (plan.priceMax !== undefined) q.where('price_micro', '<=', plan.priceMax);
   if (plan.region) q.whereRaw('lower(region) = lower(?)', [plan.region]);
+  if (plan.ownerId) q.where('owner_id', plan.ownerId);
   if (plan.minRating !== undefined) q.where('average_rating', '>=', plan.minRating);
   const order = plan.sort.descending ? 'desc' : 'asc';
   const rows: { id: string }[] = await q.select('id').orderBy([{ column: plan.sort.column, order }, { column: 'id', order }]);
@@ -191,6 +192,36 @@ describe('GPU list search (registry store against PostgreSQL)', () => {
       assert.deepEqual(failed, [], `round ${round}`);
       assert.deepEqual(results.map((r) => (r as PromiseFulfilledResult<{ model: string }[]>).value.map((g) => g.model)),
         [[b, a], [a, b], [b, a], [a, b]], 'answered in the order given');
+    }
+  });
+
+  it("lists an owner's GPUs as the row check does, newest first through the owner's own index", async () => {
+    await db.raw(`
+      INSERT INTO gpus (id, owner_id, miner_id, hw_key, model, model_key, catalog_key, memory_gb, price_micro, online, last_heartbeat_at, created_at)
+      SELECT 'gpu_' || lpad((800000 + i)::text, 20, '0'), 'beta', 'rig-b', 'b:' || i, 'RTX 4090', 'rtx4090', 'rtx-4090', 24, 100000 * (1 + i % 7),
+        i % 2 = 0, now(), now() - (i || ' seconds')::interval
+      FROM generate_series(1, 300) AS i`);
+    await db.raw('ANALYZE gpus');
+    try {
+      for (const sort of SORTS) {
+        for (const extra of [{}, { available: true }]) {
+          const req = { sort, ownerId: 'beta', ...extra };
+          const ids = await walk(db, req);
+          assert.deepEqual(ids, await reference(db, planList(ListGpusRequest.fromPartial({ ...req, limit: 7 }))), JSON.stringify(req));
+          assert.equal(ids.length, 'available' in extra ? 150 : 300);
+          if (sort !== GpuSort.GPU_SORT_NEWEST) continue;
+          let read = 0;
+          for (const sql of await statements(db, planList(ListGpusRequest.fromPartial({ ...req, limit: 20 })))) {
+            const { rows } = await db.raw(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql.sql}`, sql.bindings);
+            read += rowsRead(rows[0]['QUERY PLAN'][0].Plan);
+          }
+          // Newest first (the console's fleet) walks the owner's own index and stops after the
+          // page; without it, the owner's 300 GPUs or acme's 2,400 would be read for each page.
+          assert.ok(read <= 50, `${JSON.stringify(req)} read ${read} GPU rows`);
+        }
+      }
+    } finally {
+      await db('gpus').where({ owner_id: 'beta' }).del();
     }
   });
 

@@ -74,6 +74,7 @@ interface ListQuery {
   price_max?: number;
   region?: string;
   miner_id?: string;
+  owner_id?: string;
   min_rating?: number;
   sort?: string;
   cursor?: string;
@@ -124,7 +125,7 @@ export function gpuRoutes(app: FastifyInstance, { registry, booking }: GatewayDe
       sort: q.sort ? SORT_BY_NAME[q.sort] : GpuSort.GPU_SORT_UNSPECIFIED,
       limit: q.limit,
       cursor: q.cursor ?? '',
-      ownerId: '',
+      ownerId: q.owner_id ?? '',
     });
     return { body: serializeList(gpus.map(gpuJson)), nextCursor };
   }, (q) => JSON.stringify(Object.entries(q).sort(([a], [b]) => a.localeCompare(b))));
@@ -135,7 +136,9 @@ export function gpuRoutes(app: FastifyInstance, { registry, booking }: GatewayDe
       response: answers(200, 'a page of GPUs', listOf('Gpu'), { headers: pageHeaders }),
     },
   }, async (request, reply) => {
-    const { body, nextCursor } = await fetchPage(request.query);
+    // owner_id=me: the caller's own GPUs (resolved here, so identical pages still share a call).
+    const query = request.query.owner_id?.toLowerCase() === 'me' ? { ...request.query, owner_id: callerOf(request).accountId } : request.query;
+    const { body, nextCursor } = await fetchPage(query);
     if (nextCursor) setNextLinks(request, reply, nextCursor);
     return reply.type('application/json; charset=utf-8').send(body);
   });

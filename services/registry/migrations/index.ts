@@ -8,10 +8,11 @@ import { migration005Offers } from './005_offers';
 import { migration006MinerTelemetry } from './006_miner_telemetry';
 import { migration007OneGpuPerUuid } from './007_one_gpu_per_uuid';
 import { migration008ModelSearch } from './008_model_search';
+import { migration009OwnerLists } from './009_owner_lists';
 
 /** The registry schema's migrations, oldest first. Append only. */
 export const registryMigrations: Migration[] = [
   migration001Gpus, eventTablesMigration, migration002BookingProjection, migration003ModelCatalogue,
   migration004RatingProjection, migration005Offers, migration006MinerTelemetry, migration007OneGpuPerUuid,
-  migration008ModelSearch,
+  migration008ModelSearch, migration009OwnerLists,
 ];
