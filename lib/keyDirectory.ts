@@ -6,8 +6,12 @@ import type { AsyncClient } from './grpcClient';
 
 /** Where keys are looked up: the accounts service (with a cache), or a fixed list (tests). */
 export interface KeyDirectory {
-  /** The account a presented key belongs to; undefined for a missing, unknown or revoked key. */
-  authenticate(presented: string | undefined): Promise<Caller | undefined>;
+  /**
+   * The account a presented key belongs to; undefined for a missing, unknown or revoked key.
+   * `fresh`: asked of the key store now, not answered from the cache (for requests that
+   * must not outlive a revocation, such as minting a new key).
+   */
+  authenticate(presented: string | undefined, options?: { fresh?: boolean }): Promise<Caller | undefined>;
   /**
    * Whether the key was valid recently, or is being looked up right now (cheap, no call):
    * such a key is let past the throttle on unknown ones, and concurrent uses of one key
@@ -39,19 +43,22 @@ export function accountsKeyDirectory(client: AsyncClient<AccountsServiceClient>,
     if (map.size > MAX_ENTRIES) map.delete(map.keys().next().value!);
   };
   return {
-    async authenticate(presented) {
+    async authenticate(presented, options = {}) {
       if (!presented) return undefined;
       const hash = sha256(presented);
       const id = hash.toString('hex');
+      const ask = () => client.authenticate({ caller: undefined, keySha256: hash }, { deadlineMs: 1000 }).then((res) => {
+        remember(answers, id, { caller: res.account, at: performance.now() });
+        if (res.account) remember(known, id, performance.now());
+        return res.account;
+      });
+      // A fresh answer shares no lookup: one already in flight may have started before a revocation.
+      if (options.fresh) return ask();
       const cached = answers.get(id);
       if (cached && performance.now() - cached.at < cacheMs) return cached.caller;
       let pending = inFlight.get(id);
       if (!pending) {
-        pending = client.authenticate({ caller: undefined, keySha256: hash }, { deadlineMs: 1000 }).then((res) => {
-          remember(answers, id, { caller: res.account, at: performance.now() });
-          if (res.account) remember(known, id, performance.now());
-          return res.account;
-        }).finally(() => inFlight.delete(id));
+        pending = ask().finally(() => inFlight.delete(id));
         inFlight.set(id, pending);
       }
       return pending;

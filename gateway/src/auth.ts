@@ -40,6 +40,14 @@ export function installAuth(app: FastifyInstance, deps: GatewayDeps): void {
       return sendProblem(reply.header('WWW-Authenticate', 'Bearer'), problem(401, 'unknown API key'));
     }
     const { caller } = admitted;
+    // A key revoked a moment ago may still be in the cache: minting a key with it would
+    // outlive the revocation, so these requests ask the key store again.
+    if (config?.freshKey) {
+      const now = await deps.keys.authenticate(presented, { fresh: true });
+      if (!now || now.accountId !== caller.accountId || now.role !== caller.role) {
+        return sendProblem(reply.header('WWW-Authenticate', 'Bearer'), problem(401, 'unknown API key'));
+      }
+    }
     if (caller.role === Role.ROLE_SERVICE) {
       return sendProblem(reply, problem(403, 'service keys are for the gRPC API; use a client, provider or admin key here'));
     }

@@ -54,5 +54,10 @@ declare module 'fastify' {
     public?: boolean;
     /** Roles allowed; absent means any authenticated role. */
     roles?: string[];
+    /**
+     * The key is checked with the key store at this request, never from the gateway's
+     * cache: requests that must not outlive a revocation (a new key, an account, admin money).
+     */
+    freshKey?: boolean;
   }
 }

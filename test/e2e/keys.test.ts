@@ -76,4 +76,21 @@ describe('API keys kept by the accounts service', function () {
       assert.ok(!logged.some((l) => l.includes(key)), `${key.slice(0, 12)}… found in a log line`);
     }
   });
+
+  it('a key revoked a moment ago mints no key (checked fresh, not from the cache), and an account holds at most 20 live keys', async () => {
+    assert.equal((await call('POST', '/v1/accounts', { key: KEYS.admin, body: { role: 'client', account_id: 'thief-target' } })).status, 201);
+    const stolen = (await call('POST', '/v1/accounts/thief-target/keys', { key: KEYS.admin, body: {} })).body;
+    // Used once, so the gateway has it cached; revoked; then at once used to mint a key.
+    assert.equal((await call('GET', '/v1/accounts/me', { key: stolen.key })).status, 200);
+    assert.equal((await call('DELETE', `/v1/keys/${stolen.key_id}`, { key: KEYS.admin })).status, 200);
+    const minted = await call('POST', '/v1/accounts/me/keys', { key: stolen.key, body: { label: 'survivor' } });
+    assert.equal(minted.status, 401, JSON.stringify(minted.body));
+    const live = (await call('GET', '/v1/accounts/thief-target/keys', { key: KEYS.admin })).body.filter((k: { revoked_at: string | null }) => !k.revoked_at);
+    assert.deepEqual(live, [], 'no key survived the revocation');
+    // The cap, raced: 30 requests at once for keys of one account make exactly 20.
+    const made = await Promise.all(Array.from({ length: 30 }, () => call('POST', '/v1/accounts/thief-target/keys', { key: KEYS.admin, body: {} })));
+    assert.equal(made.filter((r) => r.status === 201).length, 20);
+    const refused = made.filter((r) => r.status !== 201);
+    assert.ok(refused.every((r) => r.status === 409 && /20 live keys/.test(r.body.detail)), JSON.stringify(refused[0]?.body));
+  });
 });

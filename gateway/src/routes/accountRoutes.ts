@@ -8,6 +8,9 @@ import { answers, listOf, pageHeaders, ref } from '../answers';
 
 const ADMIN = { roles: ['admin'] };
 const USERS = { roles: ['client', 'provider', 'admin'] };
+/** Requests whose effect would outlive a revocation of the key that made them: checked fresh. */
+const ADMIN_FRESH = { ...ADMIN, freshKey: true };
+const USERS_FRESH = { ...USERS, freshKey: true };
 const accountParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
 const keyParams = { type: 'object', required: ['key_id'], properties: { key_id: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
 const label = { type: ['object', 'null'], additionalProperties: false, properties: { label: { type: 'string', maxLength: 100 } } } as const;
@@ -29,7 +32,7 @@ export function accountRoutes(app: FastifyInstance, { accounts }: GatewayDeps): 
     schema: { summary: 'Admin: create a client, provider or admin account', body: { type: 'object', additionalProperties: false, required: ['role'], properties: {
       role: { type: 'string', enum: ['client', 'provider', 'admin'] }, display_name: { type: 'string', maxLength: 100 }, account_id: { type: 'string', maxLength: 64 },
     }, examples: [{ role: 'client', display_name: 'Alice', account_id: 'alice' }] }, response: answers(201, 'created', ref('Account'), { problems: [409] }) },
-    config: ADMIN,
+    config: ADMIN_FRESH,
   }, async (request, reply) => {
     const { account } = await accounts.createAccount({
       caller: caller(request), role: ROLES[request.body.role], displayName: request.body.display_name ?? '', accountId: request.body.account_id ?? '',
@@ -49,7 +52,7 @@ export function accountRoutes(app: FastifyInstance, { accounts }: GatewayDeps): 
       summary: 'A new API key (`me`: a second key of yours, for rotation); the secret is shown in this answer only', params: accountParams, body: label,
       response: answers(201, 'the key, with its secret', ref('NewKey'), { problems: [409] }),
     },
-    config: USERS,
+    config: USERS_FRESH,
   }, async (request, reply) => {
     const { key, secret } = await accounts.createKey({ caller: caller(request), accountId: accountOf(request.params.id), label: request.body?.label ?? '' });
     return reply.code(201).send({ ...keyJson(key!), key: secret });
@@ -81,7 +84,7 @@ export function accountRoutes(app: FastifyInstance, { accounts }: GatewayDeps): 
           problems: [409], also: { 200: 'the same reference again: the first answer (Idempotent-Replayed: true)' },
           headers: { 'Idempotent-Replayed': { type: 'string', description: '"true" when the reference was used before' } },
         }),
-      }, config: ADMIN,
+      }, config: ADMIN_FRESH,
     }, async (request, reply) => {
       const res = await accounts[call]({
         caller: caller(request), accountId: request.params.id, amountMicro: parseMoney(request.body.amount, 'amount'), reference: request.body.reference,

@@ -43,6 +43,12 @@ export const accountsStore = {
     return db('api_keys').where({ account_id: accountId }).orderBy('created_at').select(KEY_COLUMNS);
   },
 
+  /** The account's live keys, counted with its row locked (FOR UPDATE): one key is added at a time. */
+  async liveKeys(trx: Knex, accountId: string): Promise<number> {
+    await trx('accounts').where({ account_id: accountId }).forUpdate().first('account_id');
+    return Number((await trx('api_keys').where({ account_id: accountId }).whereNull('revoked_at').count({ n: '*' }))[0].n);
+  },
+
   async key(db: Knex, keyId: string): Promise<KeyRow | undefined> {
     return db('api_keys').where({ key_id: keyId }).first(KEY_COLUMNS);
   },

@@ -36,6 +36,9 @@ const SOURCE = 'accounts';
 export const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
 /** gRPC handlers of aitbc.marketplace.v1.AccountsService. */
+/** Live (unrevoked) keys an account may hold at once: rotation needs two, not thousands. */
+export const MAX_LIVE_KEYS = 20;
+
 export function createAccountsHandlers(deps: AccountsHandlerDeps): ServiceBinding<AccountsServiceServer> {
   const { db, accounts, store, ledger, outbox } = deps;
   const earnings = createEarnings(db);
@@ -108,6 +111,10 @@ export function createAccountsHandlers(deps: AccountsHandlerDeps): ServiceBindin
         if (label.length > 100) throw invalid('label', 'must be at most 100 characters');
         const secret = generateKey(account.role);
         const key = await db.transaction(async (trx) => {
+          // Counted under the account's row lock, so concurrent requests cannot pass the cap together.
+          if ((await accounts.liveKeys(trx, account.account_id)) >= MAX_LIVE_KEYS) {
+            throw new DomainError('FAILED_PRECONDITION', `account ${account.account_id} has ${MAX_LIVE_KEYS} live keys, the most it may have; revoke one first`, 'account_id');
+          }
           const row = await accounts.addKey(trx, { key_id: newId('key'), account_id: account.account_id, key_sha256: sha256(secret), label });
           await outbox.enqueue(trx, [newEvent('account.key_created', SOURCE, account.account_id, { key: keyMessage(row) })]);
           return row;
