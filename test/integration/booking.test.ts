@@ -304,6 +304,14 @@ describe('booking service over gRPC, two replicas on one database', function () 
     })).booking!;
     const other = { accountId: 'booking', role: Role.ROLE_SERVICE };
     await expect(bookingA.client.endJob({ caller: other, bookingId: job.bookingId, outcome: JobOutcome.JOB_OUTCOME_MINER_FAILED }), 'NOT_FOUND');
+    // Booking for a client holds its money: only the agents (coordinator, market) may, not any service key.
+    const registryKey = { accountId: 'registry', role: Role.ROLE_SERVICE };
+    const before = Number((await replicas[0].db('bookings').count({ n: '*' }))[0].n);
+    await expect(bookingA.client.createBooking({
+      caller: registryKey, clientId: 'erin', gpuId: (await gpu('A4000', 400_000)).id, durationHours: 1, jobId: '', dryRun: false, idempotencyKey: '',
+    }), 'PERMISSION_DENIED');
+    await expect(bookingA.client.bookForJob({ caller: registryKey, clientId: 'erin', jobId: 'job-forged', durationHours: 1, idempotencyKey: '' }), 'PERMISSION_DENIED');
+    assert.equal(Number((await replicas[0].db('bookings').count({ n: '*' }))[0].n), before, 'nothing booked');
     const plain = (await bookingA.client.createBooking({
       caller: coordinator, clientId: 'erin', gpuId: (await gpu('A4000', 400_000)).id, durationHours: 1, jobId: '', dryRun: false, idempotencyKey: '',
     })).booking!;

@@ -29,6 +29,8 @@ export interface BookingConfig extends ServiceConfig {
   accountsAddr: string;
   /** Service accounts that may see every booking (the accounts service reconciling holds). */
   ledgerAccounts: string[];
+  /** Service accounts that may book for clients. */
+  agents: string[];
 }
 
 export function readBookingConfig(env: Env, defaults: CommonDefaults & { registryAddr?: string; pricingAddr?: string; accountsAddr?: string } = {}): BookingConfig {
@@ -45,6 +47,7 @@ export function readBookingConfig(env: Env, defaults: CommonDefaults & { registr
     // "none": bookings are not paid for (only to measure what the ledger costs).
     accountsAddr: r.string('ACCOUNTS_ADDR', defaults.accountsAddr ?? '127.0.0.1:50055').replace(/^none$/, ''),
     ledgerAccounts: r.string('LEDGER_ACCOUNTS', 'accounts').split(',').map((s) => s.trim()).filter(Boolean),
+    agents: r.string('BOOKING_AGENTS', 'coordinator,market').split(',').map((s) => s.trim()).filter(Boolean),
   }));
 }
 
@@ -69,7 +72,7 @@ export const startBooking = serviceStarter<BookingConfig, StartOptions & { prici
     const jobs = createJobs({ db, store, booker, registry: registry.client });
     const endNow = createEndings({ db, store, outbox });
     return {
-      bindings: [createBookingHandlers({ db, store, outbox, booker, endNow, jobs, ledgerAccounts: new Set(config.ledgerAccounts) })],
+      bindings: [createBookingHandlers({ db, store, outbox, booker, endNow, jobs, ledgerAccounts: new Set(config.ledgerAccounts), agents: new Set(config.agents) })],
       workers: [
         createExpirySweeper({ db, store, idempotency: idempotencyStore, outbox, logger, intervalMs: config.expiryIntervalMs }),
         createGpuReactions({ db, bus, logger, store, gpus: gpuSnapshotStore, outbox }),

@@ -25,6 +25,8 @@ export interface BookingHandlerDeps {
   jobs: ReturnType<typeof createJobs>;
   /** Service accounts that may see every booking (the accounts service, reconciling holds). */
   ledgerAccounts: ReadonlySet<string>;
+  /** Service accounts that may book for a client (its money is held): the coordinator and the market. */
+  agents: ReadonlySet<string>;
 }
 
 const RENTERS = [Role.ROLE_CLIENT, Role.ROLE_SERVICE];
@@ -38,6 +40,14 @@ const JOB_END: Partial<Record<JobOutcome, EndCause>> = {
 /** gRPC handlers of aitbc.marketplace.v1.BookingService: requests in, the booker, endings and jobs do the work. */
 export function createBookingHandlers(deps: BookingHandlerDeps): ServiceBinding<BookingServiceServer> {
   const { db, store, outbox, booker, endNow, jobs } = deps;
+
+  /** A service booking names the client who pays: only the agents may, not every service key. */
+  const mayBookFor = (caller: Caller) => {
+    if (caller.role === Role.ROLE_SERVICE && !deps.agents.has(caller.accountId)) {
+      throw new DomainError('PERMISSION_DENIED', `only ${[...deps.agents].join(' and ') || 'no service'} may book for clients, not ${caller.accountId} (BOOKING_AGENTS)`);
+    }
+    return caller;
+  };
 
   /** The booking a call acts on: by id (if the caller may act on it), or the caller's live booking on a GPU. */
   async function findBooking(conn: Knex, caller: Caller, bookingId: string, gpuId: string, lock: boolean): Promise<BookingRow> {
@@ -56,7 +66,7 @@ export function createBookingHandlers(deps: BookingHandlerDeps): ServiceBinding<
     definition: BookingServiceService,
     implementation: {
       async createBooking(req) {
-        const caller = requireCaller(req.caller, RENTERS);
+        const caller = mayBookFor(requireCaller(req.caller, RENTERS));
         return booker.book(caller, {
           clientId: caller.role === Role.ROLE_SERVICE ? req.clientId : caller.accountId, gpuId: req.gpuId, durationHours: req.durationHours,
           startTime: req.startTime, jobId: req.jobId, maxTotalCostMicro: req.maxTotalCostMicro, dryRun: req.dryRun, idempotencyKey: req.idempotencyKey,
@@ -111,7 +121,7 @@ export function createBookingHandlers(deps: BookingHandlerDeps): ServiceBinding<
       },
 
       async bookForJob(req) {
-        const caller = requireCaller(req.caller, [Role.ROLE_SERVICE]);
+        const caller = mayBookFor(requireCaller(req.caller, [Role.ROLE_SERVICE]));
         requireJobFields(req.clientId, req.jobId);
         return jobs.bookForJob(caller, req);
       },
