@@ -161,6 +161,12 @@ describe('the market through the gateway', function () {
   it('rejects a bid that expires unfilled (nothing held) and one its client cancels, which never fills later', async () => {
     const balance = async () => (await call('GET', '/v1/accounts/me/balance', { key: KEYS.client })).body;
     const held = (await balance()).held;
+    // A duration under a second is refused, not taken for "not given" (which would book an hour).
+    for (const hours of [0.0001, 0.0001388]) {
+      const tiny = await bid(KEYS.client, { provider: '*', capacity: 1, price: 2, gpu_model: 'no-such-gpu', duration_hours: hours });
+      assert.equal(tiny.status, 400, JSON.stringify(tiny.body));
+      assert.match(tiny.body.detail, /duration_hours: must be at least one second/);
+    }
     const soon = await bid(KEYS.client, { provider: '*', capacity: 1, price: 0.01, gpu_model: 'no-such-gpu', expires_at: new Date(Date.now() + 1500).toISOString() });
     assert.equal(soon.status, 202);
     await waitFor(async () => (await bidOf(soon.body.id)).status === 'rejected', 5000, 'the bid to expire');

@@ -95,7 +95,7 @@ export function marketRoutes(app: FastifyInstance, { market }: GatewayDeps): voi
     const b = request.body;
     const { bid } = await market.submitBid({
       caller: callerOf(request), provider: b.provider, capacity: b.capacity, priceMicro: parseMoney(b.price, 'price'), notes: b.notes ?? '',
-      durationSeconds: b.duration_hours ? Math.round(b.duration_hours * 3600) : 0, gpuModel: b.gpu_model ?? '', memoryMin: b.memory_min ?? 0,
+      durationSeconds: b.duration_hours === undefined || b.duration_hours === null ? 0 : bidSeconds(b.duration_hours), gpuModel: b.gpu_model ?? '', memoryMin: b.memory_min ?? 0,
       region: b.region ?? '', expiresAt: requestTime('expires_at', b.expires_at),
     });
     return reply.code(202).send(bidJson(bid!));
@@ -160,4 +160,14 @@ export function marketRoutes(app: FastifyInstance, { market }: GatewayDeps): voi
         models: s.models.map((m) => ({ model: m.model, online: m.online, booked: m.booked, median_price: toUnits(m.medianPriceMicro) })),
       };
     });
+}
+
+/**
+ * A bid's duration in whole seconds. Under half a second would round to 0, which the market
+ * takes for "not given" (one hour): refused instead, as a booking refuses it.
+ */
+function bidSeconds(hours: number): number {
+  const seconds = Math.round(hours * 3600);
+  if (!(seconds >= 1)) throw invalid('duration_hours', 'must be at least one second (0.0003 hours)');
+  return seconds;
 }
