@@ -37,6 +37,23 @@ describe('accounts and the ledger through the gateway', function () {
   });
   after(() => mesh?.stop());
 
+  it('moves no money for bookings refused because the window is taken, and pays for no booking that was never made', async () => {
+    const [owner, other] = [await newClient(10), await newClient(10)];
+    const gpuId = await newGpu(0.36);
+    assert.equal((await call('POST', `/v1/marketplace/gpu/${gpuId}/book`, { key: owner.key, body: { duration_hours: 1 } })).status, 201);
+    const entries = async (id: string) => Number((await mesh.db('accounts.ledger_entries').where({ account_id: id }).count({ n: '*' }))[0].n);
+    const before = await entries(other.id);
+    const refused = await Promise.all(Array.from({ length: 20 }, () => call('POST', `/v1/marketplace/gpu/${gpuId}/book`, { key: other.key, body: { duration_hours: 1 } })));
+    assert.deepEqual([...new Set(refused.map((r) => r.status))], [409]);
+    assert.equal(await entries(other.id), before, 'no hold and release pair per refused booking');
+    assert.deepEqual(await balance(other.key), { account_id: other.id, available: 10, held: 0, earnings: 0 });
+    // A hold given back (its booking never made) is no booking to pay for.
+    await mesh.db('accounts.holds').insert({ booking_id: 'bkg_nevermade0000000000', client_id: other.id, owner_id: 'acme', amount_micro: 1, status: 'released', deadline: new Date() });
+    const paid = await call('POST', '/v1/payments/send', { key: other.key, body: { booking_id: 'bkg_nevermade0000000000', amount: 1 } });
+    assert.equal(paid.status, 404, JSON.stringify(paid.body));
+    await settled();
+  });
+
   it('holds a booking while it runs, refunds the rest on release and pays the owner the charge less the fee', async () => {
     const client = await newClient(100);
     const gpuId = await newGpu(3.6); // 1,000 micro-AITBC a second

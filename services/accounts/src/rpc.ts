@@ -201,7 +201,8 @@ export function createAccountsHandlers(deps: AccountsHandlerDeps): ServiceBindin
       async sendPayment(req) {
         const caller = requireCaller(req.caller, [Role.ROLE_CLIENT]);
         const hold = isId(req.bookingId, 'bkg') ? await store.holds.get(db, req.bookingId) : undefined;
-        if (!hold || hold.client_id !== caller.accountId) throw notFound(`booking ${req.bookingId}`);
+        // A hold given back is a booking that was never made: there is nothing to pay for.
+        if (!hold || hold.client_id !== caller.accountId || hold.status === 'released') throw notFound(`booking ${req.bookingId}`);
         const taskId = req.taskId ? requireSafeText('task_id', req.taskId.trim()) : '';
         if (taskId.length > 128) throw invalid('task_id', 'must be at most 128 characters');
         return ledger.pay(caller.accountId, hold, req.amountMicro, taskId);

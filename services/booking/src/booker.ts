@@ -72,6 +72,11 @@ export function createBooker(deps: BookerDeps) {
       const taken = await store.overlaps(db, gpu.gpu_id, plan.start, plan.end);
       return { quote, wouldSucceed: !taken.length, reason: taken.length ? overlapConflict(gpu.gpu_id, taken, req.clientId).message : '', replayed: false };
     }
+    // A window already taken is refused before any money moves: otherwise every refused
+    // request would write a hold and its release into the client's ledger. The exclusion
+    // constraint still decides the races this read cannot see.
+    const taken = await store.overlaps(db, gpu.gpu_id, plan.start, plan.end);
+    if (taken.length) throw overlapConflict(gpu.gpu_id, taken, req.clientId);
     const row = newRow(caller, req, plan, gpu, quote);
     const response: CreateBookingResponse = { booking: bookingMessage(row), quote, wouldSucceed: true, reason: '', replayed: false };
     // Paid first: the total is held, then the booking inserted before the hold's deadline;
