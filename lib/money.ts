@@ -14,6 +14,11 @@ const RANGE = 'must be a non-negative amount of at most 9,000,000,000 AITBC with
  * Refuses negatives, more than 6 decimals, exponents and amounts above 9 billion.
  */
 export function parseMoney(value: unknown, field: string): number {
+  // From 2^33 AITBC up, a JSON number (a double) cannot hold 6 decimals: 8717854081.271348
+  // arrives as …271349. Such amounts are exact only as strings.
+  if (typeof value === 'number' && value >= 2 ** 33 && !Number.isInteger(value)) {
+    throw invalid(field, 'is too large to carry its decimals exactly as a JSON number; send it as a JSON string ("8717854081.271348")');
+  }
   const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : undefined;
   if (text === undefined) throw invalid(field, 'must be a number of AITBC');
   const match = DECIMAL.exec(text);

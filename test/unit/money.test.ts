@@ -20,6 +20,18 @@ describe('money', () => {
     assert.throws(() => parseMoney(null, 'price'), /price: must be a number/);
   });
 
+  it('refuses JSON numbers too large to carry 6 decimals, and takes them exactly as strings', () => {
+    // 8717854081.271348 as a double prints as …271349: one micro-AITBC would be changed silently.
+    assert.throws(() => parseMoney(8717854081.271348, 'amount'), /amount: is too large to carry its decimals exactly as a JSON number/);
+    assert.throws(() => parseMoney(2 ** 33 + 0.5, 'amount'), /as a JSON string/);
+    assert.equal(parseMoney('8717854081.271348', 'amount'), 8_717_854_081_271_348);
+    assert.equal(parseMoney(9_000_000_000, 'amount'), 9_000_000_000_000_000);
+    // Below 2^33 every 6-decimal amount survives the trip through a double.
+    fc.assert(fc.property(fc.integer({ min: 2 ** 32 * 1e6, max: 2 ** 33 * 1e6 - 1 }), (micro) => {
+      assert.equal(parseMoney(Number(formatMoney(micro)), 'x'), micro);
+    }), { numRuns: 5000 });
+  });
+
   it('formats micro-units back without float noise', () => {
     assert.equal(formatMoney(100_000), '0.1');
     assert.equal(formatMoney(1), '0.000001');
