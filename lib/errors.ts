@@ -82,15 +82,22 @@ export function fromDatabaseError(err: unknown): DomainError | undefined {
   return undefined;
 }
 
+/**
+ * The longest error message sent back. A message may quote the request (an id 300 KB long):
+ * trailers past the peer's header limit are dropped, and the call then hangs to its deadline.
+ */
+const MAX_MESSAGE = 1000;
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
 /** Turns any thrown value into a gRPC status object; unknown errors never leak their text. */
 export function toGrpcError(err: unknown): Partial<ServiceError> & { code: GrpcStatus } {
   err = fromDatabaseError(err) ?? err;
   if (err instanceof DomainError) {
     const metadata = new Metadata();
     metadata.set(DOMAIN_KEY, '1');
-    if (err.field) metadata.set(FIELD_KEY, err.field);
+    if (err.field) metadata.set(FIELD_KEY, clip(err.field, 200));
     if (err.details) metadata.set(DETAILS_KEY, Buffer.from(JSON.stringify(err.details)));
-    return { code: GRPC_CODE[err.code], details: err.message, metadata };
+    return { code: GRPC_CODE[err.code], details: clip(err.message, MAX_MESSAGE), metadata };
   }
   return { code: GrpcStatus.INTERNAL, details: 'internal error' };
 }

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { Caller, Role } from '../../lib/gen/aitbc/marketplace/v1/common';
 import type { Knex } from '../../lib/db';
-import { http, KEYS, LOG_LEVEL, SERVICE_KEYS, startTestMesh, type TestMesh } from '../support/testMesh';
+import { http, KEYS, LOG_LEVEL, SERVICE_KEYS, startTestMesh, testClient, type TestMesh } from '../support/testMesh';
+import type { DomainError } from '../../lib/errors';
+import { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
 
 /** A request whose only field is its caller (field 1 of every request message of the mesh). */
 function callerOnly(caller: Caller): Buffer {
@@ -127,6 +129,22 @@ describe('every gRPC method of every service refuses forged and missing credenti
     assert.equal(withKey?.code, grpc.status.INVALID_ARGUMENT, withKey?.details);
     assert.equal((await call(mesh.pricing!.address, method, Buffer.from([0xff, 0xff, 0xff]), SERVICE_KEYS.coordinator))?.code, grpc.status.INVALID_ARGUMENT);
     assert.equal((await call(mesh.pricing!.address, method, huge, KEYS.admin))?.code, grpc.status.UNAUTHENTICATED, "an admin's key is for the gateway, not the mesh");
+  });
+
+  it('answers a request that quotes a huge id with its status, not a hang (the message is clipped to fit the trailers)', async () => {
+    const registry = testClient(RegistryServiceClient, mesh.registry.address, 3000);
+    try {
+      for (const size of [20_000, 300_000]) {
+        const started = Date.now();
+        await assert.rejects(registry.client.getGpu({ caller: { accountId: 'alice', role: Role.ROLE_CLIENT }, id: `gpu_${'x'.repeat(size)}` }),
+          (err: DomainError) => err.code === 'NOT_FOUND' && err.message.length <= 1000);
+        assert.ok(Date.now() - started < 2000, `${size}: answered after ${Date.now() - started} ms`);
+      }
+      // The channel still works.
+      await assert.rejects(registry.client.getGpu({ caller: { accountId: 'alice', role: Role.ROLE_CLIENT }, id: 'gpu_aaaaaaaaaaaaaaaaaaaa' }), (err: DomainError) => err.code === 'NOT_FOUND');
+    } finally {
+      registry.close();
+    }
   });
 
   it("serves only MinerService and health on the registry's public port, and no reflection unless asked for", async () => {
