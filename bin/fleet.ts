@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { generateKey } from '../lib/apiKeys';
-import { ConfigReader } from '../lib/config';
+import { ConfigReader, readSubjectPrefix } from '../lib/config';
 import { runMain } from '../lib/lifecycle';
 import { ROOT } from '../lib/paths';
 import { ensureDatabase, FLEET_SERVICES, startFleet } from './fleetProcesses';
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const r = new ConfigReader(process.env);
   const databaseUrl = r.url('DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/aitbc_fleet')!;
   const natsUrl = r.url('NATS_URL', ['nats:', 'tls:'], 'nats://127.0.0.1:4222')!;
-  const natsPrefix = r.string('NATS_SUBJECT_PREFIX', 'aitbc');
+  const natsPrefix = readSubjectPrefix(r);
   const basePort = r.int('FLEET_BASE_PORT', 7100, 1024, 65_000);
   const replicas = r.int('FLEET_REPLICAS', 2, 1, 5);
   const gateways = r.int('FLEET_GATEWAYS', 2, 1, 5);

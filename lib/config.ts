@@ -59,6 +59,19 @@ export class ConfigReader {
     });
   }
 
+  /**
+   * A gRPC target: `host:port`, `[v6]:port`, `dns:///host:port`, `ipv4:a:p,b:p`, `ipv6:…`,
+   * `unix:path`, or `none` where a caller allows it. Anything else would start and then fail
+   * every call.
+   */
+  address(name: string, fallback: string): string {
+    return this.read(name, (env) => {
+      const raw = env[name]?.trim() || fallback;
+      if (!isTarget(raw)) throw new Error(`must be host:port (or dns:///host:port, ipv4:host:port,…, unix:path), got "${raw}"`);
+      return raw;
+    });
+  }
+
   url(name: string, protocols: string[], fallback?: string): string | undefined {
     return this.read(name, (env) => {
       const raw = env[name]?.trim() || fallback;
@@ -148,7 +161,7 @@ export function readCommon(r: ConfigReader, self: string, defaults: CommonDefaul
     databaseUrl: r.url('DATABASE_URL', ['postgres:', 'postgresql:'], databaseUrl) ?? required(r, 'DATABASE_URL'),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     natsUrl: r.url('NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']),
-    natsPrefix: r.string('NATS_SUBJECT_PREFIX', 'aitbc'),
+    natsPrefix: readSubjectPrefix(r),
     dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 500),
     // The deadline of every SQL statement a service runs (lock waits included).
     dbStatementTimeoutMs: r.int('DB_STATEMENT_TIMEOUT_MS', 10_000, 50, 600_000),
@@ -159,4 +172,24 @@ export function readCommon(r: ConfigReader, self: string, defaults: CommonDefaul
 function required(r: ConfigReader, name: string): string {
   r.problem(`${name} is required`);
   return '';
+}
+
+const HOST_PORT = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/;
+const IPV4_PORT = /^\d{1,3}(?:\.\d{1,3}){3}:(\d{1,5})$/;
+const portOk = (match: RegExpExecArray | null) => match !== null && Number(match[1]) >= 1 && Number(match[1]) <= 65535;
+
+/** Whether `text` is a gRPC target this mesh uses (see ConfigReader.address). */
+export function isTarget(text: string): boolean {
+  if (text === 'none' || /^unix:\S+$/.test(text) || /^ipv6:\S+$/.test(text)) return true;
+  if (text.startsWith('ipv4:')) return text.slice(5).split(',').every((part) => portOk(IPV4_PORT.exec(part)));
+  return portOk(HOST_PORT.exec(text.replace(/^dns:(?:\/\/[^/]*)?\//, '')));
+}
+
+/** NATS subjects are dot-separated tokens: a prefix with `*`, `>`, spaces or empty tokens would match or make other subjects. */
+export function readSubjectPrefix(r: ConfigReader): string {
+  const prefix = r.string('NATS_SUBJECT_PREFIX', 'aitbc');
+  if (prefix !== undefined && !/^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/.test(prefix)) {
+    r.problem(`NATS_SUBJECT_PREFIX must be letters, digits, "_" or "-", in dot-separated parts, got "${prefix}"`);
+  }
+  return prefix;
 }

@@ -73,10 +73,20 @@ export function startupFailureText(err: unknown): string {
   const taken = /EADDRINUSE[^\d]*?([\w.:[\]-]+:\d+)/.exec(String((err as Error)?.message ?? err));
   if (taken) {
     return `cannot listen on ${taken[1]}: the port is already in use (is the mesh or a service already running?). ` +
-      'Stop it, or choose free ports: PORT (gateway), MINER_PORT, REGISTRY_PORT, BOOKING_PORT, REVIEWS_PORT, PRICING_PORT, ACCOUNTS_PORT, MARKET_PORT.';
+      'Stop it, or choose free ports: PORT (gateway), MINER_PORT, REGISTRY_PORT, BOOKING_PORT, REVIEWS_PORT, PRICING_PORT, ACCOUNTS_PORT, MARKET_PORT, METRICS_PORT.';
+  }
+  const text = String((err as Error)?.message ?? err);
+  // What the environment gets wrong (a dependency down, a host that is not this machine's) is
+  // the person's to fix too: its message, without a stack.
+  const notHere = /(?:EADDRNOTAVAIL|ENOTFOUND|EAI_AGAIN|Name resolution failed for target)\D*?((?:[\w.-]+|\[[\w:.]+\]):\d+)/.exec(text);
+  if (notHere) return `cannot listen on ${notHere[1].replace(/^dns:/, '')}: it is not an address of this machine (check the *_HOST variables)`;
+  if (/^cannot reach /.test(text) || /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH/.test(text)) {
+    return `${firstLine(text)} (is it running? check DATABASE_URL and NATS_URL)`;
   }
   return err instanceof Error ? err.stack ?? err.message : String(err);
 }
+
+const firstLine = (text: string) => text.split('\n')[0].slice(0, 300);
 
 /**
  * A service's own entry point (`node dist/services/x/src/main.js`): read the config from

@@ -1,6 +1,6 @@
 import proxyAddr from '@fastify/proxy-addr';
 import type { FastifyInstance } from 'fastify';
-import { type ConfigReader, type Env, readConfig } from '../../lib/config';
+import { type ConfigReader, type Env, readConfig, readSubjectPrefix } from '../../lib/config';
 import { BookingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/booking';
 import { PricingServiceClient } from '../../lib/gen/aitbc/marketplace/v1/pricing';
 import { RegistryServiceClient } from '../../lib/gen/aitbc/marketplace/v1/registry';
@@ -50,12 +50,12 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> & {
     host: r.string('HOST', defaults.host ?? '127.0.0.1'),
     port: r.port('PORT', defaults.port ?? 8080),
     logLevel: r.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-    registryAddr: r.string('REGISTRY_ADDR', defaults.registryAddr ?? '127.0.0.1:50057'),
-    bookingAddr: r.string('BOOKING_ADDR', defaults.bookingAddr ?? '127.0.0.1:50052'),
-    accountsAddr: r.string('ACCOUNTS_ADDR', defaults.accountsAddr ?? '127.0.0.1:50055'),
-    marketAddr: r.string('MARKET_ADDR', defaults.marketAddr ?? '127.0.0.1:50056'),
-    pricingAddr: r.string('PRICING_ADDR', defaults.pricingAddr ?? '127.0.0.1:50054'),
-    reviewsAddr: r.string('REVIEWS_ADDR', defaults.reviewsAddr ?? '127.0.0.1:50053'),
+    registryAddr: r.address('REGISTRY_ADDR', defaults.registryAddr ?? '127.0.0.1:50057'),
+    bookingAddr: r.address('BOOKING_ADDR', defaults.bookingAddr ?? '127.0.0.1:50052'),
+    accountsAddr: r.address('ACCOUNTS_ADDR', defaults.accountsAddr ?? '127.0.0.1:50055'),
+    marketAddr: r.address('MARKET_ADDR', defaults.marketAddr ?? '127.0.0.1:50056'),
+    pricingAddr: r.address('PRICING_ADDR', defaults.pricingAddr ?? '127.0.0.1:50054'),
+    reviewsAddr: r.address('REVIEWS_ADDR', defaults.reviewsAddr ?? '127.0.0.1:50053'),
     security: readMeshSecurity(r, 'gateway', { apiKeys: defaults.apiKeys, serviceKey: defaults.serviceKey, callsOut: true }),
     trustProxy: readTrustProxy(r),
     // Below the CLI's 5 s timeout, so a slow backend becomes a 504 the CLI can show.
@@ -68,7 +68,7 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> & {
     rateLimitDatabaseUrl: r.url('RATE_LIMIT_DATABASE_URL', ['postgres:', 'postgresql:']),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     natsUrl: r.url('NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']),
-    natsPrefix: r.string('NATS_SUBJECT_PREFIX', 'aitbc'),
+    natsPrefix: readSubjectPrefix(r),
   }));
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { ConfigError, ConfigReader } from '../../lib/config';
+import { ConfigError, ConfigReader, isTarget, readConfig, readSubjectPrefix } from '../../lib/config';
+import { startupFailureText } from '../../lib/lifecycle';
 import { DomainError, type ErrorCode, fromGrpcError, HTTP_STATUS, toGrpcError } from '../../lib/errors';
 import { isId, newId } from '../../lib/ids';
 import { commonFilter } from '../../lib/events/natsBus';
@@ -112,5 +113,29 @@ describe('NATS consumer filters', () => {
     assert.equal(commonFilter(['aitbc.gpu.status_changed', 'aitbc.booking.ended']), 'aitbc.>');
     assert.equal(commonFilter(['aitbc.gpu.>', 'aitbc.gpu.registered']), 'aitbc.gpu.>');
     assert.equal(commonFilter(['a.x', 'b.y']), '>');
+  });
+});
+
+describe('start-up failures in words', () => {
+  it('says what to fix for a host that is not this machine, a dependency that is down, a taken port', () => {
+    const text = (message: string) => startupFailureText(new Error(message));
+    assert.equal(text('No address added out of total 1 resolved errors: [listen EADDRNOTAVAIL: address not available 8.8.8.8:19052]'),
+      'cannot listen on 8.8.8.8:19052: it is not an address of this machine (check the *_HOST variables)');
+    assert.equal(text('Name resolution failed for target dns:nohost.invalid:19052'),
+      'cannot listen on nohost.invalid:19052: it is not an address of this machine (check the *_HOST variables)');
+    assert.equal(text('connect ECONNREFUSED 127.0.0.1:1'), 'connect ECONNREFUSED 127.0.0.1:1 (is it running? check DATABASE_URL and NATS_URL)');
+    assert.match(text('cannot reach NATS at nats://127.0.0.1:1: CONNECTION_REFUSED'), /^cannot reach NATS .* \(is it running\?/);
+    assert.match(text('listen EADDRINUSE: address already in use 127.0.0.1:8080'), /^cannot listen on 127.0.0.1:8080: the port is already in use/);
+    assert.match(text('something else'), /^Error: something else\n\s+at /, 'anything else keeps its stack');
+  });
+
+  it('refuses gRPC targets and NATS prefixes that would start and then fail', () => {
+    for (const ok of ['127.0.0.1:50052', 'booking:50052', 'dns:///booking:50052', 'ipv4:127.0.0.1:7140,127.0.0.1:7141', '[::1]:50052', 'unix:/tmp/s', 'none']) {
+      assert.ok(isTarget(ok), ok);
+    }
+    for (const bad of ['::::', 'http://x:1', 'host', 'host:0', 'host:70000', 'ipv4:127.0.0.1', 'a b:1', '']) assert.ok(!isTarget(bad), bad);
+    assert.throws(() => readConfig({ NATS_SUBJECT_PREFIX: 'a b' }, (r) => readSubjectPrefix(r)), /NATS_SUBJECT_PREFIX must be letters/);
+    assert.throws(() => readConfig({ NATS_SUBJECT_PREFIX: 'x>' }, (r) => readSubjectPrefix(r)), /NATS_SUBJECT_PREFIX/);
+    assert.equal(readConfig({ NATS_SUBJECT_PREFIX: 'adv.team-1' }, (r) => readSubjectPrefix(r)), 'adv.team-1');
   });
 });

@@ -31,7 +31,7 @@ export function readAccountsConfig(env: Env, defaults: CommonDefaults & { bookin
     const config: AccountsConfig = {
       ...readCommon(r, 'accounts', defaults, true),
       ...readListen(r, 'ACCOUNTS_HOST', 'ACCOUNTS_PORT', 50055),
-      bookingAddr: r.string('BOOKING_ADDR', defaults.bookingAddr ?? '127.0.0.1:50052'),
+      bookingAddr: r.address('BOOKING_ADDR', defaults.bookingAddr ?? '127.0.0.1:50052'),
       // The platform's cut of every charge; 0 by default (basis points: 250 is 2.5%).
       feeBp: r.int('PLATFORM_FEE_BP', 0, 0, 10_000),
       openingBalanceMicro: 0,

@@ -37,15 +37,15 @@ export function readBookingConfig(env: Env, defaults: CommonDefaults & { registr
   return readConfig<BookingConfig>(env, (r) => ({
     ...readCommon(r, 'booking', defaults, true),
     ...readListen(r, 'BOOKING_HOST', 'BOOKING_PORT', 50052),
-    registryAddr: r.string('REGISTRY_ADDR', defaults.registryAddr ?? '127.0.0.1:50057'),
+    registryAddr: r.address('REGISTRY_ADDR', defaults.registryAddr ?? '127.0.0.1:50057'),
     // "none": no pricing service at all (every booking at its GPU's listed price).
-    pricingAddr: r.string('PRICING_ADDR', defaults.pricingAddr ?? '127.0.0.1:50054').replace(/^none$/, ''),
+    pricingAddr: r.address('PRICING_ADDR', defaults.pricingAddr ?? '127.0.0.1:50054').replace(/^none$/, ''),
     // Short: a slow pricing service must not make booking slow (the listed price is used).
     pricingDeadlineMs: r.int('PRICING_DEADLINE_MS', 300, 20, 10_000),
     expiryIntervalMs: r.int('EXPIRY_INTERVAL_MS', 250, 50, 60_000),
     rpcDeadlineMs: r.int('RPC_DEADLINE_MS', 3000, 50, 60_000),
     // "none": bookings are not paid for (only to measure what the ledger costs).
-    accountsAddr: r.string('ACCOUNTS_ADDR', defaults.accountsAddr ?? '127.0.0.1:50055').replace(/^none$/, ''),
+    accountsAddr: r.address('ACCOUNTS_ADDR', defaults.accountsAddr ?? '127.0.0.1:50055').replace(/^none$/, ''),
     ledgerAccounts: r.string('LEDGER_ACCOUNTS', 'accounts').split(',').map((s) => s.trim()).filter(Boolean),
     agents: r.string('BOOKING_AGENTS', 'coordinator,market').split(',').map((s) => s.trim()).filter(Boolean),
   }));

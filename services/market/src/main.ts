@@ -25,7 +25,7 @@ export function readMarketConfig(env: Env, defaults: CommonDefaults & { bookingA
   return readConfig<MarketConfig>(env, (r) => ({
     ...readCommon(r, 'market', defaults, true),
     ...readListen(r, 'MARKET_HOST', 'MARKET_PORT', 50056),
-    bookingAddr: r.string('BOOKING_ADDR', defaults.bookingAddr ?? '127.0.0.1:50052'),
+    bookingAddr: r.address('BOOKING_ADDR', defaults.bookingAddr ?? '127.0.0.1:50052'),
     fillLeadMs: r.int('BID_FILL_LEAD_MS', 3000, 100, 60_000),
     matchIntervalMs: r.int('BID_MATCH_INTERVAL_MS', 1000, 50, 60_000),
     matchBatch: r.int('BID_MATCH_BATCH', 500, 1, 10_000),

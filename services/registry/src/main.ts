@@ -39,7 +39,7 @@ export function readRegistryConfig(env: Env, defaults: CommonDefaults & { accoun
       ...readListen(r, 'REGISTRY_HOST', 'REGISTRY_PORT', 50057),
       minerHost: r.string('MINER_HOST', '127.0.0.1'),
       minerPort: r.port('MINER_PORT', 50051),
-      accountsAddr: r.string('ACCOUNTS_ADDR', defaults.accountsAddr ?? '127.0.0.1:50055'),
+      accountsAddr: r.address('ACCOUNTS_ADDR', defaults.accountsAddr ?? '127.0.0.1:50055'),
       heartbeatTtlSeconds,
       heartbeatIntervalSeconds: r.int('HEARTBEAT_INTERVAL_SECONDS', Math.max(1, Math.floor(heartbeatTtlSeconds / 3)), 1, 86_400),
       heartbeatFlushMs: r.int('HEARTBEAT_FLUSH_MS', 1000, 50, 10_000),
