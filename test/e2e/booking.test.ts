@@ -252,6 +252,31 @@ describe('booking through the gateway', function () {
     );
   });
 
+  it('lets a client hold at most 20 reservations that have not started, counted by the database under races', async () => {
+    const gpuId = await newGpu();
+    const hour = 3600_000;
+    const base = Math.ceil(Date.now() / hour) * hour + 48 * hour;
+    const reserve = (i: number) => book(gpuId, { start_time: new Date(base + i * 2 * hour).toISOString(), duration_hours: 0.01, total_cost: undefined }, KEYS.client2);
+    const releaseAll = async () => {
+      for (const b of await mesh.booking.db('bookings').where({ client_id: 'bob', status: 'active' })) {
+        assert.equal((await call('POST', `/v1/marketplace/bookings/${b.booking_id}/release`, { key: KEYS.client2 })).status, 200);
+      }
+    };
+    await releaseAll(); // what earlier tests left
+    const raced = await Promise.all(Array.from({ length: 25 }, (_, i) => reserve(i)));
+    assert.equal(raced.filter((r) => r.status === 201).length, 20, JSON.stringify(raced.map((r) => [r.status, r.body.reason ?? r.body.detail])));
+    const refused = raced.filter((r) => r.status !== 201);
+    assert.ok(refused.every((r) => r.status === 409 && r.body.reason === 'too_many_reservations'), JSON.stringify(refused[0]?.body));
+    const live = await mesh.booking.db('bookings').where({ client_id: 'bob', status: 'active' }).whereRaw('start_time > now()');
+    assert.equal(live.length, 20);
+    // Releasing one makes room for one; a booking that starts now is never counted.
+    const one = raced.find((r) => r.status === 201)!;
+    assert.equal((await call('POST', `/v1/marketplace/bookings/${one.body.booking_id}/release`, { key: KEYS.client2 })).status, 200);
+    assert.equal((await reserve(30)).status, 201);
+    assert.equal((await reserve(31)).status, 409);
+    await releaseAll();
+  });
+
   it('replays one booking for 20 concurrent and 100 sequential retries with one Idempotency-Key, and refuses another body (422)', async () => {
     const gpuId = await newGpu();
     const headers = { 'Idempotency-Key': `key-${gpuId}` };

@@ -30,6 +30,8 @@ export interface BookerDeps {
   registry: AsyncClient<RegistryServiceClient>;
   pricing: PricingPort;
   ledger: LedgerPort;
+  /** Reservations (bookings starting later) a client may hold at once: each blocks its window for others. */
+  maxReservations: number;
   now?: () => Date;
 }
 
@@ -77,6 +79,10 @@ export function createBooker(deps: BookerDeps) {
     // constraint still decides the races this read cannot see.
     const taken = await store.overlaps(db, gpu.gpu_id, plan.start, plan.end);
     if (taken.length) throw overlapConflict(gpu.gpu_id, taken, req.clientId);
+    // The cap is on what clients reserve themselves; the agents' bookings for them (bid fills
+    // starting a few seconds ahead, a coordinator's jobs) are theirs to pace.
+    const capped = plan.reservation && caller.accountId === req.clientId;
+    if (capped) await requireReservationRoom(db, req.clientId);
     const row = newRow(caller, req, plan, gpu, quote);
     const response: CreateBookingResponse = { booking: bookingMessage(row), quote, wouldSucceed: true, reason: '', replayed: false };
     // Paid first: the total is held, then the booking inserted before the hold's deadline;
@@ -108,13 +114,19 @@ export function createBooker(deps: BookerDeps) {
     const refused = async () => (deadline && await store.passed(db, deadline)
       ? new DomainError('UNAVAILABLE', 'booking took longer than its payment hold allows; nothing was booked, retry')
       : gpuOffline(row.gpu_id));
-    if (!key && !plan.jobId) {
+    const capped = plan.reservation && caller.accountId === row.client_id;
+    if (!key && !plan.jobId && !capped) {
       if (!(await store.insert(db, outbox, row, event, deadline))) throw await refused();
       return response;
     }
     return db.transaction(async (trx) => {
       // Racing inserts for one job would each wait on the other's constraint and deadlock.
       if (plan.jobId) await store.lockJob(trx, row.client_id, plan.jobId);
+      // Counted again with the client's reservations locked: racing requests cannot pass the cap together.
+      if (capped) {
+        await store.lockReservations(trx, row.client_id);
+        await requireReservationRoom(trx, row.client_id);
+      }
       if (key && !(await idempotency.claim(trx, caller.accountId, key, plan.requestHash))) {
         // A concurrent request with this key committed first: answer as it did.
         return replay((await idempotency.find(trx, caller.accountId, key))!, plan.requestHash);
@@ -123,6 +135,19 @@ export function createBooker(deps: BookerDeps) {
       if (key) await idempotency.saveResponse(trx, caller.accountId, key, Buffer.from(CreateBookingResponse.encode(response).finish()));
       return response;
     });
+  }
+
+  /**
+   * Reservations cost nothing until they start and can be released free before: without a
+   * cap one client could hold every GPU's future for days (200 one-second reservations an
+   * hour apart, all released at the last moment).
+   */
+  async function requireReservationRoom(conn: Knex, clientId: string): Promise<void> {
+    const held = await store.reservationsOf(conn, clientId);
+    if (held >= deps.maxReservations) {
+      throw new DomainError('FAILED_PRECONDITION', `you hold ${held} reservations that have not started, the most a client may (MAX_RESERVATIONS_PER_CLIENT); release one, or book to start now`,
+        'start_time', { reason: 'too_many_reservations' });
+    }
   }
 
   async function quoteFor(gpu: KnownGpu, plan: BookingPlan): Promise<Quote> {

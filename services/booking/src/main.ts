@@ -31,6 +31,7 @@ export interface BookingConfig extends ServiceConfig {
   ledgerAccounts: string[];
   /** Service accounts that may book for clients. */
   agents: string[];
+  maxReservations: number;
 }
 
 export function readBookingConfig(env: Env, defaults: CommonDefaults & { registryAddr?: string; pricingAddr?: string; accountsAddr?: string } = {}): BookingConfig {
@@ -48,6 +49,7 @@ export function readBookingConfig(env: Env, defaults: CommonDefaults & { registr
     accountsAddr: r.address('ACCOUNTS_ADDR', defaults.accountsAddr ?? '127.0.0.1:50055').replace(/^none$/, ''),
     ledgerAccounts: r.string('LEDGER_ACCOUNTS', 'accounts').split(',').map((s) => s.trim()).filter(Boolean),
     agents: r.string('BOOKING_AGENTS', 'coordinator,market').split(',').map((s) => s.trim()).filter(Boolean),
+    maxReservations: r.int('MAX_RESERVATIONS_PER_CLIENT', 20, 0, 100_000),
   }));
 }
 
@@ -68,7 +70,7 @@ export const startBooking = serviceStarter<BookingConfig, StartOptions & { prici
     const accountsClient = config.accountsAddr ? connect(AccountsServiceClient, config.accountsAddr, config.rpcDeadlineMs, auth) : undefined;
     const ledger = accountsClient ? accountsLedger(accountsClient.client, logger) : noLedger;
     const store = bookingStore;
-    const booker = createBooker({ db, store, gpus: gpuSnapshotStore, idempotency: idempotencyStore, outbox, registry: registry.client, pricing, ledger });
+    const booker = createBooker({ db, store, gpus: gpuSnapshotStore, idempotency: idempotencyStore, outbox, registry: registry.client, pricing, ledger, maxReservations: config.maxReservations });
     const jobs = createJobs({ db, store, booker, registry: registry.client });
     const endNow = createEndings({ db, store, outbox });
     return {

@@ -128,6 +128,16 @@ export const bookingStore = {
     await trx.raw('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [`job:${clientId}:${jobId}`]);
   },
 
+  async lockReservations(trx: Knex, clientId: string): Promise<void> {
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [`reservations:${clientId}`]);
+  },
+
+  /** The live bookings a client made itself that have not started yet. */
+  async reservationsOf(db: Knex, clientId: string): Promise<number> {
+    const [{ n }] = await db('bookings').where({ client_id: clientId, booked_by: clientId, status: 'active' }).whereRaw('start_time > now()').count({ n: '*' });
+    return Number(n);
+  },
+
   async activeForJob(db: Knex, clientId: string, jobId: string): Promise<BookingRow | undefined> {
     return db<BookingRow>('bookings').where({ client_id: clientId, job_id: jobId, status: 'active' }).first();
   },
