@@ -219,6 +219,10 @@ describe('booking through the gateway', function () {
         const codes = results.map((r) => r.status);
         assert.equal(codes.filter((c) => c === 201).length, 1, `round ${round}: ${codes.join(',')}`);
         assert.equal(codes.filter((c) => c === 409).length, 49, `round ${round}: ${JSON.stringify(results.filter((r) => r.status !== 201 && r.status !== 409).slice(0, 3))}`);
+        // Each is told when the GPU is free: racing inserts take turns, none is a deadlock's victim ("retry").
+        const unclear = results.map((r) => ({ status: r.status, ...(r.body as { booked_until?: string; detail?: string }) }))
+          .filter((r) => r.status === 409 && !r.booked_until);
+        assert.deepEqual(unclear.map((r) => r.detail), [], `round ${round}`);
         const winner = results.find((r) => r.status === 201)!.body as { client_id: string };
         const key = winner.client_id === 'alice' ? KEYS.client : KEYS.client2;
         assert.equal((await release(gpuId, key)).status, 200);

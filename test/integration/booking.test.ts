@@ -78,6 +78,20 @@ describe('booking service over gRPC, two replicas on one database', function () 
     assert.ok(rows.every((r: { status: string; end_reason: string }) => r.status === 'completed' && r.end_reason === 'expired'));
   });
 
+  it('refuses racing bookings of one window through two replicas as overlaps, never as a deadlock', async () => {
+    const g = await gpu('L4', 800_000);
+    for (let round = 0; round < 3; round++) {
+      const results = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => (i % 2 ? bookingA : bookingB).client.createBooking({
+        caller: client, gpuId: g.id, durationHours: 1, jobId: '', dryRun: false, idempotencyKey: '', clientId: '',
+      })));
+      const won = results.filter((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ booking?: { bookingId: string } }>[];
+      assert.equal(won.length, 1, `round ${round}`);
+      const lost = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as DomainError);
+      assert.deepEqual(lost.filter((e) => !/already booked until|you already hold booking/.test(e.message)).map((e) => `${e.code}: ${e.message}`), [], `round ${round}`);
+      await bookingA.client.releaseBooking({ caller: client, bookingId: won[0].value.booking!.bookingId, gpuId: '' });
+    }
+  });
+
   it('lets the coordinator find the cheapest match, book it for a job (once), and end the job', async () => {
     await gpu('H100 80GB', 4_000_000, 'us-east');
     const cheap = await gpu('H100 80GB', 3_000_000, 'us-east');

@@ -78,11 +78,16 @@ export const bookingStore = {
    */
   async insert(db: Knex, outbox: Outbox, row: BookingRow, event: EventEnvelope, deadline?: Date): Promise<boolean> {
     const rows = await outbox.withChange(db, {
+      // Inserts of one GPU take turns (a transaction advisory lock, taken before the row goes
+      // in): two racing inserts of overlapping windows otherwise each wait on the other's
+      // exclusion check, and PostgreSQL ends one as a deadlock after a second. In turn, the
+      // second sees the first committed and is refused as an overlap at once.
       sql: `INSERT INTO bookings SELECT (json_populate_record(null::bookings, ?::json)).*
-            WHERE EXISTS (SELECT 1 FROM gpus WHERE gpu_id = ? AND online AND unregistered_at IS NULL FOR SHARE)
+            WHERE (SELECT true FROM (SELECT pg_advisory_xact_lock(hashtextextended(?, 0))) AS turn)
+              AND EXISTS (SELECT 1 FROM gpus WHERE gpu_id = ? AND online AND unregistered_at IS NULL FOR SHARE)
               AND (?::timestamptz IS NULL OR now() < ?::timestamptz)
             RETURNING booking_id`,
-      bindings: [JSON.stringify(row), row.gpu_id, deadline ?? null, deadline ?? null],
+      bindings: [JSON.stringify(row), `gpu-bookings:${row.gpu_id}`, row.gpu_id, deadline ?? null, deadline ?? null],
     }, [event]);
     return rows.length === 1;
   },
