@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { presentedKey } from '../../lib/apiKeys';
 import { FAILED_AUTH } from '../../lib/callAuth';
@@ -52,6 +53,7 @@ export function installAuth(app: FastifyInstance, deps: GatewayDeps): void {
       return sendProblem(reply, problem(403, 'service keys are for the gRPC API; use a client, provider or admin key here'));
     }
     request.caller = caller;
+    request.keySha256 = createHash('sha256').update(presented, 'utf8').digest();
     const wait = limiter ? await limiter.take(`${caller.role}:${caller.accountId}`) : 0;
     if (wait) {
       metrics.rateLimited('gateway');

@@ -48,6 +48,8 @@ export interface GatewayDeps {
 declare module 'fastify' {
   interface FastifyRequest {
     caller?: Caller;
+    /** SHA-256 of the API key the request came with (set with `caller`). */
+    keySha256?: Buffer;
   }
   interface FastifyContextConfig {
     /** No API key needed (health, docs). */

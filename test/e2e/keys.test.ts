@@ -85,8 +85,27 @@ describe('API keys kept by the accounts service', function () {
     assert.equal((await call('DELETE', `/v1/keys/${stolen.key_id}`, { key: KEYS.admin })).status, 200);
     const minted = await call('POST', '/v1/accounts/me/keys', { key: stolen.key, body: { label: 'survivor' } });
     assert.equal(minted.status, 401, JSON.stringify(minted.body));
+    // Nor does it pay (irreversible) or leave a standing order behind.
+    assert.equal((await call('POST', '/v1/payments/send', { key: stolen.key, body: { booking_id: 'bkg_aaaaaaaaaaaaaaaaaaaa', amount: 1 } })).status, 401);
+    assert.equal((await call('POST', '/v1/marketplace/bids', { key: stolen.key, body: { provider: '*', capacity: 1, price: 1 } })).status, 401);
     const live = (await call('GET', '/v1/accounts/thief-target/keys', { key: KEYS.admin })).body.filter((k: { revoked_at: string | null }) => !k.revoked_at);
     assert.deepEqual(live, [], 'no key survived the revocation');
+    // Racing its own revocation: every key minted with it is made before the revocation
+    // commits (the revocation waits for the mint holding the key's row), never after.
+    for (let round = 0; round < 5; round++) {
+      const racer = (await call('POST', '/v1/accounts/thief-target/keys', { key: KEYS.admin, body: {} })).body;
+      assert.equal((await call('GET', '/v1/accounts/me', { key: racer.key })).status, 200);
+      const [revoke, ...mints] = await Promise.all([
+        call('DELETE', `/v1/accounts/me/keys/${racer.key_id}`, { key: racer.key }),
+        ...Array.from({ length: 4 }, () => call('POST', '/v1/accounts/me/keys', { key: racer.key, body: { label: 'racer' } })),
+      ]);
+      assert.equal(revoke.status, 200);
+      const revokedAt = new Date(revoke.body.revoked_at).getTime();
+      for (const m of mints.filter((r) => r.status === 201)) {
+        assert.ok(new Date(m.body.created_at).getTime() <= revokedAt, `minted at ${m.body.created_at}, after the revocation at ${revoke.body.revoked_at}`);
+      }
+      for (const m of mints.filter((r) => r.status === 201)) assert.equal((await call('DELETE', `/v1/keys/${m.body.key_id}`, { key: KEYS.admin })).status, 200);
+    }
     // The cap, raced: 30 requests at once for keys of one account make exactly 20.
     const made = await Promise.all(Array.from({ length: 30 }, () => call('POST', '/v1/accounts/thief-target/keys', { key: KEYS.admin, body: {} })));
     assert.equal(made.filter((r) => r.status === 201).length, 20);

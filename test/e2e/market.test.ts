@@ -165,7 +165,7 @@ describe('the market through the gateway', function () {
     for (const hours of [0.0001, 0.0001388]) {
       const tiny = await bid(KEYS.client, { provider: '*', capacity: 1, price: 2, gpu_model: 'no-such-gpu', duration_hours: hours });
       assert.equal(tiny.status, 400, JSON.stringify(tiny.body));
-      assert.match(tiny.body.detail, /duration_hours: must be at least one second/);
+      assert.match(tiny.body.detail, /duration_hours: must round to at least one second/);
     }
     const soon = await bid(KEYS.client, { provider: '*', capacity: 1, price: 0.01, gpu_model: 'no-such-gpu', expires_at: new Date(Date.now() + 1500).toISOString() });
     assert.equal(soon.status, 202);

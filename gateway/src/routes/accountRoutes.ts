@@ -54,7 +54,9 @@ export function accountRoutes(app: FastifyInstance, { accounts }: GatewayDeps): 
     },
     config: USERS_FRESH,
   }, async (request, reply) => {
-    const { key, secret } = await accounts.createKey({ caller: caller(request), accountId: accountOf(request.params.id), label: request.body?.label ?? '' });
+    const { key, secret } = await accounts.createKey({
+      caller: caller(request), accountId: accountOf(request.params.id), label: request.body?.label ?? '', presenterKeySha256: request.keySha256 ?? Buffer.alloc(0),
+    });
     return reply.code(201).send({ ...keyJson(key!), key: secret });
   });
 
@@ -118,7 +120,7 @@ export function accountRoutes(app: FastifyInstance, { accounts }: GatewayDeps): 
       },
       examples: [{ booking_id: 'bkg_2h4j6k8m0n2p4q6r8s0t', amount: 1.5, task_id: 'task-42' }],
     }, response: answers(201, 'paid', ref('Transaction'), { problems: [402, 409], also: { 200: 'the same task again: the first answer' } }) },
-    config: { roles: ['client'] },
+    config: { roles: ['client'], freshKey: true },
   }, async (request, reply) => {
     const res = await accounts.sendPayment({
       caller: caller(request), bookingId: request.body.booking_id, amountMicro: parseMoney(request.body.amount, 'amount'), taskId: request.body.task_id ?? '',

@@ -90,7 +90,8 @@ export function marketRoutes(app: FastifyInstance, { market }: GatewayDeps): voi
       summary: 'A standing order for `capacity` GPUs at most `price` per GPU-hour; it fills itself, all at once (202)', body: bidBody,
       response: answers(202, 'taken: pending until it fills, expires or is cancelled', ref('Bid'), { problems: [402, 409] }),
     },
-    config: { roles: ['client'] },
+    // A standing order outlives its request: not made with a key revoked a moment ago.
+    config: { roles: ['client'], freshKey: true },
   }, async (request, reply) => {
     const b = request.body;
     const { bid } = await market.submitBid({
@@ -168,6 +169,6 @@ export function marketRoutes(app: FastifyInstance, { market }: GatewayDeps): voi
  */
 function bidSeconds(hours: number): number {
   const seconds = Math.round(hours * 3600);
-  if (!(seconds >= 1)) throw invalid('duration_hours', 'must be at least one second (0.0003 hours)');
+  if (!(seconds >= 1)) throw invalid('duration_hours', 'must round to at least one second (0.00014 hours)');
   return seconds;
 }

@@ -43,6 +43,12 @@ export const accountsStore = {
     return db('api_keys').where({ account_id: accountId }).orderBy('created_at').select(KEY_COLUMNS);
   },
 
+  /** Whether the key with this hash is live, its row locked (FOR UPDATE) until the transaction ends. */
+  async liveKeyLocked(trx: Knex, keySha256: Buffer): Promise<boolean> {
+    const row = await trx('api_keys').where({ key_sha256: keySha256 }).forUpdate().first('revoked_at');
+    return row !== undefined && row.revoked_at === null;
+  },
+
   /** The account's live keys, counted with its row locked (FOR UPDATE): one key is added at a time. */
   async liveKeys(trx: Knex, accountId: string): Promise<number> {
     await trx('accounts').where({ account_id: accountId }).forUpdate().first('account_id');
@@ -56,7 +62,9 @@ export const accountsStore = {
   /** Revokes a key (once: a second revoke keeps the first time). */
   async revoke(db: Knex, keyId: string): Promise<KeyRow | undefined> {
     const [row] = await db('api_keys').where({ key_id: keyId })
-      .update({ revoked_at: db.raw('coalesce(revoked_at, now())') }).returning(KEY_COLUMNS);
+      // clock_timestamp(): when the row was changed, after any mint holding it committed (a
+      // transaction's now() is its start, which may come before that mint).
+      .update({ revoked_at: db.raw('coalesce(revoked_at, clock_timestamp())') }).returning(KEY_COLUMNS);
     return row;
   },
 

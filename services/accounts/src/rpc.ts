@@ -111,6 +111,11 @@ export function createAccountsHandlers(deps: AccountsHandlerDeps): ServiceBindin
         if (label.length > 100) throw invalid('label', 'must be at most 100 characters');
         const secret = generateKey(account.role);
         const key = await db.transaction(async (trx) => {
+          // The asking key, locked as a revocation locks it: a revocation that committed first
+          // refuses this; one that comes later waits for this to commit (it came after).
+          if (req.presenterKeySha256.length && !(await accounts.liveKeyLocked(trx, Buffer.from(req.presenterKeySha256)))) {
+            throw new DomainError('UNAUTHENTICATED', 'the key asking was revoked');
+          }
           // Counted under the account's row lock, so concurrent requests cannot pass the cap together.
           if ((await accounts.liveKeys(trx, account.account_id)) >= MAX_LIVE_KEYS) {
             throw new DomainError('FAILED_PRECONDITION', `account ${account.account_id} has ${MAX_LIVE_KEYS} live keys, the most it may have; revoke one first`, 'account_id');

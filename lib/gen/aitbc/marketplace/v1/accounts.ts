@@ -125,6 +125,11 @@ export interface CreateKeyRequest {
   caller?: Caller | undefined;
   accountId: string;
   label: string;
+  /**
+   * SHA-256 of the API key that asks (the gateway passes it): that key must still be live
+   * when the new one is made, checked in the same transaction as a revocation would be.
+   */
+  presenterKeySha256: Buffer;
 }
 
 export interface CreateKeyResponse {
@@ -1780,7 +1785,7 @@ export const GetAccountResponse: MessageFns<GetAccountResponse> = {
 };
 
 function createBaseCreateKeyRequest(): CreateKeyRequest {
-  return { caller: undefined, accountId: "", label: "" };
+  return { caller: undefined, accountId: "", label: "", presenterKeySha256: Buffer.alloc(0) };
 }
 
 export const CreateKeyRequest: MessageFns<CreateKeyRequest> = {
@@ -1793,6 +1798,9 @@ export const CreateKeyRequest: MessageFns<CreateKeyRequest> = {
     }
     if (message.label !== "") {
       writer.uint32(26).string(message.label);
+    }
+    if (message.presenterKeySha256.length !== 0) {
+      writer.uint32(34).bytes(message.presenterKeySha256);
     }
     return writer;
   },
@@ -1834,6 +1842,14 @@ export const CreateKeyRequest: MessageFns<CreateKeyRequest> = {
             message.label = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.presenterKeySha256 = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1855,6 +1871,11 @@ export const CreateKeyRequest: MessageFns<CreateKeyRequest> = {
         ? globalThis.String(object.account_id)
         : "",
       label: isSet(object.label) ? globalThis.String(object.label) : "",
+      presenterKeySha256: isSet(object.presenterKeySha256)
+        ? Buffer.from(bytesFromBase64(object.presenterKeySha256))
+        : isSet(object.presenter_key_sha256)
+        ? Buffer.from(bytesFromBase64(object.presenter_key_sha256))
+        : Buffer.alloc(0),
     };
   },
 
@@ -1869,6 +1890,9 @@ export const CreateKeyRequest: MessageFns<CreateKeyRequest> = {
     if (message.label !== "") {
       obj.label = message.label;
     }
+    if (message.presenterKeySha256.length !== 0) {
+      obj.presenterKeySha256 = base64FromBytes(message.presenterKeySha256);
+    }
     return obj;
   },
 
@@ -1882,6 +1906,7 @@ export const CreateKeyRequest: MessageFns<CreateKeyRequest> = {
       : undefined;
     message.accountId = object.accountId ?? "";
     message.label = object.label ?? "";
+    message.presenterKeySha256 = object.presenterKeySha256 ?? Buffer.alloc(0);
     return message;
   },
 };
