@@ -236,7 +236,10 @@ describe('web console', function () {
       await page.goto(`${mesh.url}/#/gpus/${id}`);
       await page.getByRole('alert').filter({ hasText: 'not found' }).waitFor();
     }
-    assert.deepEqual(asked.filter((p) => p.startsWith('/v1/marketplace')), [], 'fetch would have resolved the dots to /v1/marketplace/');
+    // What the shell itself asks for (the signed-in account, the GPU list behind the page, live
+    // events) is fine; the dots resolved would have asked for /v1/marketplace/ or …/gpu/.
+    const shell = new Set(['/v1/accounts/me', '/v1/marketplace/gpu/list', '/v1/events/gpus']);
+    assert.deepEqual(asked.filter((p) => p.startsWith('/v1/') && !shell.has(p)), [], 'fetch would have resolved the dots');
   });
 
   it('no page logged an error', () => {
