@@ -53,7 +53,8 @@ export function installAuth(app: FastifyInstance, deps: GatewayDeps): void {
       return sendProblem(reply, problem(403, 'service keys are for the gRPC API; use a client, provider or admin key here'));
     }
     request.caller = caller;
-    request.keySha256 = createHash('sha256').update(presented, 'utf8').digest();
+    // Only the routes that must not outlive a revocation pass it on (a new key is checked against it).
+    if (config?.freshKey) request.keySha256 = createHash('sha256').update(presented, 'utf8').digest();
     const wait = limiter ? await limiter.take(`${caller.role}:${caller.accountId}`) : 0;
     if (wait) {
       metrics.rateLimited('gateway');
