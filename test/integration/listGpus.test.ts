@@ -10,7 +10,7 @@ import { registerInventory } from '../../services/registry/src/registerInventory
 import { createOutbox } from '../../lib/events/outbox';
 import { Role } from '../../lib/caller';
 import { seededRandom } from '../../bench/listQueries';
-import { registryTestDb } from '../support/registryDatabase';
+import { registrySuiteDb } from '../support/registryDatabase';
 
 const id = (n: number) => `gpu_${String(n).padStart(20, '0')}`;
 // 40 names that all match "RTX*": more than one index walk per name would take.
@@ -59,12 +59,10 @@ async function reference(db: Knex, plan: ListPlan): Promise<string[]> {
 }
 
 describe('GPU list search (registry store against PostgreSQL)', () => {
-  let registryDb: Awaited<ReturnType<typeof registryTestDb>> | undefined;
   let db: Knex;
 
-  before(async () => {
-    registryDb = await registryTestDb();
-    db = registryDb.db;
+  registrySuiteDb(async (made) => {
+    db = made;
     // Ties on purpose (few prices, ratings and sizes): the id must break them.
     await db.raw(`
       INSERT INTO gpus (id, owner_id, miner_id, hw_key, model, model_key, catalog_key, memory_gb, region, price_micro, online,
@@ -79,7 +77,6 @@ describe('GPU list search (registry store against PostgreSQL)', () => {
       JSON.stringify(Object.fromEntries(MODELS.map((m) => [m, modelKeyOf(m)])))]);
     await db.raw('ANALYZE gpus');
   });
-  after(() => registryDb?.close());
 
   it('answers every filter and sort exactly as checking each row would, page after page', async () => {
     const random = seededRandom(7);

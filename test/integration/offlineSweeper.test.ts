@@ -5,23 +5,20 @@ import { createLogger } from '../../lib/logger';
 import { createHeartbeatDeadlines } from '../../services/registry/src/heartbeatDeadlines';
 import { createOfflineSweeper } from '../../services/registry/src/offlineSweeper';
 import { registryStore } from '../../services/registry/src/store';
-import { registryTestDb } from '../support/registryDatabase';
+import { registrySuiteDb } from '../support/registryDatabase';
 
 const id = (n: number) => `gpu_${String(n).padStart(20, '0')}`;
 
 describe('offline sweeper (against PostgreSQL)', () => {
-  let registryDb: Awaited<ReturnType<typeof registryTestDb>> | undefined;
   let db: Knex;
 
-  before(async () => {
-    registryDb = await registryTestDb();
-    db = registryDb.db;
+  registrySuiteDb(async (made) => {
+    db = made;
     await db.raw(`
       INSERT INTO gpus (id, owner_id, miner_id, hw_key, model, model_key, catalog_key, memory_gb, price_micro, online, last_heartbeat_at)
       SELECT 'gpu_' || lpad(i::text, 20, '0'), 'acme', 'rig', 'slot:' || i, 'RTX 4090', 'rtx4090', 'rtx-4090', 24, 100000, true, now()
       FROM generate_series(1, 3000) AS i`);
   });
-  after(() => registryDb?.close());
 
   it('checks by id the GPUs whose beats it saw, and scans every GPU only once per TTL', async () => {
     const deadlines = createHeartbeatDeadlines();

@@ -14,3 +14,16 @@ export async function registryTestDb(): Promise<{ db: Knex; close(): Promise<voi
     },
   };
 }
+
+/**
+ * For a describe block: a registry database made before its tests and handed to `ready`
+ * (to keep and to seed), dropped after them.
+ */
+export function registrySuiteDb(ready: (db: Knex) => Promise<void>): void {
+  let handle: Awaited<ReturnType<typeof registryTestDb>> | undefined;
+  before(async () => {
+    handle = await registryTestDb();
+    await ready(handle.db);
+  });
+  after(() => handle?.close());
+}
