@@ -70,19 +70,15 @@ export function createBooker(deps: BookerDeps) {
     if (req.maxTotalCostMicro !== undefined && quote.totalCostMicro > req.maxTotalCostMicro) {
       throw tooExpensive(quote.totalCostMicro, req.maxTotalCostMicro, quoteDetails(quote));
     }
-    if (req.dryRun) {
-      const taken = await store.overlaps(db, gpu.gpu_id, plan.start, plan.end);
-      return { quote, wouldSucceed: !taken.length, reason: taken.length ? overlapConflict(gpu.gpu_id, taken, req.clientId).message : '', replayed: false };
-    }
     // A window already taken is refused before any money moves: otherwise every refused
     // request would write a hold and its release into the client's ledger. The exclusion
     // constraint still decides the races this read cannot see.
     const taken = await store.overlaps(db, gpu.gpu_id, plan.start, plan.end);
+    if (req.dryRun) {
+      return { quote, wouldSucceed: !taken.length, reason: taken.length ? overlapConflict(gpu.gpu_id, taken, req.clientId).message : '', replayed: false };
+    }
     if (taken.length) throw overlapConflict(gpu.gpu_id, taken, req.clientId);
-    // The cap is on what clients reserve themselves; the agents' bookings for them (bid fills
-    // starting a few seconds ahead, a coordinator's jobs) are theirs to pace.
-    const capped = plan.reservation && caller.accountId === req.clientId;
-    if (capped) await requireReservationRoom(db, req.clientId);
+    if (capsReservation(caller, plan, req.clientId)) await requireReservationRoom(db, req.clientId);
     const row = newRow(caller, req, plan, gpu, quote);
     const response: CreateBookingResponse = { booking: bookingMessage(row), quote, wouldSucceed: true, reason: '', replayed: false };
     // Paid first: the total is held, then the booking inserted before the hold's deadline;
@@ -114,7 +110,7 @@ export function createBooker(deps: BookerDeps) {
     const refused = async () => (deadline && await store.passed(db, deadline)
       ? new DomainError('UNAVAILABLE', 'booking took longer than its payment hold allows; nothing was booked, retry')
       : gpuOffline(row.gpu_id));
-    const capped = plan.reservation && caller.accountId === row.client_id;
+    const capped = capsReservation(caller, plan, row.client_id);
     if (!key && !plan.jobId && !capped) {
       if (!(await store.insert(db, outbox, row, event, deadline))) throw await refused();
       return response;
@@ -181,6 +177,12 @@ function newRow(caller: Caller, req: BookingRequest, plan: BookingPlan, gpu: Kno
  * by the database before committing (integrity violations, a statement cancelled, a
  * deadlock or serialization failure: all roll the statement back).
  */
+/**
+ * Whether the reservation cap applies: to what clients reserve themselves; the agents'
+ * bookings for them (bid fills starting a few seconds ahead, a coordinator's jobs) are theirs to pace.
+ */
+const capsReservation = (caller: Caller, plan: BookingPlan, clientId: string) => plan.reservation && caller.accountId === clientId;
+
 function surelyNotMade(err: unknown): boolean {
   if (err instanceof DomainError) return true;
   const code = (err as { code?: string }).code ?? '';
