@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Agent } from 'undici';
 import type { Delivery } from '../../lib/events/bus';
 import { recordEvents, waitFor } from '../support/events';
+import { ledgerProblems } from '../support/ledger';
 import { http, KEYS, startTestMesh, type TestMesh } from '../support/testMesh';
 
 describe('booking through the gateway', function () {
@@ -279,6 +280,10 @@ describe('booking through the gateway', function () {
     assert.equal((await reserve(30)).status, 201);
     assert.equal((await reserve(31)).status, 409);
     await releaseAll();
+    // Every hold of the refused ones given back, every release settled: the money adds up.
+    await waitFor(async () => (await ledgerProblems(mesh.db)).length === 0, 10_000, 'the ledger to add up');
+    const held = await mesh.db('accounts.holds').where({ client_id: 'bob' }).whereIn('status', ['pending', 'confirmed']);
+    assert.deepEqual(held, [], 'nothing of bob is still held');
   });
 
   it('replays one booking for 20 concurrent and 100 sequential retries with one Idempotency-Key, and refuses another body (422)', async () => {

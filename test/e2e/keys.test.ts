@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { type ConnectResponse, MinerServiceClient } from '../../lib/gen/aitbc/marketplace/v1/miner';
 import { waitFor } from '../support/events';
-import { http, KEYS, startTestMesh, type TestMesh } from '../support/testMesh';
+import { Role } from '../../lib/caller';
+import type { DomainError } from '../../lib/errors';
+import { AccountsServiceClient } from '../../lib/gen/aitbc/marketplace/v1/accounts';
+import { http, KEYS, startTestMesh, testClient, type TestMesh } from '../support/testMesh';
 
 /** A miner stream's first answer: a welcome, or the status that ended it. */
 async function minerLogin(address: string, key: string): Promise<string> {
@@ -106,6 +109,18 @@ describe('API keys kept by the accounts service', function () {
       }
       for (const m of mints.filter((r) => r.status === 201)) assert.equal((await call('DELETE', `/v1/keys/${m.body.key_id}`, { key: KEYS.admin })).status, 200);
     }
+    // Over gRPC, a forwarder naming a presenting key that is no live key mints nothing.
+    const accounts = testClient(AccountsServiceClient, mesh.accounts.address);
+    try {
+      for (const forged of [Buffer.alloc(32, 7), Buffer.from('\u0000\u001b[2J'), Buffer.alloc(10_000, 1)]) {
+        await assert.rejects(accounts.client.createKey({ caller: { accountId: 'thief-target', role: Role.ROLE_CLIENT }, accountId: '', label: 'forged', presenterKeySha256: forged }),
+          (err: DomainError) => err.code === 'UNAUTHENTICATED');
+      }
+    } finally {
+      accounts.close();
+    }
+    const afterForged = (await call('GET', '/v1/accounts/thief-target/keys', { key: KEYS.admin })).body;
+    assert.ok(!afterForged.some((k: { label: string }) => k.label === 'forged'), 'no key was made');
     // The cap, raced: 30 requests at once for keys of one account make exactly 20.
     const made = await Promise.all(Array.from({ length: 30 }, () => call('POST', '/v1/accounts/thief-target/keys', { key: KEYS.admin, body: {} })));
     assert.equal(made.filter((r) => r.status === 201).length, 20);
