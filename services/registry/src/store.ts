@@ -116,7 +116,7 @@ export const registryStore: RegistryStore = {
     // GPUs changed state and announce exactly those transitions.
     const { rows } = await db.raw(
       `WITH prev AS (
-         SELECT id, online FROM gpus WHERE owner_id = ? AND miner_id = ? AND ${LIVE} FOR UPDATE
+         SELECT id, online FROM gpus WHERE owner_id = ? AND miner_id = ? AND ${LIVE} ORDER BY id FOR UPDATE
        )
        UPDATE gpus AS g SET online = false, updated_at = CASE WHEN g.online THEN now() ELSE g.updated_at END
        FROM prev WHERE g.id = prev.id
@@ -130,11 +130,13 @@ export const registryStore: RegistryStore = {
     const col = (key: keyof Reading) => ids.map((_, i) => readings?.[i]?.[key] ?? null);
     const has = ids.map((_, i) => Boolean(readings?.[i]));
     // A beat with a reading replaces the last reading whole (a field not reported is null);
-    // one without keeps it.
+    // one without keeps it. Rows are locked in id order, the order the booking projection's
+    // batches take GPUs in: a flush and a batch wait for each other instead of deadlocking
+    // (a join locks in whatever order its plan reads).
     const { rows } = await db.raw(
       `WITH v AS (SELECT unnest(?::text[]) AS id, unnest(?::timestamptz[]) AS at, unnest(?::boolean[]) AS has, unnest(?::real[]) AS util,
                          unnest(?::real[]) AS temp, unnest(?::real[]) AS mem, unnest(?::real[]) AS power),
-       prev AS (SELECT g.id, g.online FROM gpus g JOIN v ON v.id = g.id WHERE g.${LIVE} FOR UPDATE OF g)
+       prev AS (SELECT g.id, g.online FROM gpus g JOIN v ON v.id = g.id WHERE g.${LIVE} ORDER BY g.id FOR UPDATE OF g)
        UPDATE gpus AS g SET online = true, last_heartbeat_at = GREATEST(g.last_heartbeat_at, v.at),
          updated_at = CASE WHEN prev.online THEN g.updated_at ELSE now() END,
          utilization = CASE WHEN v.has THEN v.util ELSE g.utilization END, temperature_c = CASE WHEN v.has THEN v.temp ELSE g.temperature_c END,
