@@ -127,3 +127,8 @@ export function identifyModel(name: string): ModelIdentity {
 
 /** The canonical key of a model name (see identifyModel). */
 export const modelKeyOf = (name: string): string => identifyModel(name).key;
+
+/** A model name reduced to lower-case alphanumerics, so "RTX 4090" and "rtx4090" match alike. */
+export function modelKey(model: string): string {
+  return model.toLowerCase().replace(/[^a-z0-9]+/g, '');
+}

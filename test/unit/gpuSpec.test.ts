@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { GpuSpec } from '../../lib/gen/aitbc/marketplace/v1/registry';
-import { cleanMinerId, cleanSpec, modelKey } from '../../services/registry/src/domain/gpuSpec';
+import { cleanMinerId, cleanSpec } from '../../services/registry/src/domain/gpuSpec';
+import { modelKey } from '../../lib/modelCatalogue';
 import { GpuStatus } from '../../lib/gen/aitbc/marketplace/v1/registry';
-import { gpuStatus } from '../../services/registry/src/domain/gpuStatus';
+import { gpuStatus } from '../../lib/gpuStatus';
 
 const spec = (over: Partial<GpuSpec>) => GpuSpec.fromPartial({ model: 'RTX 4090', memoryGb: 24, ...over });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { GpuSort, GpuStatus, ListGpusRequest } from '../../lib/gen/aitbc/marketplace/v1/registry';
-import { decodeCursor, encodeCursor, modelPatterns, planList } from '../../services/registry/src/domain/listQuery';
+import { decodeCursor, encodeCursor, modelPatterns, planList } from '../../lib/gpuListQuery';
 
 const req = (over: Partial<ListGpusRequest>) => ListGpusRequest.fromPartial(over);
 

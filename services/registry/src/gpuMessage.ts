@@ -1,5 +1,5 @@
 import type { Gpu } from '../../../lib/gen/aitbc/marketplace/v1/registry';
-import { bookedAt, gpuStatus } from './domain/gpuStatus';
+import { bookedAt, gpuStatus } from '../../../lib/gpuStatus';
 import type { GpuRow } from './store';
 
 /** A stored GPU as the Gpu message every caller sees. */

@@ -1,5 +1,5 @@
 import type { Knex } from '../../../lib/db';
-import type { ListPlan } from './domain/listQuery';
+import type { ListPlan } from '../../../lib/gpuListQuery';
 import type { GpuRow } from './store';
 
 /** The SQL twin of domain/gpuStatus.ts bookedAt(). */

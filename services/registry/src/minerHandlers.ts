@@ -7,7 +7,7 @@ import type {
   UnregisterMinerRequest, UnregisterMinerResponse,
 } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import { cleanMinerId } from './domain/gpuSpec';
-import { bookedAt } from './domain/gpuStatus';
+import { bookedAt } from '../../../lib/gpuStatus';
 import { statusChangedEvent, unregisteredEvent } from './events';
 import { gpuMessage } from './gpuMessage';
 import type { Liveness } from './liveness';

@@ -7,7 +7,7 @@ import type {
 } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import { GPU_LIMITS as L } from '../../../lib/gpuLimits';
 import { requireSafeText } from '../../../lib/text';
-import { modelPatterns } from './domain/listQuery';
+import { modelPatterns } from '../../../lib/gpuListQuery';
 import { cleanOffer } from './domain/offerTerms';
 import { registrationEvent } from './events';
 import { gpuMessage } from './gpuMessage';

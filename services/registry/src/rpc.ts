@@ -6,7 +6,7 @@ import { isId, newId } from '../../../lib/ids';
 import type { ServiceBinding } from '../../../lib/grpcServer';
 import { RegistryServiceService, type RegistryServiceServer } from '../../../lib/gen/aitbc/marketplace/v1/registry';
 import { cleanMinerId, cleanSpec } from './domain/gpuSpec';
-import { encodeCursor, planList } from './domain/listQuery';
+import { encodeCursor, planList } from '../../../lib/gpuListQuery';
 import { gpuMessage } from './gpuMessage';
 import { unregisteredEvent, upsertEvents } from './events';
 import type { Liveness } from './liveness';

@@ -2,7 +2,7 @@ import type { Knex } from '../../../lib/db';
 import type { CleanSpec } from './domain/gpuSpec';
 import { upsertGpu } from './upsertGpu';
 import { listGpus } from './listGpus';
-import type { ListPlan } from './domain/listQuery';
+import type { ListPlan } from '../../../lib/gpuListQuery';
 
 /** A row of registry.gpus as pg returns it. */
 export interface GpuRow {

@@ -1,7 +1,7 @@
 import type { Knex } from '../../../lib/db';
 import { DomainError } from '../../../lib/errors';
 import { modelKeyOf } from '../../../lib/modelCatalogue';
-import { modelKey } from './domain/gpuSpec';
+import { modelKey } from '../../../lib/modelCatalogue';
 import type { GpuRow, UpsertInput } from './store';
 
 const LIVE = 'deleted_at IS NULL';

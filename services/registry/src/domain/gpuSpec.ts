@@ -99,8 +99,3 @@ function optionalMatch(value: string | undefined, pattern: RegExp, field: string
   if (!pattern.test(text)) throw invalid(field, hint);
   return text;
 }
-
-/** A model name reduced to lower-case alphanumerics, so "RTX 4090" and "rtx4090" match alike. */
-export function modelKey(model: string): string {
-  return model.toLowerCase().replace(/[^a-z0-9]+/g, '');
-}

@@ -1,4 +1,4 @@
-import { GpuStatus } from '../../../../lib/gen/aitbc/marketplace/v1/registry';
+import { GpuStatus } from './gen/aitbc/marketplace/v1/registry';
 
 export interface LivenessFacts {
   online: boolean;

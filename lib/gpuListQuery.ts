@@ -1,10 +1,9 @@
-import { invalid } from '../../../../lib/errors';
-import { GPU_LIMITS as L } from '../../../../lib/gpuLimits';
-import { GpuSort, GpuStatus, type ListGpusRequest } from '../../../../lib/gen/aitbc/marketplace/v1/registry';
-import { identifyModel } from '../../../../lib/modelCatalogue';
-import { modelKey } from './gpuSpec';
-import { requireSafeText } from '../../../../lib/text';
-import { decodeCursor as decodeTagged, encodeCursor as encodeTagged, isInstant } from '../../../../lib/paging';
+import { invalid } from './errors';
+import { GPU_LIMITS as L } from './gpuLimits';
+import { GpuSort, GpuStatus, type ListGpusRequest } from './gen/aitbc/marketplace/v1/registry';
+import { identifyModel, modelKey } from './modelCatalogue';
+import { requireSafeText } from './text';
+import { decodeCursor as decodeTagged, encodeCursor as encodeTagged, isInstant } from './paging';
 
 /** Columns a list can be ordered by; each order ends with `id` so keyset pages are total. */
 export type SortColumn = 'created_at' | 'price_micro' | 'average_rating' | 'memory_gb';
