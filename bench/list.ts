@@ -38,6 +38,7 @@ async function main(): Promise<void> {
       ...keys, PORT: String(base), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, RATE_LIMIT_PER_SECOND: '0', LOG_LEVEL: 'info',
     }, 'gateway listening');
     const gateway = `http://127.0.0.1:${base}`;
+    await replicaHolds(gateway, sizes[0]);
     const listUrl = `${gateway}/v1/marketplace/gpu/list?available=true&limit=20`;
     const page = await (await fetch(listUrl, { headers })).text();
     if (JSON.parse(page).length !== 20) throw new Error(`expected a page of 20, got ${page.slice(0, 200)}`);
@@ -52,15 +53,18 @@ async function main(): Promise<void> {
     for (const size of sizes) {
       if (size > seeded) await seed(bench.database.url, seeded, size);
       seeded = size;
+      const caughtUp = await replicaHolds(gateway, size);
       const paths = await withCursorPages(gateway, distinctListQueries(2000).map((q) => `/v1/marketplace/gpu/list?${q}`));
       let next = 0;
       await load(listUrl, { connections, seconds: 2, headers, path: () => paths[next++ % paths.length] }); // warm-up
-      const [cpuBefore, writesBefore] = [bench.cpu(), bench.writes()];
+      const [cpuBefore, writesBefore, sourcesBefore] = [bench.cpu(), bench.writes(), await listSources(gateway)];
       const distinct = await load(listUrl, { connections, seconds, headers, path: () => paths[next++ % paths.length] });
+      const sourcesAfter = await listSources(gateway);
+      const answered = { replica: sourcesAfter.replica - sourcesBefore.replica, registry: sourcesAfter.registry - sourcesBefore.registry };
       // Where a distinct request's CPU goes, per process (ms per request).
       const cpu = perUnit(cpuBefore, bench.cpu(), distinct.requests, 3);
       const writes = perUnit(writesBefore, bench.writes(), distinct.requests);
-      series.push({ gpus: size, ...distinct, vs_bare: ratio(distinct.rps, bare.rps), cpu_ms_per_request: cpu, write_syscalls_per_request: writes });
+      series.push({ gpus: size, replica_catch_up_s: caughtUp, answered_by: answered, ...distinct, vs_bare: ratio(distinct.rps, bare.rps), cpu_ms_per_request: cpu, write_syscalls_per_request: writes });
     }
     const byId = await byIdFloor(bench, gateway, connections, seconds);
     const deep = await deepPage(gateway);
@@ -75,6 +79,26 @@ async function main(): Promise<void> {
   } finally {
     await bench.close();
   }
+}
+
+/** Seconds until the gateway's list replica holds `gpus` GPUs and is fresh (what the run measures). */
+async function replicaHolds(gateway: string, gpus: number): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const text = await (await fetch(`${gateway}/metrics`)).text();
+    const held = Number(/^aitbc_gateway_gpu_replica_gpus\{[^}]*\} (\S+)/m.exec(text)?.[1] ?? -1);
+    const age = Number(/^aitbc_gateway_gpu_replica_age_seconds\{[^}]*\} (\S+)/m.exec(text)?.[1] ?? -1);
+    if (held === gpus && age >= 0 && age < 0.5) return Math.round((performance.now() - started) / 100) / 10;
+    if (performance.now() - started > 600_000) throw new Error(`the list replica holds ${held} of ${gpus} GPUs after 10 min`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** List pages answered so far by the gateway's replica and by the registry. */
+async function listSources(gateway: string): Promise<{ replica: number; registry: number }> {
+  const text = await (await fetch(`${gateway}/metrics`)).text();
+  const read = (source: string) => Number(new RegExp(`^aitbc_gateway_gpu_list_answers_total\\{[^}]*source="${source}"[^}]*\\} (\\S+)`, 'm').exec(text)?.[1] ?? 0);
+  return { replica: read('replica'), registry: read('registry') };
 }
 
 const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;

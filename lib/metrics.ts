@@ -37,6 +37,18 @@ const rateLimited = counter('aitbc_gateway_rate_limited_total', 'Requests refuse
 const limitFallbacks = counter('aitbc_rate_limit_fallbacks_total',
   'Rate limit checks counted in memory because the shared store did not answer.', ['service', 'limiter']);
 
+const gpuListAnswers = counter('aitbc_gateway_gpu_list_answers_total',
+  'GPU list pages answered, by who answered: the gateway\'s replica or the registry.', ['service', 'source']);
+/** The replicas of this process (a scrape reports the one registered last). */
+let gpuReplicaStats: (() => { gpus: number; ageMs: number }) | undefined;
+const gpuReplicaGpus = gauge('aitbc_gateway_gpu_replica_gpus', 'GPUs in the gateway\'s list replica.', ['service'], async () => {
+  if (gpuReplicaStats) gpuReplicaGpus.set({ service: 'gateway' }, gpuReplicaStats().gpus);
+});
+const gpuReplicaAge = gauge('aitbc_gateway_gpu_replica_age_seconds',
+  'Since the last complete pass of the list replica began (-1 before its first).', ['service'], async () => {
+    if (gpuReplicaStats) gpuReplicaAge.set({ service: 'gateway' }, gpuReplicaStats().ageMs / 1000);
+  });
+
 /** Outbox tables to read at scrape time (service → its database, search path on its schema). */
 const outboxes = new Map<string, Knex>();
 const outboxBacklog = gauge('aitbc_outbox_backlog', 'Events written to the outbox and not yet published.', ['service'], () => readOnce());
@@ -109,6 +121,15 @@ export const metrics = {
   },
   rateLimitFallback(limiter: string): void {
     limitFallbacks.inc({ service: 'gateway', limiter });
+  },
+  gpuListAnswer(source: 'replica' | 'registry'): void {
+    gpuListAnswers.inc({ service: 'gateway', source });
+  },
+  watchGpuReplica(stats: () => { gpus: number; ageMs: number }): () => void {
+    gpuReplicaStats = stats;
+    return () => {
+      if (gpuReplicaStats === stats) gpuReplicaStats = undefined;
+    };
   },
   /** The text exposition of everything above. */
   render: (): Promise<string> => metricsRegistry.metrics(),

@@ -22,6 +22,9 @@ import { offerRoutes } from './routes/offerRoutes';
 import { marketRoutes } from './routes/marketRoutes';
 import { eventRoutes } from './routes/eventRoutes';
 import { consoleRoutes } from './consoleRoutes';
+import { createGpuReplica } from './gpuReplica';
+import { listedGpuJson, rebookedGpuJson } from './gpuListJson';
+import { metrics as processMetrics } from '../../lib/metrics';
 
 export type { GatewayDeps } from './deps';
 
@@ -49,7 +52,10 @@ addFormats(textAjv);
  * Builds the REST gateway, unbound: tests call `app.listen({ port: 0 })` or `app.inject`,
  * and main.ts binds the configured port.
  */
-export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> {
+export async function buildGateway(given: GatewayDeps): Promise<FastifyInstance> {
+  // The list replica watches the registry writes every route makes through this gateway.
+  const replica = given.gpuReplica && createGpuReplica(given.registry, given.logger, given.gpuReplica, listedGpuJson, rebookedGpuJson);
+  const deps = replica ? { ...given, registry: replica.watching(given.registry) } : given;
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // One line per request from the onResponse hook below, instead of Fastify's two.
@@ -152,7 +158,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   // Its own CSP (the plugin's hashes of its scripts): /docs shares the console's origin, and so its key.
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
   opsRoutes(app, deps, metrics);
-  gpuRoutes(app, deps);
+  gpuRoutes(app, deps, replica);
   minerRoutes(app, deps);
   minerWorkRoutes(app, deps);
   bookingRoutes(app, deps);
@@ -164,6 +170,14 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   eventRoutes(app, deps);
   // The console's files: hidden from the document, public, under a strict CSP.
   if (deps.console !== false) await app.register(consoleRoutes);
+  if (replica) {
+    const unwatch = processMetrics.watchGpuReplica(replica.stats);
+    app.addHook('onClose', async () => {
+      unwatch();
+      await replica.stop();
+    });
+    replica.start();
+  }
   return app;
 }
 

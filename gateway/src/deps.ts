@@ -12,6 +12,7 @@ import type { KnownKeys } from '../../lib/knownKeys';
 import type { LimiterFactory } from '../../lib/limiter';
 import type { Logger } from '../../lib/logger';
 import type { EventBus } from '../../lib/events/bus';
+import type { GpuReplicaOptions } from './gpuReplica';
 
 /** What the gateway needs: clients of the services and the keys. It holds no business state. */
 export interface GatewayDeps {
@@ -41,6 +42,8 @@ export interface GatewayDeps {
   events?: EventBus;
   /** Open event streams per account before 429 (5). */
   maxStreamsPerAccount?: number;
+  /** Keep the GPU list in memory and answer lists from it (gpuReplica.ts); absent: every list asks the registry. */
+  gpuReplica?: GpuReplicaOptions;
   /** Serve the web console at / (on by default). */
   console?: boolean;
 }

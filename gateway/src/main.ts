@@ -19,6 +19,7 @@ import { accountsKeyDirectory } from '../../lib/keyDirectory';
 import { type MeshSecurityConfig, readMeshSecurity } from '../../lib/meshSecurity';
 import type { EventBus } from '../../lib/events/bus';
 import { connectNatsBus } from '../../lib/events/natsBus';
+import type { GpuReplicaOptions } from './gpuReplica';
 
 export interface GatewayConfig {
   host: string;
@@ -43,6 +44,8 @@ export interface GatewayConfig {
   /** Where live events come from (GET /v1/events/gpus); unset and no bus handed over: that route is 503. */
   natsUrl?: string;
   natsPrefix: string;
+  /** The GPU list replica (GPU_LIST_REPLICA=off: every list asks the registry). */
+  gpuReplica?: GpuReplicaOptions;
 }
 
 export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> & { apiKeys?: string; serviceKey?: string } = {}): GatewayConfig {
@@ -69,6 +72,11 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> & {
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     natsUrl: r.url('NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']),
     natsPrefix: readSubjectPrefix(r),
+    gpuReplica: r.oneOf('GPU_LIST_REPLICA', 'on', ['on', 'off']) === 'off' ? undefined : {
+      pollMs: r.int('GPU_LIST_REPLICA_POLL_MS', 100, 10, 60_000),
+      // 0: every list shows every write committed before it arrived (see gpuReplica.ts).
+      maxAgeMs: r.int('GPU_LIST_REPLICA_MAX_AGE_MS', 0, 0, 600_000),
+    },
   }));
 }
 
@@ -154,6 +162,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger = creat
     backends,
     bodyLimitBytes: config.bodyLimitBytes,
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
+    gpuReplica: config.gpuReplica,
   });
   lifecycle.onStop('http', () => app.close());
   if (ownBus) lifecycle.onStop('event bus', () => ownBus.close());

@@ -144,7 +144,7 @@ describe('gRPC client deadlines', () => {
     const server = createGrpcServer({ logger, protoFiles: ['aitbc/marketplace/v1/registry.proto'], auth }, [{
       definition: RegistryServiceService,
       implementation: { registerGpu: never, getGpu: never, listGpus: never, unregisterGpu: never, registerMiner: never, minerHeartbeat: never,
-        publishOffer: never, listOffers: never, syncOffers: never, getMiner: never, unregisterMiner: never },
+        publishOffer: never, listOffers: never, syncOffers: never, getMiner: never, unregisterMiner: never, listGpuChanges: never },
     }]);
     const port = await server.listen('127.0.0.1', 0);
     const handle = testClient(RegistryServiceClient, `127.0.0.1:${port}`, 150);

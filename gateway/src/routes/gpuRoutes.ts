@@ -1,21 +1,21 @@
 import type { FastifyInstance } from 'fastify';
 import { invalid } from '../../../lib/errors';
-import { GpuSort, type GpuSpec } from '../../../lib/gen/aitbc/marketplace/v1/registry';
+import { GpuSort, type GpuSpec, type ListGpusRequest } from '../../../lib/gen/aitbc/marketplace/v1/registry';
+import { planList } from '../../../lib/gpuListQuery';
+import { metrics } from '../../../lib/metrics';
+import type { GpuReplica } from '../gpuReplica';
 import { parseMoney } from '../../../lib/money';
 import { singleFlight } from '../../../lib/singleFlight';
 import type { GatewayDeps } from '../deps';
 import { callerOf, minerIdOf, setNextLinks } from '../request';
-import fastJson, { type Schema } from 'fast-json-stringify';
-import { bookingJson, bookingSchema } from '../bookingJson';
-import { gpuJson, gpuSchema, STATUS_BY_NAME } from '../gpuJson';
+import { bookingJson } from '../bookingJson';
+import { gpuJson, STATUS_BY_NAME } from '../gpuJson';
+import { serializeList } from '../gpuListJson';
 import {
   idParamsSchema, listQuerySchema, minerHeaderSchema, registerBodySchema, unregisterQuerySchema,
 } from '../schemas';
 import { answers, listOf, object, pageHeaders, ref, str } from '../answers';
 
-// A page is rendered once for every caller sharing it, with the schema the document gives it
-// (fast-json-stringify, as Fastify renders the other answers).
-const serializeList = fastJson(listOf('Gpu'), { schema: { Gpu: gpuSchema, Booking: bookingSchema } as unknown as Record<string, Schema> });
 const registeredSchema = object({ gpu_id: str, status: { type: 'string', const: 'registered' }, gpu: ref('Gpu') });
 const unregisteredSchema = object({ gpu_id: str, status: { type: 'string', const: 'unregistered' }, gpu: ref('Gpu') });
 
@@ -91,10 +91,29 @@ const SORT_BY_NAME: Record<string, GpuSort> = {
 };
 
 const PROVIDERS = { roles: ['provider', 'admin'] };
-/** Lists are the same for every caller; the gateway asks for them as itself. */
+
+/** The registry's list request for a REST query (the gateway asks as itself: lists are the same for every caller). */
+function listRequest(q: ListQuery): ListGpusRequest {
+  return {
+    caller: undefined,
+    available: q.available,
+    status: q.status ? STATUS_BY_NAME[q.status] : 0,
+    model: q.model ?? '',
+    memoryMin: q.memory_min,
+    priceMinMicro: q.price_min === undefined ? undefined : parseMoney(q.price_min, 'price_min'),
+    priceMaxMicro: q.price_max === undefined ? undefined : parseMoney(q.price_max, 'price_max'),
+    region: q.region ?? '',
+    minerId: q.miner_id ?? '',
+    minRating: q.min_rating,
+    sort: q.sort ? SORT_BY_NAME[q.sort] : GpuSort.GPU_SORT_UNSPECIFIED,
+    limit: q.limit,
+    cursor: q.cursor ?? '',
+    ownerId: q.owner_id ?? '',
+  };
+}
 
 /** GPU endpoints of CONTRACT.md: register, list, details, unregister. */
-export function gpuRoutes(app: FastifyInstance, { registry, booking }: GatewayDeps): void {
+export function gpuRoutes(app: FastifyInstance, { registry, booking }: GatewayDeps, replica?: GpuReplica): void {
   app.post<{ Body: { gpu: GpuBody } }>('/v1/marketplace/gpu/register', {
     schema: {
       summary: 'Register (or update, by uuid) a GPU', body: registerBodySchema, headers: minerHeaderSchema,
@@ -111,24 +130,21 @@ export function gpuRoutes(app: FastifyInstance, { registry, booking }: GatewayDe
   // Every caller sees the same list, so identical queries arriving together share one
   // registry call and one serialisation (the list is the hottest read of the marketplace).
   const fetchPage = singleFlight(async (q: ListQuery) => {
-    const { gpus, nextCursor } = await registry.listGpus({
-      caller: undefined, // the gateway as itself
-      available: q.available,
-      status: q.status ? STATUS_BY_NAME[q.status] : 0,
-      model: q.model ?? '',
-      memoryMin: q.memory_min,
-      priceMinMicro: q.price_min === undefined ? undefined : parseMoney(q.price_min, 'price_min'),
-      priceMaxMicro: q.price_max === undefined ? undefined : parseMoney(q.price_max, 'price_max'),
-      region: q.region ?? '',
-      minerId: q.miner_id ?? '',
-      minRating: q.min_rating,
-      sort: q.sort ? SORT_BY_NAME[q.sort] : GpuSort.GPU_SORT_UNSPECIFIED,
-      limit: q.limit,
-      cursor: q.cursor ?? '',
-      ownerId: q.owner_id ?? '',
-    });
+    const { gpus, nextCursor } = await registry.listGpus(listRequest(q));
     return { body: serializeList(gpus.map(gpuJson)), nextCursor };
   }, (q) => JSON.stringify(Object.entries(q).sort(([a], [b]) => a.localeCompare(b))));
+
+  /** The page from this gateway's replica when it may answer (see gpuReplica.ts), else undefined. */
+  async function replicaPage(q: ListQuery) {
+    if (!replica || !(await replica.ready())) return undefined;
+    let plan;
+    try {
+      plan = planList(listRequest(q));
+    } catch {
+      return undefined; // the registry words the refusal, as it always has
+    }
+    return replica.page(plan, new Date());
+  }
 
   app.get<{ Querystring: ListQuery }>('/v1/marketplace/gpu/list', {
     schema: {
@@ -138,7 +154,9 @@ export function gpuRoutes(app: FastifyInstance, { registry, booking }: GatewayDe
   }, async (request, reply) => {
     // owner_id=me: the caller's own GPUs (resolved here, so identical pages still share a call).
     const query = request.query.owner_id?.toLowerCase() === 'me' ? { ...request.query, owner_id: callerOf(request).accountId } : request.query;
-    const { body, nextCursor } = await fetchPage(query);
+    const fromReplica = await replicaPage(query);
+    metrics.gpuListAnswer(fromReplica ? 'replica' : 'registry');
+    const { body, nextCursor } = fromReplica ?? await fetchPage(query);
     if (nextCursor) setNextLinks(request, reply, nextCursor);
     return reply.type('application/json; charset=utf-8').send(body);
   });

@@ -8,6 +8,7 @@ import { RegistryServiceService, type RegistryServiceServer } from '../../../lib
 import { cleanMinerId, cleanSpec } from './domain/gpuSpec';
 import { encodeCursor, planList } from '../../../lib/gpuListQuery';
 import { gpuMessage } from './gpuMessage';
+import { listGpuChanges } from './gpuChanges';
 import { unregisteredEvent, upsertEvents } from './events';
 import type { Liveness } from './liveness';
 import type { GpuRow, RegistryStore } from './store';
@@ -89,6 +90,11 @@ export function createRegistryHandlers(deps: RegistryDeps): ServiceBinding<Regis
           nextCursor = encodeCursor(plan.sort, value, last.id);
         }
         return { gpus: page.map((r) => gpuMessage(r, at)), nextCursor };
+      },
+
+      async listGpuChanges(req) {
+        requireCaller(req.caller, [Role.ROLE_SERVICE]);
+        return listGpuChanges(db, req, now());
       },
 
       async unregisterGpu(req) {

@@ -372,6 +372,46 @@ export interface SyncOffersResponse {
   opened: number;
 }
 
+export interface ListGpuChangesRequest {
+  caller?:
+    | Caller
+    | undefined;
+  /**
+   * Where this page starts, exclusive: the last (change, gpu_id) of the previous page, or
+   * (a previous answer's watermark, "") to start a pass; ("0", "") reads every GPU.
+   */
+  afterChange: string;
+  afterGpuId: string;
+  /** 1..5000, default 1000. */
+  limit: number;
+}
+
+/** One GPU as it is now, with what its status depends on over time. */
+export interface GpuChange {
+  /** The writing transaction's id (xid8, decimal). */
+  change: string;
+  gpuId: string;
+  /** Unregistered (or gone): it is in no list. */
+  deleted: boolean;
+  /** As at the answer's time; status and booking fields move with time (below). */
+  gpu?: Gpu | undefined;
+  online: boolean;
+  bookingStarts?: Date | undefined;
+  bookingExpires?: Date | undefined;
+  bookingId: string;
+  /** The name reduced to lower-case alphanumerics (what a model filter's key pattern matches). */
+  nameKey: string;
+}
+
+export interface ListGpuChangesResponse {
+  changes: GpuChange[];
+  /**
+   * The oldest transaction still running when this page was read: a pass that starts again
+   * from here misses no commit (it may read some rows twice).
+   */
+  watermark: string;
+}
+
 function createBaseGpu(): Gpu {
   return {
     id: "",
@@ -3952,6 +3992,445 @@ export const SyncOffersResponse: MessageFns<SyncOffersResponse> = {
   },
 };
 
+function createBaseListGpuChangesRequest(): ListGpuChangesRequest {
+  return { caller: undefined, afterChange: "", afterGpuId: "", limit: 0 };
+}
+
+export const ListGpuChangesRequest: MessageFns<ListGpuChangesRequest> = {
+  encode(message: ListGpuChangesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.caller !== undefined) {
+      Caller.encode(message.caller, writer.uint32(10).fork()).join();
+    }
+    if (message.afterChange !== "") {
+      writer.uint32(18).string(message.afterChange);
+    }
+    if (message.afterGpuId !== "") {
+      writer.uint32(26).string(message.afterGpuId);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(32).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListGpuChangesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListGpuChangesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.caller = Caller.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.afterChange = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.afterGpuId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListGpuChangesRequest {
+    return {
+      caller: isSet(object.caller) ? Caller.fromJSON(object.caller) : undefined,
+      afterChange: isSet(object.afterChange)
+        ? globalThis.String(object.afterChange)
+        : isSet(object.after_change)
+        ? globalThis.String(object.after_change)
+        : "",
+      afterGpuId: isSet(object.afterGpuId)
+        ? globalThis.String(object.afterGpuId)
+        : isSet(object.after_gpu_id)
+        ? globalThis.String(object.after_gpu_id)
+        : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListGpuChangesRequest): unknown {
+    const obj: any = {};
+    if (message.caller !== undefined) {
+      obj.caller = Caller.toJSON(message.caller);
+    }
+    if (message.afterChange !== "") {
+      obj.afterChange = message.afterChange;
+    }
+    if (message.afterGpuId !== "") {
+      obj.afterGpuId = message.afterGpuId;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListGpuChangesRequest>, I>>(base?: I): ListGpuChangesRequest {
+    return ListGpuChangesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListGpuChangesRequest>, I>>(object: I): ListGpuChangesRequest {
+    const message = createBaseListGpuChangesRequest();
+    message.caller = (object.caller !== undefined && object.caller !== null)
+      ? Caller.fromPartial(object.caller)
+      : undefined;
+    message.afterChange = object.afterChange ?? "";
+    message.afterGpuId = object.afterGpuId ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseGpuChange(): GpuChange {
+  return {
+    change: "",
+    gpuId: "",
+    deleted: false,
+    gpu: undefined,
+    online: false,
+    bookingStarts: undefined,
+    bookingExpires: undefined,
+    bookingId: "",
+    nameKey: "",
+  };
+}
+
+export const GpuChange: MessageFns<GpuChange> = {
+  encode(message: GpuChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.change !== "") {
+      writer.uint32(10).string(message.change);
+    }
+    if (message.gpuId !== "") {
+      writer.uint32(18).string(message.gpuId);
+    }
+    if (message.deleted !== false) {
+      writer.uint32(24).bool(message.deleted);
+    }
+    if (message.gpu !== undefined) {
+      Gpu.encode(message.gpu, writer.uint32(34).fork()).join();
+    }
+    if (message.online !== false) {
+      writer.uint32(40).bool(message.online);
+    }
+    if (message.bookingStarts !== undefined) {
+      Timestamp.encode(toTimestamp(message.bookingStarts), writer.uint32(50).fork()).join();
+    }
+    if (message.bookingExpires !== undefined) {
+      Timestamp.encode(toTimestamp(message.bookingExpires), writer.uint32(58).fork()).join();
+    }
+    if (message.bookingId !== "") {
+      writer.uint32(66).string(message.bookingId);
+    }
+    if (message.nameKey !== "") {
+      writer.uint32(74).string(message.nameKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GpuChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGpuChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.change = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.gpuId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.deleted = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.gpu = Gpu.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.online = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.bookingStarts = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.bookingExpires = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.bookingId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.nameKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GpuChange {
+    return {
+      change: isSet(object.change) ? globalThis.String(object.change) : "",
+      gpuId: isSet(object.gpuId)
+        ? globalThis.String(object.gpuId)
+        : isSet(object.gpu_id)
+        ? globalThis.String(object.gpu_id)
+        : "",
+      deleted: isSet(object.deleted) ? globalThis.Boolean(object.deleted) : false,
+      gpu: isSet(object.gpu) ? Gpu.fromJSON(object.gpu) : undefined,
+      online: isSet(object.online) ? globalThis.Boolean(object.online) : false,
+      bookingStarts: isSet(object.bookingStarts)
+        ? fromJsonTimestamp(object.bookingStarts)
+        : isSet(object.booking_starts)
+        ? fromJsonTimestamp(object.booking_starts)
+        : undefined,
+      bookingExpires: isSet(object.bookingExpires)
+        ? fromJsonTimestamp(object.bookingExpires)
+        : isSet(object.booking_expires)
+        ? fromJsonTimestamp(object.booking_expires)
+        : undefined,
+      bookingId: isSet(object.bookingId)
+        ? globalThis.String(object.bookingId)
+        : isSet(object.booking_id)
+        ? globalThis.String(object.booking_id)
+        : "",
+      nameKey: isSet(object.nameKey)
+        ? globalThis.String(object.nameKey)
+        : isSet(object.name_key)
+        ? globalThis.String(object.name_key)
+        : "",
+    };
+  },
+
+  toJSON(message: GpuChange): unknown {
+    const obj: any = {};
+    if (message.change !== "") {
+      obj.change = message.change;
+    }
+    if (message.gpuId !== "") {
+      obj.gpuId = message.gpuId;
+    }
+    if (message.deleted !== false) {
+      obj.deleted = message.deleted;
+    }
+    if (message.gpu !== undefined) {
+      obj.gpu = Gpu.toJSON(message.gpu);
+    }
+    if (message.online !== false) {
+      obj.online = message.online;
+    }
+    if (message.bookingStarts !== undefined) {
+      obj.bookingStarts = message.bookingStarts.toISOString();
+    }
+    if (message.bookingExpires !== undefined) {
+      obj.bookingExpires = message.bookingExpires.toISOString();
+    }
+    if (message.bookingId !== "") {
+      obj.bookingId = message.bookingId;
+    }
+    if (message.nameKey !== "") {
+      obj.nameKey = message.nameKey;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GpuChange>, I>>(base?: I): GpuChange {
+    return GpuChange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GpuChange>, I>>(object: I): GpuChange {
+    const message = createBaseGpuChange();
+    message.change = object.change ?? "";
+    message.gpuId = object.gpuId ?? "";
+    message.deleted = object.deleted ?? false;
+    message.gpu = (object.gpu !== undefined && object.gpu !== null) ? Gpu.fromPartial(object.gpu) : undefined;
+    message.online = object.online ?? false;
+    message.bookingStarts = object.bookingStarts ?? undefined;
+    message.bookingExpires = object.bookingExpires ?? undefined;
+    message.bookingId = object.bookingId ?? "";
+    message.nameKey = object.nameKey ?? "";
+    return message;
+  },
+};
+
+function createBaseListGpuChangesResponse(): ListGpuChangesResponse {
+  return { changes: [], watermark: "" };
+}
+
+export const ListGpuChangesResponse: MessageFns<ListGpuChangesResponse> = {
+  encode(message: ListGpuChangesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.changes) {
+      GpuChange.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.watermark !== "") {
+      writer.uint32(18).string(message.watermark);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListGpuChangesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListGpuChangesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.changes.push(GpuChange.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.watermark = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListGpuChangesResponse {
+    return {
+      changes: globalThis.Array.isArray(object?.changes) ? object.changes.map((e: any) => GpuChange.fromJSON(e)) : [],
+      watermark: isSet(object.watermark) ? globalThis.String(object.watermark) : "",
+    };
+  },
+
+  toJSON(message: ListGpuChangesResponse): unknown {
+    const obj: any = {};
+    if (message.changes?.length) {
+      obj.changes = message.changes.map((e) => GpuChange.toJSON(e));
+    }
+    if (message.watermark !== "") {
+      obj.watermark = message.watermark;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListGpuChangesResponse>, I>>(base?: I): ListGpuChangesResponse {
+    return ListGpuChangesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListGpuChangesResponse>, I>>(object: I): ListGpuChangesResponse {
+    const message = createBaseListGpuChangesResponse();
+    message.changes = object.changes?.map((e) => GpuChange.fromPartial(e)) || [];
+    message.watermark = object.watermark ?? "";
+    return message;
+  },
+};
+
 /** The registry owns GPUs, their specs, ownership (account + miner) and liveness. */
 export type RegistryServiceService = typeof RegistryServiceService;
 export const RegistryServiceService = {
@@ -4073,6 +4552,21 @@ export const RegistryServiceService = {
     responseSerialize: (value: SyncOffersResponse): Buffer => Buffer.from(SyncOffersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SyncOffersResponse => SyncOffersResponse.decode(value),
   },
+  /**
+   * Mesh services only (the gateway's list replica): the GPUs whose row changed in a
+   * transaction from `since` on, in (change, id) order, with the facts a list reads.
+   */
+  listGpuChanges: {
+    path: "/aitbc.marketplace.v1.RegistryService/ListGpuChanges" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListGpuChangesRequest): Buffer =>
+      Buffer.from(ListGpuChangesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListGpuChangesRequest => ListGpuChangesRequest.decode(value),
+    responseSerialize: (value: ListGpuChangesResponse): Buffer =>
+      Buffer.from(ListGpuChangesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListGpuChangesResponse => ListGpuChangesResponse.decode(value),
+  },
 } as const;
 
 export interface RegistryServiceServer extends UntypedServiceImplementation {
@@ -4099,6 +4593,11 @@ export interface RegistryServiceServer extends UntypedServiceImplementation {
   listOffers: handleUnaryCall<ListOffersRequest, ListOffersResponse>;
   /** Admin: an open offer for every online GPU that has none, at its listed price. */
   syncOffers: handleUnaryCall<SyncOffersRequest, SyncOffersResponse>;
+  /**
+   * Mesh services only (the gateway's list replica): the GPUs whose row changed in a
+   * transaction from `since` on, in (change, id) order, with the facts a list reads.
+   */
+  listGpuChanges: handleUnaryCall<ListGpuChangesRequest, ListGpuChangesResponse>;
 }
 
 export interface RegistryServiceClient extends Client {
@@ -4278,6 +4777,25 @@ export interface RegistryServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SyncOffersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Mesh services only (the gateway's list replica): the GPUs whose row changed in a
+   * transaction from `since` on, in (change, id) order, with the facts a list reads.
+   */
+  listGpuChanges(
+    request: ListGpuChangesRequest,
+    callback: (error: ServiceError | null, response: ListGpuChangesResponse) => void,
+  ): ClientUnaryCall;
+  listGpuChanges(
+    request: ListGpuChangesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListGpuChangesResponse) => void,
+  ): ClientUnaryCall;
+  listGpuChanges(
+    request: ListGpuChangesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListGpuChangesResponse) => void,
   ): ClientUnaryCall;
 }
 
