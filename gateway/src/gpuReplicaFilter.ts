@@ -83,7 +83,8 @@ export function filterOf(plan: ListPlan, now: Date, names: Map<string, ModelName
       if (g.region.toLowerCase() !== region) return false;
     }
     // A name left out of `verdicts` has no GPU with enough memory: this one failed above.
-    return verdicts ? verdicts.get(g.nameTriple) ?? false : true;
+    if (!verdicts) return true;
+    return verdicts.has(g.nameTriple) ? verdicts.get(g.nameTriple) : false;
   };
   return { test, names: model ? candidates : undefined };
 }
