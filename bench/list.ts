@@ -1,6 +1,7 @@
 /**
  * GET /v1/marketplace/gpu/list through the gateway (accounts, registry and gateway as their
- * own processes, real gRPC and PostgreSQL) at 50 connections, beside a bare Fastify route
+ * own processes, real gRPC and PostgreSQL; the gateway's list replica as it ships, each list
+ * waiting for a pass begun after it arrived) at 50 connections, beside a bare Fastify route
  * returning a same-sized constant array, in one run:
  * - the repeated query `available=true&limit=20` (concurrent identical reads coalesce);
  * - distinct queries: 2,000 filter / sort combinations drawn at random (bench/listQueries.ts),
@@ -8,7 +9,8 @@
  * - a deep page: page 1 against page 1,000 of one sort (keyset paging costs the same);
  * - the floor: distinct GET /v1/marketplace/gpu/{id} reads (gateway, one gRPC call, one
  *   primary-key statement), the cheapest distinct request this mesh can answer.
- * Prints one JSON line.
+ * Each size is measured once the replica holds every seeded GPU (`replica_catch_up_s`);
+ * `answered_by` counts the pages its replica and the registry answered. Prints one JSON line.
  *
  *   npm run bench:list [-- --gpus 100000 --seconds 10 --scale 10000,100000,1000000 --distinct-only]
  */
@@ -60,11 +62,12 @@ async function main(): Promise<void> {
       const [cpuBefore, writesBefore, sourcesBefore] = [bench.cpu(), bench.writes(), await listSources(gateway)];
       const distinct = await load(listUrl, { connections, seconds, headers, path: () => paths[next++ % paths.length] });
       const sourcesAfter = await listSources(gateway);
+      const rss = Number(/^aitbc_gateway_resident_memory_bytes (\S+)/m.exec(await (await fetch(`${gateway}/metrics`)).text())?.[1] ?? 0);
       const answered = { replica: sourcesAfter.replica - sourcesBefore.replica, registry: sourcesAfter.registry - sourcesBefore.registry };
       // Where a distinct request's CPU goes, per process (ms per request).
       const cpu = perUnit(cpuBefore, bench.cpu(), distinct.requests, 3);
       const writes = perUnit(writesBefore, bench.writes(), distinct.requests);
-      series.push({ gpus: size, replica_catch_up_s: caughtUp, answered_by: answered, ...distinct, vs_bare: ratio(distinct.rps, bare.rps), cpu_ms_per_request: cpu, write_syscalls_per_request: writes });
+      series.push({ gpus: size, replica_catch_up_s: caughtUp, gateway_rss_mb: Math.round(rss / 1e6), answered_by: answered, ...distinct, vs_bare: ratio(distinct.rps, bare.rps), cpu_ms_per_request: cpu, write_syscalls_per_request: writes });
     }
     const byId = await byIdFloor(bench, gateway, connections, seconds);
     const deep = await deepPage(gateway);

@@ -59,6 +59,8 @@ export function createGpuReplica(
   let running: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = true;
+  /** A pass of many pages is under way: lists go to the registry until it ends. */
+  let bulkRunning = false;
   let failing = false;
   const waiters: { after: number; resolve: () => void }[] = [];
 
@@ -74,18 +76,23 @@ export function createGpuReplica(
     const started = performance.now();
     let after = { change: watermark, id: '' };
     let next: string | undefined;
+    let bulk = false;
     for (;;) {
       const res = await registry.listGpuChanges({ caller: undefined, afterChange: after.change, afterGpuId: after.id, limit: pageSize }, { deadlineMs: 10_000 });
       next ??= res.watermark;
       const now = new Date();
       for (const change of res.changes) apply(change, now);
-      // Between pages the arrays are in order again (a first load sorts once, at its end).
-      if (loaded) index.settle();
+      // A pass of one page puts its GPUs in order at once; a longer one (a first load, a bulk
+      // load in the registry) sorts once at its end, the registry answering meanwhile.
+      bulk ||= res.changes.length === pageSize;
+      bulkRunning = bulk;
+      if (!bulk) index.settle();
       if (res.changes.length < pageSize) break;
       const last = res.changes[res.changes.length - 1];
       after = { change: last.change, id: last.gpuId };
     }
     index.settle();
+    bulkRunning = false;
     watermark = next!;
     loaded = true;
     freshAt = started;
@@ -99,6 +106,7 @@ export function createGpuReplica(
         failing = false;
       },
       (err) => {
+        bulkRunning = false;
         // Those waiting get the registry's own answer (or its error) instead.
         for (const w of waiters.splice(0)) w.resolve();
         if (!failing) logger.warn({ err }, 'GPU list replica cannot read the registry; lists go to the registry until it can');
@@ -119,7 +127,7 @@ export function createGpuReplica(
 
   return {
     async ready() {
-      if (!loaded) return false;
+      if (!loaded || bulkRunning) return false;
       const arrived = performance.now();
       // The pass this list needs: one begun after the writes it must see and within maxAgeMs.
       const need = Math.max(wroteAt, arrived - options.maxAgeMs);

@@ -50,6 +50,8 @@ export class ReplicaIndex {
   readonly byId = new Map<string, ReplicaGpu>();
   private all = new OrderedGpus();
   private names = new Map<string, ModelName>();
+  /** Puts made since the last settle: the orders may not hold every GPU in its place yet. */
+  private unsettled = false;
 
   get size(): number {
     return this.byId.size;
@@ -58,6 +60,7 @@ export class ReplicaIndex {
   /** Puts (or removes, with undefined) one GPU; `settle` puts moved ones in order. */
   put(id: string, gpu: ReplicaGpu | undefined): void {
     const old = this.byId.get(id);
+    this.unsettled = true;
     if (gpu) this.byId.set(id, gpu);
     else this.byId.delete(id);
     this.all.put(id, old, gpu);
@@ -85,6 +88,7 @@ export class ReplicaIndex {
   }
 
   settle(): void {
+    this.unsettled = false;
     this.all.settle();
     for (const [triple, name] of this.names) {
       name.gpus.settle();
@@ -103,7 +107,7 @@ export class ReplicaIndex {
    * matching names' orders side by side, as the registry merges its model-led index walks.
    */
   page(plan: ListPlan, now: Date): { gpus: ReplicaGpu[]; nextCursor: string } | undefined {
-    if (!this.all.settled) return undefined;
+    if (this.unsettled) return undefined;
     const filter = filterOf(plan, now, this.names);
     if (!filter) return undefined;
     if (filter === 'none') return { gpus: [], nextCursor: '' };

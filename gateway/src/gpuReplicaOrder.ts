@@ -20,10 +20,6 @@ export class OrderedGpus {
   readonly lists: Record<SortColumn, ReplicaGpu[]> = { created_at: [], price_micro: [], average_rating: [], memory_gb: [] };
   private moved = new Map<string, { held?: ReplicaGpu; current?: ReplicaGpu }>();
 
-  get settled(): boolean {
-    return this.moved.size === 0;
-  }
-
   /** `held`: the entry this set holds for the id (if any); `gpu`: the one it is to hold. */
   put(id: string, held: ReplicaGpu | undefined, gpu: ReplicaGpu | undefined): void {
     const pending = this.moved.get(id);
