@@ -18,6 +18,8 @@ export interface GpuReplicaOptions {
   waitMs?: number;
   /** Changes per ListGpuChanges page. */
   pageSize?: number;
+  /** Past this many listed GPUs the replica lets go of them (memory) and the registry answers every list. */
+  maxGpus?: number;
 }
 
 /** Registry calls after which this gateway's next list must show their effect. */
@@ -51,7 +53,8 @@ export function createGpuReplica(
 ): GpuReplica {
   const pageSize = options.pageSize ?? 2000;
   const waitMs = options.waitMs ?? 1000;
-  const index = new ReplicaIndex();
+  const maxGpus = options.maxGpus ?? 2_000_000;
+  let index = new ReplicaIndex();
   let watermark = '0';
   let loaded = false;
   let freshAt = -Infinity; // when the last complete pass started (performance.now())
@@ -82,6 +85,7 @@ export function createGpuReplica(
       next ??= res.watermark;
       const now = new Date();
       for (const change of res.changes) apply(change, now);
+      if (index.size > maxGpus) return giveUp();
       // A pass of one page puts its GPUs in order at once; a longer one (a first load, a bulk
       // load in the registry) sorts once at its end, the registry answering meanwhile.
       bulk ||= res.changes.length === pageSize;
@@ -97,6 +101,16 @@ export function createGpuReplica(
     loaded = true;
     freshAt = started;
     for (const w of waiters.splice(0)) (w.after <= started ? w.resolve() : waiters.push(w));
+  }
+
+  /** Too many GPUs to hold: from now on the registry answers every list. */
+  function giveUp(): void {
+    logger.error({ gpus: index.size, maxGpus }, 'GPU list replica stops: more listed GPUs than GPU_LIST_REPLICA_MAX_GPUS; the registry answers every list');
+    index = new ReplicaIndex();
+    loaded = false;
+    stopped = true;
+    clearTimeout(timer);
+    for (const w of waiters.splice(0)) w.resolve();
   }
 
   function run(): Promise<void> {

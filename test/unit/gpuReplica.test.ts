@@ -49,6 +49,17 @@ describe('GPU list replica (pure parts)', () => {
     await replica.stop();
   });
 
+  it('lets go of its GPUs past GPU_LIST_REPLICA_MAX_GPUS: the registry answers every list from then on', async () => {
+    const changes = [change(1), change(2), change(3)];
+    const replica = createGpuReplica({ listGpuChanges: async () => ({ changes, watermark: '2' }) } as never, createLogger('t', 'silent'),
+      { pollMs: 10, maxAgeMs: 0, maxGpus: 2 }, listedGpuJson, rebookedGpuJson);
+    replica.start();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(replica.stats(), { gpus: 0, ageMs: -1, loaded: false });
+    assert.equal(await replica.ready(), false);
+    await replica.stop();
+  });
+
   it('keeps each order through changes in place, moves, removals and bulk merges', () => {
     const index = new ReplicaIndex();
     for (let n = 1; n <= 100; n++) index.put(change(n).gpuId, replicaGpu(change(n), '{}', false));
