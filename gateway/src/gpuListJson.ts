@@ -13,12 +13,12 @@ export const serializeList = fastJson(listOf('Gpu'), schemas);
 const serializeGpu = fastJson(ref('Gpu'), schemas);
 
 /** One listed GPU's JSON, as a list renders it. */
-export const listedGpuJson = (gpu: Gpu): string => serializeGpu(gpuJson(gpu));
+export const listedGpuJson = (gpu: Gpu): Buffer => Buffer.from(serializeGpu(gpuJson(gpu)));
 
 /** The same GPU's JSON once a booking began or ended covering now: its status and booking_expires change. */
-export function rebookedGpuJson(json: string, booked: boolean, gpu: ReplicaGpu): string {
-  const object = JSON.parse(json);
+export function rebookedGpuJson(json: Buffer, booked: boolean, gpu: ReplicaGpu): Buffer {
+  const object = JSON.parse(json.toString('utf8'));
   object.status = !gpu.online ? 'offline' : booked ? 'booked' : 'available';
   object.booking_expires = booked && gpu.bookingExpires ? gpu.bookingExpires.toISOString() : null;
-  return serializeGpu(object);
+  return Buffer.from(serializeGpu(object));
 }

@@ -3,7 +3,7 @@ import { bookedAt, gpuStatus } from '../../lib/gpuStatus';
 import type { ListPlan } from '../../lib/gpuListQuery';
 import type { AsyncClient } from '../../lib/grpcClient';
 import type { Logger } from '../../lib/logger';
-import { ReplicaIndex, replicaGpu, type ReplicaGpu } from './gpuReplicaIndex';
+import { Interned, ReplicaIndex, replicaGpu, type ReplicaGpu } from './gpuReplicaIndex';
 
 export interface GpuReplicaOptions {
   /** How often the registry is asked what changed (ms). */
@@ -22,14 +22,16 @@ export interface GpuReplicaOptions {
   maxGpus?: number;
 }
 
+const [OPEN, COMMA, CLOSE] = ['[', ',', ']'].map((c) => Buffer.from(c));
+
 /** Registry calls after which this gateway's next list must show their effect. */
 const WRITES = new Set(['registerGpu', 'unregisterGpu', 'registerMiner', 'minerHeartbeat', 'unregisterMiner', 'publishOffer', 'syncOffers']);
 
 export interface GpuReplica {
   /** Whether the replica may answer a list arriving now (after waiting, when it must, for a pass). */
   ready(): Promise<boolean>;
-  /** A page as the registry would answer it, as JSON text, or undefined: ask the registry. */
-  page(plan: ListPlan, now: Date): { body: string; nextCursor: string } | undefined;
+  /** A page as the registry would answer it, as JSON (UTF-8), or undefined: ask the registry. */
+  page(plan: ListPlan, now: Date): { body: Buffer; nextCursor: string } | undefined;
   /** The registry client with its writes noted, for the routes. */
   watching(registry: AsyncClient<RegistryServiceClient>): AsyncClient<RegistryServiceClient>;
   stats(): { gpus: number; ageMs: number; loaded: boolean };
@@ -49,12 +51,13 @@ export interface GpuReplica {
  */
 export function createGpuReplica(
   registry: AsyncClient<RegistryServiceClient>, logger: Logger, options: GpuReplicaOptions,
-  toJson: (gpu: Gpu) => string, patchJson: (json: string, booked: boolean, g: ReplicaGpu) => string,
+  toJson: (gpu: Gpu) => Buffer, patchJson: (json: Buffer, booked: boolean, g: ReplicaGpu) => Buffer,
 ): GpuReplica {
   const pageSize = options.pageSize ?? 2000;
   const waitMs = options.waitMs ?? 1000;
   const maxGpus = options.maxGpus ?? 2_000_000;
   let index = new ReplicaIndex();
+  const intern = new Interned();
   let watermark = '0';
   let loaded = false;
   let freshAt = -Infinity; // when the last complete pass started (performance.now())
@@ -72,7 +75,7 @@ export function createGpuReplica(
     const facts = { online: change.online, booking_starts: change.bookingStarts ?? null, booking_expires: change.bookingExpires ?? null };
     const booked = bookedAt(facts, now);
     const gpu = { ...change.gpu, status: gpuStatus(facts, now), bookingExpires: booked ? change.bookingExpires : undefined };
-    index.put(change.gpuId, replicaGpu(change, toJson(gpu), booked));
+    index.put(change.gpuId, replicaGpu(change, toJson(gpu), booked, intern));
   }
 
   async function pass(): Promise<void> {
@@ -157,12 +160,15 @@ export function createGpuReplica(
     page(plan, now) {
       const found = index.page(plan, now);
       if (!found) return undefined;
-      const parts = found.gpus.map((g) => {
+      const parts: Buffer[] = [OPEN];
+      for (const g of found.gpus) {
         const booked = bookedAt({ booking_starts: g.bookingStarts, booking_expires: g.bookingExpires }, now);
         if (booked !== g.jsonBooked) [g.json, g.jsonBooked] = [patchJson(g.json, booked, g), booked];
-        return g.json;
-      });
-      return { body: `[${parts.join(',')}]`, nextCursor: found.nextCursor };
+        if (parts.length > 1) parts.push(COMMA);
+        parts.push(g.json);
+      }
+      parts.push(CLOSE);
+      return { body: Buffer.concat(parts), nextCursor: found.nextCursor };
     },
     watching(client) {
       return new Proxy(client, {

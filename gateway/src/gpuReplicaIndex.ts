@@ -21,8 +21,8 @@ export interface ReplicaGpu {
   nameTriple: string;
   /** Only ASCII in the region: compared here exactly as PostgreSQL compares it. */
   asciiRegion: boolean;
-  /** The GPU's JSON, and whether it was built for a booked GPU (the status moves with time). */
-  json: string;
+  /** The GPU's JSON (UTF-8, outside the JavaScript heap), and whether it was built for a booked GPU (the status moves with time). */
+  json: Buffer;
   jsonBooked: boolean;
 }
 
@@ -31,14 +31,28 @@ export const SCAN_MAX = 20_000;
 /** A model filter matching more names than this walks the whole list instead of merging the names' walks. */
 const MERGE_MAX = 64;
 
+/**
+ * One copy of each name, region, miner and owner for all the GPUs that share it (a decoded
+ * message brings its own copies): at a million GPUs that is most of the replica's memory.
+ */
+export class Interned {
+  private seen = new Map<string, string>();
+  of(text: string): string {
+    const known = this.seen.get(text);
+    if (known !== undefined) return known;
+    this.seen.set(text, text);
+    return text;
+  }
+}
+
 /** The replica's entry for a change that is not a deletion (json built by the caller). */
-export function replicaGpu(change: GpuChange, json: string, jsonBooked: boolean): ReplicaGpu {
+export function replicaGpu(change: GpuChange, json: Buffer, jsonBooked: boolean, intern: Interned = new Interned()): ReplicaGpu {
   const gpu = change.gpu!;
   return {
     id: gpu.id, createdMs: gpu.createdAt?.getTime() ?? 0, price: gpu.pricePerHourMicro, rating: gpu.averageRating, memory: gpu.memoryGb,
-    model: gpu.model, region: gpu.region, minerId: gpu.minerId, ownerId: gpu.ownerId,
+    model: intern.of(gpu.model), region: intern.of(gpu.region), minerId: intern.of(gpu.minerId), ownerId: intern.of(gpu.ownerId),
     online: change.online, bookingStarts: change.bookingStarts ?? null, bookingExpires: change.bookingExpires ?? null,
-    nameTriple: `${gpu.model}\u0000${change.nameKey}\u0000${gpu.modelKey}`, asciiRegion: isAscii(gpu.region), json, jsonBooked,
+    nameTriple: intern.of(`${gpu.model}\u0000${change.nameKey}\u0000${gpu.modelKey}`), asciiRegion: isAscii(gpu.region), json, jsonBooked,
   };
 }
 

@@ -79,7 +79,7 @@ async function compare(db: Knex, replica: GpuReplica, requests: number, seed: nu
       if (!req.model && !req.region) assert.ok(mine, `the replica answers ${JSON.stringify(req)}`);
       if (mine) {
         answered++;
-        assert.equal(mine.body, theirs.body, `page ${p + 1} of ${JSON.stringify(req)}`);
+        assert.equal(mine.body.toString('utf8'), theirs.body, `page ${p + 1} of ${JSON.stringify(req)}`);
         assert.equal(mine.nextCursor, theirs.nextCursor, `cursor after page ${p + 1} of ${JSON.stringify(req)}`);
       }
       if (!theirs.nextCursor) break;

@@ -14,6 +14,7 @@ const change = (n: number, extra: Partial<GpuChange> = {}, gpu: Partial<Gpu> = {
   gpu: Gpu.fromPartial({ id: `gpu_${String(n).padStart(20, '0')}`, model: 'RTX 4090', modelKey: 'rtx-4090', memoryGb: 24, pricePerHourMicro: 100000 * n,
     createdAt: new Date(T - n * 1000), region: 'eu-west', ownerId: 'acme', minerId: 'rig', status: GpuStatus.GPU_STATUS_AVAILABLE, ...gpu }),
 });
+const EMPTY = Buffer.from('{}');
 const plan = (req: Partial<ListGpusRequest>) => planList(ListGpusRequest.fromPartial({ limit: 20, ...req }));
 
 describe('GPU list replica (pure parts)', () => {
@@ -38,14 +39,14 @@ describe('GPU list replica (pure parts)', () => {
     replica.start();
     for (let i = 0; i < 100 && !replica.stats().loaded; i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(await replica.ready());
-    const at = (ms: number) => JSON.parse(replica.page(plan({}), new Date(T + ms))!.body)[0];
+    const at = (ms: number) => JSON.parse(replica.page(plan({}), new Date(T + ms))!.body.toString())[0];
     assert.equal(at(0).status, 'available');
     assert.equal(at(0).booking_expires, null);
     assert.equal(at(2000).status, 'booked');
     assert.equal(at(2000).booking_expires, end.toISOString());
     assert.equal(at(6000).status, 'available');
-    assert.equal(JSON.parse(replica.page(plan({ status: GpuStatus.GPU_STATUS_BOOKED }), new Date(T + 2000))!.body).length, 1);
-    assert.equal(JSON.parse(replica.page(plan({ available: true }), new Date(T + 2000))!.body).length, 0);
+    assert.equal(JSON.parse(replica.page(plan({ status: GpuStatus.GPU_STATUS_BOOKED }), new Date(T + 2000))!.body.toString()).length, 1);
+    assert.equal(JSON.parse(replica.page(plan({ available: true }), new Date(T + 2000))!.body.toString()).length, 0);
     await replica.stop();
   });
 
@@ -62,18 +63,18 @@ describe('GPU list replica (pure parts)', () => {
 
   it('keeps each order through changes in place, moves, removals and bulk merges', () => {
     const index = new ReplicaIndex();
-    for (let n = 1; n <= 100; n++) index.put(change(n).gpuId, replicaGpu(change(n), '{}', false));
+    for (let n = 1; n <= 100; n++) index.put(change(n).gpuId, replicaGpu(change(n), EMPTY, false));
     index.settle();
     const prices = () => index.page(plan({ sort: GpuSort.GPU_SORT_PRICE_ASC, limit: 500 }), new Date(T))!.gpus.map((g) => g.price);
     assert.deepEqual(prices(), Array.from({ length: 100 }, (_, i) => 100000 * (i + 1)));
     // In place (same sort values), moved (a new price), gone, and 40 at once (a merge).
-    index.put(change(5).gpuId, replicaGpu(change(5, { online: false }), '{}', false));
-    index.put(change(6).gpuId, replicaGpu(change(6, {}, { pricePerHourMicro: 1 }), '{}', false));
+    index.put(change(5).gpuId, replicaGpu(change(5, { online: false }), EMPTY, false));
+    index.put(change(6).gpuId, replicaGpu(change(6, {}, { pricePerHourMicro: 1 }), EMPTY, false));
     index.put(change(7).gpuId, undefined);
     index.settle();
     assert.deepEqual(prices().slice(0, 3), [1, 100000, 200000]);
     assert.equal(prices().length, 99);
-    for (let n = 101; n <= 140; n++) index.put(change(n).gpuId, replicaGpu(change(n, {}, { pricePerHourMicro: 50 + n }), '{}', false));
+    for (let n = 101; n <= 140; n++) index.put(change(n).gpuId, replicaGpu(change(n, {}, { pricePerHourMicro: 50 + n }), EMPTY, false));
     index.settle();
     const sorted = prices();
     assert.equal(sorted.length, 139);
@@ -82,8 +83,8 @@ describe('GPU list replica (pure parts)', () => {
 
   it('leaves to the registry what it cannot be sure of: names and regions outside ASCII under case-insensitive filters', () => {
     const index = new ReplicaIndex();
-    index.put(change(1).gpuId, replicaGpu(change(1, {}, { model: 'RTX 4090 Ü' }), '{}', false));
-    index.put(change(2).gpuId, replicaGpu(change(2, {}, { region: 'ᴋ-north' }), '{}', false));
+    index.put(change(1).gpuId, replicaGpu(change(1, {}, { model: 'RTX 4090 Ü' }), EMPTY, false));
+    index.put(change(2).gpuId, replicaGpu(change(2, {}, { region: 'ᴋ-north' }), EMPTY, false));
     index.settle();
     const now = new Date(T);
     assert.equal(index.page(plan({ model: '4090 ü' }), now), undefined);
