@@ -40,7 +40,7 @@ async function main(): Promise<void> {
       ...keys, PORT: String(base), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, RATE_LIMIT_PER_SECOND: '0', LOG_LEVEL: 'info',
     }, 'gateway listening');
     const gateway = `http://127.0.0.1:${base}`;
-    await replicaHolds(gateway, sizes[0]);
+    const firstLoad = await replicaHolds(gateway, sizes[0]);
     const listUrl = `${gateway}/v1/marketplace/gpu/list?available=true&limit=20`;
     const page = await (await fetch(listUrl, { headers })).text();
     if (JSON.parse(page).length !== 20) throw new Error(`expected a page of 20, got ${page.slice(0, 200)}`);
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     const smallest = series[0];
     const largest = series[series.length - 1];
     process.stdout.write(`${JSON.stringify({
-      bench: 'gpu-list', sizes, connections, seconds, page_bytes: page.length, bare,
+      bench: 'gpu-list', sizes, connections, seconds, page_bytes: page.length, replica_first_load_s: firstLoad, bare,
       repeated: { ...list, vs_bare: ratio(list.rps, bare.rps) },
       distinct: series, by_id: { ...byId, vs_bare: ratio(byId.rps, bare.rps) }, distinct_p99_growth: ratio(largest.p99_ms, smallest.p99_ms), deep_page: deep,
       targets: { repeated_vs_bare_min: 0.5, repeated_p99_ms_max: 25, distinct_vs_bare_min: 0.15, distinct_p99_ms_max: 50, distinct_p99_growth_max: 2 },

@@ -76,7 +76,7 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> & {
       pollMs: r.int('GPU_LIST_REPLICA_POLL_MS', 100, 10, 60_000),
       // 0: every list shows every write committed before it arrived (see gpuReplica.ts).
       maxAgeMs: r.int('GPU_LIST_REPLICA_MAX_AGE_MS', 0, 0, 600_000),
-      // About 1 KB each: the default holds up to about 2 GB.
+      // About 2 KB each: the default holds up to about 4 GB.
       maxGpus: r.int('GPU_LIST_REPLICA_MAX_GPUS', 2_000_000, 0, 100_000_000),
     },
   }));
