@@ -24,6 +24,8 @@ export interface ReplicaGpu {
   /** The GPU's JSON (UTF-8, outside the JavaScript heap), and whether it was built for a booked GPU (the status moves with time). */
   json: Buffer;
   jsonBooked: boolean;
+  /** Set once a newer entry (or a removal) replaced it: the orders skip it until they are rebuilt. */
+  dead: boolean;
 }
 
 /** A page that would read more GPUs than this is left to the registry. */
@@ -52,7 +54,7 @@ export function replicaGpu(change: GpuChange, json: Buffer, jsonBooked: boolean,
     id: gpu.id, createdMs: gpu.createdAt?.getTime() ?? 0, price: gpu.pricePerHourMicro, rating: gpu.averageRating, memory: gpu.memoryGb,
     model: intern.of(gpu.model), region: intern.of(gpu.region), minerId: intern.of(gpu.minerId), ownerId: intern.of(gpu.ownerId),
     online: change.online, bookingStarts: change.bookingStarts ?? null, bookingExpires: change.bookingExpires ?? null,
-    nameTriple: intern.of(`${gpu.model}\u0000${change.nameKey}\u0000${gpu.modelKey}`), asciiRegion: isAscii(gpu.region), json, jsonBooked,
+    nameTriple: intern.of(`${gpu.model}\u0000${change.nameKey}\u0000${gpu.modelKey}`), asciiRegion: isAscii(gpu.region), json, jsonBooked, dead: false,
   };
 }
 
@@ -63,6 +65,8 @@ export function replicaGpu(change: GpuChange, json: Buffer, jsonBooked: boolean,
 export class ReplicaIndex {
   readonly byId = new Map<string, ReplicaGpu>();
   private all = new OrderedGpus();
+  /** Names whose orders changed since the last settle. */
+  private touched = new Set<ModelName>();
   private names = new Map<string, ModelName>();
   /** Puts made since the last settle: the orders may not hold every GPU in its place yet. */
   private unsettled = false;
@@ -74,6 +78,7 @@ export class ReplicaIndex {
   /** Puts (or removes, with undefined) one GPU; `settle` puts moved ones in order. */
   put(id: string, gpu: ReplicaGpu | undefined): void {
     const old = this.byId.get(id);
+    if (old) old.dead = true;
     this.unsettled = true;
     if (gpu) this.byId.set(id, gpu);
     else this.byId.delete(id);
@@ -83,12 +88,14 @@ export class ReplicaIndex {
       count(name, old.memory, -1);
       count(name, gpu.memory, 1);
       name.gpus.put(id, old, gpu);
+      this.touched.add(name);
       return;
     }
     if (old) {
       const name = this.names.get(old.nameTriple)!;
       count(name, old.memory, -1);
       name.gpus.put(id, old, undefined);
+      this.touched.add(name);
     }
     if (gpu) {
       let name = this.names.get(gpu.nameTriple);
@@ -98,16 +105,18 @@ export class ReplicaIndex {
       }
       count(name, gpu.memory, 1);
       name.gpus.put(id, undefined, gpu);
+      this.touched.add(name);
     }
   }
 
   settle(): void {
     this.unsettled = false;
     this.all.settle();
-    for (const [triple, name] of this.names) {
+    for (const name of this.touched) {
       name.gpus.settle();
-      if (!name.sizes.size) this.names.delete(triple);
+      if (!name.sizes.size) this.names.delete(`${name.model}\u0000${name.nameKey}\u0000${name.catalogKey}`);
     }
+    this.touched.clear();
   }
 
   /**
@@ -132,8 +141,8 @@ export class ReplicaIndex {
       if (value === undefined) return undefined;
       after = { value, id: plan.after.id };
     }
-    const sources = filter.names && filter.names.length <= MERGE_MAX ? filter.names.map((n) => n.gpus.lists[column]) : [this.all.lists[column]];
-    const found = walk(sources, plan, filter, after);
+    const sets = filter.names && filter.names.length <= MERGE_MAX ? filter.names.map((n) => n.gpus) : [this.all];
+    const found = walk(sets.flatMap((o) => (o.recent[column].length ? [o.lists[column], o.recent[column]] : [o.lists[column]])), plan, filter, after);
     if (!found) return undefined;
     const gpus = found.slice(0, plan.limit);
     const last = gpus[gpus.length - 1];
@@ -173,10 +182,13 @@ function walk(sources: ReplicaGpu[][], plan: ListPlan, filter: ReplicaFilter, af
     let from = position(list, key, low, '');
     let to = position(list, key, high, '\uffff');
     if (after) {
-      const p = position(list, key, after.value, after.id);
-      const exact = p < list.length && key(list[p]) === after.value && list[p].id === after.id;
+      let p = position(list, key, after.value, after.id);
       if (descending) to = Math.min(to, p);
-      else from = Math.max(from, exact ? p + 1 : p);
+      else {
+        // Past the cursor's own place (a GPU's dead entries may share it).
+        while (p < list.length && key(list[p]) === after.value && list[p].id === after.id) p++;
+        from = Math.max(from, p);
+      }
     }
     at.push(descending ? to - 1 : from);
     end.push(descending ? from - 1 : to);
@@ -200,6 +212,7 @@ function walk(sources: ReplicaGpu[][], plan: ListPlan, filter: ReplicaFilter, af
     if (best < 0) break;
     const gpu = sources[best][at[best]];
     at[best] += step;
+    if (gpu.dead) continue;
     const verdict = filter.test(gpu);
     if (verdict === undefined) return undefined;
     if (verdict) found.push(gpu);

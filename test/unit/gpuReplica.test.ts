@@ -79,6 +79,25 @@ describe('GPU list replica (pure parts)', () => {
     const sorted = prices();
     assert.equal(sorted.length, 139);
     assert.deepEqual(sorted, [...sorted].sort((a, b) => a - b));
+    // Back to where it was: its dead entry and its live one share a place; pages neither repeat nor skip it.
+    index.put(change(6).gpuId, replicaGpu(change(6), EMPTY, false));
+    index.put(change(8).gpuId, replicaGpu(change(8, {}, { pricePerHourMicro: 5 }), EMPTY, false));
+    index.settle();
+    index.put(change(8).gpuId, replicaGpu(change(8), EMPTY, false));
+    index.settle();
+    for (const sort of [GpuSort.GPU_SORT_PRICE_ASC, GpuSort.GPU_SORT_PRICE_DESC]) {
+      const whole = index.page(plan({ sort, limit: 500 }), new Date(T))!.gpus.map((g) => g.id);
+      const paged: string[] = [];
+      let cursor = '';
+      for (;;) {
+        const page = index.page(plan({ sort, limit: 3, cursor }), new Date(T))!;
+        paged.push(...page.gpus.map((g) => g.id));
+        if (!page.nextCursor) break;
+        cursor = page.nextCursor;
+      }
+      assert.deepEqual(paged, whole);
+      assert.equal(new Set(whole).size, 139);
+    }
   });
 
   it('leaves to the registry what it cannot be sure of: names and regions outside ASCII under case-insensitive filters', () => {
