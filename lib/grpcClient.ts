@@ -33,6 +33,8 @@ export const CHANNEL_OPTIONS: Partial<grpc.ClientOptions> = {
   'grpc.keepalive_timeout_ms': 10_000,
   // DNS round-robin across replicas when the address resolves to several hosts.
   'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+  // A page of 500 GPUs with the longest descriptions allowed is about 6.5 MB (the default limit is 4 MB).
+  'grpc.max_receive_message_length': 32 * 1024 * 1024,
 };
 
 /**

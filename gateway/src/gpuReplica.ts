@@ -18,8 +18,9 @@ export interface GpuReplicaOptions {
   waitMs?: number;
   /** Changes per ListGpuChanges page. */
   pageSize?: number;
-  /** Past this many listed GPUs the replica lets go of them (memory) and the registry answers every list. */
+  /** Past this many listed GPUs, or this many bytes of their JSON, the replica lets go of them (memory) and the registry answers every list. */
   maxGpus?: number;
+  maxJsonBytes?: number;
 }
 
 const [OPEN, COMMA, CLOSE] = ['[', ',', ']'].map((c) => Buffer.from(c));
@@ -56,6 +57,7 @@ export function createGpuReplica(
   const pageSize = options.pageSize ?? 2000;
   const waitMs = options.waitMs ?? 1000;
   const maxGpus = options.maxGpus ?? 2_000_000;
+  const maxJsonBytes = options.maxJsonBytes ?? 2_000_000_000;
   let index = new ReplicaIndex();
   const intern = new Interned();
   let watermark = '0';
@@ -88,13 +90,13 @@ export function createGpuReplica(
       next ??= res.watermark;
       const now = new Date();
       for (const change of res.changes) apply(change, now);
-      if (index.size > maxGpus) return giveUp();
+      if (index.size > maxGpus || index.jsonBytes > maxJsonBytes) return giveUp();
       // A pass of one page puts its GPUs in order at once; a longer one (a first load, a bulk
       // load in the registry) sorts once at its end, the registry answering meanwhile.
-      bulk ||= res.changes.length === pageSize;
+      bulk ||= res.more;
       bulkRunning = bulk;
       if (!bulk) index.settle();
-      if (res.changes.length < pageSize) break;
+      if (!res.more) break;
       const last = res.changes[res.changes.length - 1];
       after = { change: last.change, id: last.gpuId };
     }
@@ -108,7 +110,8 @@ export function createGpuReplica(
 
   /** Too many GPUs to hold: from now on the registry answers every list. */
   function giveUp(): void {
-    logger.error({ gpus: index.size, maxGpus }, 'GPU list replica stops: more listed GPUs than GPU_LIST_REPLICA_MAX_GPUS; the registry answers every list');
+    logger.error({ gpus: index.size, maxGpus, jsonBytes: index.jsonBytes, maxJsonBytes },
+      'GPU list replica stops: more listed GPUs than GPU_LIST_REPLICA_MAX_GPUS or JSON than GPU_LIST_REPLICA_MAX_MB; the registry answers every list');
     index = new ReplicaIndex();
     loaded = false;
     stopped = true;
@@ -144,7 +147,8 @@ export function createGpuReplica(
 
   return {
     async ready() {
-      if (!loaded || bulkRunning) return false;
+      // While the feed fails, the registry answers at once (no wait for a pass that fails too).
+      if (!loaded || bulkRunning || failing) return false;
       const arrived = performance.now();
       // The pass this list needs: one begun after the writes it must see and within maxAgeMs.
       const need = Math.max(wroteAt, arrived - options.maxAgeMs);

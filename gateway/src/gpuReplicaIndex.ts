@@ -28,10 +28,10 @@ export interface ReplicaGpu {
   dead: boolean;
 }
 
-/** A page that would read more GPUs than this is left to the registry. */
+/** A page that would take more steps than this (GPUs read times the orders merged) is left to the registry. */
 export const SCAN_MAX = 20_000;
-/** A model filter matching more names than this walks the whole list instead of merging the names' walks. */
-const MERGE_MAX = 64;
+/** A model filter matching more names than this walks the whole list instead of merging the names' walks (the registry's MODEL_NAMES_MAX). */
+const MERGE_MAX = 1000;
 
 /**
  * One copy of each name, region, miner and owner for all the GPUs that share it (a decoded
@@ -68,6 +68,8 @@ export class ReplicaIndex {
   /** Names whose orders changed since the last settle. */
   private touched = new Set<ModelName>();
   private names = new Map<string, ModelName>();
+  /** The listed GPUs' JSON, in bytes (most of the replica's memory). */
+  jsonBytes = 0;
   /** Puts made since the last settle: the orders may not hold every GPU in its place yet. */
   private unsettled = false;
 
@@ -79,6 +81,7 @@ export class ReplicaIndex {
   put(id: string, gpu: ReplicaGpu | undefined): void {
     const old = this.byId.get(id);
     if (old) old.dead = true;
+    this.jsonBytes += (gpu?.json.length ?? 0) - (old?.json.length ?? 0);
     this.unsettled = true;
     if (gpu) this.byId.set(id, gpu);
     else this.byId.delete(id);
@@ -130,7 +133,8 @@ export class ReplicaIndex {
    * matching names' orders side by side, as the registry merges its model-led index walks.
    */
   page(plan: ListPlan, now: Date): { gpus: ReplicaGpu[]; nextCursor: string } | undefined {
-    if (this.unsettled) return undefined;
+    // An owner's or a miner's GPUs are few among many: the registry walks an index led by the owner.
+    if (this.unsettled || plan.ownerId || plan.minerId) return undefined;
     const filter = filterOf(plan, now, this.names);
     if (!filter) return undefined;
     if (filter === 'none') return { gpus: [], nextCursor: '' };
@@ -190,13 +194,15 @@ function walk(sources: ReplicaGpu[][], plan: ListPlan, filter: ReplicaFilter, af
         from = Math.max(from, p);
       }
     }
-    at.push(descending ? to - 1 : from);
+    // A cursor past the column's own range leaves nothing to walk (from ≥ to): start at the end.
+    at.push(descending ? Math.max(to, from) - 1 : Math.min(from, to));
     end.push(descending ? from - 1 : to);
   }
   const step = descending ? -1 : 1;
   const found: ReplicaGpu[] = [];
-  for (let read = 0; found.length <= plan.limit; read++) {
-    if (read >= SCAN_MAX) return undefined;
+  // Work is GPUs read times the walks merged: the same bound however many names a filter matches.
+  for (let work = 0; found.length <= plan.limit; work += sources.length) {
+    if (work >= SCAN_MAX) return undefined;
     // The next GPU in page order among the sources' heads.
     let best = -1;
     for (let s = 0; s < sources.length; s++) {

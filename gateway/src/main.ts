@@ -78,6 +78,8 @@ export function readGatewayConfig(env: Env, defaults: Partial<GatewayConfig> & {
       maxAgeMs: r.int('GPU_LIST_REPLICA_MAX_AGE_MS', 0, 0, 600_000),
       // About 2 KB each: the default holds up to about 4 GB.
       maxGpus: r.int('GPU_LIST_REPLICA_MAX_GPUS', 2_000_000, 0, 100_000_000),
+      // Their JSON alone (a GPU with the longest description allowed is 13 KB of it).
+      maxJsonBytes: r.int('GPU_LIST_REPLICA_MAX_MB', 2000, 1, 1_000_000) * 1_000_000,
     },
   }));
 }

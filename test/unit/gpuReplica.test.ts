@@ -100,6 +100,18 @@ describe('GPU list replica (pure parts)', () => {
     }
   });
 
+  it('answers a cursor outside the sort column\'s own filter with an empty page (it ran off its order: a 500)', () => {
+    const index = new ReplicaIndex();
+    for (let n = 1; n <= 30; n++) index.put(change(n).gpuId, replicaGpu(change(n, {}, { memoryGb: [24, 48, 80][n % 3] }), EMPTY, false));
+    index.settle();
+    const now = new Date(T);
+    const cursorOf = (sort: GpuSort, value: number) => Buffer.from(JSON.stringify([`gpus:${planList(ListGpusRequest.fromPartial({ sort })).sort.key}`, value, change(1).gpuId])).toString('base64url');
+    const desc = GpuSort.GPU_SORT_MEMORY_DESC;
+    assert.deepEqual(index.page(plan({ sort: desc, memoryMin: 80, cursor: cursorOf(desc, 48) }), now), { gpus: [], nextCursor: '' });
+    const asc = GpuSort.GPU_SORT_PRICE_ASC;
+    assert.deepEqual(index.page(plan({ sort: asc, priceMaxMicro: 1000000, cursor: cursorOf(asc, 3000000) }), now), { gpus: [], nextCursor: '' });
+  });
+
   it('leaves to the registry what it cannot be sure of: names and regions outside ASCII under case-insensitive filters', () => {
     const index = new ReplicaIndex();
     index.put(change(1).gpuId, replicaGpu(change(1, {}, { model: 'RTX 4090 Ü' }), EMPTY, false));

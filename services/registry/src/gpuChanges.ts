@@ -6,7 +6,22 @@ import type { GpuRow } from './store';
 
 const XID = /^\d{1,20}$/;
 const ID_MAX = 64;
+/** A page stops past about this many bytes, well below gRPC's 4 MB default message limit (a GPU may be 13 KB). */
+const PAGE_BYTES = 1_000_000;
 export const CHANGES_LIMIT_MAX = 5000;
+
+/**
+ * The oldest transaction that may still commit a change here: the snapshot's oldest running
+ * one, leaving out those pg_stat_activity shows in another database (they cannot write these
+ * tables; an idle one in a reporting database would otherwise hold every pass back to it).
+ * One that ended between the snapshot and that read is not shown anywhere, so it counts.
+ */
+const WATERMARK = `
+  SELECT LEAST(pg_snapshot_xmax(s.snap), (
+    SELECT min(x) FROM pg_snapshot_xip(s.snap) AS x
+    WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.backend_xid = x::xid AND a.datname <> current_database())
+  ))::text AS watermark
+  FROM (SELECT pg_current_snapshot() AS snap) s`;
 
 /**
  * A page of the change feed (migration 010): the GPUs marked after (change, gpu id), each as
@@ -21,7 +36,7 @@ export async function listGpuChanges(db: Knex, req: ListGpuChangesRequest, now: 
   if (limit < 1 || limit > CHANGES_LIMIT_MAX) throw invalid('limit', `must be from 1 to ${CHANGES_LIMIT_MAX}`);
   const { rows } = await db.raw(`
     SELECT w.watermark, c.changed_xid::text AS change, c.gpu_id AS change_gpu_id, g.*
-    FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS watermark) w
+    FROM (${WATERMARK}) w
     LEFT JOIN LATERAL (
       SELECT gpu_id, changed_xid FROM gpu_changes WHERE (changed_xid, gpu_id) > (?::xid8, ?)
       ORDER BY changed_xid, gpu_id LIMIT ?
@@ -29,9 +44,14 @@ export async function listGpuChanges(db: Knex, req: ListGpuChangesRequest, now: 
     LEFT JOIN gpus g ON g.id = c.gpu_id
     ORDER BY c.changed_xid, c.gpu_id`, [change, req.afterGpuId, limit]);
   const found = (rows as (GpuRow & { watermark: string; change: string | null; change_gpu_id: string })[]).filter((r) => r.change !== null);
+  let bytes = 0;
+  let cut = found.findIndex((r) => (bytes += sizeOf(r)) > PAGE_BYTES);
+  if (cut === 0) cut = 1;
+  const page = cut < 0 ? found : found.slice(0, cut);
   return {
     watermark: rows[0].watermark,
-    changes: found.map((r) => {
+    more: page.length < found.length || found.length === limit,
+    changes: page.map((r) => {
       const gone = r.id === null || r.deleted_at !== null;
       return {
         change: r.change!,
@@ -41,9 +61,15 @@ export async function listGpuChanges(db: Knex, req: ListGpuChangesRequest, now: 
         online: !gone && r.online,
         bookingStarts: r.booking_starts ?? undefined,
         bookingExpires: r.booking_expires ?? undefined,
-        bookingId: r.current_booking_id ?? '',
+        bookingId: '', // not the feed's business: lists show no booking id
         nameKey: gone ? '' : r.model_key,
       };
     }),
   };
+}
+
+/** About how many bytes a GPU takes in the answer (its free text dominates). */
+function sizeOf(r: GpuRow): number {
+  if (r.id === null) return 50;
+  return 600 + Buffer.byteLength(r.model) + Buffer.byteLength(r.description ?? '') + (r.capabilities ?? []).reduce((n, c) => n + Buffer.byteLength(c) + 4, 0);
 }

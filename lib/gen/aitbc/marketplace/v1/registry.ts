@@ -410,6 +410,8 @@ export interface ListGpuChangesResponse {
    * from here misses no commit (it may read some rows twice).
    */
   watermark: string;
+  /** More changes follow this page (pages stop at `limit` changes or about 1 MB). */
+  more: boolean;
 }
 
 function createBaseGpu(): Gpu {
@@ -4347,7 +4349,7 @@ export const GpuChange: MessageFns<GpuChange> = {
 };
 
 function createBaseListGpuChangesResponse(): ListGpuChangesResponse {
-  return { changes: [], watermark: "" };
+  return { changes: [], watermark: "", more: false };
 }
 
 export const ListGpuChangesResponse: MessageFns<ListGpuChangesResponse> = {
@@ -4357,6 +4359,9 @@ export const ListGpuChangesResponse: MessageFns<ListGpuChangesResponse> = {
     }
     if (message.watermark !== "") {
       writer.uint32(18).string(message.watermark);
+    }
+    if (message.more !== false) {
+      writer.uint32(24).bool(message.more);
     }
     return writer;
   },
@@ -4390,6 +4395,14 @@ export const ListGpuChangesResponse: MessageFns<ListGpuChangesResponse> = {
             message.watermark = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.more = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4406,6 +4419,7 @@ export const ListGpuChangesResponse: MessageFns<ListGpuChangesResponse> = {
     return {
       changes: globalThis.Array.isArray(object?.changes) ? object.changes.map((e: any) => GpuChange.fromJSON(e)) : [],
       watermark: isSet(object.watermark) ? globalThis.String(object.watermark) : "",
+      more: isSet(object.more) ? globalThis.Boolean(object.more) : false,
     };
   },
 
@@ -4417,6 +4431,9 @@ export const ListGpuChangesResponse: MessageFns<ListGpuChangesResponse> = {
     if (message.watermark !== "") {
       obj.watermark = message.watermark;
     }
+    if (message.more !== false) {
+      obj.more = message.more;
+    }
     return obj;
   },
 
@@ -4427,6 +4444,7 @@ export const ListGpuChangesResponse: MessageFns<ListGpuChangesResponse> = {
     const message = createBaseListGpuChangesResponse();
     message.changes = object.changes?.map((e) => GpuChange.fromPartial(e)) || [];
     message.watermark = object.watermark ?? "";
+    message.more = object.more ?? false;
     return message;
   },
 };
