@@ -14,13 +14,15 @@ export const CHANGES_LIMIT_MAX = 5000;
  * The oldest transaction that may still commit a change here: the snapshot's oldest running
  * one, leaving out those pg_stat_activity shows in another database (they cannot write these
  * tables; an idle one in a reporting database would otherwise hold every pass back to it).
+ * The view's function itself, not the view: planning the view's joins doubled a pass's cost.
  * One that ended between the snapshot and that read is not shown anywhere, so it counts.
+ * With nothing running (most passes) pg_stat_activity is not read at all.
  */
 const WATERMARK = `
-  SELECT LEAST(pg_snapshot_xmax(s.snap), (
+  SELECT (CASE WHEN pg_snapshot_xmin(s.snap) = pg_snapshot_xmax(s.snap) THEN pg_snapshot_xmax(s.snap) ELSE LEAST(pg_snapshot_xmax(s.snap), (
     SELECT min(x) FROM pg_snapshot_xip(s.snap) AS x
-    WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.backend_xid = x::xid AND a.datname <> current_database())
-  ))::text AS watermark
+    WHERE NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(NULL) a WHERE a.backend_xid = x::xid AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database()))
+  )) END)::text AS watermark
   FROM (SELECT pg_current_snapshot() AS snap) s`;
 
 /**
