@@ -126,7 +126,7 @@ export class ReplicaIndex {
    * A page of the list exactly as the registry would answer it at `now`, or undefined when
    * this replica cannot be sure of the answer (names or regions outside ASCII under a
    * case-insensitive filter, a cursor of a shape the registry never makes) or would read
-   * more than SCAN_MAX GPUs for it: the registry then answers.
+   * more than SCAN_MAX steps for it: the registry then answers.
    *
    * The page walks the sort's order from the cursor (and from where the sort column's own
    * filter begins) until it fills, testing every filter. Under a model filter it walks the
@@ -173,7 +173,7 @@ function columnRange(plan: ListPlan): [number, number] {
 
 /**
  * Up to limit + 1 matching GPUs in page order, merged from `sources` (each in the sort's
- * order), from past the cursor; undefined past SCAN_MAX rows or at a GPU the test cannot decide.
+ * order), from past the cursor; undefined past SCAN_MAX steps or at a GPU the test cannot decide.
  */
 function walk(sources: ReplicaGpu[][], plan: ListPlan, filter: ReplicaFilter, after?: { value: number; id: string }): ReplicaGpu[] | undefined {
   const { column, descending } = plan.sort;

@@ -202,5 +202,8 @@ describe('GPU list replica (the gateway\'s, fed by the registry\'s change feed o
     }
     await assert.rejects(listGpuChanges(db, ListGpuChangesRequest.fromPartial({ limit: 5001 }), new Date()), /limit/);
     await assert.rejects(listGpuChanges(db, ListGpuChangesRequest.fromPartial({ afterGpuId: 'x'.repeat(65) }), new Date()), /after_gpu_id/);
+    for (const afterGpuId of ['gpu_\u0000x', 'gpu_\nx', 'gpu_ü']) {
+      await assert.rejects(listGpuChanges(db, ListGpuChangesRequest.fromPartial({ afterGpuId }), new Date()), /after_gpu_id/);
+    }
   });
 });

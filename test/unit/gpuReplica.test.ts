@@ -33,7 +33,7 @@ describe('GPU list replica (pure parts)', () => {
   it('shows a GPU booked while its booking covers now, and available before and after, in JSON and in the status filter', async () => {
     const start = new Date(T + 1000);
     const end = new Date(T + 5000);
-    const c = change(1, { bookingStarts: start, bookingExpires: end, bookingId: 'bkg_1' });
+    const c = change(1, { bookingStarts: start, bookingExpires: end });
     const replica = createGpuReplica({ listGpuChanges: async () => ({ changes: [c], watermark: '2' }) } as never, createLogger('t', 'silent'),
       { pollMs: 60_000, maxAgeMs: 0 }, listedGpuJson, rebookedGpuJson);
     replica.start();

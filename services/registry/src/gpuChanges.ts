@@ -33,7 +33,7 @@ const WATERMARK = `
 export async function listGpuChanges(db: Knex, req: ListGpuChangesRequest, now: Date): Promise<ListGpuChangesResponse> {
   const change = req.afterChange || '0';
   if (!XID.test(change)) throw invalid('after_change', 'must be a transaction id (decimal)');
-  if (req.afterGpuId.length > ID_MAX) throw invalid('after_gpu_id', `must be at most ${ID_MAX} characters`);
+  if (req.afterGpuId.length > ID_MAX || !/^[\x21-\x7e]*$/.test(req.afterGpuId)) throw invalid('after_gpu_id', `must be a GPU id (at most ${ID_MAX} printable ASCII characters)`);
   const limit = req.limit === 0 ? 1000 : req.limit;
   if (limit < 1 || limit > CHANGES_LIMIT_MAX) throw invalid('limit', `must be from 1 to ${CHANGES_LIMIT_MAX}`);
   const { rows } = await db.raw(`
@@ -63,7 +63,7 @@ export async function listGpuChanges(db: Knex, req: ListGpuChangesRequest, now: 
         online: !gone && r.online,
         bookingStarts: r.booking_starts ?? undefined,
         bookingExpires: r.booking_expires ?? undefined,
-        bookingId: '', // not the feed's business: lists show no booking id
+        bookingId: '', // deprecated: never sent
         nameKey: gone ? '' : r.model_key,
       };
     }),

@@ -397,7 +397,14 @@ export interface GpuChange {
   gpu?: Gpu | undefined;
   online: boolean;
   bookingStarts?: Date | undefined;
-  bookingExpires?: Date | undefined;
+  bookingExpires?:
+    | Date
+    | undefined;
+  /**
+   * Always empty: lists show no booking id, and the feed does not carry it.
+   *
+   * @deprecated
+   */
   bookingId: string;
   /** The name reduced to lower-case alphanumerics (what a model filter's key pattern matches). */
   nameKey: string;
