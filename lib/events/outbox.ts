@@ -12,6 +12,13 @@ export interface Outbox {
    * the events (built beforehand) are written only when there are some.
    */
   withChange<Row = Record<string, unknown>>(db: Knex, change: Change, envelopes: EventEnvelope[]): Promise<Row[]>;
+  /**
+   * The events as one step of a statement the caller writes (`events AS (<sql>)` in its WITH
+   * list), inserted only `when` that SQL condition holds; `written(db)` after the statement,
+   * if it wrote them, wakes the relay once `db` commits. For statements whose own WITH list
+   * cannot be nested inside withChange's (PostgreSQL allows data-modifying steps only at the top).
+   */
+  part(envelopes: EventEnvelope[], when: string): { sql: string; bindings: unknown[]; written(db: Knex): void };
   /** Called after each commit that wrote events (the relay sets it to wake itself). */
   onCommit(listener: () => void): void;
 }
@@ -68,6 +75,14 @@ export function createOutbox(): Outbox {
       );
       if (rows.length) written(db);
       return rows as Row[];
+    },
+    part(envelopes, when) {
+      const values = toValues(envelopes);
+      return {
+        sql: `INSERT INTO outbox ${COLUMNS} SELECT * FROM (VALUES ${values.sql}) v(event_id, type, aggregate_id, envelope) WHERE ${when}`,
+        bindings: values.bindings,
+        written,
+      };
     },
     onCommit(listener) {
       listeners.push(listener);

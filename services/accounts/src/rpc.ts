@@ -186,9 +186,7 @@ export function createAccountsHandlers(deps: AccountsHandlerDeps): ServiceBindin
         if (!Number.isSafeInteger(req.amountMicro) || req.amountMicro < 0) throw invalid('amount_micro', 'must be a whole, non-negative amount');
         if (req.gpuId && !isId(req.gpuId, 'gpu')) throw invalid('gpu_id', 'must be a GPU id');
         if (req.minerId && !isMinerId(req.minerId)) throw invalid('miner_id', 'must be a miner id');
-        const client = await accounts.get(db, req.clientId);
-        // Only an active client's money is held: never a provider's, a service's or the system accounts'.
-        if (!client || client.status !== 'active' || client.role !== 'client') throw new DomainError('FAILED_PRECONDITION', `account ${req.clientId} cannot pay: it has no balance here`, 'client_id', { reason: 'insufficient_funds' });
+        // Only an active client's money is held (the ledger checks): never a provider's, a service's or the system accounts'.
         const { hold, balance } = await ledger.placeHold({
           bookingId: req.bookingId, clientId: req.clientId, ownerId: req.ownerId, amount: req.amountMicro, gpuId: req.gpuId, minerId: req.minerId,
         });
