@@ -57,6 +57,97 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
     duplicate_window: nanos(120_000),
   });
 
+  async function consumeDurable(durable: string, consumer: ConsumerOptions): Promise<Subscription> {
+    const config = {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      // filter_subjects (several) needs NATS 2.10; Debian ships 2.9. One subject filters on
+      // the server; several share their narrowest common wildcard and are sorted out below.
+      filter_subject: commonFilter(consumer.subjects),
+      ack_wait: nanos(consumer.ackWaitMs ?? ACK_WAIT_MS),
+      // Dead-lettering is decided by the client (lib/events/bus.ts), which needs to see an
+      // event again after a crash to record it; the server never gives up on its own.
+      max_deliver: -1,
+      max_ack_pending: 1000,
+    };
+    try {
+      await jsm.consumers.add(stream, config);
+    } catch {
+      // An existing durable with another configuration (new filter subjects): update it.
+      await jsm.consumers.update(stream, durable, config);
+    }
+    const handle = await js.consumers.get(stream, durable);
+    const messages = await handle.consume({ max_messages: 256 });
+    const iterator = messages[Symbol.asyncIterator]();
+    let stopped = false;
+
+    const deliverOne = async (m: JsMsg) => {
+      const delivery = { envelope: EventEnvelope.decode(m.data), subject: m.subject, deliveryCount: m.info.redeliveryCount, traceparent: traceparentOf(m) };
+      try {
+        const outcome = await deliver(consumer, delivery, { keepAlive: () => m.working(), stopping: () => stopped });
+        if (outcome === 'ack' && !stopped) m.ack();
+      } catch (err) {
+        if (stopped) return; // unacknowledged: redelivered after ack_wait
+        logger.error({ err, durable: consumer.durable, eventId: delivery.envelope.eventId }, 'could not dead-letter an event; it will be redelivered');
+        m.nak(consumer.retryDelayMs ?? 1000);
+      }
+    };
+
+    // A next() that lost the race below is kept for the following round, so no message is lost.
+    let carried: Promise<IteratorResult<JsMsg>> | undefined;
+    const NOTHING_YET = Symbol('nothing yet');
+    const loop = (async () => {
+      for (;;) {
+        const first = await (carried ?? iterator.next());
+        carried = undefined;
+        if (first.done || stopped) break;
+        // With a batch handler, also take the events already received: they resolve within
+        // microtasks, before setImmediate; the first that would have to wait ends the batch.
+        const batch: JsMsg[] = [first.value];
+        while (consumer.handleBatch && batch.length < MAX_BATCH) {
+          const next = iterator.next();
+          const got = await Promise.race([next, new Promise<typeof NOTHING_YET>((r) => setImmediate(() => r(NOTHING_YET)))]);
+          if (got === NOTHING_YET) {
+            carried = next;
+            break;
+          }
+          if (got.done) break;
+          batch.push(got.value);
+        }
+        const wanted: JsMsg[] = [];
+        for (const m of batch) {
+          if (consumer.subjects.some((s) => subjectMatches(s, m.subject))) wanted.push(m);
+          else m.ack();
+        }
+        // Only first deliveries are batched: a redelivered event may be the one that crashed
+        // its consumer, and goes alone through deliver() (which dead-letters it past maxDeliver).
+        if (wanted.length > 1 && consumer.handleBatch && wanted.every((m) => m.info.redeliveryCount === 1)) {
+          try {
+            await consumer.handleBatch(wanted.map((m) => ({
+              envelope: EventEnvelope.decode(m.data), subject: m.subject, deliveryCount: m.info.redeliveryCount, traceparent: traceparentOf(m),
+            })));
+            if (!stopped) for (const m of wanted) m.ack();
+            continue;
+          } catch {
+            // One of them fails: apply them one by one, so only that one is retried.
+          }
+        }
+        for (const m of wanted) {
+          if (stopped) break;
+          await deliverOne(m);
+        }
+      }
+    })();
+    return {
+      async stop() {
+        stopped = true;
+        messages.stop();
+        await loop;
+      },
+    };
+  }
+
   return {
     kind: 'nats',
     subject: (type) => `${prefix}.${type}`,
@@ -69,95 +160,24 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
       })));
     },
 
+    /**
+     * A consumer of several families (gpu.* and booking.*, say) is one durable per family,
+     * each filtered to exactly its family on the server: with one durable over all of them its
+     * filter was the whole stream (NATS 2.9 takes one filter subject), and every other event,
+     * each ledger entry among them, was delivered to it and acknowledged unread. Order holds
+     * within a family; across families it never did (their publishers are other services).
+     * A durable of the earlier shape is left in place for replicas not yet upgraded (the
+     * inbox, keyed by consumer, applies an event once whichever durable brings it).
+     */
     async consume(consumer: ConsumerOptions): Promise<Subscription> {
-      const config = {
-        durable_name: consumer.durable,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        // filter_subjects (several) needs NATS 2.10; Debian ships 2.9. One subject filters on
-        // the server; several share their narrowest common wildcard and are sorted out below.
-        filter_subject: commonFilter(consumer.subjects),
-        ack_wait: nanos(consumer.ackWaitMs ?? ACK_WAIT_MS),
-        // Dead-lettering is decided by the client (lib/events/bus.ts), which needs to see an
-        // event again after a crash to record it; the server never gives up on its own.
-        max_deliver: -1,
-        max_ack_pending: 1000,
-      };
-      try {
-        await jsm.consumers.add(stream, config);
-      } catch {
-        // An existing durable with another configuration (new filter subjects): update it.
-        await jsm.consumers.update(stream, consumer.durable, config);
+      const families = new Map<string, string[]>();
+      for (const s of consumer.subjects) {
+        const family = s.slice(prefix.length + 1).split('.')[0];
+        families.set(family, [...(families.get(family) ?? []), s]);
       }
-      const handle = await js.consumers.get(stream, consumer.durable);
-      const messages = await handle.consume({ max_messages: 256 });
-      const iterator = messages[Symbol.asyncIterator]();
-      let stopped = false;
-
-      const deliverOne = async (m: JsMsg) => {
-        const delivery = { envelope: EventEnvelope.decode(m.data), subject: m.subject, deliveryCount: m.info.redeliveryCount, traceparent: traceparentOf(m) };
-        try {
-          const outcome = await deliver(consumer, delivery, { keepAlive: () => m.working(), stopping: () => stopped });
-          if (outcome === 'ack' && !stopped) m.ack();
-        } catch (err) {
-          if (stopped) return; // unacknowledged: redelivered after ack_wait
-          logger.error({ err, durable: consumer.durable, eventId: delivery.envelope.eventId }, 'could not dead-letter an event; it will be redelivered');
-          m.nak(consumer.retryDelayMs ?? 1000);
-        }
-      };
-
-      // A next() that lost the race below is kept for the following round, so no message is lost.
-      let carried: Promise<IteratorResult<JsMsg>> | undefined;
-      const NOTHING_YET = Symbol('nothing yet');
-      const loop = (async () => {
-        for (;;) {
-          const first = await (carried ?? iterator.next());
-          carried = undefined;
-          if (first.done || stopped) break;
-          // With a batch handler, also take the events already received: they resolve within
-          // microtasks, before setImmediate; the first that would have to wait ends the batch.
-          const batch: JsMsg[] = [first.value];
-          while (consumer.handleBatch && batch.length < MAX_BATCH) {
-            const next = iterator.next();
-            const got = await Promise.race([next, new Promise<typeof NOTHING_YET>((r) => setImmediate(() => r(NOTHING_YET)))]);
-            if (got === NOTHING_YET) {
-              carried = next;
-              break;
-            }
-            if (got.done) break;
-            batch.push(got.value);
-          }
-          const wanted: JsMsg[] = [];
-          for (const m of batch) {
-            if (consumer.subjects.some((s) => subjectMatches(s, m.subject))) wanted.push(m);
-            else m.ack();
-          }
-          // Only first deliveries are batched: a redelivered event may be the one that crashed
-          // its consumer, and goes alone through deliver() (which dead-letters it past maxDeliver).
-          if (wanted.length > 1 && consumer.handleBatch && wanted.every((m) => m.info.redeliveryCount === 1)) {
-            try {
-              await consumer.handleBatch(wanted.map((m) => ({
-                envelope: EventEnvelope.decode(m.data), subject: m.subject, deliveryCount: m.info.redeliveryCount, traceparent: traceparentOf(m),
-              })));
-              if (!stopped) for (const m of wanted) m.ack();
-              continue;
-            } catch {
-              // One of them fails: apply them one by one, so only that one is retried.
-            }
-          }
-          for (const m of wanted) {
-            if (stopped) break;
-            await deliverOne(m);
-          }
-        }
-      })();
-      return {
-        async stop() {
-          stopped = true;
-          messages.stop();
-          await loop;
-        },
-      };
+      if (families.size < 2) return consumeDurable(consumer.durable, consumer);
+      const subscriptions = await Promise.all([...families].map(([family, subjects]) => consumeDurable(`${consumer.durable}_${family}`, { ...consumer, subjects })));
+      return { stop: async () => void (await Promise.all(subscriptions.map((s) => s.stop()))) };
     },
 
     publishTransient(subject, data) {
