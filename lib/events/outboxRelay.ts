@@ -90,6 +90,12 @@ export function createOutboxRelay(options: RelayOptions): Worker {
     });
   }
 
+  /** Whether any row waits to be published (the pending index, no lock, no transaction). */
+  async function pending(): Promise<boolean> {
+    const { rows } = await db.raw('SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL) AS waiting');
+    return rows[0].waiting === true;
+  }
+
   async function cleanup(): Promise<void> {
     if (Date.now() - lastCleanup < 60_000) return;
     lastCleanup = Date.now();
@@ -121,11 +127,16 @@ export function createOutboxRelay(options: RelayOptions): Worker {
       // Woken by a commit: wait a moment so commits close together share one batch (one
       // relay transaction instead of one per event under load).
       if (byCommit && lingerMs > 0) await new Promise((r) => setTimeout(r, lingerMs));
+      const woken = byCommit;
       byCommit = false;
       dirty = false;
       try {
         let published = 0;
-        for (let n = await publishBatch(); n > 0; n = n === batchSize ? await publishBatch() : 0) published += n;
+        // A poll that no commit woke first asks, in one statement, whether anything waits:
+        // six services polling ten times a second otherwise paid a transaction (three round
+        // trips) each time, about a fifth of the database's statements under booking load.
+        const worth = woken || failures > 0 || await pending();
+        for (let n = worth ? await publishBatch() : 0; n > 0; n = n === batchSize ? await publishBatch() : 0) published += n;
         if (failures > 0) logger.info({ published }, 'outbox relay recovered');
         failures = 0;
         await cleanup();
