@@ -57,11 +57,12 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
     duplicate_window: nanos(120_000),
   });
 
-  async function consumeDurable(durable: string, consumer: ConsumerOptions): Promise<Subscription> {
-    const config = {
-      durable_name: durable,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
+  /**
+   * `startAfter`: the stream sequence up to which the durable this one replaces had
+   * acknowledged everything; a new durable starts after it instead of at the stream's start.
+   */
+  async function consumeDurable(durable: string, consumer: ConsumerOptions, startAfter = 0): Promise<Subscription> {
+    const mutable = {
       // filter_subjects (several) needs NATS 2.10; Debian ships 2.9. One subject filters on
       // the server; several share their narrowest common wildcard and are sorted out below.
       filter_subject: commonFilter(consumer.subjects),
@@ -71,11 +72,17 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
       max_deliver: -1,
       max_ack_pending: 1000,
     };
+    const exists = await jsm.consumers.info(stream, durable).then(() => true, () => false);
     try {
-      await jsm.consumers.add(stream, config);
+      if (exists) throw new Error('exists');
+      await jsm.consumers.add(stream, {
+        durable_name: durable, ack_policy: AckPolicy.Explicit, ...mutable,
+        ...(startAfter > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startAfter + 1 } : { deliver_policy: DeliverPolicy.All }),
+      });
     } catch {
-      // An existing durable with another configuration (new filter subjects): update it.
-      await jsm.consumers.update(stream, durable, config);
+      // An existing durable (another replica made it a moment ago, or an earlier start): what
+      // may change (new filter subjects, say) is updated; where it starts never is.
+      await jsm.consumers.update(stream, durable, mutable);
     }
     const handle = await js.consumers.get(stream, durable);
     const messages = await handle.consume({ max_messages: 256 });
@@ -166,8 +173,7 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
      * filter was the whole stream (NATS 2.9 takes one filter subject), and every other event,
      * each ledger entry among them, was delivered to it and acknowledged unread. Order holds
      * within a family; across families it never did (their publishers are other services).
-     * A durable of the earlier shape is left in place for replicas not yet upgraded (the
-     * inbox, keyed by consumer, applies an event once whichever durable brings it).
+     * The inbox, keyed by consumer, applies an event once whichever durable brings it.
      */
     async consume(consumer: ConsumerOptions): Promise<Subscription> {
       const families = new Map<string, string[]>();
@@ -176,7 +182,16 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
         families.set(family, [...(families.get(family) ?? []), s]);
       }
       if (families.size < 2) return consumeDurable(consumer.durable, consumer);
-      const subscriptions = await Promise.all([...families].map(([family, subjects]) => consumeDurable(`${consumer.durable}_${family}`, { ...consumer, subjects })));
+      // The durable of the earlier shape, if there is one: the new ones start after what it
+      // had acknowledged (not at the stream's start, days of events for the inbox to drop),
+      // and it is deleted once they exist. A replica still on it stops consuming; the others go on.
+      const earlier = await jsm.consumers.info(stream, consumer.durable).catch(() => undefined);
+      const subscriptions = await Promise.all([...families].map(([family, subjects]) =>
+        consumeDurable(`${consumer.durable}_${family}`, { ...consumer, subjects }, earlier?.ack_floor.stream_seq ?? 0)));
+      if (earlier) {
+        await jsm.consumers.delete(stream, consumer.durable).catch(() => undefined);
+        logger.info({ durable: consumer.durable, families: [...families.keys()], startAfter: earlier.ack_floor.stream_seq }, 'consumer now one durable per event family; the earlier durable is deleted');
+      }
       return { stop: async () => void (await Promise.all(subscriptions.map((s) => s.stop()))) };
     },
 

@@ -27,13 +27,17 @@ export function createHoldReconciler(deps: {
     // Asked side by side: the claimed holds stay locked only as long as the slowest answer.
     const exists = await Promise.all(holds.map((hold) => deps.booking().getBooking({ caller: undefined, bookingId: hold.booking_id }, { deadlineMs: 2000 }).then(
       () => true,
-      (err: unknown) => (err instanceof DomainError && err.code === 'NOT_FOUND' ? false : Promise.reject(err)),
+      // Not knowing (a deadline, booking away) leaves that hold for the next round; the batch
+      // goes on, so one slow answer does not keep a hundred holds locked round after round.
+      (err: unknown) => (err instanceof DomainError && err.code === 'NOT_FOUND' ? false : (
+        deps.logger.warn({ bookingId: hold.booking_id, err: (err as Error).message }, 'could not ask whether a booking exists; its hold waits'), undefined)),
     )));
-    await deps.store.holds.confirm(trx, holds.filter((_, i) => exists[i]).map((h) => h.booking_id));
+    await deps.store.holds.confirm(trx, holds.filter((_, i) => exists[i] === true).map((h) => h.booking_id));
     for (const [i, hold] of holds.entries()) {
-      if (!exists[i] && (await deps.ledger.releaseIn(trx, hold.booking_id))) deps.logger.warn({ bookingId: hold.booking_id }, 'hold given back: its booking was never made');
+      if (exists[i] === false && (await deps.ledger.releaseIn(trx, hold.booking_id))) deps.logger.warn({ bookingId: hold.booking_id }, 'hold given back: its booking was never made');
     }
-    return holds.length;
+    // Decided ones only: a round goes on while whole batches are decided.
+    return exists.filter((e) => e !== undefined).length;
   });
   return createPeriodic('hold-reconciler', deps.intervalMs, deps.logger, async () => {
     for (let round = 0; round < 10 && (await batch()) === BATCH; round++);

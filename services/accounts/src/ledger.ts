@@ -192,6 +192,11 @@ export function createLedger(deps: LedgerDeps) {
     if (!client || client.status !== 'active' || client.role !== 'client') {
       throw new DomainError('FAILED_PRECONDITION', `account ${hold.clientId} cannot pay: it has no balance here`, 'client_id', { reason: 'insufficient_funds' });
     }
+    // Earnings go to the owner at the end: never to a system, service or client account.
+    const owner = await deps.accounts.get(trx, hold.ownerId);
+    if (owner && owner.role !== 'provider' && owner.role !== 'admin') {
+      throw new DomainError('FAILED_PRECONDITION', `account ${hold.ownerId} cannot be paid for a booking: it is not a provider`, 'owner_id');
+    }
     const balance = await store.balance(trx, hold.clientId, true);
     const available = balance?.available_micro ?? 0;
     // Asked again for the same booking: the first hold is the answer (nothing held twice).

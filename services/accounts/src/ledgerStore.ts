@@ -156,19 +156,22 @@ export const ledgerStore = {
   holds: {
     /**
      * A record() guard placing a hold: the client must be an active client (with its balance
-     * row, so the hold is never inserted without its money moving), and the hold is
+     * row, so the hold is never inserted without its money moving), the owner, when it has an
+     * account already, a provider's or an admin's, and the hold is
      * inserted unless its booking has one already. Returns the hold, whether the client passed
      * and the client's balance after it.
      */
     placing(hold: Omit<HoldRow, 'created_at' | 'status' | 'deadline'> & { deadlineMs: number }): RecordGuard {
       return {
         lead: {
-          sql: `client AS (SELECT 1 FROM accounts JOIN balances USING (account_id) WHERE account_id = ? AND status = 'active' AND role = 'client'),
+          sql: `client AS (
+              SELECT 1 FROM accounts JOIN balances USING (account_id) WHERE account_id = ? AND status = 'active' AND role = 'client'
+              AND NOT EXISTS (SELECT 1 FROM accounts o WHERE o.account_id = ? AND o.role NOT IN ('provider', 'admin'))),
             hold AS (
               INSERT INTO holds (booking_id, client_id, owner_id, amount_micro, status, gpu_id, miner_id, deadline)
               SELECT ?, ?, ?, ?::bigint, 'pending', ?, ?, now() + ? * interval '1 millisecond' WHERE EXISTS (SELECT 1 FROM client)
               ON CONFLICT (booking_id) DO NOTHING RETURNING *)`,
-          bindings: [hold.client_id, hold.booking_id, hold.client_id, hold.owner_id, hold.amount_micro, hold.gpu_id, hold.miner_id, hold.deadlineMs],
+          bindings: [hold.client_id, hold.owner_id, hold.booking_id, hold.client_id, hold.owner_id, hold.amount_micro, hold.gpu_id, hold.miner_id, hold.deadlineMs],
         },
         when: 'EXISTS (SELECT 1 FROM hold)',
         select: '(SELECT row_to_json(hold) FROM hold) AS hold, EXISTS (SELECT 1 FROM client) AS client_ok, (SELECT row_to_json(moved) FROM moved) AS balance',

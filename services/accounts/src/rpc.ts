@@ -190,7 +190,13 @@ export function createAccountsHandlers(deps: AccountsHandlerDeps): ServiceBindin
         const { hold, balance } = await ledger.placeHold({
           bookingId: req.bookingId, clientId: req.clientId, ownerId: req.ownerId, amount: req.amountMicro, gpuId: req.gpuId, minerId: req.minerId,
         });
-        if (hold.client_id !== req.clientId || hold.amount_micro !== req.amountMicro) throw new DomainError('ALREADY_EXISTS', `booking ${req.bookingId} already holds another amount`, 'booking_id');
+        if (hold.client_id !== req.clientId || hold.amount_micro !== req.amountMicro || hold.owner_id !== req.ownerId) {
+          throw new DomainError('ALREADY_EXISTS', `booking ${req.bookingId} already holds another amount, or for another client or owner`, 'booking_id');
+        }
+        // Asked again after its hold ended: nothing is held, and the answer must not say it is.
+        if (hold.status === 'released' || hold.status === 'settled') {
+          throw new DomainError('FAILED_PRECONDITION', `booking ${req.bookingId}'s hold was ${hold.status === 'released' ? 'given back' : 'settled'} already; nothing is held`, 'booking_id');
+        }
         return { balance, deadline: hold.deadline };
       },
 
