@@ -6,6 +6,7 @@ import type { Worker } from '../service';
 import type { Delivery, EventBus } from './bus';
 import { consumeTraced } from './eventTracing';
 import { STREAM_MAX_AGE_MS } from './envelope';
+import { applyInOneStatement, type StatementPlan } from './statementEffect';
 
 /**
  * Inbox rows are kept a day longer than the stream keeps events: no delivery or replay can
@@ -23,6 +24,11 @@ export interface InboxConsumerOptions {
   types: string[];
   /** The effect, run in the transaction that records the event id in the inbox. */
   apply(trx: Knex, delivery: Delivery): Promise<void>;
+  /**
+   * The event's effect as one statement, when it is one (undefined: it needs apply's
+   * transaction): the effect and its inbox row then commit in one round trip.
+   */
+  statementOf?(delivery: Delivery): StatementPlan | undefined;
   maxDeliver?: number;
   /**
    * One transaction per event, never a batch: effects that lock rows others wait for hold
@@ -51,6 +57,10 @@ export function createInboxConsumer(options: InboxConsumerOptions): Worker & { a
   const { db, bus, logger, durable } = options;
   let subscription: { stop(): Promise<void> } | undefined;
   const tracedApply = (trx: Knex, delivery: Delivery) => consumeTraced(durable, delivery, () => options.apply(trx, delivery));
+  const applyEither = (delivery: Delivery) => {
+    const plan = options.statementOf?.(delivery);
+    return plan ? applyInOneStatement(db, durable, delivery, plan) : applyOnce(db, durable, delivery, options.apply);
+  };
   let applied = 0;
   const pruner = createPeriodic(`inbox-pruner:${durable}`, options.pruneIntervalMs ?? 3600_000, logger, async () => {
     const pruned = await pruneInbox(db, durable, new Date(Date.now() - INBOX_RETENTION_MS));
@@ -68,9 +78,18 @@ export function createInboxConsumer(options: InboxConsumerOptions): Worker & { a
         retryDelayMs: options.retryDelayMs,
         ackWaitMs: options.ackWaitMs,
         handle: async (delivery) => {
-          if (await consumeTraced(durable, delivery, () => applyOnce(db, durable, delivery, options.apply))) applied++;
+          if (await consumeTraced(durable, delivery, () => applyEither(delivery))) applied++;
         },
         handleBatch: options.oneByOne ? undefined : async (deliveries) => {
+          const plans = deliveries.map((d) => options.statementOf?.(d));
+          if (plans.every((plan) => plan)) {
+            // Each its own statement, in order: a transaction around them would only add
+            // round trips and hold each one's locks until the last.
+            for (const [i, delivery] of deliveries.entries()) {
+              if (await consumeTraced(durable, delivery, () => applyInOneStatement(db, durable, delivery, plans[i]!))) applied++;
+            }
+            return;
+          }
           // A batch shares one transaction: each event's span covers its own effect.
           applied += await applyBatchOnce(db, durable, deliveries, tracedApply, options.batchOrder);
         },

@@ -15,6 +15,9 @@ export function createMarketProjection(deps: ConsumerDeps & { store: PricingStor
   const changed = (trx: Knex, modelKey: string | undefined) => {
     if (modelKey) afterCommit(trx, () => deps.changed(modelKey));
   };
+  const recompute = (rows: Record<string, unknown>[]) => {
+    if (typeof rows[0]?.model_key === 'string') deps.changed(rows[0].model_key);
+  };
   const upsert = async (trx: Knex, gpu: Gpu) => {
     const modelKey = gpu.modelKey || modelKeyOf(gpu.model);
     await store.upsertGpu(trx, {
@@ -39,17 +42,17 @@ export function createMarketProjection(deps: ConsumerDeps & { store: PricingStor
         changed(trx, await store.setOnline(trx, change.gpuId, change.status !== GpuStatus.GPU_STATUS_OFFLINE));
       },
       'gpu.unregistered': async (trx, { gpuId }) => changed(trx, await store.removeGpu(trx, gpuId)),
-      'booking.created': async (trx, { booking }, envelope) => {
-        if (!booking) return;
-        changed(trx, await store.addBooking(trx, {
+    },
+    inOneStatement: {
+      'booking.created': (db, { booking }, envelope) => booking && {
+        query: store.addBooking(db, {
           booking_id: booking.bookingId, gpu_id: booking.gpuId,
           price_per_hour_micro: booking.pricePerHourMicro, start_time: booking.startTime!, end_time: booking.endTime!,
           created_at: booking.createdAt ?? envelope.occurredAt ?? new Date(),
-        }, modelKeyOf(booking.gpuModel)));
+        }, modelKeyOf(booking.gpuModel)),
+        after: recompute,
       },
-      'booking.ended': async (trx, { booking }) => {
-        if (booking) changed(trx, await store.endBooking(trx, booking.bookingId, booking.endedAt ?? new Date()));
-      },
+      'booking.ended': (db, { booking }) => booking && { query: store.endBooking(db, booking.bookingId, booking.endedAt ?? new Date()), after: recompute },
     },
   });
 }

@@ -108,20 +108,20 @@ export const pricingStore = {
   },
 
   /** Records a booking under its GPU's model (or `fallbackModel` for a GPU not projected). */
-  async addBooking(db: Knex, booking: Omit<ProjectedBooking, 'model_key'>, fallbackModel: string): Promise<string> {
-    const { rows } = await db.raw(
+  /** One statement, unrun (a consumer runs it with the event's inbox row): returns the booking's model_key. */
+  addBooking(db: Knex, booking: Omit<ProjectedBooking, 'model_key'>, fallbackModel: string): Knex.Raw {
+    return db.raw(
       `INSERT INTO bookings (booking_id, gpu_id, model_key, price_per_hour_micro, start_time, end_time, created_at)
        VALUES (:booking_id, :gpu_id, COALESCE((SELECT model_key FROM gpus WHERE gpu_id = :gpu_id), :fallbackModel),
          :price_per_hour_micro, :start_time, :end_time, :created_at)
        ON CONFLICT (booking_id) DO UPDATE SET booking_id = EXCLUDED.booking_id RETURNING model_key`,
       { ...booking, fallbackModel },
     );
-    return rows[0].model_key;
   },
 
-  async endBooking(db: Knex, bookingId: string, at: Date): Promise<string | undefined> {
-    const [row] = await db('bookings').where({ booking_id: bookingId }).whereNull('ended_at').update({ ended_at: at }).returning('model_key');
-    return row?.model_key;
+  /** One statement, unrun: returns the model_key of a booking it ends (none if ended already). */
+  endBooking(db: Knex, bookingId: string, at: Date): Knex.QueryBuilder {
+    return db('bookings').where({ booking_id: bookingId }).whereNull('ended_at').update({ ended_at: at }).returning('model_key');
   },
 
   // --- counting supply and demand ---

@@ -1,4 +1,3 @@
-import { afterCommit, type Knex } from '../../../lib/db';
 import { consume, type ConsumerDeps } from '../../../lib/events/consume';
 import type { Booking } from '../../../lib/gen/aitbc/marketplace/v1/booking';
 import { BookingCreated, BookingEnded } from '../../../lib/gen/aitbc/marketplace/v1/events';
@@ -13,31 +12,29 @@ import type { ProjectionStore } from './projectionStore';
  */
 export function createBookingProjection(deps: ConsumerDeps & { store: ProjectionStore }) {
   // Tell the miner (best effort, not stored: the booking events are the record), once the
-  // projection has committed; the notices of one batch then leave in one socket write.
-  const notify = (trx: Knex, booking: Booking, started: boolean, reason: string) => {
+  // projection has committed.
+  const notify = (booking: Booking, started: boolean, reason: string) => () => {
     const notice = BookingNotice.encode({
       gpuId: booking.gpuId, bookingId: booking.bookingId, started, startTime: booking.startTime, endTime: booking.endTime, reason,
     }).finish();
-    afterCommit(trx, () => deps.bus.publishTransient(deps.bus.subject(NOTICE_TYPE), notice));
+    deps.bus.publishTransient(deps.bus.subject(NOTICE_TYPE), notice);
   };
   return consume(deps, {
     durable: 'registry-booking-projection',
     // Each event changes its GPU's rows: batches take GPUs in id order, so two replicas'
     // batches cannot deadlock (the fleet's did, about twice a run, each costing a second).
     batchOrder: (d) => (d.envelope.type === 'booking.ended' ? BookingEnded : BookingCreated).decode(d.envelope.payload).booking?.gpuId ?? '',
-    on: {
-      'booking.created': async (trx, { booking }) => {
-        if (!booking) return;
-        await deps.store.addLiveBooking(trx, {
+    inOneStatement: {
+      'booking.created': (db, { booking }) => booking && {
+        query: deps.store.addLiveBooking(db, {
           booking_id: booking.bookingId, gpu_id: booking.gpuId, client_id: booking.clientId,
           start_time: booking.startTime!, end_time: booking.endTime!,
-        });
-        notify(trx, booking, true, '');
+        }),
+        after: notify(booking, true, ''),
       },
-      'booking.ended': async (trx, { booking, reason }) => {
-        if (!booking) return;
-        await deps.store.removeLiveBooking(trx, booking.bookingId, booking.gpuId);
-        notify(trx, booking, false, reason);
+      'booking.ended': (db, { booking, reason }) => booking && {
+        query: deps.store.removeLiveBooking(db, booking.bookingId, booking.gpuId),
+        after: notify(booking, false, reason),
       },
     },
   });

@@ -10,17 +10,19 @@ export interface LiveBooking {
 
 /** The registry's SQL for what it keeps from other services' events: live bookings and ratings on GPU rows. */
 export const projectionStore = {
+  // Each returns its one statement unrun: a consumer runs it with the event's inbox row.
+
   /** Projection of review events: the GPU's rating summary, unless a newer one is shown. */
-  async setRating(db: Knex, gpuId: string, { average, total, version }: { average: number; total: number; version: number }): Promise<void> {
-    await db('gpus').where({ id: gpuId }).where('rating_version', '<', version)
+  setRating(db: Knex, gpuId: string, { average, total, version }: { average: number; total: number; version: number }): Knex.QueryBuilder {
+    return db('gpus').where({ id: gpuId }).where('rating_version', '<', version)
       .update({ average_rating: average, total_reviews: total, rating_version: version });
   },
 
   /** Projection of booking.created: remembers a live booking, counts it, refreshes the GPU. */
-  async addLiveBooking(db: Knex, booking: LiveBooking): Promise<void> {
+  addLiveBooking(db: Knex, booking: LiveBooking): Knex.Raw {
     // One statement: remember the booking, count it, and put the GPU's earliest live booking
     // (the new one included: CTEs see the table as it was) on its row.
-    await db.raw(
+    return db.raw(
       `WITH ins AS (
          INSERT INTO live_bookings (booking_id, gpu_id, client_id, start_time, end_time) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (booking_id) DO NOTHING RETURNING booking_id, start_time, end_time
@@ -39,8 +41,8 @@ export const projectionStore = {
   },
 
   /** Projection of booking.ended. */
-  async removeLiveBooking(db: Knex, bookingId: string, gpuId: string): Promise<void> {
-    await db.raw(
+  removeLiveBooking(db: Knex, bookingId: string, gpuId: string): Knex.Raw {
+    return db.raw(
       `WITH del AS (DELETE FROM live_bookings WHERE booking_id = ? RETURNING booking_id), next AS (
          SELECT booking_id, start_time, end_time FROM live_bookings
          WHERE gpu_id = ? AND booking_id <> ? AND end_time > now() ORDER BY start_time LIMIT 1

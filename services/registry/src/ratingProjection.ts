@@ -9,11 +9,10 @@ import type { ProjectionStore } from './projectionStore';
  * lists can filter (`min_rating`) and sort by rating without asking the reviews service.
  */
 export function createRatingProjection(deps: ConsumerDeps & { store: ProjectionStore }) {
-  const apply = async (trx: Knex, { summary }: { summary?: RatingSummary }) => {
-    if (summary) await deps.store.setRating(trx, summary.gpuId, { average: summary.averageRating, total: summary.totalReviews, version: summary.version });
-  };
+  const apply = (db: Knex, { summary }: { summary?: RatingSummary }) =>
+    summary && { query: deps.store.setRating(db, summary.gpuId, { average: summary.averageRating, total: summary.totalReviews, version: summary.version }) };
   return consume(deps, {
     durable: 'registry-ratings',
-    on: { 'review.added': apply, 'review.edited': apply, 'review.moderated': apply },
+    inOneStatement: { 'review.added': apply, 'review.edited': apply, 'review.moderated': apply },
   });
 }

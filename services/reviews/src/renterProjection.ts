@@ -11,20 +11,15 @@ export function createRenterProjection(deps: ConsumerDeps & { store: ReviewsStor
   const { store } = deps;
   return consume(deps, {
     durable: 'reviews-renters',
-    on: {
-      'gpu.registered': async (trx, { gpu }) => {
-        if (gpu) await store.knowGpu(trx, gpu.id, gpu.ownerId);
-      },
-      'booking.created': async (trx, { booking }, envelope) => {
-        if (!booking) return;
-        await store.addRenter(trx, {
+    inOneStatement: {
+      'gpu.registered': (db, { gpu }) => gpu && { query: store.knowGpu(db, gpu.id, gpu.ownerId) },
+      'booking.created': (db, { booking }, envelope) => booking && {
+        query: store.addRenter(db, {
           gpu_id: booking.gpuId, client_id: booking.clientId, booking_id: booking.bookingId,
           booked_at: booking.createdAt ?? envelope.occurredAt ?? new Date(), start_time: booking.startTime ?? new Date(),
-        });
+        }),
       },
-      'booking.ended': async (trx, { booking }) => {
-        if (booking && booking.chargedMicro === 0) await store.markUnused(trx, booking.bookingId);
-      },
+      'booking.ended': (db, { booking }) => (booking && booking.chargedMicro === 0 ? { query: store.markUnused(db, booking.bookingId) } : undefined),
     },
   });
 }

@@ -41,8 +41,8 @@ const KNOWN = `(EXISTS (SELECT 1 FROM known_gpus WHERE gpu_id = :gpuId) OR EXIST
 export const reviewsStore = {
   // --- projections ---
 
-  async knowGpu(db: Knex, gpuId: string, ownerId: string): Promise<void> {
-    await db('known_gpus').insert({ gpu_id: gpuId, owner_id: ownerId }).onConflict('gpu_id').ignore();
+  knowGpu(db: Knex, gpuId: string, ownerId: string): Knex.QueryBuilder {
+    return db('known_gpus').insert({ gpu_id: gpuId, owner_id: ownerId }).onConflict('gpu_id').ignore();
   },
 
   /**
@@ -55,13 +55,13 @@ export const reviewsStore = {
     return rows[0].known;
   },
 
-  async addRenter(db: Knex, renter: { gpu_id: string; client_id: string; booking_id: string; booked_at: Date; start_time: Date }): Promise<void> {
-    await db('renters').insert(renter).onConflict(['gpu_id', 'client_id', 'booking_id']).ignore();
+  addRenter(db: Knex, renter: { gpu_id: string; client_id: string; booking_id: string; booked_at: Date; start_time: Date }): Knex.QueryBuilder {
+    return db('renters').insert(renter).onConflict(['gpu_id', 'client_id', 'booking_id']).ignore();
   },
 
   /** A booking that ended charging nothing: it was never used, and earns no review. */
-  async markUnused(db: Knex, bookingId: string): Promise<void> {
-    await db('renters').where({ booking_id: bookingId }).update({ unused: true });
+  markUnused(db: Knex, bookingId: string): Knex.QueryBuilder {
+    return db('renters').where({ booking_id: bookingId }).update({ unused: true });
   },
 
   /** The client's latest booking of the GPU that earns a review (started, not refunded in full), if any. */
