@@ -5,7 +5,7 @@ import type { Worker } from '../service';
 import type { EventBus } from './bus';
 import { EVENT_TYPES, type EventEnvelope, type EventType, type PayloadOf } from './envelope';
 import { createInboxConsumer, type InboxConsumerOptions } from './inboxConsumer';
-import { runEffect, type EffectStatement } from './statementEffect';
+import { runEffect, type EffectStatement, type InboxStep } from './statementEffect';
 
 /** A handler per event type, given the decoded payload of that type (and its envelope). */
 export type EventHandlers = {
@@ -20,6 +20,15 @@ export type StatementHandlers = {
   [T in EventType]?: (db: Knex, payload: PayloadOf<T>, envelope: EventEnvelope) => EffectStatement | undefined;
 };
 
+/**
+ * Handlers that first try an event as one statement of their own making, with the inbox's
+ * step in it: resolving false, they wrote nothing, and `on`'s handler of that type takes the
+ * event in a transaction.
+ */
+export type FirstInOneStatementHandlers = {
+  [T in EventType]?: (payload: PayloadOf<T>, envelope: EventEnvelope, inbox: InboxStep) => Promise<boolean>;
+};
+
 export interface ConsumeOptions extends Pick<InboxConsumerOptions, 'maxDeliver' | 'oneByOne' | 'batchOrder' | 'retryDelayMs' | 'ackWaitMs' | 'pruneIntervalMs'> {
   /** Durable name, also the inbox's consumer column. */
   durable: string;
@@ -27,6 +36,8 @@ export interface ConsumeOptions extends Pick<InboxConsumerOptions, 'maxDeliver' 
   on?: EventHandlers;
   /** The events whose effect is one statement, each with it. */
   inOneStatement?: StatementHandlers;
+  /** The events tried first in one statement, each also in `on` for when that does not apply. */
+  firstInOneStatement?: FirstInOneStatementHandlers;
 }
 
 /** What every consumer of a service shares: its database, bus and logger. */
@@ -42,10 +53,12 @@ export interface ConsumerDeps {
  * EVENT_TYPES), so no consumer switches on a type string or casts.
  */
 export function consume(deps: ConsumerDeps, options: ConsumeOptions): Worker & { applied(): number } {
-  const { on = {}, inOneStatement = {}, durable, ...tuning } = options;
+  const { on = {}, inOneStatement = {}, firstInOneStatement = {}, durable, ...tuning } = options;
   const types = [...Object.keys(on), ...Object.keys(inOneStatement)] as EventType[];
   const twice = types.find((t, i) => types.indexOf(t) !== i);
   if (twice) throw new Error(`${durable}: ${twice} has two handlers`);
+  const alone = Object.keys(firstInOneStatement).find((t) => !(t in on));
+  if (alone) throw new Error(`${durable}: ${alone} is tried in one statement with no handler for when that does not apply`);
   const decode = (envelope: EventEnvelope) => EVENT_TYPES[envelope.type as EventType].decode(envelope.payload);
   const statementFor = (type: string) =>
     inOneStatement[type as EventType] as ((db: Knex, payload: unknown, envelope: EventEnvelope) => EffectStatement | undefined) | undefined;
@@ -57,7 +70,9 @@ export function consume(deps: ConsumerDeps, options: ConsumeOptions): Worker & {
     types,
     statementOf({ envelope }) {
       const build = statementFor(envelope.type);
-      return build ? { effect: build(deps.db, decode(envelope), envelope), committed: applied(envelope) } : undefined;
+      if (build) return { effect: build(deps.db, decode(envelope), envelope), committed: applied(envelope) };
+      const own = firstInOneStatement[envelope.type as EventType] as ((payload: unknown, envelope: EventEnvelope, inbox: InboxStep) => Promise<boolean>) | undefined;
+      return own ? { own: (inbox) => own(decode(envelope), envelope, inbox), committed: applied(envelope) } : undefined;
     },
     async apply(trx, { envelope }) {
       const build = statementFor(envelope.type);

@@ -6,7 +6,7 @@ import type { Worker } from '../service';
 import type { Delivery, EventBus } from './bus';
 import { consumeTraced } from './eventTracing';
 import { STREAM_MAX_AGE_MS } from './envelope';
-import { applyInOneStatement, type StatementPlan } from './statementEffect';
+import { applyInOneStatement, NOT_APPLIED, type StatementPlan } from './statementEffect';
 
 /**
  * Inbox rows are kept a day longer than the stream keeps events: no delivery or replay can
@@ -57,9 +57,10 @@ export function createInboxConsumer(options: InboxConsumerOptions): Worker & { a
   const { db, bus, logger, durable } = options;
   let subscription: { stop(): Promise<void> } | undefined;
   const tracedApply = (trx: Knex, delivery: Delivery) => consumeTraced(durable, delivery, () => options.apply(trx, delivery));
-  const applyEither = (delivery: Delivery) => {
-    const plan = options.statementOf?.(delivery);
-    return plan ? applyInOneStatement(db, durable, delivery, plan) : applyOnce(db, durable, delivery, options.apply);
+  // One statement when the event has one (and it applies), else a transaction.
+  const applyEither = async (delivery: Delivery, plan = options.statementOf?.(delivery), later?: (() => void)[]) => {
+    const done = plan ? await applyInOneStatement(db, durable, delivery, plan, later) : NOT_APPLIED;
+    return done === NOT_APPLIED ? applyOnce(db, durable, delivery, options.apply) : done;
   };
   let applied = 0;
   const pruner = createPeriodic(`inbox-pruner:${durable}`, options.pruneIntervalMs ?? 3600_000, logger, async () => {
@@ -85,8 +86,20 @@ export function createInboxConsumer(options: InboxConsumerOptions): Worker & { a
           if (plans.every((plan) => plan)) {
             // Each its own statement, in order: a transaction around them would only add
             // round trips and hold each one's locks until the last.
-            for (const [i, delivery] of deliveries.entries()) {
-              if (await consumeTraced(durable, delivery, () => applyInOneStatement(db, durable, delivery, plans[i]!))) applied++;
+            const later: (() => void)[] = [];
+            try {
+              for (const [i, delivery] of deliveries.entries()) {
+                if (await consumeTraced(durable, delivery, () => applyEither(delivery, plans[i], later))) applied++;
+              }
+            } finally {
+              // What committed, even if a later event failed; one follow-up failing stops no other.
+              for (const fn of later) {
+                try {
+                  fn();
+                } catch (err) {
+                  logger.error({ durable, err }, 'an event follow-up failed');
+                }
+              }
             }
             return;
           }

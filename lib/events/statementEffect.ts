@@ -10,11 +10,23 @@ export interface EffectStatement {
   after?(rows: Record<string, unknown>[]): void;
 }
 
-/** How a consumer applies one event in one statement: its effect (none: the inbox row alone), and what follows the commit. */
+/** The inbox row as a step of a consumer's own statement (`inbox_claim AS (<sql>)`), written only `when` that SQL condition holds. */
+export type InboxStep = (when: string) => { sql: string; bindings: unknown[] };
+
+/**
+ * How a consumer applies one event in one statement: its effect (none: nothing to write),
+ * or `own`, a statement of the consumer's making with the inbox step in it, which resolves to
+ * false when it wrote nothing (the event then takes the transaction path); and what follows
+ * the commit.
+ */
 export interface StatementPlan {
   effect?: EffectStatement;
+  own?(inbox: InboxStep): Promise<boolean>;
   committed?(): void;
 }
+
+/** applyInOneStatement's answer when `own` did not apply the event. */
+export const NOT_APPLIED = 'not applied';
 
 const CLAIM = 'inbox_claim AS (INSERT INTO inbox (consumer, event_id) VALUES (?, ?))';
 const LEADING_WITH = /^\s*with\s+(recursive\s+)?/i;
@@ -25,17 +37,33 @@ const LEADING_WITH = /^\s*with\s+(recursive\s+)?/i;
  * effect's own WITH list, with no ON CONFLICT: an event seen before makes the whole
  * statement fail on the inbox's key, so the effect cannot commit without its row, nor twice
  * (two replicas racing: the second waits on the first's row, then fails).
- * Returns false for an event seen before.
+ * Returns false for an event seen before. With `later`, what follows the commit is added to
+ * it instead of run (a batch runs its events' follow-ups together, once it is through: the
+ * notices they send then leave in one socket write).
  *
  * The effect's SQL is taken from knex (`toSQL()`, `?` placeholders) and bound again; it must
  * not contain a literal `?` (no jsonb `?` operators).
  */
-export async function applyInOneStatement(db: Knex, consumer: string, delivery: Delivery, plan: StatementPlan): Promise<boolean> {
+export async function applyInOneStatement(
+  db: Knex, consumer: string, delivery: Delivery, plan: StatementPlan, later?: (() => void)[],
+): Promise<boolean | typeof NOT_APPLIED> {
   const eventId = delivery.envelope.eventId;
+  const followUp = (fn: () => void) => (later ? later.push(fn) : fn());
+  if (plan.own) {
+    const step: InboxStep = (when) => ({ sql: `INSERT INTO inbox (consumer, event_id) SELECT ?, ? WHERE ${when}`, bindings: [consumer, eventId] });
+    try {
+      if (!(await plan.own(step))) return NOT_APPLIED;
+    } catch (err) {
+      if (isInboxDuplicate(err) || (await seenBefore(db, consumer, eventId))) return false;
+      throw err;
+    }
+    if (plan.committed) followUp(plan.committed);
+    return true;
+  }
   if (!plan.effect) {
-    const inserted = await db('inbox').insert({ consumer, event_id: eventId }).onConflict(['consumer', 'event_id']).ignore().returning('event_id');
-    if (inserted.length) plan.committed?.();
-    return inserted.length > 0;
+    // Nothing to do, however often it comes: no inbox row is needed to do nothing only once.
+    if (plan.committed) followUp(plan.committed);
+    return true;
   }
   const { sql, bindings } = plan.effect.query.toSQL();
   const leading = LEADING_WITH.exec(sql);
@@ -52,8 +80,11 @@ export async function applyInOneStatement(db: Knex, consumer: string, delivery: 
     if (isInboxDuplicate(err) || (await seenBefore(db, consumer, eventId))) return false;
     throw err;
   }
-  plan.effect.after?.(rows ?? []);
-  plan.committed?.();
+  const { effect, committed } = plan;
+  followUp(() => {
+    effect.after?.(rows ?? []);
+    committed?.();
+  });
   return true;
 }
 

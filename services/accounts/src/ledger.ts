@@ -2,6 +2,7 @@ import { afterCommit, type Knex } from '../../../lib/db';
 import { DomainError } from '../../../lib/errors';
 import { newEvent } from '../../../lib/events/envelope';
 import type { Outbox } from '../../../lib/events/outbox';
+import type { InboxStep } from '../../../lib/events/statementEffect';
 import type { Balance, LedgerTransaction } from '../../../lib/gen/aitbc/marketplace/v1/accounts';
 import { newId } from '../../../lib/ids';
 import { formatMoney } from '../../../lib/money';
@@ -30,6 +31,9 @@ export const balanceMessage = (b: BalanceRow | undefined, accountId: string): Ba
   accountId, availableMicro: b?.available_micro ?? 0, heldMicro: b?.held_micro ?? 0, earningsMicro: b?.earnings_micro ?? 0,
 });
 
+/** What a booking.ended event says of the booking's money. */
+export interface EndedBooking { bookingId: string; charged: number; refund: number; clientId?: string; ownerId?: string }
+
 interface PlacedHold { bookingId: string; clientId: string; ownerId: string; amount: number; gpuId: string; minerId: string }
 const holdRow = (h: PlacedHold) => ({ booking_id: h.bookingId, client_id: h.clientId, owner_id: h.ownerId, amount_micro: h.amount, gpu_id: h.gpuId, miner_id: h.minerId });
 /** A holds row as row_to_json gives it. */
@@ -51,7 +55,9 @@ export function createLedger(deps: LedgerDeps) {
    * the first one again for a reference seen before. With a guard, the statement's steps
    * before it decide whether anything is recorded (`transaction` undefined when not).
    */
-  async function move(conn: Knex, kind: rules.TransactionKind, entries: rules.Entry[], ref: { reference?: string; bookingId?: string }, guard?: RecordGuard) {
+  async function move(
+    conn: Knex, kind: rules.TransactionKind, entries: rules.Entry[], ref: { reference?: string; bookingId?: string }, guard?: RecordGuard, inbox?: InboxStep,
+  ) {
     const txId = newId('txn');
     const createdAt = new Date();
     const lines = (list: { account: string; bucket: string; amount: number }[]) => list.map((e) => ({ accountId: e.account, bucket: e.bucket, amountMicro: e.amount }));
@@ -59,7 +65,8 @@ export function createLedger(deps: LedgerDeps) {
     const events = outbox.part([newEvent('ledger.transaction', 'accounts', txId, { transaction: made })], 'EXISTS (SELECT 1 FROM tx)');
     let recorded;
     try {
-      recorded = await store.record(conn, { tx_id: txId, kind, reference: ref.reference, booking_id: ref.bookingId, created_at: createdAt }, entries, { guard, events });
+      recorded = await store.record(conn, { tx_id: txId, kind, reference: ref.reference, booking_id: ref.bookingId, created_at: createdAt }, entries,
+        { guard, events, inbox: inbox?.('EXISTS (SELECT 1 FROM hold)') });
     } catch (err) {
       const { code, constraint } = err as { code?: string; constraint?: string };
       if (code === BELOW_ZERO && constraint === EXACT_BALANCES) {
@@ -142,19 +149,26 @@ export function createLedger(deps: LedgerDeps) {
     releaseIn,
 
 
-    /** A booking ended: its hold is settled, the charge to the owner (less the fee), the refund back. */
-    settle: async (trx: Knex, ended: { bookingId: string; charged: number; refund: number; clientId?: string; ownerId?: string }) => {
+    /**
+     * A booking ended: its hold is settled, the charge to the owner (less the fee), the refund
+     * back. With `inbox` (the consumer's step), first as one statement outside any transaction:
+     * resolves to undefined, having written nothing, when it does not apply.
+     */
+    settle: async (trx: Knex, ended: EndedBooking, inbox?: InboxStep) => {
       // The hot path: the event says whose hold it is and what it holds (charged + refund), so
-      // the hold's settlement, its entries and the event are one statement. Anything it does
-      // not find as expected (a hold of another amount, settled already) takes the long way.
+      // the hold's settlement, its entries, the event (and the inbox row) are one statement.
+      // Anything it does not find as expected (a hold of another amount, settled already)
+      // takes the long way, in a transaction.
       const { clientId, ownerId, charged, refund } = ended;
       if (clientId && ownerId && charged >= 0 && refund >= 0 && charged + refund > 0) {
         await ensureProvider(trx, ownerId);
         const entries = rules.settle({ client: clientId, owner: ownerId, held: charged + refund, charged, refund }, deps.feeBp);
+        const hold = { booking_id: ended.bookingId, client_id: clientId, owner_id: ownerId, amount_micro: charged + refund };
         const { transaction, row } = await move(trx, 'settle', entries, { reference: ended.bookingId, bookingId: ended.bookingId },
-          store.holds.settling({ booking_id: ended.bookingId, client_id: clientId, owner_id: ownerId, amount_micro: charged + refund }));
+          store.holds.settling(hold, [...new Set(entries.map((e) => e.account))]), inbox);
         if (transaction && row.hold) return holdOf(row.hold);
       }
+      if (inbox) return undefined;
       const hold = await store.holds.settle(trx, ended.bookingId);
       if (!hold) return undefined;
       await ensureProvider(trx, hold.owner_id);

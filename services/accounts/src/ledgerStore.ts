@@ -80,7 +80,7 @@ export const ledgerStore = {
    */
   async record(
     db: Knex, tx: { tx_id: string; kind: TransactionKind; reference?: string; booking_id?: string; created_at: Date }, entries: Entry[],
-    more: { guard?: RecordGuard; events?: { sql: string; bindings: unknown[] } } = {},
+    more: { guard?: RecordGuard; events?: { sql: string; bindings: unknown[] }; inbox?: { sql: string; bindings: unknown[] } } = {},
   ): Promise<{ tx?: TransactionRow; replayed: boolean; row: Record<string, unknown> }> {
     checkBalanced(entries);
     const accounts = [...new Set(entries.map((e) => e.account))].sort();
@@ -90,7 +90,7 @@ export const ledgerStore = {
       d[e.bucket] += e.amount;
       deltas.set(e.account, d);
     }
-    const { guard, events } = more;
+    const { guard, events, inbox } = more;
     // The lock step is a condition of the insert (an InitPlan), so it runs, in full and in
     // order, before the update below touches a balance.
     const { rows } = await db.raw(
@@ -111,14 +111,14 @@ export const ledgerStore = {
          SELECT e.tx_id, e.account_id, e.bucket, e.amount, e.kind, e.booking_id, e.created_at
          FROM (VALUES ${entries.map(() => '(?, ?, ?, ?::bigint, ?, ?, ?::timestamptz)').join(', ')}) e(tx_id, account_id, bucket, amount, kind, booking_id, created_at)
          WHERE EXISTS (SELECT 1 FROM tx)
-       )${events ? `, events AS (${events.sql})` : ''}
+       )${events ? `, events AS (${events.sql})` : ''}${inbox ? `, inbox_claim AS (${inbox.sql})` : ''}
        SELECT (SELECT row_to_json(tx) FROM tx) AS tx, (SELECT count(*) FROM locked)::int AS locked${guard ? `, ${guard.select}` : ''}`,
       [
         ...(guard?.lead.bindings ?? []), accounts,
         tx.tx_id, tx.kind, tx.reference ?? null, tx.booking_id ?? null, tx.created_at, ...(guard?.whenBindings ?? []), accounts.length,
         ...[...deltas].flatMap(([account, d]) => [account, d.available, d.held, d.earnings]),
         ...entries.flatMap((e) => [tx.tx_id, e.account, e.bucket, e.amount, e.kind, tx.booking_id ?? null, tx.created_at]),
-        ...(events?.bindings ?? []),
+        ...(events?.bindings ?? []), ...(inbox?.bindings ?? []),
       ] as never,
     );
     const row = rows[0] as Record<string, unknown>;
@@ -178,15 +178,20 @@ export const ledgerStore = {
         passed: (row) => !!row.hold,
       };
     },
-    /** A record() guard settling a live hold of exactly this client, owner and amount; returns it. */
-    settling(hold: Pick<HoldRow, 'booking_id' | 'client_id' | 'owner_id' | 'amount_micro'>): RecordGuard {
+    /**
+     * A record() guard settling a live hold of exactly this client, owner and amount; returns
+     * it. Only when every account the entries name has its balance (accounts are never
+     * deleted): the hold is then never settled without its entries, even outside a transaction.
+     */
+    settling(hold: Pick<HoldRow, 'booking_id' | 'client_id' | 'owner_id' | 'amount_micro'>, accounts: string[]): RecordGuard {
       return {
         lead: {
           sql: `hold AS (
               UPDATE holds SET status = 'settled', settled_at = now()
               WHERE booking_id = ? AND status IN ('pending', 'confirmed') AND client_id = ? AND owner_id = ? AND amount_micro = ?
+                AND (SELECT count(*) FROM balances WHERE account_id = ANY(?)) = ?
               RETURNING *)`,
-          bindings: [hold.booking_id, hold.client_id, hold.owner_id, hold.amount_micro],
+          bindings: [hold.booking_id, hold.client_id, hold.owner_id, hold.amount_micro, accounts, accounts.length],
         },
         when: 'EXISTS (SELECT 1 FROM hold)',
         select: '(SELECT row_to_json(hold) FROM hold) AS hold',
