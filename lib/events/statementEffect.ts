@@ -14,7 +14,7 @@ export interface EffectStatement {
 export type InboxStep = (when: string) => { sql: string; bindings: unknown[] };
 
 /**
- * How a consumer applies one event in one statement: its effect (none: nothing to write),
+ * How a consumer applies one event in one statement: its effect (none: the inbox row alone),
  * or `own`, a statement of the consumer's making with the inbox step in it, which resolves to
  * false when it wrote nothing (the event then takes the transaction path); and what follows
  * the commit.
@@ -61,9 +61,11 @@ export async function applyInOneStatement(
     return true;
   }
   if (!plan.effect) {
-    // Nothing to do, however often it comes: no inbox row is needed to do nothing only once.
-    if (plan.committed) followUp(plan.committed);
-    return true;
+    // Nothing to do, but the inbox still says the event was taken (operators and the fleet
+    // test read it as the record of what each consumer applied).
+    const inserted = await db('inbox').insert({ consumer, event_id: eventId }).onConflict(['consumer', 'event_id']).ignore().returning('event_id');
+    if (inserted.length && plan.committed) followUp(plan.committed);
+    return inserted.length > 0;
   }
   const { sql, bindings } = plan.effect.query.toSQL();
   const leading = LEADING_WITH.exec(sql);

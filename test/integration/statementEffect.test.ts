@@ -54,7 +54,7 @@ describe('events applied in one statement with their inbox row (PostgreSQL)', fu
     assert.deepEqual(seen, [[{ event_id: d.envelope.eventId }]], 'after() once, with the rows');
   });
 
-  it('takes an effect with its own WITH list of changes, and one with no effect touches nothing', async () => {
+  it('takes an effect with its own WITH list of changes, and one with no effect records the event alone', async () => {
     const d = delivery('gpu_w');
     const query = db.raw(`WITH ins AS (INSERT INTO effects (event_id, aggregate_id) VALUES (?, ?) RETURNING aggregate_id)
       INSERT INTO tallies (aggregate_id, n) SELECT aggregate_id, 1 FROM ins
@@ -62,13 +62,13 @@ describe('events applied in one statement with their inbox row (PostgreSQL)', fu
     let rows: unknown[] = [];
     assert.equal(await applyInOneStatement(db, 'with', d, { effect: { query, after: (r) => void (rows = r) } }), true);
     assert.deepEqual(rows, [{ n: 1 }]);
-    // No effect (the handler found nothing to do for this payload, and will for every
-    // redelivery of it): no statement, no inbox row.
+    // No effect: the inbox row alone, in one statement, once.
     const bare = delivery();
     let committed = 0;
-    assert.equal(await statements(async () => assert.equal(await applyInOneStatement(db, 'with', bare, { committed: () => void committed++ }), true)), 0);
+    assert.equal(await statements(async () => assert.equal(await applyInOneStatement(db, 'with', bare, { committed: () => void committed++ }), true)), 1);
+    assert.equal(await applyInOneStatement(db, 'with', bare, { committed: () => void committed++ }), false);
     assert.equal(committed, 1);
-    assert.equal(await count('inbox', { consumer: 'with', event_id: bare.envelope.eventId }), 0);
+    assert.equal(await count('inbox', { consumer: 'with', event_id: bare.envelope.eventId }), 1);
   });
 
   it('leaves no inbox row when the effect fails, and does not take the effect\'s own duplicate for a redelivery', async () => {
