@@ -17,6 +17,7 @@
 import { Agent, request } from 'undici';
 import { connectDb } from '../lib/db';
 import { waitFor } from '../test/support/events';
+import { pgWork } from './pgWork';
 import { arg, benchFixture, perUnit, withServiceKeys } from './support';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -79,6 +80,7 @@ async function main(): Promise<void> {
     let failures = 0;
     const until = Date.now() + seconds * 1000;
     const latencies: number[] = [];
+    const pgBefore = await pgWork(database.url);
     const cpuBefore = bench.cpu();
     const writesBefore = bench.writes();
     await Promise.all(Array.from({ length: CONCURRENCY }, async (_, worker) => {
@@ -97,6 +99,8 @@ async function main(): Promise<void> {
     // Where the CPU went, per booking pair (PostgreSQL: backends alive at both ends).
     const cpuPerPair = perUnit(cpuBefore, bench.cpu(), pairs);
     const writesPerPair = perUnit(writesBefore, bench.writes(), pairs);
+    // PostgreSQL's work per pair: transactions (each statement outside one counts as one) and rows written per schema.
+    const pgPerPair = perUnit(pgBefore, await pgWork(database.url), pairs);
     // Settlement behind the bookings: holds of released bookings not yet settled when the
     // pairs stop, and how long the accounts service then takes to settle them (its CPU per
     // pair above does not include that catch-up).
@@ -177,6 +181,7 @@ async function main(): Promise<void> {
       ...(settlement ? { settlement } : {}),
       floor_two_refused_releases: floor,
       write_syscalls_per_booking: writesPerPair,
+      postgres_per_booking: pgPerPair,
       raw_insert_transactions_per_second: insertsPerSecond,
       raw_insert_write_syscalls_per_transaction: rawWritesPerInsert,
       raw_insert_cpu_ms_per_transaction: rawCpuPerInsert,

@@ -1,6 +1,7 @@
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { ROOT } from '../lib/paths';
 import { deleteStream, NATS_URL, testPrefix } from '../test/support/events';
@@ -141,7 +142,30 @@ const BENCH_SERVICE_KEYS = ['gateway', 'booking', 'registry', 'accounts', 'bench
 /** A bench's user keys (role:account:key,…) with the service keys every process needs. */
 export const withServiceKeys = (users: string): string => `${users},${BENCH_SERVICE_KEYS}`;
 
+/** Whether nothing listens on 127.0.0.1:port. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer().once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A random base in [portBase, portBase + 1000) whose next ten ports are free: benches of
+ * their own may run side by side, and other software on the machine (RabbitMQ's 25672, say)
+ * must not make a run fail at start.
+ */
+async function freeBase(portBase: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = portBase + Math.floor(Math.random() * 990);
+    const free = await Promise.all(Array.from({ length: 10 }, (_, i) => portFree(base + i)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error(`no ten free ports from ${portBase} to ${portBase + 1000}`);
+}
+
 export async function benchFixture(portBase: number): Promise<BenchFixture> {
+  const base = await freeBase(portBase);
   const database = await createTestDatabase();
   const prefix = testPrefix();
   const children: ChildProcess[] = [];
@@ -149,7 +173,7 @@ export async function benchFixture(portBase: number): Promise<BenchFixture> {
   return {
     database,
     prefix,
-    base: portBase + Math.floor(Math.random() * 1000),
+    base,
     common: { DATABASE_URL: database.url, NATS_URL, NATS_SUBJECT_PREFIX: prefix, LOG_LEVEL: 'info', AITBC_API_KEYS: BENCH_SERVICE_KEYS },
     async start(entry, env, readyText) {
       const child = await startProcess(entry, env, readyText);

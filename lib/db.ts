@@ -1,5 +1,6 @@
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
+import { preparedStatements } from './dbPrepared';
 import { traceQueries } from './dbTracing';
 import type { Logger } from './logger';
 
@@ -87,6 +88,7 @@ export function connectDb(options: Omit<DbOptions, 'migrations'>): Knex {
     ...(options.logger ? { log: knexLog(options.logger) } : {}),
   });
   traceQueries(db, options.schema);
+  preparedStatements(db);
   return db;
 }
 
