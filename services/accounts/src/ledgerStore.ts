@@ -40,6 +40,13 @@ export interface HoldRow {
   created_at: Date;
 }
 
+/**
+ * `?, ?, …` for a list of accounts: a statement's text then says how many it names (one to
+ * three), so PostgreSQL's generic plan for it is as good as a custom one and it is planned
+ * once per connection; with `= ANY(?)` it guessed ten and planned every run (0.4 ms each).
+ */
+const inList = (accounts: string[]) => accounts.map(() => '?').join(', ');
+
 const COLUMN = { available: 'available_micro', held: 'held_micro', earnings: 'earnings_micro' } as const;
 
 /** PostgreSQL's check_violation: a balance would go below zero (or, EXACT_BALANCES, past 2^53 micro). */
@@ -95,7 +102,7 @@ export const ledgerStore = {
     // order, before the update below touches a balance.
     const { rows } = await db.raw(
       `WITH ${guard ? `${guard.lead.sql},` : ''}
-       locked AS (SELECT account_id FROM balances WHERE account_id = ANY(?) ORDER BY account_id FOR UPDATE),
+       locked AS (SELECT account_id FROM balances WHERE account_id IN (${inList(accounts)}) ORDER BY account_id FOR UPDATE),
        tx AS (
          INSERT INTO ledger_transactions (tx_id, kind, reference, booking_id, created_at)
          SELECT ?, ?, ?, ?, ?::timestamptz WHERE ${guard ? `(${guard.when}) AND ` : ''}(SELECT count(*) FROM locked) = ?
@@ -114,7 +121,7 @@ export const ledgerStore = {
        )${events ? `, events AS (${events.sql})` : ''}${inbox ? `, inbox_claim AS (${inbox.sql})` : ''}
        SELECT (SELECT row_to_json(tx) FROM tx) AS tx, (SELECT count(*) FROM locked)::int AS locked${guard ? `, ${guard.select}` : ''}`,
       [
-        ...(guard?.lead.bindings ?? []), accounts,
+        ...(guard?.lead.bindings ?? []), ...accounts,
         tx.tx_id, tx.kind, tx.reference ?? null, tx.booking_id ?? null, tx.created_at, ...(guard?.whenBindings ?? []), accounts.length,
         ...[...deltas].flatMap(([account, d]) => [account, d.available, d.held, d.earnings]),
         ...entries.flatMap((e) => [tx.tx_id, e.account, e.bucket, e.amount, e.kind, tx.booking_id ?? null, tx.created_at]),
@@ -189,9 +196,9 @@ export const ledgerStore = {
           sql: `hold AS (
               UPDATE holds SET status = 'settled', settled_at = now()
               WHERE booking_id = ? AND status IN ('pending', 'confirmed') AND client_id = ? AND owner_id = ? AND amount_micro = ?
-                AND (SELECT count(*) FROM balances WHERE account_id = ANY(?)) = ?
+                AND (SELECT count(*) FROM balances WHERE account_id IN (${inList(accounts)})) = ?
               RETURNING *)`,
-          bindings: [hold.booking_id, hold.client_id, hold.owner_id, hold.amount_micro, accounts, accounts.length],
+          bindings: [hold.booking_id, hold.client_id, hold.owner_id, hold.amount_micro, ...accounts, accounts.length],
         },
         when: 'EXISTS (SELECT 1 FROM hold)',
         select: '(SELECT row_to_json(hold) FROM hold) AS hold',

@@ -77,7 +77,13 @@ export function createBooker(deps: BookerDeps) {
     if (req.dryRun) {
       return { quote, wouldSucceed: !taken.length, reason: taken.length ? overlapConflict(gpu.gpu_id, taken, req.clientId).message : '', replayed: false };
     }
-    if (taken.length) throw overlapConflict(gpu.gpu_id, taken, req.clientId);
+    if (taken.length) {
+      // The window may be taken by this very request, sent again while the first was being
+      // made: its answer committed with its booking, so it is seen now and replayed.
+      const seen = key ? await idempotency.find(db, caller.accountId, key) : undefined;
+      if (seen?.response) return replay(seen, plan.requestHash);
+      throw overlapConflict(gpu.gpu_id, taken, req.clientId);
+    }
     if (capsReservation(caller, plan, req.clientId)) await requireReservationRoom(db, req.clientId);
     const row = newRow(caller, req, plan, gpu, quote);
     const response: CreateBookingResponse = { booking: bookingMessage(row), quote, wouldSucceed: true, reason: '', replayed: false };

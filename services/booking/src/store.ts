@@ -152,9 +152,11 @@ export const bookingStore = {
    * dry runs and the message of a refused booking; the exclusion constraint decides).
    */
   async overlaps(db: Knex, gpuId: string, start: Date, end: Date): Promise<Overlap[]> {
+    // 'active' written in the text, not bound: the plan PostgreSQL keeps for the prepared
+    // statement can then use the partial index of live bookings (bound, it planned every run).
     return db('bookings')
-      .where({ gpu_id: gpuId, status: 'active' })
-      .whereRaw("tstzrange(start_time, end_time, '[)') && tstzrange(?, ?, '[)')", [start, end])
+      .where({ gpu_id: gpuId })
+      .whereRaw("status = 'active' AND tstzrange(start_time, end_time, '[)') && tstzrange(?, ?, '[)')", [start, end])
       .orderBy('end_time', 'desc')
       .limit(50)
       .select('booking_id', 'client_id', 'end_time');
