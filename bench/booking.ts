@@ -10,13 +10,17 @@
  *   pair, CPU per process;
  * - settlement behind: holds of released bookings not yet settled when the pairs stop, and
  *   the time until they are;
- * - where the work goes, per booking pair and process: CPU ms and write system calls (on this
- *   VM each socket write that wakes another process is the dominant cost).
- * Prints one JSON line. Usage: npm run bench:booking [-- --seconds 10 --concurrency 32 --core --no-quote --no-ledger]
+ * - where the work goes, per booking pair and process: CPU ms (in the pairs' window, and
+ *   through the consumers' catch-up after it) and write system calls (on this VM each socket
+ *   write that wakes another process is the dominant cost); PostgreSQL's transactions and
+ *   rows written per pair;
+ * - `--one-process`: the same mesh as `npm start` runs it, every part in one process.
+ * Prints one JSON line. Usage: npm run bench:booking [-- --seconds 10 --concurrency 32 --core --no-quote --no-ledger --no-reviews --one-process]
  */
 import { Agent, request } from 'undici';
 import { connectDb } from '../lib/db';
 import { waitFor } from '../test/support/events';
+import { startBookingMesh } from './bookingMesh';
 import { pgWork } from './pgWork';
 import { arg, benchFixture, perUnit, withServiceKeys } from './support';
 
@@ -35,30 +39,14 @@ async function main(): Promise<void> {
     ...clientKeys.map((k, i) => `client:bench${i}:${k}`)].join(',');
   // --no-ledger: bookings not paid for (booking without the accounts service's holds), to see what the ledger costs.
   const ledger = !process.argv.includes('--no-ledger');
-  const common = { ...bench.common, DB_POOL_MAX: process.env.BENCH_DB_POOL_MAX ?? '10', AITBC_API_KEYS: withServiceKeys(userKeys), ACCOUNTS_ADDR: `127.0.0.1:${bench.base + 5}` };
+  const common = { ...bench.common, DB_POOL_MAX: process.env.BENCH_DB_POOL_MAX ?? '10', AITBC_API_KEYS: withServiceKeys(userKeys) };
+  const core = process.argv.includes('--core');
   const dispatcher = new Agent({ connections: CONCURRENCY + 4 });
   try {
-    await bench.start('dist/services/accounts/src/main.js', {
-      ...common, ACCOUNTS_PORT: String(base + 5), BOOKING_ADDR: `127.0.0.1:${base + 2}`, AITBC_OPENING_BALANCE: '1000000',
-    }, 'accounts serving');
-    await bench.start('dist/services/registry/src/main.js', { ...common, REGISTRY_PORT: String(base + 1), MINER_PORT: String(base + 7), HEARTBEAT_TTL_SECONDS: '86400' }, 'registry serving');
-    // --core: registry, booking and gateway only (bookings at listed prices); by default the
-    // whole mesh, whose pricing quotes every booking and whose consumers share the machine.
-    const core = process.argv.includes('--core');
-    if (!core) {
-      await bench.start('dist/services/pricing/src/main.js', { ...common, PRICING_PORT: String(base + 4) }, 'pricing serving');
-      await bench.start('dist/services/reviews/src/main.js', { ...common, REVIEWS_PORT: String(base + 3) }, 'reviews serving');
-    }
-    // --no-quote: the whole mesh, but booking at listed prices (what the Quote call costs).
-    const pricingAddr = core || process.argv.includes('--no-quote') ? 'none' : `127.0.0.1:${base + 4}`;
-    await bench.start('dist/services/booking/src/main.js', {
-      ...common, BOOKING_PORT: String(base + 2), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, PRICING_ADDR: pricingAddr, ...(ledger ? {} : { ACCOUNTS_ADDR: 'none' }),
-    }, 'booking serving');
-    await bench.start('dist/gateway/src/main.js', {
-      PORT: String(base), REGISTRY_ADDR: `127.0.0.1:${base + 1}`, BOOKING_ADDR: `127.0.0.1:${base + 2}`, LOG_LEVEL: 'info',
-      PRICING_ADDR: `127.0.0.1:${base + 4}`, REVIEWS_ADDR: `127.0.0.1:${base + 3}`,
-      RATE_LIMIT_PER_SECOND: '0', AITBC_API_KEYS: withServiceKeys(userKeys), ACCOUNTS_ADDR: `127.0.0.1:${base + 5}`,
-    }, 'gateway listening');
+    await startBookingMesh(bench, {
+      common, apiKeys: withServiceKeys(userKeys), core, ledger,
+      quote: !process.argv.includes('--no-quote'), reviews: !process.argv.includes('--no-reviews'), oneProcess: process.argv.includes('--one-process'),
+    });
     const url = `http://127.0.0.1:${base}`;
     // undici's request(), not fetch(): fetch's web streams cost the load generator more CPU
     // than the services it measures.
@@ -105,6 +93,10 @@ async function main(): Promise<void> {
     // pairs stop, and how long the accounts service then takes to settle them (its CPU per
     // pair above does not include that catch-up).
     const settlement = ledger ? await settlementBehind(database.url) : undefined;
+    // The same through the consumers' catch-up: events still waiting when the pairs stop are
+    // work the pairs caused (a mesh whose consumers fall behind otherwise looks cheaper).
+    const caughtUp = await quiet(database.url);
+    const cpuSettledPerPair = perUnit(cpuBefore, bench.cpu(), pairs);
 
     // 1a. The floor: two requests through the gateway to booking that change nothing (releasing
     // a GPU the client has not booked: one indexed read, 409), at the same concurrency. No
@@ -174,10 +166,12 @@ async function main(): Promise<void> {
     await db.destroy();
 
     process.stdout.write(`${JSON.stringify({
-      bench: 'booking', mesh: core ? 'core (registry, booking, gateway)' : 'full', ledger, concurrency: CONCURRENCY, seconds,
+      bench: 'booking', mesh: core ? 'core (registry, booking, gateway)' : process.argv.includes('--one-process') ? 'full, one process' : 'full', ledger, concurrency: CONCURRENCY, seconds,
       ledger_deposits_per_second: depositsPerSecond,
       gateway: { bookings_per_second: bookingsPerSecond, book_p50_ms: Math.round(percentile(latencies, 50)), book_p99_ms: Math.round(percentile(latencies, 99)), failures },
       cpu_ms_per_booking: cpuPerPair,
+      cpu_ms_per_booking_caught_up: { ...cpuSettledPerPair, catch_up_ms: caughtUp },
+      cpu_ms_per_booking_caught_up_total: Math.round(Object.values(cpuSettledPerPair).reduce((a, b) => a + b, 0) * 100) / 100,
       ...(settlement ? { settlement } : {}),
       floor_two_refused_releases: floor,
       write_syscalls_per_booking: writesPerPair,
@@ -193,6 +187,34 @@ async function main(): Promise<void> {
   } finally {
     await dispatcher.close();
     await bench.close();
+  }
+}
+
+/**
+ * Waits until every consumer has caught up: no outbox row waits to be published and no inbox
+ * grew over the last 250 ms (prices tick and keep writing, so written rows never settle);
+ * how long that took.
+ */
+async function quiet(url: string): Promise<number> {
+  const db = connectDb({ url, schema: 'public', poolMax: 1 });
+  try {
+    const started = performance.now();
+    const { rows: tables } = await db.raw("SELECT table_schema AS s, table_name AS t FROM information_schema.tables WHERE table_name IN ('inbox', 'outbox')");
+    const q = (tables as { s: string; t: string }[]).map(({ s, t }) => (t === 'inbox'
+      ? `SELECT count(*) AS taken, 0 AS waiting FROM "${s}".inbox`
+      : `SELECT 0 AS taken, count(*) FILTER (WHERE published_at IS NULL) AS waiting FROM "${s}".outbox`)).join(' UNION ALL ');
+    const reading = async () => {
+      const { rows } = await db.raw(`SELECT sum(taken)::bigint AS taken, sum(waiting)::bigint AS waiting FROM (${q}) r`);
+      return { taken: Number(rows[0].taken), waiting: Number(rows[0].waiting) };
+    };
+    for (let last = await reading(); ;) {
+      await new Promise((r) => setTimeout(r, 250));
+      const now = await reading();
+      if (!now.waiting && now.taken === last.taken) return Math.round(performance.now() - started - 250);
+      last = now;
+    }
+  } finally {
+    await db.destroy();
   }
 }
 

@@ -180,7 +180,8 @@ export async function benchFixture(portBase: number): Promise<BenchFixture> {
       children.push(child);
       // dist/services/<name>/…, dist/gateway/…, bench/<name>.ts
       const parts = entry.split('/');
-      names.set(child.pid!, parts[1] === 'services' ? parts[2] : parts[0] === 'dist' ? parts[1] : path.basename(entry).replace(/\..*$/, ''));
+      // dist/bin/mesh.js: the whole mesh in one process.
+      names.set(child.pid!, parts[1] === 'services' ? parts[2] : parts[1] === 'bin' ? path.basename(entry, '.js') : parts[0] === 'dist' ? parts[1] : path.basename(entry).replace(/\..*$/, ''));
       return child;
     },
     cpu() {
