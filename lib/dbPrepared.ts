@@ -19,8 +19,8 @@ interface PgClient { _query(connection: PgConnection, obj: PgQuery): Promise<unk
  * bench:booking, planning alone was 3.5 of the 12.5 ms PostgreSQL spent per book + release
  * pair: knex sends every statement unnamed, and the hot statements are long CTEs whose plan
  * costs as much as running them. With plan_cache_mode auto PostgreSQL still plans a
- * statement for its values when its generic plan would cost more (a partial index a value
- * decides), so no statement gets a worse plan than before.
+ * statement for its values when its generic plan looks dearer (a partial index a bound value
+ * decides): such statements gain nothing, and are better written with the value in the text.
  *
  * Only statements with bind parameters are named (the extended protocol runs one statement;
  * a text of several, like the outbox relay's BEGIN and claim, keeps the simple protocol).

@@ -41,8 +41,8 @@ export interface HoldRow {
 }
 
 /**
- * `?, ?, …` for a list of accounts: a statement's text then says how many it names (one to
- * three), so PostgreSQL's generic plan for it is as good as a custom one and it is planned
+ * `?, ?, …` for a transaction's accounts: the statement's text then says how many it names
+ * (a few), so PostgreSQL's generic plan for it is as good as a custom one and it is planned
  * once per connection; with `= ANY(?)` it guessed ten and planned every run (0.4 ms each).
  */
 const inList = (accounts: string[]) => accounts.map(() => '?').join(', ');
