@@ -41,11 +41,11 @@ async function main(): Promise<void> {
   const ledger = !process.argv.includes('--no-ledger');
   const common = { ...bench.common, DB_POOL_MAX: process.env.BENCH_DB_POOL_MAX ?? '10', AITBC_API_KEYS: withServiceKeys(userKeys) };
   const core = process.argv.includes('--core');
+  const oneProcess = process.argv.includes('--one-process');
   const dispatcher = new Agent({ connections: CONCURRENCY + 4 });
   try {
     await startBookingMesh(bench, {
-      common, apiKeys: withServiceKeys(userKeys), core, ledger,
-      quote: !process.argv.includes('--no-quote'), reviews: !process.argv.includes('--no-reviews'), oneProcess: process.argv.includes('--one-process'),
+      common, core, ledger, oneProcess, quote: !process.argv.includes('--no-quote'), reviews: !process.argv.includes('--no-reviews'),
     });
     const url = `http://127.0.0.1:${base}`;
     // undici's request(), not fetch(): fetch's web streams cost the load generator more CPU
@@ -166,7 +166,7 @@ async function main(): Promise<void> {
     await db.destroy();
 
     process.stdout.write(`${JSON.stringify({
-      bench: 'booking', mesh: core ? 'core (registry, booking, gateway)' : process.argv.includes('--one-process') ? 'full, one process' : 'full', ledger, concurrency: CONCURRENCY, seconds,
+      bench: 'booking', mesh: core ? 'core (registry, booking, gateway)' : oneProcess ? 'full, one process' : 'full', ledger, concurrency: CONCURRENCY, seconds,
       ledger_deposits_per_second: depositsPerSecond,
       gateway: { bookings_per_second: bookingsPerSecond, book_p50_ms: Math.round(percentile(latencies, 50)), book_p99_ms: Math.round(percentile(latencies, 99)), failures },
       cpu_ms_per_booking: cpuPerPair,

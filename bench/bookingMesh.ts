@@ -1,10 +1,8 @@
 import type { BenchFixture } from './support';
 
 export interface BookingMeshOptions {
-  /** Environment every service reads (database, NATS, keys, pool size). */
-  common: Record<string, string>;
-  /** Keys the gateway accepts (users and services). */
-  apiKeys: string;
+  /** Environment every service reads (database, NATS, the keys it accepts as AITBC_API_KEYS, pool size). */
+  common: Record<string, string> & { AITBC_API_KEYS: string };
   /** Registry, booking and gateway only (bookings at listed prices). */
   core: boolean;
   /** Bookings not paid for (booking without the accounts service's holds). */
@@ -31,7 +29,7 @@ export async function startBookingMesh(bench: BenchFixture, o: BookingMeshOption
   const addr = (port: string) => `127.0.0.1:${port}`;
   const tuning = { AITBC_OPENING_BALANCE: '1000000', HEARTBEAT_TTL_SECONDS: '86400', RATE_LIMIT_PER_SECOND: '0' };
   if (o.oneProcess) {
-    await bench.start('dist/bin/mesh.js', { ...o.common, ...ports, ...tuning, AITBC_API_KEYS: o.apiKeys }, 'AITBC marketplace mesh is up');
+    await bench.start('dist/bin/mesh.js', { ...o.common, ...ports, ...tuning }, 'AITBC marketplace mesh is up');
     return;
   }
   const common = { ...o.common, ACCOUNTS_ADDR: addr(ports.ACCOUNTS_PORT) };
@@ -53,6 +51,6 @@ export async function startBookingMesh(bench: BenchFixture, o: BookingMeshOption
   await bench.start('dist/gateway/src/main.js', {
     PORT: ports.PORT, REGISTRY_ADDR: addr(ports.REGISTRY_PORT), BOOKING_ADDR: addr(ports.BOOKING_PORT), LOG_LEVEL: 'info',
     PRICING_ADDR: addr(ports.PRICING_PORT), REVIEWS_ADDR: addr(ports.REVIEWS_PORT),
-    RATE_LIMIT_PER_SECOND: tuning.RATE_LIMIT_PER_SECOND, AITBC_API_KEYS: o.apiKeys, ACCOUNTS_ADDR: addr(ports.ACCOUNTS_PORT),
+    RATE_LIMIT_PER_SECOND: tuning.RATE_LIMIT_PER_SECOND, AITBC_API_KEYS: o.common.AITBC_API_KEYS, ACCOUNTS_ADDR: addr(ports.ACCOUNTS_PORT),
   }, 'gateway listening');
 }
